@@ -1,0 +1,121 @@
+/* graft's native GEMM for CPU OpenCL devices (PoCL).
+ *
+ * C = alpha * A * B + beta * C with A and B first packed into panels:
+ *   Ap: MR-row panels, k-major:  Ap[p][k][r] = A(p*MR + r, k)  (zero padded)
+ *   Bp: NR-col panels, k-major:  Bp[q][k][c] = B(k, q*NR + c)  (zero padded)
+ * One work-item computes an MR x NR block of C with its accumulators in
+ * named float8 registers: PoCL keeps private arrays on the stack, which is
+ * several times slower, and vectorising across work-items loses to
+ * explicit float8 FMAs on the packed panels. */
+
+#define MR 6
+#define NR 16
+
+/* Packs op(A) (M x K) where element (r, k) sits at a[off + r*sr + k*sk]. */
+__kernel void gemm_pack_a(__global const float *a, int off, int sr, int sk, int M, int K,
+                          __global float *ap)
+{
+    int k = get_global_id(0), p = get_global_id(1);
+    if (k >= K) return;
+    __global float *dst = ap + ((size_t)p * K + k) * MR;
+    for (int r = 0; r < MR; r++) {
+        int row = p * MR + r;
+        dst[r] = row < M ? a[off + (size_t)row * sr + (size_t)k * sk] : 0.0f;
+    }
+}
+
+/* Packs op(B) (K x N) where element (k, c) sits at b[off + k*sk + c*sc]. */
+__kernel void gemm_pack_b(__global const float *b, int off, int sk, int sc, int K, int N,
+                          __global float *bp)
+{
+    int k = get_global_id(0), q = get_global_id(1);
+    if (k >= K) return;
+    __global float *dst = bp + ((size_t)q * K + k) * NR;
+    int c0 = q * NR;
+    if (sc == 1 && c0 + NR <= N) {
+        __global const float *src = b + off + (size_t)k * sk + c0;
+        vstore8(vload8(0, src), 0, dst);
+        vstore8(vload8(1, src), 1, dst);
+        return;
+    }
+    for (int c = 0; c < NR; c++) {
+        int col = c0 + c;
+        dst[c] = col < N ? b[off + (size_t)k * sk + (size_t)col * sc] : 0.0f;
+    }
+}
+
+#define ROW_FMA(r)                                                             \
+    {                                                                          \
+        float a_ = pa[r];                                                      \
+        c##r##0 = fma((float8)(a_), b0, c##r##0);                              \
+        c##r##1 = fma((float8)(a_), b1, c##r##1);                              \
+    }
+
+#define ROW_STORE(r)                                                           \
+    if (i0 + r < M) {                                                          \
+        __global float *crow = c + coff + (size_t)(i0 + r) * ldc + j0;        \
+        float8 v0 = alpha * c##r##0, v1 = alpha * c##r##1;                     \
+        if (full) {                                                            \
+            if (beta != 0.0f) {                                                \
+                v0 = fma((float8)(beta), vload8(0, crow), v0);                 \
+                v1 = fma((float8)(beta), vload8(1, crow), v1);                 \
+            }                                                                  \
+            vstore8(v0, 0, crow);                                              \
+            vstore8(v1, 1, crow);                                              \
+        } else {                                                               \
+            float t[NR];                                                       \
+            vstore8(v0, 0, t);                                                 \
+            vstore8(v1, 1, t);                                                 \
+            for (int cc = 0; cc < ncols; cc++)                                 \
+                crow[cc] = beta != 0.0f ? t[cc] + beta * crow[cc] : t[cc];     \
+        }                                                                      \
+    }
+
+/* dim 0: MR-row panel index, dim 1: NR-column panel index. */
+__kernel void gemm_packed(__global const float *ap, __global const float *bp, int M, int N,
+                          int K, float alpha, float beta, __global float *c, int coff, int ldc)
+{
+    int p = get_global_id(0), q = get_global_id(1);
+    int i0 = p * MR, j0 = q * NR;
+    if (i0 >= M || j0 >= N) return;
+    __global const float *pa = ap + (size_t)p * K * MR;
+    __global const float *pb = bp + (size_t)q * K * NR;
+    float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+    float8 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+    for (int k = 0; k < K; k++) {
+        float8 b0 = vload8(0, pb), b1 = vload8(1, pb);
+        ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+        pa += MR;
+        pb += NR;
+    }
+    int ncols = min(NR, N - j0);
+    int full = ncols == NR; /* vload8/vstore8 need only float alignment */
+    ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+}
+
+/* Plain tiled GEMM for GPUs when CLBlast is not used: 16x16 tiles in local
+ * memory, general strides so it serves every transpose combination. */
+#define TS 16
+__kernel __attribute__((reqd_work_group_size(TS, TS, 1)))
+void gemm_tiled(__global const float *a, int aoff, int asr, int ask,
+                __global const float *b, int boff, int bsk, int bsc,
+                int M, int N, int K, float alpha, float beta,
+                __global float *c, int coff, int ldc)
+{
+    __local float ta[TS][TS + 1], tb[TS][TS + 1];
+    int lj = get_local_id(0), li = get_local_id(1);
+    int j = get_global_id(0), i = get_global_id(1);
+    float acc = 0.0f;
+    for (int k0 = 0; k0 < K; k0 += TS) {
+        int ka = k0 + lj, kb = k0 + li;
+        ta[li][lj] = (i < M && ka < K) ? a[aoff + (size_t)i * asr + (size_t)ka * ask] : 0.0f;
+        tb[li][lj] = (kb < K && j < N) ? b[boff + (size_t)kb * bsk + (size_t)j * bsc] : 0.0f;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int t = 0; t < TS; t++) acc = fma(ta[li][t], tb[t][lj], acc);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (i < M && j < N) {
+        __global float *p = c + coff + (size_t)i * ldc + j;
+        *p = beta != 0.0f ? alpha * acc + beta * *p : alpha * acc;
+    }
+}

@@ -1,0 +1,25 @@
+/* Elementwise helpers shared by every layer. */
+
+__kernel void fill_f32(__global float *x, int off, int n, float v)
+{
+    int i = get_global_id(0);
+    if (i < n) x[off + i] = v;
+}
+
+/* y = alpha * x + beta * y (beta == 0 overwrites, ignoring NaNs in y). */
+__kernel void axpby_f32(__global const float *x, __global float *y, int n, float alpha, float beta)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = alpha * x[i];
+    y[i] = beta == 0.0f ? v : v + beta * y[i];
+}
+
+/* C[r, c] *= beta for an M x N block with row stride ldc (GEMM with K = 0). */
+__kernel void scale_rows_f32(__global float *c, int off, int M, int N, int ldc, float beta)
+{
+    int j = get_global_id(0), i = get_global_id(1);
+    if (i >= M || j >= N) return;
+    __global float *p = c + off + (size_t)i * ldc + j;
+    *p = beta == 0.0f ? 0.0f : beta * *p;
+}

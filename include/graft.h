@@ -1,0 +1,346 @@
+/* graft: transfer-learning image classification on OpenCL.
+ *
+ * Conventions used throughout this header:
+ *  - Every function that can fail returns a graft_status. GRAFT_OK is 0.
+ *  - After a failure, graft_last_error(ctx) holds a human-readable message
+ *    naming the value or file at fault. Functions without a context take an
+ *    explicit error buffer instead.
+ *  - Handles are opaque. "Caller owns" means the caller must release the
+ *    object with the matching _free or _destroy function; "borrowed" means the
+ *    pointer stays valid only as long as the object it came from.
+ *  - Thread safety: one graft_ctx (and everything made from it) must be used
+ *    by one thread at a time. Different contexts are fully independent: the
+ *    library has no global mutable state, so one context per device and one
+ *    thread per context is the model for multi-device work.
+ *  - Tensors are float32, NCHW, row-major.
+ */
+#ifndef GRAFT_H
+#define GRAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GRAFT_VERSION_MAJOR 0
+#define GRAFT_VERSION_MINOR 1
+#define GRAFT_VERSION_PATCH 0
+
+typedef enum graft_status {
+    GRAFT_OK = 0,
+    GRAFT_ERR_INVALID_ARG,   /* a parameter value is out of range or NULL */
+    GRAFT_ERR_SHAPE,         /* tensor shapes do not fit together */
+    GRAFT_ERR_NO_DEVICE,     /* no OpenCL platform/device, or none matches */
+    GRAFT_ERR_OPENCL,        /* an OpenCL call failed (message has its name) */
+    GRAFT_ERR_HOST_MEMORY,   /* malloc failed */
+    GRAFT_ERR_DEVICE_MEMORY, /* device allocation failed or is above the max */
+    GRAFT_ERR_BUILD,         /* an OpenCL program failed to compile */
+    GRAFT_ERR_IO,            /* a file could not be opened, read or written */
+    GRAFT_ERR_FORMAT,        /* a file is truncated, corrupt or of a wrong kind */
+    GRAFT_ERR_UNSUPPORTED,   /* valid request that graft does not implement */
+    GRAFT_ERR_INTERNAL       /* a bug in graft */
+} graft_status;
+
+/* Short constant name of a status ("GRAFT_ERR_SHAPE"). Never NULL. */
+const char *graft_status_name(graft_status s);
+
+/* ---------------------------------------------------------------- devices */
+
+typedef enum graft_device_type {
+    GRAFT_DEVICE_CPU = 1,
+    GRAFT_DEVICE_GPU = 2,
+    GRAFT_DEVICE_ACCELERATOR = 4,
+    GRAFT_DEVICE_OTHER = 8
+} graft_device_type;
+
+typedef struct graft_device_info {
+    int index;                 /* position in graft's device list */
+    char name[256];
+    char vendor[128];
+    char platform[256];
+    char driver_version[128];
+    char opencl_c_version[64];
+    graft_device_type type;
+    unsigned compute_units;
+    uint64_t global_mem_bytes;
+    uint64_t max_alloc_bytes;
+    int fp16;                  /* cl_khr_fp16 present */
+    int fp64;                  /* cl_khr_fp64 present */
+} graft_device_info;
+
+/* Lists every OpenCL device of every platform, in platform order.
+ * On success *out is a caller-owned array (free with graft_free) of *count
+ * entries. With no platform at all, returns GRAFT_ERR_NO_DEVICE and writes a
+ * message (which package to install) into err. err may be NULL. */
+graft_status graft_devices_list(graft_device_info **out, int *count,
+                                char *err, size_t errlen);
+
+/* Releases memory graft handed to the caller (device lists, strings). */
+void graft_free(void *p);
+
+/* ---------------------------------------------------------------- context */
+
+typedef struct graft_ctx graft_ctx;
+
+typedef enum graft_gemm_backend {
+    GRAFT_GEMM_AUTO = 0,  /* CLBlast on GPUs, graft's native kernels elsewhere */
+    GRAFT_GEMM_CLBLAST,
+    GRAFT_GEMM_NATIVE
+} graft_gemm_backend;
+
+typedef struct graft_ctx_params {
+    /* Device selector: NULL/"" = $GRAFT_DEVICE if set, else the first GPU,
+     * else the first CPU. A decimal number is an index into
+     * graft_devices_list; otherwise a case-insensitive substring matched
+     * against name, vendor, platform and type ("pocl", "nvidia", "gpu"). */
+    const char *device;
+    /* GEMM back end; AUTO also honours $GRAFT_GEMM=clblast|native. */
+    graft_gemm_backend gemm;
+    /* Directory of the program binary cache. NULL = $XDG_CACHE_HOME/graft
+     * or ~/.cache/graft. "" disables the disk cache. */
+    const char *cache_dir;
+    /* Print kernel build times and cache hits to stderr. */
+    int verbose;
+} graft_ctx_params;
+
+graft_ctx_params graft_ctx_default_params(void);
+
+/* Creates a context (device, queue, compiled programs) on the selected
+ * device. On success the caller owns *out (graft_ctx_destroy). On failure
+ * *out is NULL and err (if not NULL) holds the reason. */
+graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out,
+                              char *err, size_t errlen);
+void graft_ctx_destroy(graft_ctx *ctx);
+
+/* Message for the last failure in this context; borrowed, never NULL. */
+const char *graft_last_error(const graft_ctx *ctx);
+
+/* Info on the context's device; borrowed. */
+const graft_device_info *graft_ctx_device(const graft_ctx *ctx);
+/* Which GEMM back end this context uses (never AUTO). */
+graft_gemm_backend graft_ctx_gemm_backend(const graft_ctx *ctx);
+
+/* Statistics on program builds of this context, for tests and reports. */
+typedef struct graft_build_stats {
+    int programs_built;       /* compiled from source */
+    int programs_from_cache;  /* loaded from the disk cache */
+    double build_seconds;     /* wall time spent building/loading */
+} graft_build_stats;
+graft_build_stats graft_ctx_build_stats(const graft_ctx *ctx);
+
+/* Blocks until all queued device work is done. */
+graft_status graft_ctx_finish(graft_ctx *ctx);
+
+/* ---------------------------------------------------------------- tensors */
+
+typedef struct graft_tensor graft_tensor;
+
+#define GRAFT_MAX_DIMS 4
+
+/* Device tensor of float32. Caller owns *out (graft_tensor_free). Fails
+ * with GRAFT_ERR_SHAPE for a zero or negative dimension and with
+ * GRAFT_ERR_DEVICE_MEMORY (naming the byte size) when the device refuses. */
+graft_status graft_tensor_create(graft_ctx *ctx, int ndim, const int *shape,
+                                 graft_tensor **out);
+void graft_tensor_free(graft_tensor *t);
+int graft_tensor_ndim(const graft_tensor *t);
+int graft_tensor_dim(const graft_tensor *t, int i);
+size_t graft_tensor_numel(const graft_tensor *t);
+/* Copies n floats between host and device; n must equal numel. Blocking. */
+graft_status graft_tensor_upload(graft_tensor *t, const float *src, size_t n);
+graft_status graft_tensor_download(const graft_tensor *t, float *dst, size_t n);
+
+/* Row-major single-precision GEMM on device tensors viewed as matrices:
+ * C[M,N] = alpha * op(A) op(B) + beta * C, op = transpose when trans != 0.
+ * A is M x K (K x M when transA), B is K x N (N x K when transB). Uses the
+ * context's GEMM back end. Exposed for tests and benchmarks. */
+graft_status graft_gemm(graft_ctx *ctx, int transA, int transB, int M, int N,
+                        int K, float alpha, const graft_tensor *A,
+                        const graft_tensor *B, float beta, graft_tensor *C);
+
+/* ---------------------------------------------------------------- layers */
+
+typedef enum graft_layer_kind {
+    GRAFT_LAYER_INPUT = 0,
+    GRAFT_LAYER_CONV2D,
+    GRAFT_LAYER_BATCHNORM2D,
+    GRAFT_LAYER_RELU,
+    GRAFT_LAYER_RELU6,
+    GRAFT_LAYER_LEAKY_RELU,
+    GRAFT_LAYER_MAXPOOL2D,
+    GRAFT_LAYER_AVGPOOL2D,
+    GRAFT_LAYER_GLOBAL_AVGPOOL,
+    GRAFT_LAYER_LINEAR,
+    GRAFT_LAYER_DROPOUT,
+    GRAFT_LAYER_ADD,
+    GRAFT_LAYER_CONCAT,
+    GRAFT_LAYER_FLATTEN,
+    GRAFT_LAYER_KIND_COUNT
+} graft_layer_kind;
+
+/* Name used in files and printouts ("conv2d"); NULL for an unknown kind. */
+const char *graft_layer_kind_name(graft_layer_kind k);
+
+/* Hyper-parameters of one layer. Fields a kind does not use are ignored.
+ * Start from graft_layer_default(kind) and set what differs. */
+typedef struct graft_layer_spec {
+    graft_layer_kind kind;
+    int channels;       /* INPUT: C; CONV2D: output channels; LINEAR: outputs */
+    int height, width;  /* INPUT only */
+    int kernel;         /* CONV2D, pools: square kernel size */
+    int stride;         /* CONV2D, pools */
+    int pad;            /* CONV2D, pools */
+    int dilation;       /* CONV2D */
+    int groups;         /* CONV2D: 1 = dense, C = depthwise */
+    int bias;           /* CONV2D, LINEAR: 1 = has bias */
+    float eps;          /* BATCHNORM2D */
+    float momentum;     /* BATCHNORM2D: running = (1-m)*running + m*batch */
+    float slope;        /* LEAKY_RELU */
+    float p;            /* DROPOUT: drop probability */
+} graft_layer_spec;
+
+graft_layer_spec graft_layer_default(graft_layer_kind kind);
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct graft_model graft_model;
+
+/* An empty model (a DAG of named layers) on ctx. Caller owns *out
+ * (graft_model_free), which must be freed before ctx. */
+graft_status graft_model_create(graft_ctx *ctx, graft_model **out);
+void graft_model_free(graft_model *m);
+
+/* Appends a layer fed by the nodes in inputs[0..ninputs-1] (node ids
+ * returned by earlier calls; none for INPUT, two or more for ADD and CONCAT,
+ * one otherwise). Infers and checks shapes now: a mismatch returns
+ * GRAFT_ERR_SHAPE naming the layer. Parameters are allocated on the device
+ * and initialised (He-normal for conv/linear, from seed via
+ * graft_model_set_seed). name must be unique; it is copied. The new node's
+ * id is written to *out_id (may be NULL). */
+graft_status graft_model_add(graft_model *m, const char *name,
+                             const graft_layer_spec *spec, int ninputs,
+                             const int *inputs, int *out_id);
+
+/* Seed for parameter initialisation, dropout masks and anything random. */
+void graft_model_set_seed(graft_model *m, uint64_t seed);
+
+int graft_model_num_nodes(const graft_model *m);
+/* Node id by name, or -1. */
+int graft_model_find(const graft_model *m, const char *name);
+/* Borrowed info about node i. */
+const char *graft_model_node_name(const graft_model *m, int i);
+const graft_layer_spec *graft_model_node_spec(const graft_model *m, int i);
+/* Per-sample output shape (C, H, W; H = W = 1 for vectors). */
+void graft_model_node_shape(const graft_model *m, int i, int *c, int *h, int *w);
+int graft_model_node_inputs(const graft_model *m, int i, const int **inputs);
+/* Number of scalars in the node's parameters (weights, bias, BN affine). */
+size_t graft_model_node_param_count(const graft_model *m, int i);
+size_t graft_model_param_count(const graft_model *m);
+/* Forward multiply-adds x2 per image (conv, linear), in FLOP. */
+double graft_model_flops_per_image(const graft_model *m);
+
+/* Named parameter tensors (weights, biases, BN gamma/beta and running
+ * statistics). Index order is stable for a given architecture. */
+int graft_model_num_params(const graft_model *m);
+const char *graft_model_param_name(const graft_model *m, int i);
+size_t graft_model_param_numel(const graft_model *m, int i);
+int graft_model_param_shape(const graft_model *m, int i, int shape[GRAFT_MAX_DIMS]);
+/* Whether the optimizer updates it (running statistics are never trainable). */
+int graft_model_param_is_trainable(const graft_model *m, int i);
+graft_status graft_model_param_get(graft_model *m, int i, float *dst, size_t n);
+graft_status graft_model_param_set(graft_model *m, int i, const float *src, size_t n);
+
+/* Freezing and per-layer learning rates, by node. A frozen node gets no
+ * gradient work; nodes below the lowest trainable node get no backward pass
+ * at all. */
+graft_status graft_model_set_trainable(graft_model *m, int node, int trainable);
+graft_status graft_model_set_lr_mult(graft_model *m, int node, float mult);
+/* BatchNorm statistics policy for training-mode forward passes:
+ * 0 = update running statistics (normal), 1 = frozen: use and keep the
+ * running statistics, as in inference. */
+graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen);
+
+/* Forward pass on a host batch x[n, C, H, W] of the INPUT node's shape.
+ * training != 0 uses batch statistics and dropout. The output node is the
+ * last one added. logits (optional) receives n x classes floats. */
+graft_status graft_model_forward(graft_model *m, const float *x, int n,
+                                 int training, float *logits);
+/* Softmax cross-entropy on the last forward's output against labels[n] in
+ * [0, classes), then the backward pass through every trainable parameter.
+ * Gradients overwrite (not accumulate). loss/correct are optional outputs
+ * (mean loss, count of arg-max hits). label_smoothing in [0, 1). */
+graft_status graft_model_backward(graft_model *m, const int *labels,
+                                  float label_smoothing, float *loss,
+                                  int *correct);
+/* Gradient of parameter i after graft_model_backward (for tests). */
+graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n);
+/* Output of node i from the last forward, n x numel(node) floats. */
+graft_status graft_model_node_output(graft_model *m, int node, float *dst, size_t n);
+
+/* ------------------------------------------------------------ optimizers */
+
+typedef enum graft_opt_kind { GRAFT_OPT_SGD = 0, GRAFT_OPT_ADAMW } graft_opt_kind;
+
+typedef enum graft_schedule_kind {
+    GRAFT_SCHED_CONSTANT = 0,
+    GRAFT_SCHED_STEP,      /* lr *= gamma every step_size steps */
+    GRAFT_SCHED_COSINE,    /* cosine from lr to lr*min_factor over total_steps */
+    GRAFT_SCHED_ONECYCLE   /* up to lr over pct_start, then cosine down */
+} graft_schedule_kind;
+
+typedef struct graft_opt_params {
+    graft_opt_kind kind;
+    float lr;
+    float momentum;      /* SGD */
+    int nesterov;        /* SGD */
+    float weight_decay;  /* SGD: L2 added to the gradient; AdamW: decoupled */
+    float beta1, beta2, eps; /* AdamW */
+    graft_schedule_kind schedule;
+    long total_steps;    /* COSINE, ONECYCLE */
+    long step_size;      /* STEP */
+    float gamma;         /* STEP */
+    float min_factor;    /* COSINE: final lr = lr * min_factor */
+    float pct_start;     /* ONECYCLE: fraction of steps spent rising */
+    long warmup_steps;   /* linear warm-up from 0, applies to every schedule */
+} graft_opt_params;
+
+graft_opt_params graft_opt_default_params(graft_opt_kind kind);
+
+/* Learning rate at step (0-based) under p's schedule; pure function. */
+float graft_schedule_lr(const graft_opt_params *p, long step);
+
+typedef struct graft_optimizer graft_optimizer;
+
+/* Optimizer over m's trainable parameters; allocates its state on the
+ * device. Caller owns *out, which must be freed before m. */
+graft_status graft_optimizer_create(graft_model *m, const graft_opt_params *p,
+                                    graft_optimizer **out);
+void graft_optimizer_free(graft_optimizer *o);
+/* Applies one update from the gradients of the last backward pass, with
+ * the scheduled learning rate times each node's multiplier. */
+graft_status graft_optimizer_step(graft_optimizer *o);
+long graft_optimizer_steps(const graft_optimizer *o);
+float graft_optimizer_current_lr(const graft_optimizer *o);
+
+/* ---------------------------------------------------------- architectures */
+
+typedef struct graft_arch_params {
+    int classes;
+    int channels, height, width; /* input */
+    float width_mult;            /* resnet18, mobilenetv2 */
+    float dropout;               /* before the classifier; 0 = none */
+} graft_arch_params;
+
+graft_arch_params graft_arch_default_params(const char *arch);
+
+/* Builds a named architecture ("refnet", "resnet18", "mobilenetv2") into an
+ * empty model. The classifier is the last node, named "fc". */
+graft_status graft_model_build_arch(graft_model *m, const char *arch,
+                                    const graft_arch_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,10 @@
+/* Sub-commands of the graft tool. Each returns the process exit status:
+ * 0 success, 1 failure while running, 2 bad usage. */
+#ifndef GRAFT_CLI_H
+#define GRAFT_CLI_H
+
+#define EXIT_USAGE 2
+
+int cmd_devices(int argc, char **argv);
+
+#endif

@@ -1,0 +1,306 @@
+/* Context lifetime, last-error bookkeeping, buffers and kernel launches. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ctx.h"
+#include "device.h"
+
+#define DEFAULT_LWS 64
+
+const char *graft_status_name(graft_status s)
+{
+    static const char *names[] = {
+        "GRAFT_OK", "GRAFT_ERR_INVALID_ARG", "GRAFT_ERR_SHAPE",
+        "GRAFT_ERR_NO_DEVICE", "GRAFT_ERR_OPENCL", "GRAFT_ERR_HOST_MEMORY",
+        "GRAFT_ERR_DEVICE_MEMORY", "GRAFT_ERR_BUILD", "GRAFT_ERR_IO",
+        "GRAFT_ERR_FORMAT", "GRAFT_ERR_UNSUPPORTED", "GRAFT_ERR_INTERNAL"};
+    if ((int)s < 0 || (size_t)s >= sizeof names / sizeof names[0]) return "GRAFT_ERR_UNKNOWN";
+    return names[s];
+}
+
+void graft_free(void *p) { free(p); }
+
+graft_status ctx_fail(graft_ctx *ctx, graft_status s, const char *fmt, ...)
+{
+    if (ctx) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+        va_end(ap);
+    }
+    return s;
+}
+
+graft_status ctx_cl_fail(graft_ctx *ctx, cl_int code, const char *what)
+{
+    graft_status s = GRAFT_ERR_OPENCL;
+    if (code == CL_MEM_OBJECT_ALLOCATION_FAILURE || code == CL_OUT_OF_RESOURCES ||
+        code == CL_OUT_OF_HOST_MEMORY || code == CL_INVALID_BUFFER_SIZE)
+        s = GRAFT_ERR_DEVICE_MEMORY;
+    return ctx_fail(ctx, s, "%s: OpenCL error %s (%d)", what, cl_error_name(code), code);
+}
+
+const char *graft_last_error(const graft_ctx *ctx)
+{
+    return ctx ? ctx->err : "no context";
+}
+
+const graft_device_info *graft_ctx_device(const graft_ctx *ctx) { return &ctx->info; }
+graft_gemm_backend graft_ctx_gemm_backend(const graft_ctx *ctx) { return ctx->gemm; }
+graft_build_stats graft_ctx_build_stats(const graft_ctx *ctx) { return ctx->stats; }
+
+graft_ctx_params graft_ctx_default_params(void)
+{
+    graft_ctx_params p;
+    memset(&p, 0, sizeof p);
+    p.gemm = GRAFT_GEMM_AUTO;
+    return p;
+}
+
+static void resolve_cache_dir(graft_ctx *ctx, const char *dir)
+{
+    ctx->cache_dir[0] = '\0';
+    if (dir) {
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", dir);
+        return;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/graft", xdg);
+    else if (home && *home)
+        snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/.cache/graft", home);
+}
+
+static graft_status pick_gemm(graft_ctx *ctx, graft_gemm_backend want, char *err, size_t errlen)
+{
+    if (want == GRAFT_GEMM_AUTO) {
+        const char *env = getenv("GRAFT_GEMM");
+        if (env && *env) {
+            if (!strcasecmp(env, "clblast")) want = GRAFT_GEMM_CLBLAST;
+            else if (!strcasecmp(env, "native")) want = GRAFT_GEMM_NATIVE;
+            else {
+                if (err) snprintf(err, errlen, "GRAFT_GEMM='%s': expected 'clblast' or 'native'", env);
+                return GRAFT_ERR_INVALID_ARG;
+            }
+        }
+    }
+    if (want == GRAFT_GEMM_AUTO)
+        want = ctx->info.type == GRAFT_DEVICE_GPU ? GRAFT_GEMM_CLBLAST : GRAFT_GEMM_NATIVE;
+    ctx->gemm = want;
+    return GRAFT_OK;
+}
+
+graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *err, size_t errlen)
+{
+    if (!out) return GRAFT_ERR_INVALID_ARG;
+    *out = NULL;
+    graft_ctx_params defp = graft_ctx_default_params();
+    if (!p) p = &defp;
+
+    device_handle *list;
+    int n;
+    graft_status s = device_enumerate(&list, &n, err, errlen);
+    if (s != GRAFT_OK) return s;
+
+    const char *spec = p->device;
+    if (!spec || !*spec) spec = getenv("GRAFT_DEVICE");
+    int idx = device_select(list, n, spec);
+    if (idx < 0) {
+        if (err) {
+            int off = snprintf(err, errlen, "no OpenCL device matches '%s'; available:", spec);
+            for (int i = 0; i < n && off > 0 && (size_t)off < errlen; i++)
+                off += snprintf(err + off, errlen - (size_t)off, " [%d] %s (%s)", i,
+                                list[i].info.name, device_type_name(list[i].info.type));
+        }
+        free(list);
+        return GRAFT_ERR_NO_DEVICE;
+    }
+
+    graft_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        free(list);
+        if (err) snprintf(err, errlen, "out of host memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    ctx->platform = list[idx].platform;
+    ctx->device = list[idx].device;
+    ctx->info = list[idx].info;
+    ctx->verbose = p->verbose;
+    free(list);
+    resolve_cache_dir(ctx, p->cache_dir);
+
+    s = pick_gemm(ctx, p->gemm, err, errlen);
+    if (s != GRAFT_OK) {
+        graft_ctx_destroy(ctx);
+        return s;
+    }
+
+    cl_int rc;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &rc);
+    if (rc == CL_SUCCESS)
+        ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, 0, &rc);
+    if (rc != CL_SUCCESS) {
+        if (err) snprintf(err, errlen, "creating an OpenCL context on '%s': %s (%d)",
+                          ctx->info.name, cl_error_name(rc), rc);
+        graft_ctx_destroy(ctx);
+        return GRAFT_ERR_OPENCL;
+    }
+    s = program_build(ctx);
+    if (s != GRAFT_OK) {
+        if (err) snprintf(err, errlen, "%s", ctx->err);
+        graft_ctx_destroy(ctx);
+        return s;
+    }
+    *out = ctx;
+    return GRAFT_OK;
+}
+
+void graft_ctx_destroy(graft_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->queue) clFinish(ctx->queue);
+    for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].k);
+    free(ctx->kernels);
+    for (int i = 0; i < 6; i++)
+        if (ctx->scratch[i]) clReleaseMemObject(ctx->scratch[i]);
+    if (ctx->program) clReleaseProgram(ctx->program);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+graft_status graft_ctx_finish(graft_ctx *ctx)
+{
+    CL_TRY(ctx, clFinish(ctx->queue), "clFinish");
+    return GRAFT_OK;
+}
+
+graft_status ctx_alloc(graft_ctx *ctx, size_t bytes, cl_mem *out, const char *what)
+{
+    *out = NULL;
+    if (bytes == 0) return ctx_fail(ctx, GRAFT_ERR_SHAPE, "%s: zero-size buffer requested", what);
+    if (bytes > ctx->info.max_alloc_bytes)
+        return ctx_fail(ctx, GRAFT_ERR_DEVICE_MEMORY,
+                        "%s: %zu bytes requested, above the device's maximum allocation "
+                        "of %llu bytes (%s)", what, bytes,
+                        (unsigned long long)ctx->info.max_alloc_bytes, ctx->info.name);
+    cl_int rc;
+    cl_mem m = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &rc);
+    if (rc != CL_SUCCESS)
+        return ctx_fail(ctx, GRAFT_ERR_DEVICE_MEMORY, "%s: allocating %zu bytes failed: %s (%d)",
+                        what, bytes, cl_error_name(rc), rc);
+    *out = m;
+    return GRAFT_OK;
+}
+
+graft_status ctx_scratch(graft_ctx *ctx, int slot, size_t bytes, cl_mem *out)
+{
+    if (slot < 0 || slot >= 6) return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "bad scratch slot %d", slot);
+    if (ctx->scratch_bytes[slot] < bytes) {
+        if (ctx->scratch[slot]) {
+            /* Work may still be queued on the old buffer; the release is
+             * deferred by OpenCL until it completes. */
+            clReleaseMemObject(ctx->scratch[slot]);
+            ctx->scratch[slot] = NULL;
+            ctx->scratch_bytes[slot] = 0;
+        }
+        TRY(ctx_alloc(ctx, bytes, &ctx->scratch[slot], "scratch buffer"));
+        ctx->scratch_bytes[slot] = bytes;
+    }
+    *out = ctx->scratch[slot];
+    return GRAFT_OK;
+}
+
+graft_status ctx_kernel(graft_ctx *ctx, const char *name, cl_kernel *out)
+{
+    for (int i = 0; i < ctx->nkernels; i++)
+        if (!strcmp(ctx->kernels[i].name, name)) {
+            *out = ctx->kernels[i].k;
+            return GRAFT_OK;
+        }
+    if (strlen(name) >= sizeof ctx->kernels[0].name)
+        return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "kernel name too long: %s", name);
+    cl_int rc;
+    cl_kernel k = clCreateKernel(ctx->program, name, &rc);
+    if (rc != CL_SUCCESS) {
+        char what[128];
+        snprintf(what, sizeof what, "creating kernel '%s'", name);
+        return ctx_cl_fail(ctx, rc, what);
+    }
+    if (ctx->nkernels == ctx->capkernels) {
+        int cap = ctx->capkernels ? ctx->capkernels * 2 : 32;
+        kernel_entry *g = realloc(ctx->kernels, (size_t)cap * sizeof *g);
+        if (!g) {
+            clReleaseKernel(k);
+            return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        }
+        ctx->kernels = g;
+        ctx->capkernels = cap;
+    }
+    snprintf(ctx->kernels[ctx->nkernels].name, sizeof ctx->kernels[0].name, "%s", name);
+    ctx->kernels[ctx->nkernels].k = k;
+    ctx->nkernels++;
+    *out = k;
+    return GRAFT_OK;
+}
+
+graft_status ctx_launch(graft_ctx *ctx, const char *name, cl_uint dims, const size_t *gws,
+                        const size_t *lws, const karg *args, int nargs)
+{
+    cl_kernel k;
+    TRY(ctx_kernel(ctx, name, &k));
+    for (int i = 0; i < nargs; i++) {
+        cl_int rc = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (rc != CL_SUCCESS) {
+            char what[128];
+            snprintf(what, sizeof what, "setting argument %d of kernel '%s'", i, name);
+            return ctx_cl_fail(ctx, rc, what);
+        }
+    }
+    size_t g[3];
+    for (cl_uint d = 0; d < dims; d++) {
+        if (gws[d] == 0) return GRAFT_OK; /* nothing to do */
+        g[d] = lws ? (gws[d] + lws[d] - 1) / lws[d] * lws[d] : gws[d];
+    }
+    cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lws, 0, NULL, NULL);
+    if (rc != CL_SUCCESS) {
+        char what[128];
+        snprintf(what, sizeof what, "launching kernel '%s'", name);
+        return ctx_cl_fail(ctx, rc, what);
+    }
+    return GRAFT_OK;
+}
+
+graft_status ctx_launch1d(graft_ctx *ctx, const char *name, size_t n, const karg *args, int nargs)
+{
+    size_t lws = DEFAULT_LWS;
+    return ctx_launch(ctx, name, 1, &n, &lws, args, nargs);
+}
+
+graft_status ctx_fill(graft_ctx *ctx, cl_mem buf, size_t off, size_t n, float value)
+{
+    if (n == 0) return GRAFT_OK;
+    return LAUNCH1D(ctx, "fill_f32", n, KA_MEM(buf), KA_INT(off), KA_INT(n), KA_FLT(value));
+}
+
+graft_status ctx_write(graft_ctx *ctx, cl_mem buf, size_t off, const float *src, size_t n)
+{
+    if (n == 0) return GRAFT_OK;
+    CL_TRY(ctx, clEnqueueWriteBuffer(ctx->queue, buf, CL_TRUE, off * sizeof(float),
+                                     n * sizeof(float), src, 0, NULL, NULL),
+           "uploading to the device");
+    return GRAFT_OK;
+}
+
+graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t n)
+{
+    if (n == 0) return GRAFT_OK;
+    CL_TRY(ctx, clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, off * sizeof(float),
+                                    n * sizeof(float), dst, 0, NULL, NULL),
+           "downloading from the device");
+    return GRAFT_OK;
+}

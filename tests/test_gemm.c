@@ -1,0 +1,103 @@
+/* GEMM back ends against a float64 reference on awkward shapes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static double run_case(graft_ctx *ctx, tu_rng *r, int ta, int tb, int M, int N, int K,
+                       float alpha, float beta)
+{
+    size_t na = (size_t)M * K, nb = (size_t)K * N, nc = (size_t)M * N;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(nc * sizeof *C);
+    double *ref = malloc(nc * sizeof *ref);
+    ck_assert(A && B && C && ref);
+    tu_fill(r, A, na, -1, 1);
+    tu_fill(r, B, nb, -1, 1);
+    tu_fill(r, C, nc, -1, 1);
+    for (size_t i = 0; i < nc; i++) ref[i] = C[i];
+    tu_ref_gemm(ta, tb, M, N, K, alpha, A, B, beta, ref);
+
+    graft_tensor *tA, *tB, *tC;
+    int sa[2] = {ta ? K : M, ta ? M : K}, sb[2] = {tb ? N : K, tb ? K : N}, sc[2] = {M, N};
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, sa, &tA), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, sb, &tB), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, sc, &tC), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_upload(tA, A, na), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_upload(tB, B, nb), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_upload(tC, C, nc), GRAFT_OK);
+    graft_status s = graft_gemm(ctx, ta, tb, M, N, K, alpha, tA, tB, beta, tC);
+    ck_assert_msg(s == GRAFT_OK, "gemm: %s", graft_last_error(ctx));
+    ck_assert_int_eq(graft_tensor_download(tC, C, nc), GRAFT_OK);
+    double e = tu_rel_err(C, ref, nc);
+    graft_tensor_free(tA);
+    graft_tensor_free(tB);
+    graft_tensor_free(tC);
+    free(A);
+    free(B);
+    free(C);
+    free(ref);
+    return e;
+}
+
+static const int shapes[][3] = {
+    {1, 1, 1}, {7, 13, 5}, {6, 16, 9}, {17, 33, 65}, {64, 100, 27}, {31, 257, 288}, {128, 49, 576},
+    {10, 3, 1}, {5, 130, 3},
+};
+
+static void sweep(graft_gemm_backend be)
+{
+    graft_ctx *ctx = tu_ctx(be);
+    tu_rng r = {42};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                float beta = (i % 2) ? 0.0f : 0.5f;
+                double e = run_case(ctx, &r, ta, tb, shapes[i][0], shapes[i][1], shapes[i][2],
+                                    1.25f, beta);
+                ck_assert_msg(e < 1e-5, "rel err %g for M=%d N=%d K=%d ta=%d tb=%d", e,
+                              shapes[i][0], shapes[i][1], shapes[i][2], ta, tb);
+                if (e > worst) worst = e;
+            }
+    fprintf(stderr, "gemm %s: worst relative error %.3g\n",
+            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", worst);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(gemm_native_matches_reference) { sweep(GRAFT_GEMM_NATIVE); }
+END_TEST
+
+START_TEST(gemm_clblast_matches_reference) { sweep(GRAFT_GEMM_CLBLAST); }
+END_TEST
+
+START_TEST(gemm_rejects_bad_shapes)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_NATIVE);
+    graft_tensor *a, *b, *c;
+    int s23[2] = {2, 3}, s34[2] = {3, 4}, s24[2] = {2, 4};
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, s23, &a), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, s34, &b), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, s24, &c), GRAFT_OK);
+    ck_assert_int_eq(graft_gemm(ctx, 0, 0, 2, 4, 5, 1, a, b, 0, c), GRAFT_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "K=5"));
+    ck_assert_int_eq(graft_gemm(ctx, 0, 0, 0, 4, 3, 1, a, b, 0, c), GRAFT_ERR_SHAPE);
+    graft_tensor_free(a);
+    graft_tensor_free(b);
+    graft_tensor_free(c);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gemm");
+    TCase *tc = tcase_create("gemm");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, gemm_native_matches_reference);
+    tcase_add_test(tc, gemm_clblast_matches_reference);
+    tcase_add_test(tc, gemm_rejects_bad_shapes);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

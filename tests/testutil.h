@@ -1,0 +1,32 @@
+/* Shared test helpers: device context (skip with 77 when no OpenCL device
+ * exists), deterministic random data, float64 references, error measures. */
+#ifndef GRAFT_TESTUTIL_H
+#define GRAFT_TESTUTIL_H
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "graft.h"
+
+/* Context on the default device (GRAFT_DEVICE honoured) with the given GEMM
+ * back end. Exits the process with 77 (meson's skip) only when there is no
+ * OpenCL device at all; any other failure fails the test. */
+graft_ctx *tu_ctx(graft_gemm_backend gemm);
+
+/* splitmix64-based generator; tests seed it explicitly. */
+typedef struct tu_rng { uint64_t s; } tu_rng;
+uint64_t tu_next(tu_rng *r);
+double tu_uniform(tu_rng *r);               /* [0, 1) */
+void tu_fill(tu_rng *r, float *x, size_t n, float lo, float hi);
+
+/* Max |a-b| / max(|b|max, tiny) over n values: relative to the largest
+ * reference magnitude so that near-zero entries do not blow it up. */
+double tu_rel_err(const float *a, const double *ref, size_t n);
+
+/* Row-major float64 reference: C = alpha op(A) op(B) + beta C. */
+void tu_ref_gemm(int ta, int tb, int M, int N, int K, double alpha, const float *A,
+                 const float *B, double beta, double *C);
+
+/* Run a Check suite; returns the process exit status. */
+int tu_run(Suite *s);
+#endif
