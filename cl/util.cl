@@ -23,3 +23,17 @@ __kernel void scale_rows_f32(__global float *c, int off, int M, int N, int ldc, 
     __global float *p = c + off + (size_t)i * ldc + j;
     *p = beta == 0.0f ? 0.0f : beta * *p;
 }
+
+/* db[c] = beta * db[c] + sum_{n, s} dy[n, c, s] (bias gradients). */
+__kernel void reduce_nc_s(__global const float *dy, int n, int c, int spatial,
+                          __global float *db, float beta)
+{
+    int ch = get_global_id(0);
+    if (ch >= c) return;
+    float acc = 0.0f;
+    for (int i = 0; i < n; i++) {
+        __global const float *p = dy + ((size_t)i * c + ch) * spatial;
+        for (int s = 0; s < spatial; s++) acc += p[s];
+    }
+    db[ch] = beta == 0.0f ? acc : acc + beta * db[ch];
+}

@@ -1,0 +1,113 @@
+/* Internal layer interface. Every layer kind implements layer_ops; the
+ * model (model.c) owns layers, wires their buffers and runs them in
+ * topological order forward and in reverse order backward.
+ *
+ * Conventions:
+ *  - Activations are float32 NCHW; a layer sees a batch of n samples and the
+ *    per-sample shapes in l->in[] / l->out (vectors are C x 1 x 1).
+ *  - forward writes io->out completely (never reads it first).
+ *  - backward computes, for each input i with io->din[i] != NULL,
+ *      din[i] = din_beta[i] * din[i] + dL/din[i]
+ *    (din_beta is 0 or 1: the model accumulates the gradients of nodes that
+ *    feed several consumers), and when io->param_grads is set, overwrites
+ *    every learnable parameter's grad buffer with dL/dparam.
+ *  - All device work is enqueued on ctx's queue; no host synchronisation
+ *    inside forward/backward unless unavoidable.
+ *  - Errors go through ctx_fail/ctx_cl_fail, naming the layer (l->name).
+ */
+#ifndef GRAFT_LAYER_H
+#define GRAFT_LAYER_H
+#include "ctx.h"
+#include "rng.h"
+
+#define LAYER_MAX_INPUTS 8
+#define LAYER_MAX_PARAMS 4
+#define LAYER_NAME_LEN 64
+
+typedef struct layer_shape {
+    int c, h, w;
+} layer_shape;
+
+static inline size_t shape_numel(layer_shape s) { return (size_t)s.c * s.h * s.w; }
+
+typedef struct param {
+    char name[LAYER_NAME_LEN + 16]; /* "<layer>.<suffix>", e.g. "conv1.weight" */
+    int ndim;
+    int shape[GRAFT_MAX_DIMS];
+    size_t numel;
+    cl_mem data;   /* owned */
+    cl_mem grad;   /* owned; NULL for buffers such as running statistics */
+    int learnable; /* 1: weights/biases/affine (has grad); 0: running stats */
+} param;
+
+typedef struct layer layer;
+
+typedef struct fwd_io {
+    int n;
+    cl_mem in[LAYER_MAX_INPUTS];
+    cl_mem out;
+    int training;
+} fwd_io;
+
+typedef struct bwd_io {
+    int n;
+    cl_mem in[LAYER_MAX_INPUTS];  /* forward inputs */
+    cl_mem out;                   /* forward output */
+    cl_mem dout;                  /* dL/dout */
+    cl_mem din[LAYER_MAX_INPUTS]; /* NULL: gradient not needed */
+    float din_beta[LAYER_MAX_INPUTS];
+    int param_grads;
+} bwd_io;
+
+typedef struct layer_ops {
+    /* Checks spec and input shapes (l->in, l->nin), sets l->out and
+     * declares parameters with layer_add_param. Allocates nothing else. */
+    graft_status (*setup)(graft_ctx *ctx, layer *l);
+    /* Writes initial parameter values (from r) to the device. */
+    graft_status (*init)(graft_ctx *ctx, layer *l, rng *r);
+    graft_status (*forward)(graft_ctx *ctx, layer *l, const fwd_io *io);
+    graft_status (*backward)(graft_ctx *ctx, layer *l, const bwd_io *io);
+    /* Frees l->priv and anything it holds (may be NULL). */
+    void (*destroy)(layer *l);
+    /* Forward FLOP per sample (2 per multiply-add); NULL = 0. */
+    double (*flops)(const layer *l);
+} layer_ops;
+
+struct layer {
+    char name[LAYER_NAME_LEN];
+    graft_layer_spec spec;
+    const layer_ops *ops;
+    int nin;
+    layer_shape in[LAYER_MAX_INPUTS];
+    layer_shape out;
+    param params[LAYER_MAX_PARAMS];
+    int nparams;
+    int bn_frozen;       /* batchnorm: use/keep running stats in training */
+    uint64_t seed;       /* dropout: base seed */
+    uint64_t calls;      /* dropout: training forward count (mask stream) */
+    void *priv;          /* kind-specific state, freed by ops->destroy */
+};
+
+/* Ops table of a kind, or NULL when the kind has no implementation. */
+const layer_ops *layer_ops_for(graft_layer_kind kind);
+
+/* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
+ * allocates its data (and grad when learnable) on the device. */
+graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int ndim,
+                             const int *shape, int learnable);
+
+/* Creates a layer: copies spec/name, runs setup. Caller owns *out
+ * (layer_free). in[] are the per-sample input shapes. */
+graft_status layer_create(graft_ctx *ctx, const char *name, const graft_layer_spec *spec,
+                          int nin, const layer_shape *in, layer **out);
+void layer_free(layer *l);
+
+/* Helpers for kernels shared by several layers (cl/util.cl). */
+/* db[c] (+)= sum over n and spatial of dy[n, c, s]; beta 0 or 1. */
+graft_status reduce_bias_grad(graft_ctx *ctx, cl_mem dy, int n, int c, int spatial, cl_mem db,
+                              float beta);
+
+/* He-normal initialisation of a parameter: std = sqrt(2 / fan_in). */
+graft_status param_init_normal(graft_ctx *ctx, param *p, rng *r, double std);
+graft_status param_init_const(graft_ctx *ctx, param *p, float v);
+#endif
