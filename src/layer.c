@@ -6,11 +6,13 @@
 #include "layer.h"
 
 /* Each kind's ops live in the file named for the layer. */
-extern const layer_ops flatten_ops;
+extern const layer_ops flatten_ops, conv2d_ops, linear_ops;
 
 const layer_ops *layer_ops_for(graft_layer_kind kind)
 {
     switch (kind) {
+    case GRAFT_LAYER_CONV2D: return &conv2d_ops;
+    case GRAFT_LAYER_LINEAR: return &linear_ops;
     case GRAFT_LAYER_FLATTEN: return &flatten_ops;
     default: return NULL;
     }

@@ -1,0 +1,432 @@
+/* conv2d layer against a float64 CPU reference: forward, backward (dX, dW,
+ * db), din_beta accumulation, finite differences and shape errors. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "layer.h"
+#include "testutil.h"
+
+typedef struct conv_case {
+    int n, cin, h, w, cout, k, stride, pad, dil, groups, bias;
+} conv_case;
+
+typedef struct conv_ref {
+    int hout, wout;
+    size_t nx, nw, ny;
+} conv_ref;
+
+static conv_ref ref_dims(const conv_case *c)
+{
+    conv_ref r;
+    r.hout = (c->h + 2 * c->pad - c->dil * (c->k - 1) - 1) / c->stride + 1;
+    r.wout = (c->w + 2 * c->pad - c->dil * (c->k - 1) - 1) / c->stride + 1;
+    r.nx = (size_t)c->n * c->cin * c->h * c->w;
+    r.nw = (size_t)c->cout * (c->cin / c->groups) * c->k * c->k;
+    r.ny = (size_t)c->n * c->cout * r.hout * r.wout;
+    return r;
+}
+
+/* Calls f(xi, wi, yi) for every multiply-add of the convolution. */
+#define CONV_LOOP(c, r, BODY)                                                                    \
+    do {                                                                                         \
+        int cig_ = (c)->cin / (c)->groups, cog_ = (c)->cout / (c)->groups;                       \
+        for (int nn = 0; nn < (c)->n; nn++)                                                      \
+            for (int co = 0; co < (c)->cout; co++)                                               \
+                for (int oy = 0; oy < (r).hout; oy++)                                            \
+                    for (int ox = 0; ox < (r).wout; ox++) {                                      \
+                        size_t yi = (((size_t)nn * (c)->cout + co) * (r).hout + oy) * (r).wout + \
+                                    ox;                                                          \
+                        int g_ = co / cog_;                                                      \
+                        for (int cj = 0; cj < cig_; cj++)                                        \
+                            for (int ky = 0; ky < (c)->k; ky++)                                  \
+                                for (int kx = 0; kx < (c)->k; kx++) {                            \
+                                    int iy = oy * (c)->stride - (c)->pad + ky * (c)->dil;        \
+                                    int ix = ox * (c)->stride - (c)->pad + kx * (c)->dil;        \
+                                    if (iy < 0 || iy >= (c)->h || ix < 0 || ix >= (c)->w)        \
+                                        continue;                                                \
+                                    int ci = g_ * cig_ + cj;                                     \
+                                    size_t xi = (((size_t)nn * (c)->cin + ci) * (c)->h + iy) *   \
+                                                    (c)->w + ix;                                 \
+                                    size_t wi = (((size_t)co * cig_ + cj) * (c)->k + ky) *       \
+                                                    (c)->k + kx;                                 \
+                                    BODY;                                                        \
+                                }                                                                \
+                    }                                                                            \
+    } while (0)
+
+static void ref_forward(const conv_case *c, const double *x, const double *w, const double *b,
+                        double *y)
+{
+    conv_ref r = ref_dims(c);
+    for (size_t i = 0; i < r.ny; i++) {
+        int co = (int)((i / ((size_t)r.hout * r.wout)) % c->cout);
+        y[i] = c->bias ? b[co] : 0.0;
+    }
+    CONV_LOOP(c, r, y[yi] += x[xi] * w[wi]);
+}
+
+static void ref_backward(const conv_case *c, const double *x, const double *w, const double *dy,
+                         double *dx, double *dw, double *db)
+{
+    conv_ref r = ref_dims(c);
+    memset(dx, 0, r.nx * sizeof *dx);
+    memset(dw, 0, r.nw * sizeof *dw);
+    memset(db, 0, c->cout * sizeof *db);
+    for (size_t i = 0; i < r.ny; i++) db[(i / ((size_t)r.hout * r.wout)) % c->cout] += dy[i];
+    CONV_LOOP(c, r, {
+        dx[xi] += w[wi] * dy[yi];
+        dw[wi] += x[xi] * dy[yi];
+    });
+}
+
+static double *to_d(const float *a, size_t n)
+{
+    double *d = malloc((n ? n : 1) * sizeof *d);
+    ck_assert_ptr_nonnull(d);
+    for (size_t i = 0; i < n; i++) d[i] = a[i];
+    return d;
+}
+
+static cl_mem dev_buf(graft_ctx *ctx, size_t n)
+{
+    cl_mem m;
+    ck_assert_int_eq(ctx_alloc(ctx, n * sizeof(float), &m, "test buffer"), GRAFT_OK);
+    return m;
+}
+
+static layer *make_layer(graft_ctx *ctx, const conv_case *c)
+{
+    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
+    s.channels = c->cout;
+    s.kernel = c->k;
+    s.stride = c->stride;
+    s.pad = c->pad;
+    s.dilation = c->dil;
+    s.groups = c->groups;
+    s.bias = c->bias;
+    layer_shape in = {c->cin, c->h, c->w};
+    layer *l = NULL;
+    graft_status st = layer_create(ctx, "convT", &s, 1, &in, &l);
+    ck_assert_msg(st == GRAFT_OK, "layer_create: %s", graft_last_error(ctx));
+    return l;
+}
+
+static void case_str(const conv_case *c, char *buf, size_t len)
+{
+    snprintf(buf, len, "n=%d cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d g=%d bias=%d", c->n, c->cin,
+             c->h, c->w, c->cout, c->k, c->stride, c->pad, c->dil, c->groups, c->bias);
+}
+
+/* Runs one case on the device and returns the worst relative error over
+ * the output and every gradient. din_beta 0 pre-fills din and the parameter
+ * grads with NaN (they must be overwritten); 1 pre-fills din with random
+ * values that the gradient must be added to. */
+static double run_case(graft_ctx *ctx, tu_rng *rg, const conv_case *c, float din_beta)
+{
+    char desc[160];
+    case_str(c, desc, sizeof desc);
+    conv_ref r = ref_dims(c);
+    layer *l = make_layer(ctx, c);
+    ck_assert_int_eq(l->out.c, c->cout);
+    ck_assert_int_eq(l->out.h, r.hout);
+    ck_assert_int_eq(l->out.w, r.wout);
+    ck_assert_int_eq(l->nparams, c->bias ? 2 : 1);
+    ck_assert_uint_eq(l->params[0].numel, r.nw);
+    ck_assert(fabs(l->ops->flops(l) - 2.0 * r.nw * r.hout * r.wout) < 0.5);
+
+    float *x = malloc(r.nx * sizeof *x), *w = malloc(r.nw * sizeof *w);
+    float *b = malloc(c->cout * sizeof *b), *y = malloc(r.ny * sizeof *y);
+    float *dy = malloc(r.ny * sizeof *dy), *dx = malloc(r.nx * sizeof *dx);
+    float *dx0 = malloc(r.nx * sizeof *dx0), *dw = malloc(r.nw * sizeof *dw);
+    float *db = malloc(c->cout * sizeof *db);
+    ck_assert(x && w && b && y && dy && dx && dx0 && dw && db);
+    tu_fill(rg, x, r.nx, -1, 1);
+    tu_fill(rg, w, r.nw, -1, 1);
+    tu_fill(rg, b, c->cout, -1, 1);
+    tu_fill(rg, dy, r.ny, -1, 1);
+    tu_fill(rg, dx0, r.nx, -1, 1);
+
+    cl_mem bx = dev_buf(ctx, r.nx), by = dev_buf(ctx, r.ny), bdy = dev_buf(ctx, r.ny);
+    cl_mem bdx = dev_buf(ctx, r.nx);
+    ck_assert_int_eq(ctx_write(ctx, bx, 0, x, r.nx), GRAFT_OK);
+    ck_assert_int_eq(ctx_write(ctx, bdy, 0, dy, r.ny), GRAFT_OK);
+    ck_assert_int_eq(ctx_write(ctx, l->params[0].data, 0, w, r.nw), GRAFT_OK);
+    if (c->bias) ck_assert_int_eq(ctx_write(ctx, l->params[1].data, 0, b, c->cout), GRAFT_OK);
+    ck_assert_int_eq(ctx_fill(ctx, by, 0, r.ny, NAN), GRAFT_OK);
+
+    fwd_io fio = {.n = c->n, .in = {bx}, .out = by, .training = 1};
+    graft_status st = l->ops->forward(ctx, l, &fio);
+    ck_assert_msg(st == GRAFT_OK, "forward %s: %s", desc, graft_last_error(ctx));
+    ck_assert_int_eq(ctx_read(ctx, by, 0, y, r.ny), GRAFT_OK);
+
+    double *xd = to_d(x, r.nx), *wd = to_d(w, r.nw), *bd = to_d(b, c->cout);
+    double *dyd = to_d(dy, r.ny);
+    double *yref = malloc(r.ny * sizeof *yref), *dxref = malloc(r.nx * sizeof *dxref);
+    double *dwref = malloc(r.nw * sizeof *dwref), *dbref = malloc(c->cout * sizeof *dbref);
+    ck_assert(yref && dxref && dwref && dbref);
+    ref_forward(c, xd, wd, bd, yref);
+    ref_backward(c, xd, wd, dyd, dxref, dwref, dbref);
+    double ey = tu_rel_err(y, yref, r.ny);
+
+    if (din_beta != 0.0f) {
+        ck_assert_int_eq(ctx_write(ctx, bdx, 0, dx0, r.nx), GRAFT_OK);
+        for (size_t i = 0; i < r.nx; i++) dxref[i] += dx0[i];
+    } else {
+        ck_assert_int_eq(ctx_fill(ctx, bdx, 0, r.nx, NAN), GRAFT_OK);
+    }
+    for (int i = 0; i < l->nparams; i++)
+        ck_assert_int_eq(ctx_fill(ctx, l->params[i].grad, 0, l->params[i].numel, NAN), GRAFT_OK);
+    bwd_io bio = {.n = c->n, .in = {bx}, .out = by, .dout = bdy, .din = {bdx},
+                  .din_beta = {din_beta}, .param_grads = 1};
+    st = l->ops->backward(ctx, l, &bio);
+    ck_assert_msg(st == GRAFT_OK, "backward %s: %s", desc, graft_last_error(ctx));
+    ck_assert_int_eq(ctx_read(ctx, bdx, 0, dx, r.nx), GRAFT_OK);
+    ck_assert_int_eq(ctx_read(ctx, l->params[0].grad, 0, dw, r.nw), GRAFT_OK);
+    double edx = tu_rel_err(dx, dxref, r.nx), edw = tu_rel_err(dw, dwref, r.nw), edb = 0;
+    if (c->bias) {
+        ck_assert_int_eq(ctx_read(ctx, l->params[1].grad, 0, db, c->cout), GRAFT_OK);
+        edb = tu_rel_err(db, dbref, c->cout);
+    }
+    fprintf(stderr, "conv %-60s beta=%g: fwd %.2e dx %.2e dw %.2e db %.2e\n", desc, din_beta, ey,
+            edx, edw, edb);
+    ck_assert_msg(ey < 1e-4, "forward rel err %g for %s", ey, desc);
+    ck_assert_msg(edx < 1e-4, "dx rel err %g for %s", edx, desc);
+    ck_assert_msg(edw < 1e-4, "dw rel err %g for %s", edw, desc);
+    ck_assert_msg(edb < 1e-4, "db rel err %g for %s", edb, desc);
+
+    /* Gradients the model does not ask for must be left alone. */
+    ck_assert_int_eq(ctx_fill(ctx, l->params[0].grad, 0, r.nw, 7.0f), GRAFT_OK);
+    bio.param_grads = 0;
+    ck_assert_int_eq(l->ops->backward(ctx, l, &bio), GRAFT_OK);
+    ck_assert_int_eq(ctx_read(ctx, l->params[0].grad, 0, dw, r.nw), GRAFT_OK);
+    for (size_t i = 0; i < r.nw; i++) ck_assert(dw[i] == 7.0f);
+    bio.param_grads = 1;
+    bio.din[0] = NULL;
+    ck_assert_int_eq(ctx_fill(ctx, bdx, 0, r.nx, 7.0f), GRAFT_OK);
+    ck_assert_int_eq(l->ops->backward(ctx, l, &bio), GRAFT_OK);
+    ck_assert_int_eq(ctx_read(ctx, bdx, 0, dx, r.nx), GRAFT_OK);
+    for (size_t i = 0; i < r.nx; i++) ck_assert(dx[i] == 7.0f);
+    ck_assert_int_eq(ctx_read(ctx, l->params[0].grad, 0, dw, r.nw), GRAFT_OK);
+    ck_assert_msg(tu_rel_err(dw, dwref, r.nw) < 1e-4, "dw without din for %s", desc);
+
+    double worst = fmax(fmax(ey, edx), fmax(edw, edb));
+    clReleaseMemObject(bx);
+    clReleaseMemObject(by);
+    clReleaseMemObject(bdy);
+    clReleaseMemObject(bdx);
+    layer_free(l);
+    free(x), free(w), free(b), free(y), free(dy), free(dx), free(dx0), free(dw), free(db);
+    free(xd), free(wd), free(bd), free(dyd), free(yref), free(dxref), free(dwref), free(dbref);
+    return worst;
+}
+
+/* n cin h w cout k stride pad dil groups bias */
+static const conv_case native_cases[] = {
+    {1, 3, 9, 7, 5, 3, 1, 1, 1, 1, 1},   /* batch 1: GEMM writes the output directly */
+    {3, 3, 9, 7, 5, 3, 1, 1, 1, 1, 0},
+    {3, 5, 9, 7, 7, 3, 2, 1, 1, 1, 1},   /* stride 2 */
+    {2, 4, 8, 10, 6, 3, 1, 2, 2, 1, 1},  /* dilation 2, pad 2 */
+    {3, 4, 9, 7, 6, 3, 1, 1, 1, 2, 1},   /* groups 2 */
+    {3, 6, 7, 9, 4, 5, 2, 2, 1, 2, 0},   /* groups 2, k5, stride 2 */
+    {1, 6, 9, 7, 4, 3, 2, 0, 2, 2, 1},   /* groups 2, batch 1, stride+dilation */
+    {3, 5, 9, 7, 5, 3, 1, 1, 1, 5, 1},   /* depthwise */
+    {1, 5, 9, 7, 5, 3, 2, 1, 1, 5, 0},   /* depthwise, stride 2, batch 1 */
+    {3, 3, 9, 7, 6, 5, 1, 2, 2, 3, 1},   /* depthwise multiplier 2, k5, dilation 2 */
+    {2, 16, 14, 14, 16, 3, 1, 1, 1, 16, 1}, /* depthwise: n*P over one work-group */
+    {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
+    {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
+    {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */
+    {2, 3, 4, 4, 3, 3, 1, 2, 1, 1, 1},   /* pad larger than needed: border outputs see only pad */
+    {2, 3, 32, 31, 16, 3, 1, 1, 1, 1, 1}, /* larger: several GEMM tiles */
+};
+
+static const conv_case clblast_cases[] = {
+    {3, 5, 9, 7, 7, 3, 2, 1, 1, 1, 1},
+    {3, 4, 9, 7, 6, 3, 1, 1, 2, 2, 0},
+};
+
+static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
+{
+    graft_ctx *ctx = tu_ctx(be);
+    tu_rng rg = {1234};
+    double worst = 0;
+    for (size_t i = 0; i < ncases; i++) {
+        double e = run_case(ctx, &rg, &cases[i], (float)(i % 2));
+        if (e > worst) worst = e;
+    }
+    fprintf(stderr, "conv %s: worst relative error %.3g over %zu cases\n",
+            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", worst, ncases);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(conv_native_matches_reference)
+{
+    sweep(GRAFT_GEMM_NATIVE, native_cases, sizeof native_cases / sizeof native_cases[0]);
+}
+END_TEST
+
+START_TEST(conv_clblast_matches_reference)
+{
+    sweep(GRAFT_GEMM_CLBLAST, clblast_cases, sizeof clblast_cases / sizeof clblast_cases[0]);
+}
+END_TEST
+
+/* L = sum(y * R): central differences of the float64 forward against the
+ * device backward with dout = R, for x, W and b. */
+static double fd_case(graft_ctx *ctx, tu_rng *rg, const conv_case *c)
+{
+    conv_ref r = ref_dims(c);
+    layer *l = make_layer(ctx, c);
+    float *x = malloc(r.nx * sizeof *x), *w = malloc(r.nw * sizeof *w);
+    float *b = malloc(c->cout * sizeof *b), *R = malloc(r.ny * sizeof *R);
+    float *dx = malloc(r.nx * sizeof *dx), *dw = malloc(r.nw * sizeof *dw);
+    float *db = malloc(c->cout * sizeof *db);
+    ck_assert(x && w && b && R && dx && dw && db);
+    tu_fill(rg, x, r.nx, -1, 1);
+    tu_fill(rg, w, r.nw, -1, 1);
+    tu_fill(rg, b, c->cout, -1, 1);
+    tu_fill(rg, R, r.ny, -1, 1);
+    cl_mem bx = dev_buf(ctx, r.nx), by = dev_buf(ctx, r.ny), bdy = dev_buf(ctx, r.ny);
+    cl_mem bdx = dev_buf(ctx, r.nx);
+    ck_assert_int_eq(ctx_write(ctx, bx, 0, x, r.nx), GRAFT_OK);
+    ck_assert_int_eq(ctx_write(ctx, bdy, 0, R, r.ny), GRAFT_OK);
+    ck_assert_int_eq(ctx_write(ctx, l->params[0].data, 0, w, r.nw), GRAFT_OK);
+    if (c->bias) ck_assert_int_eq(ctx_write(ctx, l->params[1].data, 0, b, c->cout), GRAFT_OK);
+    bwd_io bio = {.n = c->n, .in = {bx}, .out = by, .dout = bdy, .din = {bdx},
+                  .din_beta = {0.0f}, .param_grads = 1};
+    ck_assert_msg(l->ops->backward(ctx, l, &bio) == GRAFT_OK, "%s", graft_last_error(ctx));
+    ck_assert_int_eq(ctx_read(ctx, bdx, 0, dx, r.nx), GRAFT_OK);
+    ck_assert_int_eq(ctx_read(ctx, l->params[0].grad, 0, dw, r.nw), GRAFT_OK);
+    if (c->bias) ck_assert_int_eq(ctx_read(ctx, l->params[1].grad, 0, db, c->cout), GRAFT_OK);
+
+    double *xd = to_d(x, r.nx), *wd = to_d(w, r.nw), *bd = to_d(b, c->cout);
+    double *y = malloc(r.ny * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    double *fx = malloc(r.nx * sizeof *fx), *fw = malloc(r.nw * sizeof *fw);
+    double *fb = malloc(c->cout * sizeof *fb);
+    ck_assert(fx && fw && fb);
+    const double h = 1e-3;
+    /* Perturb each scalar of each tensor in turn. */
+    double *targets[3] = {xd, wd, bd}, *fds[3] = {fx, fw, fb};
+    size_t counts[3] = {r.nx, r.nw, c->bias ? (size_t)c->cout : 0};
+    for (int t = 0; t < 3; t++)
+        for (size_t i = 0; i < counts[t]; i++) {
+            double keep = targets[t][i], lp = 0, lm = 0;
+            targets[t][i] = keep + h;
+            ref_forward(c, xd, wd, bd, y);
+            for (size_t j = 0; j < r.ny; j++) lp += y[j] * R[j];
+            targets[t][i] = keep - h;
+            ref_forward(c, xd, wd, bd, y);
+            for (size_t j = 0; j < r.ny; j++) lm += y[j] * R[j];
+            targets[t][i] = keep;
+            fds[t][i] = (lp - lm) / (2 * h);
+        }
+    double e = fmax(tu_rel_err(dx, fx, r.nx), tu_rel_err(dw, fw, r.nw));
+    if (c->bias) e = fmax(e, tu_rel_err(db, fb, c->cout));
+    char desc[160];
+    case_str(c, desc, sizeof desc);
+    fprintf(stderr, "conv finite differences %s: %.2e\n", desc, e);
+    clReleaseMemObject(bx);
+    clReleaseMemObject(by);
+    clReleaseMemObject(bdy);
+    clReleaseMemObject(bdx);
+    layer_free(l);
+    free(x), free(w), free(b), free(R), free(dx), free(dw), free(db);
+    free(xd), free(wd), free(bd), free(y), free(fx), free(fw), free(fb);
+    return e;
+}
+
+START_TEST(conv_backward_matches_finite_differences)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_NATIVE);
+    tu_rng rg = {99};
+    static const conv_case fd_cases[] = {
+        {2, 4, 7, 6, 6, 3, 2, 1, 2, 2, 1}, /* grouped, strided, dilated */
+        {2, 3, 6, 5, 3, 3, 1, 1, 1, 3, 1}, /* depthwise */
+    };
+    for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
+        double e = fd_case(ctx, &rg, &fd_cases[i]);
+        ck_assert_msg(e < 1e-4, "finite-difference rel err %g (case %zu)", e, i);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(conv_rejects_bad_shapes)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_NATIVE);
+    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
+    layer *l = NULL;
+    layer_shape in = {3, 4, 4};
+    s.channels = 8;
+    s.kernel = 7;
+    s.pad = 1; /* 4 + 2 < 7 */
+    ck_assert_int_eq(layer_create(ctx, "tooBig", &s, 1, &in, &l), GRAFT_ERR_SHAPE);
+    ck_assert_ptr_null(l);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "tooBig"));
+    fprintf(stderr, "conv error message: %s\n", graft_last_error(ctx));
+    s.kernel = 3;
+    s.dilation = 4; /* span 9 > 6 */
+    ck_assert_int_eq(layer_create(ctx, "dilated", &s, 1, &in, &l), GRAFT_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "dilated"));
+    s.dilation = 1;
+    s.groups = 2; /* 3 input channels */
+    ck_assert_int_eq(layer_create(ctx, "grouped", &s, 1, &in, &l), GRAFT_ERR_SHAPE);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "grouped"));
+    in.c = 4;
+    s.channels = 6;
+    s.groups = 4; /* 6 output channels */
+    ck_assert_int_eq(layer_create(ctx, "grouped2", &s, 1, &in, &l), GRAFT_ERR_SHAPE);
+    s.channels = 8;
+    s.stride = 0;
+    ck_assert_int_eq(layer_create(ctx, "stride0", &s, 1, &in, &l), GRAFT_ERR_INVALID_ARG);
+    /* The smallest valid case: kernel exactly the padded input. */
+    s.stride = 1;
+    s.kernel = 6;
+    ck_assert_int_eq(layer_create(ctx, "exact", &s, 1, &in, &l), GRAFT_OK);
+    ck_assert_int_eq(l->out.h, 1);
+    ck_assert_int_eq(l->out.w, 1);
+    layer_free(l);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(conv_init_is_he_normal)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_NATIVE);
+    conv_case c = {1, 8, 5, 5, 32, 3, 1, 1, 1, 2, 1};
+    layer *l = make_layer(ctx, &c);
+    rng r = {5};
+    ck_assert_int_eq(l->ops->init(ctx, l, &r), GRAFT_OK);
+    size_t nw = l->params[0].numel;
+    float *w = malloc(nw * sizeof *w), b[32];
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(ctx_read(ctx, l->params[0].data, 0, w, nw), GRAFT_OK);
+    ck_assert_int_eq(ctx_read(ctx, l->params[1].data, 0, b, 32), GRAFT_OK);
+    double ss = 0;
+    for (size_t i = 0; i < nw; i++) ss += (double)w[i] * w[i];
+    double sd = sqrt(ss / nw), want = sqrt(2.0 / (4 * 9));
+    ck_assert_msg(fabs(sd - want) < 0.1 * want, "init std %g, want %g", sd, want);
+    for (int i = 0; i < 32; i++) ck_assert(b[i] == 0.0f);
+    free(w);
+    layer_free(l);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv");
+    TCase *tc = tcase_create("conv");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, conv_native_matches_reference);
+    tcase_add_test(tc, conv_clblast_matches_reference);
+    tcase_add_test(tc, conv_backward_matches_finite_differences);
+    tcase_add_test(tc, conv_rejects_bad_shapes);
+    tcase_add_test(tc, conv_init_is_he_normal);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
