@@ -7,6 +7,13 @@
 
 /* Each kind's ops live in the file named for the layer. */
 extern const layer_ops flatten_ops, conv2d_ops, linear_ops;
+extern const layer_ops batchnorm_ops;
+extern const layer_ops activation_ops;
+extern const layer_ops pool_ops;
+extern const layer_ops global_avgpool_ops;
+extern const layer_ops dropout_ops;
+extern const layer_ops add_ops;
+extern const layer_ops concat_ops;
 
 const layer_ops *layer_ops_for(graft_layer_kind kind)
 {
@@ -14,6 +21,16 @@ const layer_ops *layer_ops_for(graft_layer_kind kind)
     case GRAFT_LAYER_CONV2D: return &conv2d_ops;
     case GRAFT_LAYER_LINEAR: return &linear_ops;
     case GRAFT_LAYER_FLATTEN: return &flatten_ops;
+    case GRAFT_LAYER_BATCHNORM2D: return &batchnorm_ops;
+    case GRAFT_LAYER_RELU:
+    case GRAFT_LAYER_RELU6:
+    case GRAFT_LAYER_LEAKY_RELU: return &activation_ops;
+    case GRAFT_LAYER_MAXPOOL2D:
+    case GRAFT_LAYER_AVGPOOL2D: return &pool_ops;
+    case GRAFT_LAYER_GLOBAL_AVGPOOL: return &global_avgpool_ops;
+    case GRAFT_LAYER_DROPOUT: return &dropout_ops;
+    case GRAFT_LAYER_ADD: return &add_ops;
+    case GRAFT_LAYER_CONCAT: return &concat_ops;
     default: return NULL;
     }
 }

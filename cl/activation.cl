@@ -1,0 +1,27 @@
+/* Elementwise activations. kind: 0 relu, 1 relu6, 2 leaky relu. */
+
+__kernel void act_fwd(__global const float *x, __global float *y, int n, int kind, float slope)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = x[i];
+    if (kind == 0) v = fmax(v, 0.0f);
+    else if (kind == 1) v = fmin(fmax(v, 0.0f), 6.0f);
+    else v = v > 0.0f ? v : slope * v;
+    y[i] = v;
+}
+
+/* Gradient from the forward input; at the kinks (0, 6) the slope is taken
+ * as 0 like PyTorch (1 for leaky relu only when x > 0). */
+__kernel void act_bwd(__global const float *x, __global const float *dy, __global float *dx, int n,
+                      int kind, float slope, float beta)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = x[i], g;
+    if (kind == 0) g = v > 0.0f ? 1.0f : 0.0f;
+    else if (kind == 1) g = (v > 0.0f && v < 6.0f) ? 1.0f : 0.0f;
+    else g = v > 0.0f ? 1.0f : slope;
+    float r = g * dy[i];
+    dx[i] = beta == 0.0f ? r : r + beta * dx[i];
+}
