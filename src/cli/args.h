@@ -1,0 +1,30 @@
+/* Table-driven option parsing shared by every sub-command, so each one gets
+ * the same --help layout, value checks and exit code 2 on bad usage. */
+#ifndef GRAFT_ARGS_H
+#define GRAFT_ARGS_H
+
+typedef enum opt_type { OPT_FLAG, OPT_INT, OPT_FLOAT, OPT_STRING } opt_type;
+
+typedef struct opt {
+    const char *name;   /* long name without dashes: "epochs" */
+    opt_type type;
+    void *ptr;          /* int* (FLAG, INT), float* (FLOAT), const char ** (STRING) */
+    const char *metavar;/* "N", "PATH"; NULL for flags */
+    const char *help;
+    double min, max;    /* range for INT/FLOAT when min < max */
+} opt;
+
+typedef struct cmd_spec {
+    const char *usage;       /* "graft train [OPTIONS]" */
+    const char *description; /* paragraph printed under the usage line */
+    const opt *opts;
+    int nopts;
+    int max_positional;      /* positional arguments allowed (e.g. images) */
+} cmd_spec;
+
+/* Parses argv[1..]; positional arguments are collected in *pos (argv
+ * pointers, caller frees the array). Returns 0 on success, 1 when --help
+ * was printed (caller exits 0), 2 on a usage error (message printed). */
+int args_parse(const cmd_spec *spec, int argc, char **argv, char ***pos, int *npos);
+void args_help(const cmd_spec *spec);
+#endif

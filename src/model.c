@@ -1,0 +1,436 @@
+/* The layer graph: construction with shape inference, forward in insertion
+ * order, backward in reverse order with gradient accumulation for nodes that
+ * feed several consumers, and no work at all below the lowest trainable
+ * node. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hash.h"
+#include "loss.h"
+#include "model.h"
+
+graft_status graft_model_create(graft_ctx *ctx, graft_model **out)
+{
+    if (!ctx || !out) return GRAFT_ERR_INVALID_ARG;
+    graft_model *m = calloc(1, sizeof *m);
+    if (!m) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    m->ctx = ctx;
+    m->seed = 1;
+    m->init_rng.s = 1;
+    *out = m;
+    return GRAFT_OK;
+}
+
+static void release_buffers(graft_model *m)
+{
+    for (int i = 0; i < m->nnodes; i++) {
+        if (m->nodes[i].out) clReleaseMemObject(m->nodes[i].out);
+        if (m->nodes[i].grad) clReleaseMemObject(m->nodes[i].grad);
+        m->nodes[i].out = m->nodes[i].grad = NULL;
+    }
+    m->cap_batch = 0;
+}
+
+void graft_model_free(graft_model *m)
+{
+    if (!m) return;
+    if (m->ctx && m->ctx->queue) clFinish(m->ctx->queue);
+    release_buffers(m);
+    for (int i = 0; i < m->nnodes; i++) layer_free(m->nodes[i].l);
+    free(m->nodes);
+    free(m->params);
+    free(m->want);
+    free(m->written);
+    free(m);
+}
+
+void graft_model_set_seed(graft_model *m, uint64_t seed)
+{
+    m->seed = seed;
+    m->init_rng.s = seed;
+}
+
+static graft_status add_fail(graft_model *m, graft_status s, const char *name, const char *why)
+{
+    return ctx_fail(m->ctx, s, "layer '%s': %s", name ? name : "(null)", why);
+}
+
+graft_status graft_model_add(graft_model *m, const char *name, const graft_layer_spec *spec,
+                             int ninputs, const int *inputs, int *out_id)
+{
+    if (!m || !spec) return GRAFT_ERR_INVALID_ARG;
+    if (!name || !*name) return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "a name is required");
+    if (strlen(name) >= LAYER_NAME_LEN)
+        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "name longer than 63 characters");
+    if (graft_model_find(m, name) >= 0)
+        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "name already used");
+    if ((int)spec->kind < 0 || spec->kind >= GRAFT_LAYER_KIND_COUNT)
+        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "unknown layer kind");
+    int is_input = spec->kind == GRAFT_LAYER_INPUT;
+    if (is_input != (m->nnodes == 0))
+        return add_fail(m, GRAFT_ERR_INVALID_ARG, name,
+                        is_input ? "only one input node, added first, is supported"
+                                 : "the first node must be an input node");
+    int multi = spec->kind == GRAFT_LAYER_ADD || spec->kind == GRAFT_LAYER_CONCAT;
+    if (is_input ? ninputs != 0 : multi ? (ninputs < 2 || ninputs > LAYER_MAX_INPUTS) : ninputs != 1)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s' (%s): %d inputs given, expected %s",
+                        name, graft_layer_kind_name(spec->kind), ninputs,
+                        is_input ? "0" : multi ? "2 to 8" : "1");
+    layer_shape in[LAYER_MAX_INPUTS];
+    for (int i = 0; i < ninputs; i++) {
+        if (!inputs || inputs[i] < 0 || inputs[i] >= m->nnodes)
+            return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': input %d refers to node %d, "
+                            "but only nodes 0..%d exist", name, i, inputs ? inputs[i] : -1,
+                            m->nnodes - 1);
+        in[i] = m->nodes[inputs[i]].shape;
+    }
+
+    if (m->nnodes == m->capnodes) {
+        int cap = m->capnodes ? 2 * m->capnodes : 32;
+        node *g = realloc(m->nodes, (size_t)cap * sizeof *g);
+        if (!g) return ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        m->nodes = g;
+        m->capnodes = cap;
+    }
+    node nd;
+    memset(&nd, 0, sizeof nd);
+    snprintf(nd.name, sizeof nd.name, "%s", name);
+    nd.spec = *spec;
+    nd.nin = ninputs;
+    for (int i = 0; i < ninputs; i++) nd.in[i] = inputs[i];
+    nd.trainable = 1;
+    nd.lr_mult = 1.0f;
+
+    if (is_input) {
+        if (spec->channels <= 0 || spec->height <= 0 || spec->width <= 0)
+            return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "input '%s': shape %dx%dx%d must be positive",
+                            name, spec->channels, spec->height, spec->width);
+        nd.shape = (layer_shape){spec->channels, spec->height, spec->width};
+    } else {
+        TRY(layer_create(m->ctx, name, spec, ninputs, in, &nd.l));
+        nd.shape = nd.l->out;
+        /* Each node draws from its own stream so that adding a layer does
+         * not change the initialisation of the others. */
+        rng r = {m->seed ^ fnv64(FNV64_INIT, name, strlen(name))};
+        nd.l->seed = rng_next(&r);
+        graft_status s = nd.l->ops->init ? nd.l->ops->init(m->ctx, nd.l, &r) : GRAFT_OK;
+        param_ref *pr = realloc(m->params, (size_t)(m->nparams + nd.l->nparams) * sizeof *pr + 1);
+        if (s == GRAFT_OK && !pr) s = ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        if (s != GRAFT_OK) {
+            layer_free(nd.l);
+            return s;
+        }
+        m->params = pr;
+        for (int i = 0; i < nd.l->nparams; i++) m->params[m->nparams++] = (param_ref){m->nnodes, i};
+    }
+    unsigned char *w = realloc(m->want, (size_t)m->nnodes + 1);
+    if (w) m->want = w;
+    unsigned char *wr = realloc(m->written, (size_t)m->nnodes + 1);
+    if (wr) m->written = wr;
+    if (!w || !wr) {
+        layer_free(nd.l);
+        return ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    }
+    /* Buffers are sized for the old node count: reallocate on next use. */
+    release_buffers(m);
+    m->nodes[m->nnodes] = nd;
+    if (out_id) *out_id = m->nnodes;
+    m->nnodes++;
+    return GRAFT_OK;
+}
+
+int graft_model_num_nodes(const graft_model *m) { return m->nnodes; }
+
+int graft_model_find(const graft_model *m, const char *name)
+{
+    if (!name) return -1;
+    for (int i = 0; i < m->nnodes; i++)
+        if (!strcmp(m->nodes[i].name, name)) return i;
+    return -1;
+}
+
+static int valid_node(const graft_model *m, int i) { return i >= 0 && i < m->nnodes; }
+
+const char *graft_model_node_name(const graft_model *m, int i)
+{
+    return valid_node(m, i) ? m->nodes[i].name : NULL;
+}
+
+const graft_layer_spec *graft_model_node_spec(const graft_model *m, int i)
+{
+    return valid_node(m, i) ? &m->nodes[i].spec : NULL;
+}
+
+void graft_model_node_shape(const graft_model *m, int i, int *c, int *h, int *w)
+{
+    layer_shape s = valid_node(m, i) ? m->nodes[i].shape : (layer_shape){0, 0, 0};
+    if (c) *c = s.c;
+    if (h) *h = s.h;
+    if (w) *w = s.w;
+}
+
+int graft_model_node_inputs(const graft_model *m, int i, const int **inputs)
+{
+    if (!valid_node(m, i)) return 0;
+    if (inputs) *inputs = m->nodes[i].in;
+    return m->nodes[i].nin;
+}
+
+size_t graft_model_node_param_count(const graft_model *m, int i)
+{
+    if (!valid_node(m, i) || !m->nodes[i].l) return 0;
+    size_t n = 0;
+    for (int k = 0; k < m->nodes[i].l->nparams; k++)
+        if (m->nodes[i].l->params[k].learnable) n += m->nodes[i].l->params[k].numel;
+    return n;
+}
+
+size_t graft_model_param_count(const graft_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->nnodes; i++) n += graft_model_node_param_count(m, i);
+    return n;
+}
+
+double graft_model_flops_per_image(const graft_model *m)
+{
+    double f = 0;
+    for (int i = 0; i < m->nnodes; i++)
+        if (m->nodes[i].l && m->nodes[i].l->ops->flops) f += m->nodes[i].l->ops->flops(m->nodes[i].l);
+    return f;
+}
+
+param *model_param(graft_model *m, int i)
+{
+    if (i < 0 || i >= m->nparams) return NULL;
+    return &m->nodes[m->params[i].node].l->params[m->params[i].idx];
+}
+
+int graft_model_num_params(const graft_model *m) { return m->nparams; }
+
+const char *graft_model_param_name(const graft_model *m, int i)
+{
+    param *p = model_param((graft_model *)m, i);
+    return p ? p->name : NULL;
+}
+
+size_t graft_model_param_numel(const graft_model *m, int i)
+{
+    param *p = model_param((graft_model *)m, i);
+    return p ? p->numel : 0;
+}
+
+int graft_model_param_shape(const graft_model *m, int i, int shape[GRAFT_MAX_DIMS])
+{
+    param *p = model_param((graft_model *)m, i);
+    if (!p) return 0;
+    for (int d = 0; d < GRAFT_MAX_DIMS; d++) shape[d] = d < p->ndim ? p->shape[d] : 1;
+    return p->ndim;
+}
+
+int graft_model_param_is_trainable(const graft_model *m, int i)
+{
+    param *p = model_param((graft_model *)m, i);
+    return p && p->learnable && m->nodes[m->params[i].node].trainable;
+}
+
+static graft_status param_io_check(graft_model *m, int i, size_t n, param **p, const void *ptr)
+{
+    *p = model_param(m, i);
+    if (!*p || !ptr)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "parameter index %d out of range 0..%d", i,
+                        m->nparams - 1);
+    if (n != (*p)->numel)
+        return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "parameter '%s' has %zu values, %zu given",
+                        (*p)->name, (*p)->numel, n);
+    return GRAFT_OK;
+}
+
+graft_status graft_model_param_get(graft_model *m, int i, float *dst, size_t n)
+{
+    param *p;
+    TRY(param_io_check(m, i, n, &p, dst));
+    return ctx_read(m->ctx, p->data, 0, dst, n);
+}
+
+graft_status graft_model_param_set(graft_model *m, int i, const float *src, size_t n)
+{
+    param *p;
+    TRY(param_io_check(m, i, n, &p, src));
+    return ctx_write(m->ctx, p->data, 0, src, n);
+}
+
+graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n)
+{
+    param *p;
+    TRY(param_io_check(m, i, n, &p, dst));
+    if (!p->grad)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "parameter '%s' has no gradient", p->name);
+    return ctx_read(m->ctx, p->grad, 0, dst, n);
+}
+
+static graft_status node_check(graft_model *m, int node)
+{
+    if (!valid_node(m, node))
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "node %d out of range 0..%d", node, m->nnodes - 1);
+    return GRAFT_OK;
+}
+
+graft_status graft_model_set_trainable(graft_model *m, int node, int trainable)
+{
+    TRY(node_check(m, node));
+    m->nodes[node].trainable = trainable != 0;
+    return GRAFT_OK;
+}
+
+graft_status graft_model_set_lr_mult(graft_model *m, int node, float mult)
+{
+    TRY(node_check(m, node));
+    if (!(mult >= 0.0f))
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "learning-rate multiplier %g must be >= 0",
+                        (double)mult);
+    m->nodes[node].lr_mult = mult;
+    return GRAFT_OK;
+}
+
+graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen)
+{
+    TRY(node_check(m, node));
+    if (m->nodes[node].spec.kind != GRAFT_LAYER_BATCHNORM2D)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "node '%s' is not a batchnorm layer",
+                        m->nodes[node].name);
+    m->nodes[node].l->bn_frozen = frozen != 0;
+    return GRAFT_OK;
+}
+
+graft_status model_reserve(graft_model *m, int n)
+{
+    if (n <= m->cap_batch) return GRAFT_OK;
+    release_buffers(m);
+    for (int i = 0; i < m->nnodes; i++) {
+        size_t bytes = (size_t)n * shape_numel(m->nodes[i].shape) * sizeof(float);
+        char what[128];
+        snprintf(what, sizeof what, "activations of layer '%s' (batch %d)", m->nodes[i].name, n);
+        graft_status s = ctx_alloc(m->ctx, bytes, &m->nodes[i].out, what);
+        if (s == GRAFT_OK && i > 0) s = ctx_alloc(m->ctx, bytes, &m->nodes[i].grad, what);
+        if (s != GRAFT_OK) {
+            release_buffers(m);
+            return s;
+        }
+    }
+    m->cap_batch = n;
+    return GRAFT_OK;
+}
+
+graft_status model_forward_device(graft_model *m, int n, int training)
+{
+    for (int i = 1; i < m->nnodes; i++) {
+        node *nd = &m->nodes[i];
+        fwd_io io;
+        memset(&io, 0, sizeof io);
+        io.n = n;
+        io.training = training;
+        io.out = nd->out;
+        for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
+        TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
+    }
+    m->last_n = n;
+    m->last_training = training;
+    return GRAFT_OK;
+}
+
+graft_status graft_model_forward(graft_model *m, const float *x, int n, int training, float *logits)
+{
+    if (!m || !x) return GRAFT_ERR_INVALID_ARG;
+    if (m->nnodes < 2) return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "model has no layers");
+    if (n <= 0) return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "forward: batch size %d must be positive", n);
+    TRY(model_reserve(m, n));
+    TRY(ctx_write(m->ctx, m->nodes[0].out, 0, x, (size_t)n * shape_numel(m->nodes[0].shape)));
+    TRY(model_forward_device(m, n, training));
+    if (logits) {
+        node *last = &m->nodes[m->nnodes - 1];
+        TRY(ctx_read(m->ctx, last->out, 0, logits, (size_t)n * shape_numel(last->shape)));
+    }
+    return GRAFT_OK;
+}
+
+static int node_has_trainable(const graft_model *m, int i)
+{
+    const node *nd = &m->nodes[i];
+    if (!nd->l || !nd->trainable) return 0;
+    for (int k = 0; k < nd->l->nparams; k++)
+        if (nd->l->params[k].learnable) return 1;
+    return 0;
+}
+
+graft_status graft_model_backward(graft_model *m, const int *labels, float label_smoothing,
+                                  float *loss, int *correct)
+{
+    if (!m || !labels) return GRAFT_ERR_INVALID_ARG;
+    if (m->last_n <= 0)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "backward called before a forward pass");
+    if (!(label_smoothing >= 0.0f && label_smoothing < 1.0f))
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "label smoothing %g outside [0, 1)",
+                        (double)label_smoothing);
+    int n = m->last_n, last = m->nnodes - 1;
+    node *out = &m->nodes[last];
+    if (out->shape.h != 1 || out->shape.w != 1)
+        return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "the last layer '%s' outputs %dx%dx%d; the loss "
+                        "needs class scores (C x 1 x 1)", out->name, out->shape.c, out->shape.h,
+                        out->shape.w);
+    float l = 0;
+    int c = 0;
+    TRY(loss_softmax_ce(m->ctx, out->out, labels, n, out->shape.c, label_smoothing, out->grad, &l, &c));
+    if (loss) *loss = l;
+    if (correct) *correct = c;
+
+    /* want[i]: the gradient w.r.t. node i's output is useful, i.e. some
+     * trainable parameter lies at or below node i. */
+    for (int i = 0; i < m->nnodes; i++) {
+        int w = node_has_trainable(m, i);
+        for (int k = 0; k < m->nodes[i].nin && !w; k++) w = m->want[m->nodes[i].in[k]];
+        m->want[i] = (unsigned char)w;
+        m->written[i] = 0;
+    }
+    m->written[last] = 1;
+    for (int i = last; i >= 1; i--) {
+        node *nd = &m->nodes[i];
+        if (!m->want[i]) continue;
+        if (!m->written[i]) {
+            /* A branch that does not reach the output: zero gradient. */
+            TRY(ctx_fill(m->ctx, nd->grad, 0, (size_t)n * shape_numel(nd->shape), 0.0f));
+            m->written[i] = 1;
+        }
+        bwd_io io;
+        memset(&io, 0, sizeof io);
+        io.n = n;
+        io.out = nd->out;
+        io.dout = nd->grad;
+        io.param_grads = node_has_trainable(m, i);
+        int any = io.param_grads;
+        for (int k = 0; k < nd->nin; k++) {
+            int j = nd->in[k];
+            io.in[k] = m->nodes[j].out;
+            if (j > 0 && m->want[j]) {
+                io.din[k] = m->nodes[j].grad;
+                io.din_beta[k] = m->written[j] ? 1.0f : 0.0f;
+                m->written[j] = 1;
+                any = 1;
+            }
+        }
+        if (!any) continue;
+        TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
+    }
+    return GRAFT_OK;
+}
+
+graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size_t n)
+{
+    TRY(node_check(m, nodei));
+    size_t want = (size_t)m->last_n * shape_numel(m->nodes[nodei].shape);
+    if (m->last_n <= 0 || n != want)
+        return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "node output: %zu values requested, %zu available",
+                        n, want);
+    return ctx_read(m->ctx, m->nodes[nodei].out, 0, dst, n);
+}

@@ -1,0 +1,44 @@
+/* Internal layout of a model: a DAG of nodes in insertion (= topological)
+ * order. Node 0 is the INPUT node. */
+#ifndef GRAFT_MODEL_H
+#define GRAFT_MODEL_H
+#include "layer.h"
+
+typedef struct node {
+    char name[LAYER_NAME_LEN];
+    graft_layer_spec spec;
+    layer *l;                    /* NULL for the INPUT node */
+    int nin;
+    int in[LAYER_MAX_INPUTS];
+    layer_shape shape;           /* per-sample output shape */
+    cl_mem out, grad;            /* cap_batch samples each; owned */
+    int trainable;               /* node's learnable params get updates */
+    float lr_mult;
+} node;
+
+typedef struct param_ref {
+    int node, idx;
+} param_ref;
+
+struct graft_model {
+    graft_ctx *ctx; /* borrowed */
+    node *nodes;
+    int nnodes, capnodes;
+    int cap_batch;  /* samples the activation buffers hold */
+    int last_n;     /* batch size of the last forward */
+    int last_training;
+    uint64_t seed;
+    rng init_rng;
+    param_ref *params;
+    int nparams;
+    /* Per-backward scratch: which node gradients are wanted / written. */
+    unsigned char *want, *written;
+};
+
+/* The param struct behind public parameter index i. */
+param *model_param(graft_model *m, int i);
+/* Ensures activation buffers for n samples. */
+graft_status model_reserve(graft_model *m, int n);
+/* Forward from input already on the device in node 0's buffer. */
+graft_status model_forward_device(graft_model *m, int n, int training);
+#endif
