@@ -236,6 +236,7 @@ static const conv_case native_cases[] = {
     {1, 5, 9, 7, 5, 3, 2, 1, 1, 5, 0},   /* depthwise, stride 2, batch 1 */
     {3, 3, 9, 7, 6, 5, 1, 2, 2, 3, 1},   /* depthwise multiplier 2, k5, dilation 2 */
     {2, 16, 14, 14, 16, 3, 1, 1, 1, 16, 1}, /* depthwise: n*P over one work-group */
+    {2, 1, 9, 7, 4, 3, 1, 1, 1, 1, 1},   /* one input channel, groups 1: direct path */
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */
