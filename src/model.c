@@ -195,9 +195,14 @@ size_t graft_model_param_count(const graft_model *m)
 
 double graft_model_flops_per_image(const graft_model *m)
 {
+    /* The usual convention: multiply-adds of conv and linear layers only
+     * (elementwise layers are memory-bound and conventionally left out). */
     double f = 0;
-    for (int i = 0; i < m->nnodes; i++)
-        if (m->nodes[i].l && m->nodes[i].l->ops->flops) f += m->nodes[i].l->ops->flops(m->nodes[i].l);
+    for (int i = 0; i < m->nnodes; i++) {
+        graft_layer_kind k = m->nodes[i].spec.kind;
+        if ((k == GRAFT_LAYER_CONV2D || k == GRAFT_LAYER_LINEAR) && m->nodes[i].l->ops->flops)
+            f += m->nodes[i].l->ops->flops(m->nodes[i].l);
+    }
     return f;
 }
 

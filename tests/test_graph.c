@@ -83,7 +83,7 @@ START_TEST(graph_gradients_match_finite_differences)
         for (size_t i = 0; i < cnt; i++) gmax = fmax(gmax, fabs(g[i]));
         /* A few elements per tensor keep the test fast. */
         for (size_t i = 0; i < cnt; i += (cnt + 4) / 5) {
-            const float eps = 1e-2f;
+            const float eps = 2e-3f;
             float keep = w[i];
             w[i] = keep + eps;
             graft_model_param_set(m, p, w, cnt);
@@ -191,7 +191,8 @@ START_TEST(tiny_refnet_learns_fixture)
     graft_arch_params ap = graft_arch_default_params("refnet");
     ck_assert_int_eq(graft_model_build_arch(m, "refnet", &ap), GRAFT_OK);
     ck_assert_uint_eq(graft_model_param_count(m), 140458);
-    ck_assert(fabs(graft_model_flops_per_image(m) - 43.8e6) < 0.05e6);
+    ck_assert_msg(fabs(graft_model_flops_per_image(m) - 43.8e6) < 0.05e6, "refnet: %.0f FLOP per image",
+                  graft_model_flops_per_image(m));
     graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
     op.lr = 0.05f;
     graft_optimizer *o;
