@@ -94,6 +94,7 @@ static inline void lt_check(const char *what, const float *dev, const double *re
                             double *worst)
 {
     double e = tu_rel_err(dev, ref, n);
+    if (getenv("LT_VERBOSE")) fprintf(stderr, "  %s: %g\n", what, e);
     ck_assert_msg(e < LT_BOUND, "%s: relative error %g >= %g", what, e, LT_BOUND);
     if (e > *worst) *worst = e;
 }
