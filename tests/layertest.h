@@ -89,7 +89,8 @@ static inline void lt_fd_grad(lt_ref_fn f, const void *u, const double *x0, size
     free(o);
 }
 
-/* Asserts tu_rel_err(dev, ref) < LT_BOUND, tracks the worst value. */
+/* Asserts tu_rel_err(dev, ref) < LT_BOUND, tracks the worst value; with
+ * $LT_VERBOSE set, prints every comparison. */
 static inline void lt_check(const char *what, const float *dev, const double *ref, size_t n,
                             double *worst)
 {
