@@ -89,11 +89,13 @@ static inline void lt_fd_grad(lt_ref_fn f, const void *u, const double *x0, size
     free(o);
 }
 
-/* Asserts tu_rel_err(dev, ref) < LT_BOUND, tracks the worst value. */
+/* Asserts tu_rel_err(dev, ref) < LT_BOUND, tracks the worst value; with
+ * $LT_VERBOSE set, prints every comparison. */
 static inline void lt_check(const char *what, const float *dev, const double *ref, size_t n,
                             double *worst)
 {
     double e = tu_rel_err(dev, ref, n);
+    if (getenv("LT_VERBOSE")) fprintf(stderr, "  %s: %g\n", what, e);
     ck_assert_msg(e < LT_BOUND, "%s: relative error %g >= %g", what, e, LT_BOUND);
     if (e > *worst) *worst = e;
 }

@@ -1,0 +1,185 @@
+/* Max/average/global-average pooling against float64 references (padding,
+ * stride 1 and 2, kernel 3 stride 2, odd and non-square sizes); backward by
+ * finite differences and din_beta accumulation. */
+#include "layertest.h"
+
+typedef struct pool_ref {
+    graft_layer_kind kind;
+    int planes, H, W, OH, OW, k, s, p;
+} pool_ref;
+
+static void pool_ref_fwd(const void *uu, const double *x, double *out)
+{
+    const pool_ref *u = uu;
+    for (int pl = 0; pl < u->planes; pl++) {
+        const double *xp = x + (size_t)pl * u->H * u->W;
+        if (u->kind == GRAFT_LAYER_GLOBAL_AVGPOOL) {
+            double acc = 0;
+            for (int i = 0; i < u->H * u->W; i++) acc += xp[i];
+            out[pl] = acc / (u->H * u->W);
+            continue;
+        }
+        for (int oh = 0; oh < u->OH; oh++)
+            for (int ow = 0; ow < u->OW; ow++) {
+                double best = -INFINITY, acc = 0;
+                for (int ky = 0; ky < u->k; ky++)
+                    for (int kx = 0; kx < u->k; kx++) {
+                        int ih = oh * u->s - u->p + ky, iw = ow * u->s - u->p + kx;
+                        if (ih < 0 || ih >= u->H || iw < 0 || iw >= u->W) continue;
+                        double v = xp[ih * u->W + iw];
+                        if (v > best) best = v;
+                        acc += v;
+                    }
+                out[((size_t)pl * u->OH + oh) * u->OW + ow] =
+                    u->kind == GRAFT_LAYER_MAXPOOL2D ? best : acc / (u->k * u->k);
+            }
+    }
+}
+
+static void pool_case(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, int C, int H,
+                      int W, int k, int s, int p, double *worst)
+{
+    graft_layer_spec spec = graft_layer_default(kind);
+    spec.kernel = k;
+    spec.stride = s;
+    spec.pad = p;
+    layer_shape in = {C, H, W};
+    layer *l = lt_layer(ctx, &spec, 1, &in);
+    pool_ref u = {kind, n * C, H, W, l->out.h, l->out.w, k, s, p};
+    if (kind == GRAFT_LAYER_GLOBAL_AVGPOOL) {
+        ck_assert(l->out.c == C && l->out.h == 1 && l->out.w == 1);
+    } else {
+        ck_assert_int_eq(l->out.h, (H + 2 * p - k) / s + 1);
+        ck_assert_int_eq(l->out.w, (W + 2 * p - k) / s + 1);
+    }
+    size_t NI = (size_t)n * C * H * W, NO = (size_t)n * shape_numel(l->out);
+    float *x = lt_rand(r, NI, -2, 2), *R = lt_rand(r, NO, -1, 1), *base = lt_rand(r, NI, -1, 1);
+    double *v = lt_to_double(x, NI), *dR = lt_to_double(R, NO);
+    double *ref = lt_malloc((NO > NI ? NO : NI) * sizeof *ref), *g = lt_malloc(NI * sizeof *g);
+    cl_mem dx = lt_upload(ctx, x, NI), dy = lt_upload(ctx, R, NO), din = lt_upload(ctx, base, NI);
+    cl_mem dout;
+    lt_ok(ctx, ctx_alloc(ctx, NO * sizeof(float), &dout, "out"));
+
+    fwd_io fio = {.n = n, .in = {dx}, .out = dout, .training = 1};
+    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
+    float *y = lt_download(ctx, dout, NO);
+    pool_ref_fwd(&u, v, ref);
+    lt_check("pool forward", y, ref, NO, worst);
+
+    bwd_io bio = {.n = n, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *gd = lt_download(ctx, din, NI);
+    lt_fd_grad(pool_ref_fwd, &u, v, NI, dR, NO, g);
+    lt_check("pool backward", gd, g, NI, worst);
+
+    lt_ok(ctx, ctx_write(ctx, din, 0, base, NI));
+    bio.din_beta[0] = 1;
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *acc = lt_download(ctx, din, NI);
+    for (size_t i = 0; i < NI; i++) ref[i] = base[i] + g[i];
+    lt_check("pool backward accumulate", acc, ref, NI, worst);
+
+    clReleaseMemObject(dx);
+    clReleaseMemObject(dy);
+    clReleaseMemObject(din);
+    clReleaseMemObject(dout);
+    layer_free(l);
+    void *ptrs[] = {x, R, base, v, dR, ref, g, y, gd, acc};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+}
+
+/* n, C, H, W, k, s, p */
+static const int cases[][7] = {
+    {3, 3, 7, 6, 3, 2, 1}, {1, 5, 9, 5, 2, 2, 0}, {3, 2, 5, 8, 3, 1, 1},
+    {1, 3, 6, 7, 3, 2, 0}, {3, 1, 4, 3, 1, 1, 0},
+};
+
+static void sweep(graft_layer_kind kind, const char *name)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    tu_rng r = {404 + kind};
+    double worst = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        pool_case(ctx, &r, kind, cases[i][0], cases[i][1], cases[i][2], cases[i][3], cases[i][4],
+                  cases[i][5], cases[i][6], &worst);
+    fprintf(stderr, "%s: worst relative error %.3g (bound %g)\n", name, worst, LT_BOUND);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(maxpool_matches_reference) { sweep(GRAFT_LAYER_MAXPOOL2D, "maxpool2d"); }
+END_TEST
+
+START_TEST(avgpool_matches_reference) { sweep(GRAFT_LAYER_AVGPOOL2D, "avgpool2d"); }
+END_TEST
+
+START_TEST(global_avgpool_matches_reference) { sweep(GRAFT_LAYER_GLOBAL_AVGPOOL, "global_avgpool"); }
+END_TEST
+
+/* Ties (constant input): the gradient goes to the first maximum of each
+ * window in row-major scan order, as in PyTorch. */
+START_TEST(maxpool_ties_route_to_first)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_layer_spec spec = graft_layer_default(GRAFT_LAYER_MAXPOOL2D);
+    spec.kernel = 2;
+    spec.stride = 2;
+    layer_shape in = {1, 4, 5};
+    layer *l = lt_layer(ctx, &spec, 1, &in);
+    ck_assert(l->out.h == 2 && l->out.w == 2);
+    float x[20], dyh[4] = {1, 2, 3, 4};
+    for (int i = 0; i < 20; i++) x[i] = 1.5f;
+    cl_mem dx = lt_upload(ctx, x, 20), dy = lt_upload(ctx, dyh, 4), din = lt_upload(ctx, x, 20);
+    cl_mem dout;
+    lt_ok(ctx, ctx_alloc(ctx, 4 * sizeof(float), &dout, "out"));
+    fwd_io fio = {.n = 1, .in = {dx}, .out = dout, .training = 1};
+    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
+    bwd_io bio = {.n = 1, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *g = lt_download(ctx, din, 20);
+    for (int i = 0; i < 20; i++) {
+        int h = i / 5, w = i % 5;
+        float want = (h == 0 || h == 2) && (w == 0 || w == 2) ? dyh[(h / 2) * 2 + w / 2] : 0.0f;
+        ck_assert_msg(g[i] == want, "tie gradient at (%d,%d) = %g, want %g", h, w, g[i], want);
+    }
+    free(g);
+    clReleaseMemObject(dx);
+    clReleaseMemObject(dy);
+    clReleaseMemObject(din);
+    clReleaseMemObject(dout);
+    layer_free(l);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(pool_rejects_bad_spec)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_layer_spec spec = graft_layer_default(GRAFT_LAYER_MAXPOOL2D);
+    layer_shape in = {2, 4, 4};
+    layer *l = NULL;
+    spec.kernel = 3;
+    spec.pad = 2; /* > k/2 */
+    ck_assert_int_eq(layer_create(ctx, "p", &spec, 1, &in, &l), GRAFT_ERR_INVALID_ARG);
+    spec.pad = 0;
+    spec.stride = 0;
+    ck_assert_int_eq(layer_create(ctx, "p", &spec, 1, &in, &l), GRAFT_ERR_INVALID_ARG);
+    spec.stride = 1;
+    spec.kernel = 5; /* larger than 4x4 */
+    ck_assert_int_eq(layer_create(ctx, "p", &spec, 1, &in, &l), GRAFT_ERR_SHAPE);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("pool");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, maxpool_matches_reference);
+    tcase_add_test(tc, avgpool_matches_reference);
+    tcase_add_test(tc, global_avgpool_matches_reference);
+    tcase_add_test(tc, maxpool_ties_route_to_first);
+    tcase_add_test(tc, pool_rejects_bad_spec);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
