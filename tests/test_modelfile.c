@@ -747,6 +747,56 @@ START_TEST(test_compatible)
 }
 END_TEST
 
+/* Random byte edits with a repaired checksum reach the section decoders;
+ * any outcome but a crash or an over-read (ASan) is fine, and an accepted
+ * file must be a valid model. */
+START_TEST(test_mutations_with_valid_crc)
+{
+    mf_model a;
+    make_model(&a, 16, 1);
+    unsigned char *buf;
+    size_t n;
+    serialize(&a, &buf, &n);
+    tu_rng r = {99};
+    char err[512];
+    int refused = 0;
+    for (int it = 0; it < 4000; it++) {
+        size_t len = n;
+        unsigned char *w = malloc(n);
+        ck_assert_ptr_nonnull(w);
+        memcpy(w, buf, n);
+        int edits = 1 + (int)(tu_next(&r) % 4);
+        for (int e = 0; e < edits; e++) {
+            size_t pos = 24 + (size_t)(tu_next(&r) % (n - 28));
+            uint64_t v = tu_next(&r);
+            w[pos] = (v & 3) == 0 ? 0xff : (v & 3) == 1 ? 0 : (unsigned char)(v >> 8);
+        }
+        if (it % 3 == 0) { /* also cut the body short, keeping the header honest */
+            len = 28 + (size_t)(tu_next(&r) % (n - 28));
+            set_le64(w + 16, len);
+        }
+        fix_crc(w, len);
+        unsigned char *exact = malloc(len); /* so ASan sees reads past len */
+        ck_assert_ptr_nonnull(exact);
+        memcpy(exact, w, len);
+        mf_model m;
+        graft_status s = mf_parse(exact, len, &m, err, sizeof err);
+        free(exact);
+        ck_assert_msg(s == GRAFT_OK || s == GRAFT_ERR_FORMAT, "status %d: %s", s, err);
+        if (s == GRAFT_OK) {
+            ck_assert_int_eq(mf_validate(&m, err, sizeof err), GRAFT_OK);
+            mf_model_free(&m);
+        } else {
+            refused++;
+        }
+        free(w);
+    }
+    ck_assert_int_gt(refused, 1000);
+    free(buf);
+    mf_model_free(&a);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("modelfile");
@@ -763,6 +813,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_hostile_counts);
     tcase_add_test(tc, test_bad_content);
     tcase_add_test(tc, test_compatible);
+    tcase_add_test(tc, test_mutations_with_valid_crc);
     suite_add_tcase(s, tc);
     return s;
 }
