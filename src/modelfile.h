@@ -128,8 +128,12 @@ graft_status mf_read(const char *path, mf_model *out, char *err, size_t errlen);
 /* Whether a and b have the same architecture: arch name, nodes (name, kind,
  * every hyper-parameter, inputs) and tensors (names and shapes, not
  * values). Used to refuse loading weights into a different network.
- * GRAFT_OK when they match; otherwise GRAFT_ERR_FORMAT and err names the
- * first differing node or tensor, describing a's value then b's. */
+ * Float hyper-parameters (eps, momentum, slope, dropout p) must match
+ * bit for bit too; input normalisation, classes and state are not compared
+ * (class names may differ as long as the classifier shape agrees). Both
+ * models must be valid (as after mf_read). GRAFT_OK when they match;
+ * otherwise GRAFT_ERR_FORMAT and err names the first differing node or
+ * tensor, describing a's value then b's. */
 graft_status mf_check_compatible(const mf_model *a, const mf_model *b, char *err,
                                  size_t errlen);
 
