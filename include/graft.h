@@ -279,6 +279,33 @@ graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n)
 /* Output of node i from the last forward, n x numel(node) floats. */
 graft_status graft_model_node_output(graft_model *m, int node, float *dst, size_t n);
 
+/* ----------------------------------------------------------- model files */
+
+/* What a .graft file carries beside the graph and the weights. */
+typedef struct graft_model_meta {
+    char arch[32];       /* "refnet", "resnet18", "mobilenetv2" or "custom" */
+    int nclasses;
+    char **class_names;  /* nclasses strings; owned by the struct */
+    float mean[4], std[4]; /* per-channel input normalisation */
+    char *meta_json;     /* free-form JSON (training settings); owned; may be NULL */
+} graft_model_meta;
+
+/* Releases what meta owns and zeroes it. */
+void graft_model_meta_free(graft_model_meta *meta);
+
+/* Writes the graph, every parameter and running statistic, and meta to
+ * path atomically (temp file, fsync, rename): on failure an existing file
+ * is left as it was. meta is borrowed. */
+graft_status graft_model_save(graft_model *m, const graft_model_meta *meta, const char *path);
+
+/* Reads a .graft file, validates it completely (magic, version, size,
+ * checksum, graph, tensor shapes) and rebuilds the model on ctx. On success
+ * the caller owns *out and, when meta is not NULL, *meta
+ * (graft_model_meta_free). On failure nothing is allocated and
+ * graft_last_error(ctx) names the file and the problem. */
+graft_status graft_model_load(graft_ctx *ctx, const char *path, graft_model **out,
+                              graft_model_meta *meta);
+
 /* ------------------------------------------------------------ optimizers */
 
 typedef enum graft_opt_kind { GRAFT_OPT_SGD = 0, GRAFT_OPT_ADAMW } graft_opt_kind;
