@@ -57,9 +57,10 @@ graft_status csv_parse(const char *text, size_t n, const char *name, csv_rows *o
         *comma = '\0';
         char *path = trim(l), *label = trim(comma + 1);
         if (!*path || !*label) {
+            const char *what = *path ? "label" : "path";
             csv_rows_free(out);
             return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s:%d: expected 'path,label', found an empty %s", name,
-                            line, *path ? "label" : "path");
+                            line, what);
         }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 64;
