@@ -148,7 +148,6 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
         l->slots[i].batch = -1;
         if (!l->slots[i].x || !l->slots[i].y) goto oom;
     }
-    l->nbatches = o->drop_last ? l->nbase / o->batch : (l->nbase + o->batch - 1) / o->batch;
     l->nbatches = 0; /* nothing until the first loader_start_epoch */
     if (pthread_mutex_init(&l->mu, NULL) != 0) goto oom;
     if (pthread_cond_init(&l->cv_work, NULL) != 0) {
