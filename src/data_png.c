@@ -13,6 +13,7 @@
 
 #define PNG_MAX_FILE ((size_t)1 << 30)
 #define PNG_MAX_DIM 16384u
+#define PNG_MAX_PIXELS ((size_t)1 << 26)
 
 typedef struct png_mem {
     const unsigned char *buf;
@@ -57,6 +58,7 @@ static int decode_raw(dec_state *st)
     png_set_user_limits(st->png, PNG_MAX_DIM, PNG_MAX_DIM);
     png_read_info(st->png, st->info);
     png_uint_32 w = png_get_image_width(st->png, st->info), h = png_get_image_height(st->png, st->info);
+    if ((size_t)w * h > PNG_MAX_PIXELS) png_error(st->png, "image too large");
     int ct = png_get_color_type(st->png, st->info);
     int depth = png_get_bit_depth(st->png, st->info);
     if (ct == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);
