@@ -209,7 +209,7 @@ static int encode(enc_state *st, const png_spec *sp, const void *pix)
 {
     if (setjmp(png_jmpbuf(st->png))) return 1;
     png_set_IHDR(st->png, st->info, (png_uint_32)sp->w, (png_uint_32)sp->h, sp->bit_depth, sp->color_type,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+                 sp->interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (sp->color_type == PNG_COLOR_TYPE_PALETTE) {
         png_color pal[256];
         for (int i = 0; i < sp->npalette; i++) {
@@ -241,6 +241,7 @@ static int encode(enc_state *st, const png_spec *sp, const void *pix)
     }
     for (int y = 0; y < sp->h; y++) st->rows[y] = (png_bytep)(uintptr_t)(src + rowbytes * (size_t)y);
     png_write_info(st->png, st->info);
+    if (sp->interlace) png_set_interlace_handling(st->png);
     png_write_image(st->png, st->rows);
     png_write_end(st->png, NULL);
     return 0;
@@ -291,7 +292,7 @@ graft_status png_write_file(const char *path, const unsigned char *pix, int w, i
 {
     if (channels != 1 && channels != 3)
         return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "%s: PNG writer takes 1 or 3 channels, not %d", path, channels);
-    png_spec sp = {w, h, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, 8, NULL, 0, NULL, 0};
+    png_spec sp = {w, h, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, 8, NULL, 0, NULL, 0, 0};
     unsigned char *buf;
     size_t n;
     graft_status s = png_encode_mem(&sp, pix, &buf, &n, err, errlen);

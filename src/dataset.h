@@ -128,6 +128,7 @@ typedef struct png_spec {
     int npalette;
     const unsigned char *trns;
     int ntrns;
+    int interlace; /* 1: Adam7 */
 } png_spec;
 graft_status png_encode_mem(const png_spec *spec, const void *pix, unsigned char **out,
                             size_t *outn, char *err, size_t errlen);

@@ -80,7 +80,7 @@ static unsigned char *make8(int ch, size_t *n, int ct)
     unsigned char px[W * H * 4];
     for (int p = 0; p < W * H; p++)
         for (int k = 0; k < ch; k++) px[p * ch + k] = s8(p, k);
-    png_spec sp = {W, H, ct, 8, NULL, 0, NULL, 0};
+    png_spec sp = {W, H, ct, 8, NULL, 0, NULL, 0, 0};
     return encode(&sp, px, n);
 }
 
@@ -89,7 +89,7 @@ static unsigned char *make16(int ch, size_t *n, int ct)
     uint16_t px[W * H * 4];
     for (int p = 0; p < W * H; p++)
         for (int k = 0; k < ch; k++) px[p * ch + k] = s16(p, k);
-    png_spec sp = {W, H, ct, 16, NULL, 0, NULL, 0};
+    png_spec sp = {W, H, ct, 16, NULL, 0, NULL, 0, 0};
     return encode(&sp, px, n);
 }
 
@@ -109,11 +109,21 @@ START_TEST(colour_types)
     b = make16(4, &n, 6); check(b, n, e_rgba16, t16); free(b);
     unsigned char idx[W * H];
     for (int p = 0; p < W * H; p++) idx[p] = (unsigned char)(p % 4);
-    png_spec sp = {W, H, 3, 8, pal, 4, trns, 2};
+    png_spec sp = {W, H, 3, 8, pal, 4, trns, 2, 0};
     b = encode(&sp, idx, &n);
     check(b, n, e_pal, t8);
     free(b);
 
+    /* Adam7-interlaced RGBA */
+    {
+        unsigned char px[W * H * 4];
+        for (int p = 0; p < W * H; p++)
+            for (int k = 0; k < 4; k++) px[p * 4 + k] = s8(p, k);
+        png_spec si = {W, H, 6, 8, NULL, 0, NULL, 0, 1};
+        b = encode(&si, px, &n);
+        check(b, n, e_rgba8, t8);
+        free(b);
+    }
     /* exact 8-bit identity: grey decodes to v/255 and quantises back */
     b = make8(1, &n, 0);
     float *x = decode(b, n, 1);
