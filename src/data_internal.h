@@ -1,0 +1,32 @@
+/* Helpers shared by the dataset layer's files (not part of its API). */
+#ifndef GRAFT_DATA_INTERNAL_H
+#define GRAFT_DATA_INTERNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dataset.h"
+#include "graft.h"
+
+#if defined(__GNUC__)
+#define DATA_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define DATA_PRINTF(a, b)
+#endif
+
+/* snprintf into err (if non-NULL and errlen > 0) and return s. */
+graft_status data_err(graft_status s, char *err, size_t errlen, const char *fmt, ...) DATA_PRINTF(4, 5);
+/* malloc'd copy of s, or NULL. */
+char *data_strdup(const char *s);
+/* Mixes a seed with two stream ids into a new rng state. */
+uint64_t data_mix(uint64_t seed, uint64_t a, uint64_t b);
+/* Appends a formatted line to r->messages (r may be NULL; best effort). */
+void data_report_add(data_report *r, const char *fmt, ...) DATA_PRINTF(2, 3);
+/* Decodes the PNG at path and appends it, resized and centre-cropped to the
+ * target size, to *d (created with nclasses/names and the target size, or
+ * the first image's size when o->h,w are 0, if *d is NULL). Bad files
+ * (name not *.png, undecodable) give GRAFT_ERR_FORMAT; with o->skip_bad
+ * they are counted in r instead and GRAFT_OK is returned. */
+graft_status data_append_png(dataset **d, const data_load_opts *o, int nclasses,
+                             const char *const *names, const char *path, int label,
+                             data_report *r, char *err, size_t errlen);
+#endif
