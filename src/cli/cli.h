@@ -6,5 +6,6 @@
 #define EXIT_USAGE 2
 
 int cmd_devices(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

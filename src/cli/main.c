@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL devices graft can use"},
+    {"train", cmd_train, "train a network from scratch (pretraining)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

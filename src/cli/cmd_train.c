@@ -1,0 +1,136 @@
+/* graft train: train a built-in architecture from scratch ("pretraining"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "args.h"
+#include "cli.h"
+#include "common.h"
+#include "train.h"
+#include "trainopts.h"
+
+int cmd_train(int argc, char **argv)
+{
+    common_opts co = {NULL, 0, 1};
+    train_opts to;
+    trainopts_defaults(&to);
+    const char *arch = "refnet", *out = "model.graft", *resume = NULL;
+    float width = 1.0f, dropout = 0.0f;
+    int size = 0;
+    opt opts[] = {
+        {"arch", OPT_STRING, &arch, "NAME", "refnet (28x28 grey), resnet18 or mobilenetv2 (default refnet)", 0, 0},
+        TRAINOPTS_DATA(to),
+        TRAINOPTS_TRAIN(to),
+        {"size", OPT_INT, &size, "N", "input size (default: 28 for refnet, else the data's size, at least 32)", 8, 4096},
+        {"width", OPT_FLOAT, &width, "F", "width multiplier for resnet18/mobilenetv2 (default 1)", 0.05, 4},
+        {"dropout", OPT_FLOAT, &dropout, "P", "dropout before the classifier (default 0; 0.2 for mobilenetv2)", 0, 0.95},
+        {"out", OPT_STRING, &out, "PATH", "model file to write (default model.graft)", 0, 0},
+        {"resume", OPT_STRING, &resume, "CKPT", "continue a run from its checkpoint", 0, 0},
+        COMMON_OPTS(co),
+    };
+    cmd_spec spec = {"graft train [OPTIONS]",
+                     "Trains a network from scratch on a labelled dataset (pretraining) and writes\n"
+                     "a model file holding the graph, weights, class names and normalisation.\n"
+                     "Prints per-epoch loss, accuracy, evaluation accuracy and images/s, and logs\n"
+                     "every epoch to CSV (or JSON lines when --log ends in .jsonl).",
+                     opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = args_parse(&spec, argc, argv, NULL, NULL);
+    if (rc) return rc == 1 ? 0 : EXIT_USAGE;
+    if (strcasecmp(arch, "refnet") && strcasecmp(arch, "resnet18") && strcasecmp(arch, "mobilenetv2")) {
+        fprintf(stderr, "graft train: --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
+        return EXIT_USAGE;
+    }
+    if (trainopts_check("graft train", &to)) return EXIT_USAGE;
+
+    graft_arch_params ap = graft_arch_default_params(arch);
+    if (size) ap.height = ap.width = size;
+    else if (strcasecmp(arch, "refnet")) ap.height = ap.width = 0; /* from the data */
+    dataset *train = NULL, *eval = NULL;
+    const char *eval_name = NULL;
+    if (trainopts_load("graft train", &to, &co, ap.channels, ap.height, ap.width, &train, &eval,
+                       &eval_name))
+        return 1;
+    if (ap.height == 0) {
+        ap.height = train->h < 32 ? 32 : train->h;
+        ap.width = train->w < 32 ? 32 : train->w;
+        if (ap.height != train->h || ap.width != train->w) {
+            /* Reload at the architecture's minimum size. */
+            dataset_free(train);
+            dataset_free(eval);
+            if (trainopts_load("graft train", &to, &co, ap.channels, ap.height, ap.width, &train,
+                               &eval, &eval_name))
+                return 1;
+        }
+    }
+    ap.classes = train->nclasses;
+    ap.width_mult = width;
+    if (dropout > 0) ap.dropout = dropout;
+
+    graft_ctx *ctx = cli_open_device("graft train", &co);
+    if (!ctx) {
+        dataset_free(train);
+        dataset_free(eval);
+        return 1;
+    }
+    graft_model *m = NULL;
+    graft_optimizer *o = NULL;
+    graft_model_meta meta;
+    memset(&meta, 0, sizeof meta);
+    train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    int status = 1;
+    if (graft_model_create(ctx, &m) != GRAFT_OK) goto fail_ctx;
+    graft_model_set_seed(m, (uint64_t)co.seed);
+    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK) goto fail_ctx;
+    snprintf(meta.arch, sizeof meta.arch, "%s", arch);
+    if (trainopts_meta("graft train", &to, train, &meta)) goto done;
+    if (trainopts_optimizer(&to, m, train, &o) != GRAFT_OK) goto fail_ctx;
+
+    trainopts_config(&to, &co, train, &meta, eval_name, out, &cfg);
+    if (resume) {
+        char err[1024] = "";
+        int epoch = 0;
+        if (checkpoint_load(m, o, resume, &epoch, err, sizeof err) != GRAFT_OK) {
+            fprintf(stderr, "graft train: --resume: %s\n", err);
+            goto done;
+        }
+        cfg.start_epoch = epoch;
+        if (!co.quiet) printf("resuming %s after epoch %d\n", resume, epoch);
+    }
+    if (!co.quiet)
+        printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
+               "%d epochs, batch %d\n", arch, graft_model_param_count(m),
+               graft_model_flops_per_image(m) / 1e6, train->n, train->nclasses, to.epochs, to.batch);
+    train_result res;
+    char err[2048] = "";
+    if (train_model(m, o, train, eval, &cfg, &res, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "graft train: %s\n", err);
+        train_result_free(&res);
+        goto done;
+    }
+    if (graft_model_save(m, &meta, out) != GRAFT_OK) {
+        fprintf(stderr, "graft train: %s\n", graft_last_error(ctx));
+        train_result_free(&res);
+        goto done;
+    }
+    if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
+        printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
+               100 * res.hist[res.nepochs - 1].eval_acc, 100 * res.best_eval_acc, res.best_epoch, out);
+    else
+        printf("wrote %s\n", out);
+    train_result_free(&res);
+    status = 0;
+    goto done;
+fail_ctx:
+    fprintf(stderr, "graft train: %s\n", graft_last_error(ctx));
+done:
+    trainopts_config_free(&cfg);
+    graft_optimizer_free(o);
+    graft_model_free(m);
+    graft_model_meta_free(&meta);
+    graft_ctx_destroy(ctx);
+    dataset_free(train);
+    dataset_free(eval);
+    return status;
+}

@@ -1,0 +1,77 @@
+/* Options shared by every command that trains (train, finetune, cv,
+ * compare, selftrain): data selection, optimisation, logging. */
+#ifndef GRAFT_TRAINOPTS_H
+#define GRAFT_TRAINOPTS_H
+#include "args.h"
+#include "common.h"
+#include "train.h"
+
+typedef struct train_opts {
+    const char *data, *eval_data, *classes, *eval_classes;
+    int per_class, skip_bad;
+    float val_split;
+    int epochs, batch;
+    float lr, momentum, wd, label_smoothing, warmup;
+    int nesterov;
+    const char *opt, *schedule, *augment, *log;
+    int ckpt_every, keep_best, patience;
+} train_opts;
+
+void trainopts_defaults(train_opts *t);
+
+#define TRAINOPTS_DATA(t)                                                                      \
+    {"data", OPT_STRING, &(t).data, "SPEC", "training data: fashion-mnist, an IDX file or "     \
+     "folder, a class folder root/<class>/*.png, or a path,label .csv (default fashion-mnist)", 0, 0}, \
+    {"eval-data", OPT_STRING, &(t).eval_data, "SPEC", "evaluation data (default: the test "     \
+     "split of an IDX source, else none)", 0, 0},                                               \
+    {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, e.g. 5,6,7 or 5-9 "  \
+     "(relabelled 0..k-1, names kept)", 0, 0},                                                  \
+    {"eval-classes", OPT_STRING, &(t).eval_classes, "LIST", "classes of the evaluation data "   \
+     "(default: same as --classes)", 0, 0},                                                     \
+    {"per-class", OPT_INT, &(t).per_class, "N", "seeded sample of N images per class (few-shot)", 1, 100000000}, \
+    {"val-split", OPT_FLOAT, &(t).val_split, "F", "stratified validation fraction taken from "  \
+     "the training data; evaluates on it instead of --eval-data", 0, 0.9},                     \
+    {"skip-bad", OPT_FLAG, &(t).skip_bad, NULL, "skip unreadable image files (reported) "      \
+     "instead of stopping", 0, 0}
+
+#define TRAINOPTS_TRAIN(t)                                                                     \
+    {"epochs", OPT_INT, &(t).epochs, "N", "epochs (default 5)", 1, 100000},                      \
+    {"batch", OPT_INT, &(t).batch, "N", "batch size (default 64)", 1, 65536},                    \
+    {"lr", OPT_FLOAT, &(t).lr, "F", "learning rate (default 0.05 sgd, 0.001 adamw)", 0, 100},    \
+    {"opt", OPT_STRING, &(t).opt, "NAME", "sgd or adamw (default sgd)", 0, 0},                   \
+    {"momentum", OPT_FLOAT, &(t).momentum, "F", "SGD momentum (default 0.9)", 0, 0.999},         \
+    {"nesterov", OPT_FLAG, &(t).nesterov, NULL, "Nesterov momentum", 0, 0},                      \
+    {"wd", OPT_FLOAT, &(t).wd, "F", "weight decay on weights (default 5e-4 sgd, 0.01 adamw)", 0, 1}, \
+    {"schedule", OPT_STRING, &(t).schedule, "NAME", "constant, step, cosine or onecycle "        \
+     "(default cosine)", 0, 0},                                                                 \
+    {"warmup", OPT_FLOAT, &(t).warmup, "EPOCHS", "linear learning-rate warm-up (default 0)", 0, 1000}, \
+    {"label-smoothing", OPT_FLOAT, &(t).label_smoothing, "F", "label smoothing (default 0)", 0, 0.99}, \
+    {"augment", OPT_STRING, &(t).augment, "LIST", "none, or any of crop,flip,rrc (default: "      \
+     "none for grey images up to 28x28, crop,flip otherwise)", 0, 0},                           \
+    {"log", OPT_STRING, &(t).log, "PATH", "per-epoch log, .csv or .jsonl (default OUT-log.csv)", 0, 0}, \
+    {"checkpoint-every", OPT_INT, &(t).ckpt_every, "N", "write OUT-ckpt.graft every N epochs "    \
+     "(resume with --resume)", 0, 100000},                                                      \
+    {"keep-best", OPT_FLAG, &(t).keep_best, NULL, "also write OUT-best.graft at the best "       \
+     "evaluation accuracy", 0, 0},                                                              \
+    {"patience", OPT_INT, &(t).patience, "N", "early stopping: stop after N epochs without "     \
+     "improvement (default off)", 0, 100000}
+
+/* Checks values that the table cannot; prints and returns non-zero on error. */
+int trainopts_check(const char *cmd, const train_opts *t);
+/* Loads training and evaluation data at c x h x w (h = 0: as stored).
+ * *eval may be NULL (no evaluation set); *eval_name is "val" or "test". */
+int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, int c, int h,
+                   int w, dataset **train, dataset **eval, const char **eval_name);
+/* Class names and normalisation statistics of the training data. */
+int trainopts_meta(const char *cmd, const train_opts *t, const dataset *train, graft_model_meta *meta);
+/* Optimizer with the schedule sized to the run. */
+graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
+                                 graft_optimizer **o);
+/* Fills a train_config; out names the model file, from which the log,
+ * checkpoint and best-model paths are derived (kept in cfg->owned). */
+void trainopts_config(const train_opts *t, const common_opts *co, const dataset *train,
+                      const graft_model_meta *meta, const char *eval_name, const char *out,
+                      train_config *cfg);
+/* Releases what trainopts_config allocated. */
+void trainopts_config_free(train_config *cfg);
+#endif

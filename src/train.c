@@ -1,0 +1,359 @@
+#define _POSIX_C_SOURCE 200809L
+#include "train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_io.h"
+#include "progress.h"
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", msg);
+}
+
+void eval_result_free(eval_result *r)
+{
+    if (!r) return;
+    free(r->confusion);
+    free(r->probs);
+    memset(r, 0, sizeof *r);
+}
+
+void train_result_free(train_result *r)
+{
+    if (!r) return;
+    free(r->hist);
+    memset(r, 0, sizeof *r);
+}
+
+static int model_classes(graft_model *m)
+{
+    int c;
+    graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &c, NULL, NULL);
+    return c;
+}
+
+static graft_status check_shape(graft_model *m, const dataset *d, char *err, size_t errlen)
+{
+    int c, h, w;
+    graft_model_node_shape(m, 0, &c, &h, &w);
+    if (d->c != c || d->h != h || d->w != w) {
+        if (err)
+            snprintf(err, errlen, "the data has images of %dx%dx%d, the model expects %dx%dx%d", d->c,
+                     d->h, d->w, c, h, w);
+        return GRAFT_ERR_SHAPE;
+    }
+    if (d->nclasses > model_classes(m)) {
+        if (err)
+            snprintf(err, errlen, "the data has %d classes, the model only %d", d->nclasses,
+                     model_classes(m));
+        return GRAFT_ERR_SHAPE;
+    }
+    if (d->n == 0) {
+        set_err(err, errlen, "the dataset is empty");
+        return GRAFT_ERR_INVALID_ARG;
+    }
+    return GRAFT_OK;
+}
+
+graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,
+                      int batch, int want_probs, eval_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    TRY(check_shape(m, d, err, errlen));
+    int C = model_classes(m);
+    out->n = d->n;
+    out->classes = C;
+    out->confusion = calloc((size_t)C * C, sizeof *out->confusion);
+    float *logits = malloc((size_t)batch * C * sizeof *logits);
+    if (want_probs) out->probs = malloc((size_t)d->n * C * sizeof *out->probs);
+    if (!out->confusion || !logits || (want_probs && !out->probs)) {
+        free(logits);
+        eval_result_free(out);
+        set_err(err, errlen, "out of host memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    loader_opts lo = {0};
+    lo.batch = batch;
+    lo.mean = mean;
+    lo.std = std;
+    loader *ld;
+    graft_status s = loader_create(d, &lo, &ld, err, errlen);
+    if (s != GRAFT_OK) {
+        free(logits);
+        eval_result_free(out);
+        return s;
+    }
+    loader_start_epoch(ld, 0);
+    const float *x;
+    const int *y;
+    int n, done = 0;
+    double loss = 0;
+    long top1 = 0, top5 = 0;
+    while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
+        s = graft_model_forward(m, x, n, 0, logits);
+        if (s != GRAFT_OK) {
+            set_err(err, errlen, graft_last_error(m->ctx));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            const float *l = logits + (size_t)i * C;
+            float mx = l[0];
+            int arg = 0;
+            for (int c = 1; c < C; c++)
+                if (l[c] > mx) {
+                    mx = l[c];
+                    arg = c;
+                }
+            double z = 0;
+            for (int c = 0; c < C; c++) z += exp((double)l[c] - mx);
+            int yi = y[i];
+            loss += -((double)l[yi] - mx - log(z));
+            int rank = 0;
+            for (int c = 0; c < C; c++) rank += l[c] > l[yi];
+            top1 += rank == 0;
+            top5 += rank < 5;
+            out->confusion[(size_t)yi * C + arg]++;
+            if (want_probs)
+                for (int c = 0; c < C; c++)
+                    out->probs[(size_t)(done + i) * C + c] = (float)(exp((double)l[c] - mx) / z);
+        }
+        done += n;
+    }
+    loader_free(ld);
+    free(logits);
+    if (s != GRAFT_OK) {
+        eval_result_free(out);
+        return s;
+    }
+    out->loss = loss / d->n;
+    out->top1 = (double)top1 / d->n;
+    out->top5 = (double)top5 / d->n;
+    return GRAFT_OK;
+}
+
+graft_status checkpoint_save(graft_model *m, graft_optimizer *o, const graft_model_meta *meta,
+                             int epoch, const char *path, char *err, size_t errlen)
+{
+    mf_model f;
+    memset(&f, 0, sizeof f);
+    graft_status s = model_to_mf(m, meta, &f);
+    if (s == GRAFT_OK && o) s = optimizer_to_mf(o, &f);
+    if (s != GRAFT_OK) {
+        set_err(err, errlen, graft_last_error(m->ctx));
+    } else {
+        f.has_state = 1;
+        f.epoch = epoch;
+        s = mf_write(&f, path, err, errlen);
+    }
+    mf_model_free(&f);
+    return s;
+}
+
+graft_status checkpoint_load(graft_model *m, graft_optimizer *o, const char *path, int *epoch,
+                             char *err, size_t errlen)
+{
+    mf_model f;
+    memset(&f, 0, sizeof f);
+    graft_status s = mf_read(path, &f, err, errlen);
+    if (s != GRAFT_OK) return s;
+    if (!f.has_state) {
+        if (err) snprintf(err, errlen, "%s: a model file, not a checkpoint (no optimizer state)", path);
+        mf_model_free(&f);
+        return GRAFT_ERR_FORMAT;
+    }
+    /* Compare against the live model's own description. */
+    mf_model live;
+    memset(&live, 0, sizeof live);
+    s = model_to_mf(m, NULL, &live);
+    if (s == GRAFT_OK) {
+        snprintf(live.arch, sizeof live.arch, "%s", f.arch);
+        char why[512];
+        if (mf_check_compatible(&f, &live, why, sizeof why) != GRAFT_OK) {
+            if (err) snprintf(err, errlen, "%s: does not match the model being trained: %s", path, why);
+            s = GRAFT_ERR_FORMAT;
+        }
+    }
+    mf_model_free(&live);
+    for (int i = 0; s == GRAFT_OK && i < m->nparams; i++) {
+        param *p = model_param(m, i);
+        s = ctx_write(m->ctx, p->data, 0, f.tensors[i].data, p->numel);
+    }
+    if (s == GRAFT_OK && o) s = optimizer_from_mf(o, &f, path);
+    if (s != GRAFT_OK && err && !err[0]) set_err(err, errlen, graft_last_error(m->ctx));
+    if (s == GRAFT_OK) {
+        *epoch = (int)f.epoch;
+        /* Dropout masks are a function of the number of training passes. */
+        for (int i = 1; i < m->nnodes; i++) m->nodes[i].l->calls = (uint64_t)f.step;
+    }
+    mf_model_free(&f);
+    return s;
+}
+
+static void log_epoch(FILE *f, int csv, const epoch_stats *st, const char *eval_name)
+{
+    if (!f) return;
+    if (csv)
+        fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%.1f,%.6g\n", st->epoch, st->train_loss,
+                st->train_acc, st->eval_loss, st->eval_acc, st->train_seconds,
+                st->total_train_seconds, st->images_per_s, (double)st->lr);
+    else
+        fprintf(f, "{\"epoch\":%d,\"train_loss\":%.6f,\"train_acc\":%.6f,\"%s_loss\":%.6f,"
+                   "\"%s_acc\":%.6f,\"train_seconds\":%.3f,\"total_train_seconds\":%.3f,"
+                   "\"images_per_s\":%.1f,\"lr\":%.6g}\n",
+                st->epoch, st->train_loss, st->train_acc, eval_name, st->eval_loss, eval_name,
+                st->eval_acc, st->train_seconds, st->total_train_seconds, st->images_per_s,
+                (double)st->lr);
+    fflush(f);
+}
+
+graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *train,
+                         const dataset *eval, const train_config *cfg, train_result *res,
+                         char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    TRY(check_shape(m, train, err, errlen));
+    if (eval) TRY(check_shape(m, eval, err, errlen));
+    const char *ename = cfg->eval_name ? cfg->eval_name : "val";
+    res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
+    if (!res->hist) {
+        set_err(err, errlen, "out of host memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    loader_opts lo = {0};
+    lo.batch = cfg->batch;
+    lo.seed = cfg->seed;
+    lo.shuffle = 1;
+    lo.mean = cfg->mean;
+    lo.std = cfg->std;
+    lo.augment = cfg->augment;
+    lo.aug = cfg->aug;
+    loader *ld;
+    TRY(loader_create(train, &lo, &ld, err, errlen));
+
+    FILE *logf = NULL;
+    int csv = 0;
+    if (cfg->log_path) {
+        size_t L = strlen(cfg->log_path);
+        csv = L > 4 && !strcmp(cfg->log_path + L - 4, ".csv");
+        logf = fopen(cfg->log_path, cfg->start_epoch > 0 ? "a" : "w");
+        if (!logf) {
+            if (err) snprintf(err, errlen, "%s: cannot open the log for writing", cfg->log_path);
+            loader_free(ld);
+            return GRAFT_ERR_IO;
+        }
+        if (csv && cfg->start_epoch == 0)
+            fprintf(logf, "epoch,train_loss,train_acc,%s_loss,%s_acc,train_seconds,"
+                          "total_train_seconds,images_per_s,lr\n", ename, ename);
+    }
+
+    graft_status s = GRAFT_OK;
+    int nb = loader_num_batches(ld);
+    double total_train = 0;
+    int since_best = 0;
+    progress pr;
+    for (int e = cfg->start_epoch; e < cfg->epochs && s == GRAFT_OK; e++) {
+        progress_init(&pr, stderr, cfg->quiet);
+        loader_start_epoch(ld, (uint64_t)e);
+        const float *x;
+        const int *y;
+        int n, b = 0;
+        long seen = 0, hits = 0;
+        double lsum = 0, t0 = now_seconds();
+        char label[32], fields[160];
+        snprintf(label, sizeof label, "epoch %d/%d", e + 1, cfg->epochs);
+        while (loader_next(ld, &x, &y, &n)) {
+            float loss;
+            int correct;
+            s = graft_model_forward(m, x, n, 1, NULL);
+            if (s == GRAFT_OK) s = graft_model_backward(m, y, cfg->label_smoothing, &loss, &correct);
+            if (s == GRAFT_OK) s = graft_optimizer_step(o);
+            if (s != GRAFT_OK) {
+                set_err(err, errlen, graft_last_error(m->ctx));
+                break;
+            }
+            if (!isfinite(loss)) {
+                if (err) snprintf(err, errlen, "training diverged: loss is %g at epoch %d batch %d "
+                                  "(try a lower --lr)", (double)loss, e + 1, b + 1);
+                s = GRAFT_ERR_INVALID_ARG;
+                break;
+            }
+            b++;
+            seen += n;
+            hits += correct;
+            lsum += (double)loss * n;
+            double el = now_seconds() - t0;
+            snprintf(fields, sizeof fields, "loss %.4f acc %5.1f%% %.0f img/s", lsum / seen,
+                     100.0 * hits / seen, seen / (el > 0 ? el : 1e-9));
+            progress_update(&pr, label, b, nb, fields);
+        }
+        progress_clear(&pr);
+        if (s != GRAFT_OK) break;
+        /* The loss read-back above synchronises every step, so wall time
+         * here is device time too. */
+        double tt = now_seconds() - t0;
+        total_train += tt;
+        epoch_stats st = {0};
+        st.epoch = e + 1;
+        st.train_loss = lsum / (seen ? seen : 1);
+        st.train_acc = (double)hits / (seen ? seen : 1);
+        st.train_seconds = tt;
+        st.total_train_seconds = total_train;
+        st.images_per_s = seen / (tt > 0 ? tt : 1e-9);
+        st.lr = graft_optimizer_current_lr(o);
+        st.eval_loss = st.eval_acc = -1;
+        if (eval) {
+            eval_result er;
+            s = evaluate(m, eval, cfg->mean, cfg->std, cfg->batch > 256 ? cfg->batch : 256, 0, &er,
+                         err, errlen);
+            if (s != GRAFT_OK) break;
+            st.eval_loss = er.loss;
+            st.eval_acc = er.top1;
+            eval_result_free(&er);
+        }
+        res->hist[res->nepochs++] = st;
+        if (!cfg->quiet) {
+            char ev[64] = "";
+            if (eval) snprintf(ev, sizeof ev, "  %s loss %.4f acc %.2f%%", ename, st.eval_loss,
+                               100 * st.eval_acc);
+            printf("epoch %d/%d  train loss %.4f acc %.2f%%%s  %.0f img/s  %.1f s  lr %.4g\n",
+                   st.epoch, cfg->epochs, st.train_loss, 100 * st.train_acc, ev, st.images_per_s,
+                   tt, (double)st.lr);
+            fflush(stdout);
+        }
+        log_epoch(logf, csv, &st, ename);
+        int improved = eval && st.eval_acc > res->best_eval_acc;
+        if (improved) {
+            res->best_eval_acc = st.eval_acc;
+            res->best_epoch = st.epoch;
+            since_best = 0;
+            if (cfg->best_path) {
+                s = graft_model_save(m, cfg->meta, cfg->best_path);
+                if (s != GRAFT_OK) {
+                    set_err(err, errlen, graft_last_error(m->ctx));
+                    break;
+                }
+            }
+        } else {
+            since_best++;
+        }
+        if (cfg->ckpt_path && cfg->ckpt_every > 0 && st.epoch % cfg->ckpt_every == 0) {
+            s = checkpoint_save(m, o, cfg->meta, st.epoch, cfg->ckpt_path, err, errlen);
+            if (s != GRAFT_OK) break;
+        }
+        if (cfg->on_epoch && cfg->on_epoch(cfg->user, &st)) break;
+        if (eval && cfg->patience > 0 && since_best >= cfg->patience) {
+            res->stopped_early = 1;
+            if (!cfg->quiet)
+                printf("early stop: no %s improvement for %d epochs (best %.2f%% at epoch %d)\n",
+                       ename, cfg->patience, 100 * res->best_eval_acc, res->best_epoch);
+            break;
+        }
+    }
+    if (logf) fclose(logf);
+    loader_free(ld);
+    return s;
+}
