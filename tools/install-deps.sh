@@ -11,6 +11,8 @@ pkgs=(
   libclblast-dev
   libpng-dev zlib1g-dev
   check
+  liblapacke-dev
+  opencv-doc
   dataset-fashion-mnist
 )
 if [ "${1:-}" = "--bench" ]; then
