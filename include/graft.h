@@ -274,6 +274,13 @@ graft_status graft_model_forward(graft_model *m, const float *x, int n,
 graft_status graft_model_backward(graft_model *m, const int *labels,
                                   float label_smoothing, float *loss,
                                   int *correct);
+/* Per-layer timing: when on, every layer's forward and backward is
+ * synchronised and timed (slower; for benchmarks). Turning it on resets
+ * the counters. graft_model_node_profile gives mean seconds per call and
+ * returns the number of forward calls timed. */
+void graft_model_set_profiling(graft_model *m, int on);
+int graft_model_node_profile(const graft_model *m, int i, double *fwd_s, double *bwd_s);
+
 /* Gradient of parameter i after graft_model_backward (for tests). */
 graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n);
 /* Output of node i from the last forward, n x numel(node) floats. */

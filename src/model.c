@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hash.h"
 #include "loss.h"
@@ -328,8 +329,34 @@ graft_status model_reserve(graft_model *m, int n)
     return GRAFT_OK;
 }
 
+static double prof_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void graft_model_set_profiling(graft_model *m, int on)
+{
+    m->profile = on != 0;
+    for (int i = 0; i < m->nnodes; i++) {
+        m->nodes[i].prof_fwd = m->nodes[i].prof_bwd = 0;
+        m->nodes[i].prof_nfwd = m->nodes[i].prof_nbwd = 0;
+    }
+}
+
+int graft_model_node_profile(const graft_model *m, int i, double *fwd_s, double *bwd_s)
+{
+    if (!valid_node(m, i)) return 0;
+    const node *nd = &m->nodes[i];
+    if (fwd_s) *fwd_s = nd->prof_nfwd ? nd->prof_fwd / (double)nd->prof_nfwd : 0;
+    if (bwd_s) *bwd_s = nd->prof_nbwd ? nd->prof_bwd / (double)nd->prof_nbwd : 0;
+    return (int)nd->prof_nfwd;
+}
+
 graft_status model_forward_device(graft_model *m, int n, int training)
 {
+    if (m->profile) clFinish(m->ctx->queue);
     for (int i = 1; i < m->nnodes; i++) {
         node *nd = &m->nodes[i];
         fwd_io io;
@@ -338,7 +365,13 @@ graft_status model_forward_device(graft_model *m, int n, int training)
         io.training = training;
         io.out = nd->out;
         for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
+        double t0 = m->profile ? prof_now() : 0;
         TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
+        if (m->profile) {
+            clFinish(m->ctx->queue);
+            nd->prof_fwd += prof_now() - t0;
+            nd->prof_nfwd++;
+        }
     }
     m->last_n = n;
     m->last_training = training;
@@ -387,6 +420,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
     float l = 0;
     int c = 0;
     TRY(loss_softmax_ce(m->ctx, out->out, labels, n, out->shape.c, label_smoothing, out->grad, &l, &c));
+    if (m->profile) clFinish(m->ctx->queue);
     if (loss) *loss = l;
     if (correct) *correct = c;
 
@@ -425,7 +459,13 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
             }
         }
         if (!any) continue;
+        double t0 = m->profile ? prof_now() : 0;
         TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
+        if (m->profile) {
+            clFinish(m->ctx->queue);
+            nd->prof_bwd += prof_now() - t0;
+            nd->prof_nbwd++;
+        }
     }
     return GRAFT_OK;
 }

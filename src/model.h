@@ -14,6 +14,8 @@ typedef struct node {
     cl_mem out, grad;            /* cap_batch samples each; owned */
     int trainable;               /* node's learnable params get updates */
     float lr_mult;
+    double prof_fwd, prof_bwd;   /* seconds, when profiling */
+    long prof_nfwd, prof_nbwd;
 } node;
 
 typedef struct param_ref {
@@ -31,6 +33,7 @@ struct graft_model {
     rng init_rng;
     param_ref *params;
     int nparams;
+    int profile;    /* synchronise after every layer and time it */
     /* Per-backward scratch: which node gradients are wanted / written. */
     unsigned char *want, *written;
 };
