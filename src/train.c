@@ -251,6 +251,17 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     }
 
     graft_status s = GRAFT_OK;
+    /* Host copy of the best epoch's parameters (restore_best). */
+    float **best = NULL;
+    if (cfg->restore_best && eval) {
+        best = calloc((size_t)m->nparams + 1, sizeof *best);
+        for (int i = 0; best && i < m->nparams; i++) {
+            best[i] = malloc(model_param(m, i)->numel * sizeof(float));
+            if (!best[i]) s = GRAFT_ERR_HOST_MEMORY;
+        }
+        if (!best) s = GRAFT_ERR_HOST_MEMORY;
+        if (s != GRAFT_OK) set_err(err, errlen, "out of host memory keeping the best weights");
+    }
     int nb = loader_num_batches(ld);
     double total_train = 0;
     int since_best = 0;
@@ -330,6 +341,8 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             res->best_eval_acc = st.eval_acc;
             res->best_epoch = st.epoch;
             since_best = 0;
+            for (int i = 0; best && s == GRAFT_OK && i < m->nparams; i++)
+                s = graft_model_param_get(m, i, best[i], model_param(m, i)->numel);
             if (cfg->best_path) {
                 s = graft_model_save(m, cfg->meta, cfg->best_path);
                 if (s != GRAFT_OK) {
@@ -352,6 +365,17 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                        ename, cfg->patience, 100 * res->best_eval_acc, res->best_epoch);
             break;
         }
+    }
+    if (best) {
+        if (s == GRAFT_OK && res->best_epoch > 0 && res->best_epoch != res->hist[res->nepochs - 1].epoch) {
+            for (int i = 0; s == GRAFT_OK && i < m->nparams; i++)
+                s = graft_model_param_set(m, i, best[i], model_param(m, i)->numel);
+            if (s == GRAFT_OK && !cfg->quiet)
+                printf("restored the weights of epoch %d (%s accuracy %.2f%%)\n", res->best_epoch,
+                       ename, 100 * res->best_eval_acc);
+        }
+        for (int i = 0; i < m->nparams; i++) free(best[i]);
+        free(best);
     }
     if (logf) fclose(logf);
     loader_free(ld);

@@ -7,5 +7,6 @@
 
 int cmd_devices(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
 
 #endif

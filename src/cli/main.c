@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL devices graft can use"},
     {"train", cmd_train, "train a network from scratch (pretraining)"},
+    {"finetune", cmd_finetune, "adapt a pretrained model to a target dataset"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,67 @@
+/* Transfer-learning building blocks shared by finetune, cv, selftrain,
+ * score and compare: a target model from a source model, freezing
+ * strategies, feature extraction and linear probing on cached features. */
+#ifndef GRAFT_TRANSFER_H
+#define GRAFT_TRANSFER_H
+#include "dataset.h"
+#include "graft.h"
+#include "train.h"
+
+typedef enum transfer_strategy {
+    STRATEGY_LINEAR_PROBE = 0,
+    STRATEGY_FINETUNE,
+    STRATEGY_GRADUAL
+} transfer_strategy;
+
+/* Parses "linear-probe", "finetune", "gradual"; -1 when unknown. */
+int transfer_strategy_parse(const char *s);
+const char *transfer_strategy_name(transfer_strategy s);
+
+/* A copy of src's graph and weights on the same context with the last
+ * (classifier) node replaced by a freshly initialised linear layer of
+ * nclasses outputs, unless keep_head (then nclasses must match). Caller
+ * owns *out. */
+graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head, uint64_t seed,
+                                   graft_model **out);
+
+/* The node whose output feeds the classifier (the features). */
+int transfer_feature_node(const graft_model *m);
+
+/* "Stages" for freezing: the indices of conv/linear nodes, in order; a
+ * stage runs from one such node up to the next. Returns the count. */
+int transfer_stages(const graft_model *m, int *starts, int max);
+
+typedef struct finetune_opts {
+    transfer_strategy strategy;
+    int freeze_until;    /* node index; nodes 1..freeze_until frozen; -1 = none */
+    float lr_backbone;   /* multiplier for every node below the head (1 = same) */
+    float lr_decay;      /* extra factor per stage below the head (1 = none) */
+    int unfreeze_every;  /* gradual: epochs between unfreezing stages */
+    int bn_frozen;       /* BatchNorm of trainable layers keeps running statistics */
+} finetune_opts;
+
+/* Applies trainable flags, learning-rate multipliers and BN policy for
+ * the strategy at the start of training. Frozen layers always keep their
+ * BatchNorm statistics (freezing weights but not statistics is the usual
+ * pitfall). For GRADUAL only the head starts trainable. */
+graft_status transfer_apply(graft_model *m, const finetune_opts *o);
+/* GRADUAL: unfreezes one more stage (from the head downwards) after
+ * `epochs_done` epochs when that is a multiple of unfreeze_every; returns
+ * 1 when something changed. */
+int transfer_gradual_step(graft_model *m, const finetune_opts *o, int epochs_done);
+
+/* Features of every image of d (inference mode, normalised), n x dim,
+ * from node `node`; spatial outputs are averaged to one value per channel.
+ * Caller owns *feats (free). */
+graft_status transfer_features(graft_model *m, const dataset *d, const float *mean,
+                               const float *std, int batch, int node, float **feats, int *dim,
+                               char *err, size_t errlen);
+
+/* Linear probe: trains only the classifier of m on features computed once
+ * (train and, when given, eval), then writes the head back into m. Epoch
+ * statistics go to res; the feature extraction time is counted in the
+ * first epoch's training seconds so time-to-accuracy stays honest. */
+graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
+                                   const train_config *cfg, const graft_opt_params *op,
+                                   train_result *res, char *err, size_t errlen);
+#endif
