@@ -13,11 +13,11 @@
 
 /* Packs op(A) (M x K) where element (r, k) sits at a[off + r*sr + k*sk]. */
 __kernel void gemm_pack_a(__global const float *a, int off, int sr, int sk, int M, int K,
-                          __global float *ap)
+                          __global float *ap, int apoff)
 {
     int k = get_global_id(0), p = get_global_id(1);
     if (k >= K) return;
-    __global float *dst = ap + ((size_t)p * K + k) * MR;
+    __global float *dst = ap + apoff + ((size_t)p * K + k) * MR;
     for (int r = 0; r < MR; r++) {
         int row = p * MR + r;
         dst[r] = row < M ? a[off + (size_t)row * sr + (size_t)k * sk] : 0.0f;
@@ -91,6 +91,71 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
     int ncols = min(NR, N - j0);
     int full = ncols == NR; /* vload8/vstore8 need only float alignment */
     ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+}
+
+/* Blocked variant (v2). One work-item owns a 16-column stripe q of C and a
+ * chunk of pc row panels. For each K chunk of at most KC rows it copies its
+ * stripe of op(B) into local memory (contiguous, NR floats per k), so B is
+ * never packed in a separate pass and the copy stays in L1 however badly
+ * B's row stride aliases in the caches (conv columns have strides that are
+ * multiples of 4 KiB), then runs the 6x16 register kernel over its panels,
+ * adding each K chunk's product into C. A must be packed (gemm_pack_a).
+ * dim 0: column stripe q, dim 1: panel chunk, so consecutive work-groups
+ * share the same A panels in L2. */
+#define KC 256
+__kernel void gemm_blocked(__global const float *ap, int apoff, __global const float *b,
+                           int boff, int bsk, int bsc, int M, int N, int K, int pc,
+                           float alpha, float beta, __global float *c, int coff, int ldc)
+{
+    __local float bs[KC * NR];
+    int q = get_global_id(0), p0 = get_global_id(1) * pc;
+    int pm = (M + MR - 1) / MR, j0 = q * NR;
+    if (j0 >= N || p0 >= pm) return;
+    int p1 = min(pm, p0 + pc);
+    int ncols = min(NR, N - j0);
+    int full = ncols == NR;
+    __global const float *bq = b + boff + (size_t)j0 * bsc;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kn = min(KC, K - k0);
+        if (full && bsc == 1) {
+            for (int k = 0; k < kn; k++) {
+                __global const float *src = bq + (size_t)(k0 + k) * bsk;
+                vstore8(vload8(0, src), 0, bs + k * NR);
+                vstore8(vload8(1, src), 1, bs + k * NR);
+            }
+        } else if (bsk == 1) {
+            /* op(B) = stored^T: each column is a contiguous run over k. */
+            for (int cc = 0; cc < NR; cc++) {
+                __global const float *src = bq + (size_t)cc * bsc + k0;
+                if (cc < ncols)
+                    for (int k = 0; k < kn; k++) bs[k * NR + cc] = src[k];
+                else
+                    for (int k = 0; k < kn; k++) bs[k * NR + cc] = 0.0f;
+            }
+        } else {
+            for (int k = 0; k < kn; k++)
+                for (int cc = 0; cc < NR; cc++)
+                    bs[k * NR + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
+                                                 : 0.0f;
+        }
+        /* beta applies once, on the first chunk; later chunks accumulate. */
+        float bt = k0 == 0 ? beta : 1.0f;
+        for (int p = p0; p < p1; p++) {
+            __global const float *pa = ap + apoff + ((size_t)p * K + k0) * MR;
+            __local const float *pb = bs;
+            float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+            float8 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+            for (int k = 0; k < kn; k++) {
+                float8 b0 = vload8(0, pb), b1 = vload8(1, pb);
+                ROW_FMA(0) ROW_FMA(1) ROW_FMA(2) ROW_FMA(3) ROW_FMA(4) ROW_FMA(5)
+                pa += MR;
+                pb += NR;
+            }
+            int i0 = p * MR;
+            float beta = bt;
+            ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+        }
+    }
 }
 
 /* Plain tiled GEMM for GPUs when CLBlast is not used: 16x16 tiles in local

@@ -1,38 +1,86 @@
-/* graft's own GEMM: pack both operands into register-block panels, then
- * one work-item per 6x16 block of C (see cl/gemm.cl). On GPUs, where the
- * packed CPU kernel makes no sense, a local-memory tiled kernel runs. */
+/* graft's own GEMM. On CPU devices (PoCL): A is packed into 6-row panels,
+ * then gemm_blocked streams op(B) straight from its stored layout (see
+ * cl/gemm.cl). On GPUs, where the packed CPU kernel makes no sense, a
+ * local-memory tiled kernel runs. */
+#include <stdlib.h>
+#include <string.h>
+
 #include "gemm.h"
 
 #define MR 6
 #define NR 16
+#define PC 16 /* row panels per work-item: 96 rows of A reuse one B stripe */
 
-graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
-                         gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+size_t gemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR) * MR * (size_t)K; }
+
+graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_mem dst,
+                              size_t dst_off)
 {
-    /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
     int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
-    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-
-    if (ctx->info.type == GRAFT_DEVICE_GPU) {
-        size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {16, 16};
-        return LAUNCH(ctx, "gemm_tiled", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
-                      KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
-                      KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
-                      KA_INT(coff), KA_INT(ldc));
-    }
-
-    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
-    cl_mem ap, bp;
-    TRY(ctx_scratch(ctx, 3, (size_t)pm * MR * K * sizeof(float), &ap));
-    TRY(ctx_scratch(ctx, 4, (size_t)pn * NR * K * sizeof(float), &bp));
+    int pm = (M + MR - 1) / MR;
+    /* The stored layout's contiguous index goes to dim 0, so neighbouring
+     * work-items of a group read neighbouring floats. */
     size_t lws[2] = {16, 1};
     size_t ga[2] = {(size_t)K, (size_t)pm};
-    TRY(LAUNCH(ctx, "gemm_pack_a", 2, ga, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
-               KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(ap)));
+    return LAUNCH(ctx, "gemm_pack_a", 2, ga, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
+                  KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(dst), KA_INT(dst_off));
+}
+
+graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem ap,
+                             size_t apoff, gemm_operand b, float beta, cl_mem c, size_t coff,
+                             int ldc)
+{
+    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    int pc = pm < PC ? pm : PC;
+    /* Work-groups of one item: PoCL compiles per local size and its
+     * cross-item vectoriser only hurts this explicitly vectorised code. */
+    size_t gc[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)}, lc[2] = {1, 1};
+    return LAUNCH(ctx, "gemm_blocked", 2, gc, lc, KA_MEM(ap), KA_INT(apoff), KA_MEM(b.buf),
+                  KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K),
+                  KA_INT(pc), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff),
+                  KA_INT(ldc));
+}
+
+/* The first version: both operands packed, one 6x16 block per work-item.
+ * Kept selectable (GRAFT_GEMM_VARIANT=v1) for benchmarking. */
+static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float alpha,
+                                   gemm_operand a, gemm_operand b, float beta, cl_mem c,
+                                   size_t coff, int ldc)
+{
+    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    cl_mem ap, bp;
+    TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
+    TRY(ctx_scratch(ctx, 4, (size_t)pn * NR * K * sizeof(float), &bp));
+    TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));
+    size_t lws[2] = {16, 1};
     size_t gb[2] = {(size_t)K, (size_t)pn};
     TRY(LAUNCH(ctx, "gemm_pack_b", 2, gb, lws, KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
                KA_INT(b_sc), KA_INT(K), KA_INT(N), KA_MEM(bp)));
     size_t gc[2] = {(size_t)pm, (size_t)pn}, lc[2] = {1, 1};
     return LAUNCH(ctx, "gemm_packed", 2, gc, lc, KA_MEM(ap), KA_MEM(bp), KA_INT(M), KA_INT(N),
                   KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
+}
+
+graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                         gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+{
+    if (ctx->info.type == GRAFT_DEVICE_GPU) {
+        /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
+        int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
+        int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+        size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {16, 16};
+        return LAUNCH(ctx, "gemm_tiled", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
+                      KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
+                      KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
+                      KA_INT(coff), KA_INT(ldc));
+    }
+    const char *v = getenv("GRAFT_GEMM_VARIANT");
+    if (v && !strcmp(v, "v1")) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
+
+    cl_mem ap;
+    TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
+    TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));
+    return gemm_packed_run(ctx, M, N, K, alpha, ap, 0, b, beta, c, coff, ldc);
 }
