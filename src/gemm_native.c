@@ -26,24 +26,37 @@ graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_m
                   KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(dst), KA_INT(dst_off));
 }
 
+/* Launches gemm_blocked with A given by the strides of cl/gemm.cl. */
+static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem a,
+                                size_t aoff, int aps, int ask, int asr, gemm_operand b,
+                                float beta, cl_mem c, size_t coff, int ldc)
+{
+    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    /* Fewer panels per item when there would be too few items to keep
+     * every core busy (dW of a thin layer has a single column stripe). */
+    int pc = pm < PC ? pm : PC;
+    int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
+    /* Work-groups of one item: PoCL compiles per local size and its
+     * cross-item vectoriser only hurts this explicitly vectorised code. */
+    size_t gc[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)}, lc[2] = {1, 1};
+    return LAUNCH(ctx, "gemm_blocked", 2, gc, lc, KA_MEM(a), KA_INT(aoff), KA_INT(aps),
+                  KA_INT(ask), KA_INT(asr), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
+                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_FLT(alpha),
+                  KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
+}
+
 graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem ap,
                              size_t apoff, gemm_operand b, float beta, cl_mem c, size_t coff,
                              int ldc)
 {
-    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
-    int pc = pm < PC ? pm : PC;
-    /* Work-groups of one item: PoCL compiles per local size and its
-     * cross-item vectoriser only hurts this explicitly vectorised code. */
-    size_t gc[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)}, lc[2] = {1, 1};
-    return LAUNCH(ctx, "gemm_blocked", 2, gc, lc, KA_MEM(ap), KA_INT(apoff), KA_MEM(b.buf),
-                  KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K),
-                  KA_INT(pc), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff),
-                  KA_INT(ldc));
+    return run_blocked(ctx, M, N, K, alpha, ap, apoff, K * MR, MR, 1, b, beta, c, coff, ldc);
 }
 
 /* The first version: both operands packed, one 6x16 block per work-item.
- * Kept selectable (GRAFT_GEMM_VARIANT=v1) for benchmarking. */
+ * Kept selectable for benchmarking: GRAFT_GEMM_VARIANT=v1, or =packa for
+ * the blocked kernel on a packed A. */
 static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float alpha,
                                    gemm_operand a, gemm_operand b, float beta, cl_mem c,
                                    size_t coff, int ldc)
@@ -79,8 +92,14 @@ graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_
     const char *v = getenv("GRAFT_GEMM_VARIANT");
     if (v && !strcmp(v, "v1")) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 
-    cl_mem ap;
-    TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
-    TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));
-    return gemm_packed_run(ctx, M, N, K, alpha, ap, 0, b, beta, c, coff, ldc);
+    if (v && !strcmp(v, "packa")) {
+        cl_mem ap;
+        TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
+        TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));
+        return gemm_packed_run(ctx, M, N, K, alpha, ap, 0, b, beta, c, coff, ldc);
+    }
+    /* A read in place: no packing pass at all. */
+    int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
+    return run_blocked(ctx, M, N, K, alpha, a.buf, a.off, MR * a_sr, a_sk, a_sr, b, beta, c,
+                       coff, ldc);
 }
