@@ -112,8 +112,8 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
  * which covers both stored layouts (aps = MR * asr) and the packed panels
  * of gemm_pack_a (aps = K * MR, ask = MR, asr = 1). Rows past M re-read row
  * M - 1 and are never stored.
- * dim 0: column stripe q, dim 1: panel chunk, so consecutive work-groups
- * share the same A panels in L2. */
+ * The column stripe index q is grid dimension qdim, the panel chunk the
+ * other one. */
 #define KC 256
 
 /* In-register 8x8 transpose: row i of the result is column i of the input
@@ -148,11 +148,11 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
 #define A_ROW(r) (min(r, M - 1 - i0) * asr)
 __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, int asr,
                            __global const float *b, int boff, int bsk, int bsc, int M, int N,
-                           int K, int pc, float alpha, float beta0, __global float *c, int coff,
-                           int ldc)
+                           int K, int pc, int qdim, float alpha, float beta0, __global float *c,
+                           int coff, int ldc)
 {
     __local float bs[KC * NR];
-    int q = get_global_id(0), p0 = get_global_id(1) * pc;
+    int q = get_global_id(qdim), p0 = get_global_id(1 - qdim) * pc;
     int pm = (M + MR - 1) / MR, j0 = q * NR;
     if (j0 >= N || p0 >= pm) return;
     int p1 = min(pm, p0 + pc);

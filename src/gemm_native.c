@@ -26,6 +26,12 @@ graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_m
                   KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(dst), KA_INT(dst_off));
 }
 
+static int env_int(const char *name, int dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : dflt;
+}
+
 /* Launches gemm_blocked with A given by the strides of cl/gemm.cl. */
 static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem a,
                                 size_t aoff, int aps, int ask, int asr, gemm_operand b,
@@ -33,18 +39,26 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
 {
     int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
     int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    /* Benchmark-only knobs (docs/performance.md): panels per item, local
+     * size, which grid dimension holds the column stripes. */
+    int pcmax = env_int("GRAFT_GEMM_PC", PC), lx = env_int("GRAFT_GEMM_LWS0", 1);
+    int ly = env_int("GRAFT_GEMM_LWS1", 1), qdim = env_int("GRAFT_GEMM_QDIM", 0) ? 1 : 0;
+    if (pcmax < 1) pcmax = 1;
+    if (lx < 1) lx = 1;
+    if (ly < 1) ly = 1;
     /* Fewer panels per item when there would be too few items to keep
      * every core busy (dW of a thin layer has a single column stripe). */
-    int pc = pm < PC ? pm : PC;
+    int pc = pm < pcmax ? pm : pcmax;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
-    /* Work-groups of one item: PoCL compiles per local size and its
-     * cross-item vectoriser only hurts this explicitly vectorised code. */
-    size_t gc[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)}, lc[2] = {1, 1};
+    /* Work-groups of one item by default: PoCL compiles per local size and
+     * gains nothing from bigger groups for this explicitly vectorised code. */
+    size_t nq = (size_t)pn, np = (size_t)((pm + pc - 1) / pc);
+    size_t gc[2] = {qdim ? np : nq, qdim ? nq : np}, lc[2] = {(size_t)lx, (size_t)ly};
     return LAUNCH(ctx, "gemm_blocked", 2, gc, lc, KA_MEM(a), KA_INT(aoff), KA_INT(aps),
                   KA_INT(ask), KA_INT(asr), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
-                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_FLT(alpha),
-                  KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
+                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_INT(qdim),
+                  KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
 }
 
 graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem ap,
@@ -55,8 +69,8 @@ graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, c
 }
 
 /* The first version: both operands packed, one 6x16 block per work-item.
- * Kept selectable for benchmarking: GRAFT_GEMM_VARIANT=v1, or =packa for
- * the blocked kernel on a packed A. */
+ * Kept selectable for benchmarking: GRAFT_GEMM_VARIANT=v1, or =packa /
+ * =direct to force the A packing choice of the blocked kernel. */
 static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float alpha,
                                    gemm_operand a, gemm_operand b, float beta, cl_mem c,
                                    size_t coff, int ldc)
@@ -92,7 +106,15 @@ graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_
     const char *v = getenv("GRAFT_GEMM_VARIANT");
     if (v && !strcmp(v, "v1")) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 
-    if (v && !strcmp(v, "packa")) {
+    /* Pack A when that pass is cheap (A small) or pays off because many
+     * column stripes re-read A: measured on refnet's shapes, packing W
+     * (forward, dcol) and square A gains 5-20%, while packing a 32 x 50176
+     * dY (dW) loses up to 35% to the extra pass. */
+    int pn = (N + NR - 1) / NR;
+    int pack = (size_t)M * K <= ((size_t)1 << 19) || pn >= 64;
+    if (v && !strcmp(v, "packa")) pack = 1;
+    if (v && !strcmp(v, "direct")) pack = 0;
+    if (pack) {
         cl_mem ap;
         TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
         TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));

@@ -44,10 +44,17 @@ static double run_case(graft_ctx *ctx, tu_rng *r, int ta, int tb, int M, int N, 
 static const int shapes[][3] = {
     {1, 1, 1}, {7, 13, 5}, {6, 16, 9}, {17, 33, 65}, {64, 100, 27}, {31, 257, 288}, {128, 49, 576},
     {10, 3, 1}, {5, 130, 3},
+    /* M * K above the native back end's packing threshold: A read in place. */
+    {60, 37, 9000}, {70, 20, 7700},
 };
 
-static void sweep(graft_gemm_backend be)
+/* variant: GRAFT_GEMM_VARIANT for the native back end (v1: the first,
+ * fully packed kernel; packa / direct: force the A packing choice), so
+ * every code path stays covered whatever the size heuristic picks. */
+static void sweep_variant(graft_gemm_backend be, const char *variant)
 {
+    if (variant) setenv("GRAFT_GEMM_VARIANT", variant, 1);
+    else unsetenv("GRAFT_GEMM_VARIANT");
     graft_ctx *ctx = tu_ctx(be);
     tu_rng r = {42};
     double worst = 0;
@@ -61,12 +68,25 @@ static void sweep(graft_gemm_backend be)
                               shapes[i][0], shapes[i][1], shapes[i][2], ta, tb);
                 if (e > worst) worst = e;
             }
-    fprintf(stderr, "gemm %s: worst relative error %.3g\n",
-            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", worst);
+    fprintf(stderr, "gemm %s%s%s: worst relative error %.3g\n",
+            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", variant ? " " : "",
+            variant ? variant : "", worst);
     graft_ctx_destroy(ctx);
+    unsetenv("GRAFT_GEMM_VARIANT");
 }
 
+static void sweep(graft_gemm_backend be) { sweep_variant(be, NULL); }
+
 START_TEST(gemm_native_matches_reference) { sweep(GRAFT_GEMM_NATIVE); }
+END_TEST
+
+START_TEST(gemm_native_direct_a_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "direct"); }
+END_TEST
+
+START_TEST(gemm_native_packed_a_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "packa"); }
+END_TEST
+
+START_TEST(gemm_native_v1_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "v1"); }
 END_TEST
 
 START_TEST(gemm_clblast_matches_reference) { sweep(GRAFT_GEMM_CLBLAST); }
@@ -96,6 +116,9 @@ int main(void)
     TCase *tc = tcase_create("gemm");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, gemm_native_matches_reference);
+    tcase_add_test(tc, gemm_native_direct_a_matches_reference);
+    tcase_add_test(tc, gemm_native_packed_a_matches_reference);
+    tcase_add_test(tc, gemm_native_v1_matches_reference);
     tcase_add_test(tc, gemm_clblast_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_shapes);
     suite_add_tcase(s, tc);
