@@ -4,7 +4,7 @@
  * repetition so that load from other processes hits all of them alike.
  *
  *   bench_gemm [--reps N] [--batch B]... [--square N] [--only SUBSTR]
- *              [--no-clblast] [--v1] [--markdown]
+ *              [--no-clblast] [--v1] [--markdown] [--cfg VAR=VAL,...]...
  *
  * --v1 also times the first native kernel (both operands packed). Uses
  * internal graft headers (ctx.h, gemm.h) to time the packed kernel alone. */
@@ -21,7 +21,26 @@
 #include <cblas.h>
 #endif
 
-enum { IMPL_TOTAL, IMPL_KERNEL, IMPL_V1, IMPL_CLBLAST, IMPL_OPENBLAS, NIMPL };
+enum { IMPL_TOTAL, IMPL_KERNEL, IMPL_V1, IMPL_CLBLAST, IMPL_OPENBLAS, IMPL_CFG0 };
+#define MAXCFG 6
+#define NIMPL (IMPL_CFG0 + MAXCFG)
+/* --cfg "VAR=VAL,VAR=VAL": graft's gemm_run timed with those variables set
+ * (GRAFT_GEMM_* knobs, POCL_*) as an extra column of the same run. */
+static char *cfgs[MAXCFG];
+static int ncfg;
+
+static void cfg_env(int i, int set)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", cfgs[i]);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        char *eq = strchr(tok, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        if (set) setenv(tok, eq + 1, 1);
+        else unsetenv(tok);
+    }
+}
 
 typedef struct shape {
     char name[48];
@@ -101,7 +120,18 @@ static gemm_operand op_b(const dev_ops *d, const shape *s)
 static double run_once(int impl, dev_ops *nat, dev_ops *clb, const shape *s, const float *A,
                        const float *B, float *Chost)
 {
-    double t0 = now();
+    double t0;
+    if (impl >= IMPL_CFG0) {
+        cfg_env(impl - IMPL_CFG0, 1);
+        t0 = now();
+        CHECK(nat->ctx, gemm_run(nat->ctx, s->M, s->N, s->K, 1.0f, op_a(nat, s), op_b(nat, s), 0.0f,
+                                 nat->c, 0, s->N), "gemm");
+        CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
+        double dt = now() - t0;
+        cfg_env(impl - IMPL_CFG0, 0);
+        return dt;
+    }
+    t0 = now();
     switch (impl) {
     case IMPL_TOTAL:
     case IMPL_V1:
@@ -177,9 +207,10 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--no-clblast")) use_clblast = 0;
         else if (!strcmp(argv[i], "--v1")) use_v1 = 1;
         else if (!strcmp(argv[i], "--markdown")) md = 1;
+        else if (!strcmp(argv[i], "--cfg") && i + 1 < argc && ncfg < MAXCFG) cfgs[ncfg++] = argv[++i];
         else {
             fprintf(stderr, "usage: %s [--reps N] [--batch B]... [--square N] [--only SUBSTR] "
-                    "[--no-clblast] [--v1] [--markdown]\n", argv[0]);
+                    "[--no-clblast] [--v1] [--markdown] [--cfg VAR=VAL,...]...\n", argv[0]);
             return 2;
         }
     }
@@ -241,6 +272,7 @@ int main(int argc, char **argv)
            "pre-packed A\n\n", reps);
 
     int use[NIMPL] = {1, 1, use_v1, use_clblast, have_ob};
+    for (int i = 0; i < ncfg; i++) use[IMPL_CFG0 + i] = 1;
     double res[64][NIMPL];
     for (int si = 0; si < ns; si++) {
         const shape *s = &shapes[si];
@@ -282,6 +314,7 @@ int main(int argc, char **argv)
                s->K, s->name, s->ta, s->tb, res[si][IMPL_TOTAL], res[si][IMPL_KERNEL]);
         if (use_v1) printf(", v1 %.1f", res[si][IMPL_V1]);
         printf(")");
+        for (int i = 0; i < ncfg; i++) printf(", [%s] %.1f", cfgs[i], res[si][IMPL_CFG0 + i]);
         if (use_clblast) printf(", clblast %.1f GFLOP/s", res[si][IMPL_CLBLAST]);
         if (have_ob)
             printf(", openblas %.1f GFLOP/s, %.2fx [maxdiff %.1e]", res[si][IMPL_OPENBLAS],
