@@ -113,7 +113,7 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
  * of gemm_pack_a (aps = K * MR, ask = MR, asr = 1). Rows past M re-read row
  * M - 1 and are never stored.
  * The column stripe index q is grid dimension qdim, the panel chunk the
- * other one. */
+ * other one; kc (at most KC) is the K chunk. */
 #define KC 256
 
 /* In-register 8x8 transpose: row i of the result is column i of the input
@@ -148,7 +148,7 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
 #define A_ROW(r) (min(r, M - 1 - i0) * asr)
 __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, int asr,
                            __global const float *b, int boff, int bsk, int bsc, int M, int N,
-                           int K, int pc, int qdim, float alpha, float beta0, __global float *c,
+                           int K, int pc, int qdim, int kc, float alpha, float beta0, __global float *c,
                            int coff, int ldc)
 {
     __local float bs[KC * NR];
@@ -159,8 +159,8 @@ __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, 
     int ncols = min(NR, N - j0);
     int full = ncols == NR;
     __global const float *bq = b + boff + (size_t)j0 * bsc;
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kn = min(KC, K - k0);
+    for (int k0 = 0; k0 < K; k0 += kc) {
+        int kn = min(kc, K - k0);
         if (full && bsc == 1) {
             for (int k = 0; k < kn; k++) {
                 __global const float *src = bq + (size_t)(k0 + k) * bsk;
@@ -225,6 +225,118 @@ __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, 
                 pb += NR;
             }
             ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
+        }
+    }
+}
+
+
+/* Wide variant: 6 x 32 blocks in 12 float16 accumulators. The CPU has
+ * AVX-512 (32 vector registers), so twice the block per B load fits. */
+#define NRW 32
+#define ROW_FMA_AT16(r, off)                                                   \
+    {                                                                          \
+        float a_ = pa[off];                                                    \
+        c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
+        c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
+    }
+#define ROW_STORE16(r)                                                         \
+    if (i0 + r < M) {                                                          \
+        __global float *crow = c + coff + (size_t)(i0 + r) * ldc + j0;        \
+        float16 v0 = alpha * c##r##0, v1 = alpha * c##r##1;                    \
+        if (full) {                                                            \
+            if (beta != 0.0f) {                                                \
+                v0 = fma((float16)(beta), vload16(0, crow), v0);               \
+                v1 = fma((float16)(beta), vload16(1, crow), v1);               \
+            }                                                                  \
+            vstore16(v0, 0, crow);                                             \
+            vstore16(v1, 1, crow);                                             \
+        } else {                                                               \
+            float t[NRW];                                                      \
+            vstore16(v0, 0, t);                                                \
+            vstore16(v1, 1, t);                                                \
+            for (int cc = 0; cc < ncols; cc++)                                 \
+                crow[cc] = beta != 0.0f ? t[cc] + beta * crow[cc] : t[cc];     \
+        }                                                                      \
+    }
+__kernel void gemm_blocked_w(__global const float *a, int aoff, int aps, int ask, int asr,
+                           __global const float *b, int boff, int bsk, int bsc, int M, int N,
+                           int K, int pc, int qdim, int kc, float alpha, float beta0, __global float *c,
+                           int coff, int ldc)
+{
+    __local float bs[KC * NRW];
+    int q = get_global_id(qdim), p0 = get_global_id(1 - qdim) * pc;
+    int pm = (M + MR - 1) / MR, j0 = q * NRW;
+    if (j0 >= N || p0 >= pm) return;
+    int p1 = min(pm, p0 + pc);
+    int ncols = min(NRW, N - j0);
+    int full = ncols == NRW;
+    __global const float *bq = b + boff + (size_t)j0 * bsc;
+    for (int k0 = 0; k0 < K; k0 += kc) {
+        int kn = min(kc, K - k0);
+        if (full && bsc == 1) {
+            for (int k = 0; k < kn; k++) {
+                __global const float *src = bq + (size_t)(k0 + k) * bsk;
+                vstore16(vload16(0, src), 0, bs + k * NRW);
+                vstore16(vload16(1, src), 1, bs + k * NRW);
+            }
+        } else if (bsk == 1 && full) {
+            /* op(B) = stored^T, each column a contiguous run over k: load
+             * 8 k-values of 8 columns and transpose in registers, about a
+             * third of the instructions of the scalar copy. */
+            int k = 0;
+            for (; k + 8 <= kn; k += 8)
+                for (int h = 0; h < 4; h++) {
+                    __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
+                    float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
+                    float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
+                    float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
+                    float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
+                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                    __local float *d = bs + k * NRW + h * 8;
+                    vstore8(r0, 0, d);
+                    vstore8(r1, 0, d + NRW);
+                    vstore8(r2, 0, d + 2 * NRW);
+                    vstore8(r3, 0, d + 3 * NRW);
+                    vstore8(r4, 0, d + 4 * NRW);
+                    vstore8(r5, 0, d + 5 * NRW);
+                    vstore8(r6, 0, d + 6 * NRW);
+                    vstore8(r7, 0, d + 7 * NRW);
+                }
+            for (; k < kn; k++)
+                for (int cc = 0; cc < NRW; cc++) bs[k * NRW + cc] = bq[(size_t)cc * bsc + k0 + k];
+        } else if (bsk == 1) {
+            /* op(B) = stored^T: each column is a contiguous run over k. */
+            for (int cc = 0; cc < NRW; cc++) {
+                __global const float *src = bq + (size_t)cc * bsc + k0;
+                if (cc < ncols)
+                    for (int k = 0; k < kn; k++) bs[k * NRW + cc] = src[k];
+                else
+                    for (int k = 0; k < kn; k++) bs[k * NRW + cc] = 0.0f;
+            }
+        } else {
+            for (int k = 0; k < kn; k++)
+                for (int cc = 0; cc < NRW; cc++)
+                    bs[k * NRW + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
+                                                 : 0.0f;
+        }
+        /* beta applies once, on the first chunk; later chunks accumulate. */
+        float beta = k0 == 0 ? beta0 : 1.0f;
+        for (int p = p0; p < p1; p++) {
+            int i0 = p * MR;
+            __global const float *pa = a + aoff + (size_t)p * aps + (size_t)k0 * ask;
+            int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
+            int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
+            __local const float *pb = bs;
+            float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+            float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+            for (int k = 0; k < kn; k++) {
+                float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
+                ROW_FMA_AT16(0, r0) ROW_FMA_AT16(1, r1) ROW_FMA_AT16(2, r2)
+                ROW_FMA_AT16(3, r3) ROW_FMA_AT16(4, r4) ROW_FMA_AT16(5, r5)
+                pa += ask;
+                pb += NRW;
+            }
+            ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
         }
     }
 }

@@ -9,6 +9,7 @@
 
 #define MR 6
 #define NR 16
+#define KC 256 /* largest K chunk, the local array size in cl/gemm.cl */
 #define PC 32 /* row panels per work-item sharing one copied B stripe (16 and 8 were slower) */
 
 size_t gemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR) * MR * (size_t)K; }
@@ -38,7 +39,13 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
                                 float beta, cl_mem c, size_t coff, int ldc)
 {
     int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    /* 6 x 32 blocks in float16 registers (AVX-512 CPUs; see gemm_blocked_w)
+     * unless the output is too narrow to fill them. */
+    int wide = env_int("GRAFT_GEMM_NR", N > 16 ? 32 : NR) == 32;
+    int kc = env_int("GRAFT_GEMM_KC", KC);
+    if (kc < 8 || kc > KC) kc = KC;
+    int nr = wide ? 32 : NR;
+    int pm = (M + MR - 1) / MR, pn = (N + nr - 1) / nr;
     /* Benchmark-only knobs (docs/performance.md): panels per item, local
      * size, which grid dimension holds the column stripes. */
     int pcmax = env_int("GRAFT_GEMM_PC", PC), lx = env_int("GRAFT_GEMM_LWS0", 1);
@@ -55,9 +62,9 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
      * gains nothing from bigger groups for this explicitly vectorised code. */
     size_t nq = (size_t)pn, np = (size_t)((pm + pc - 1) / pc);
     size_t gc[2] = {qdim ? np : nq, qdim ? nq : np}, lc[2] = {(size_t)lx, (size_t)ly};
-    return LAUNCH(ctx, "gemm_blocked", 2, gc, lc, KA_MEM(a), KA_INT(aoff), KA_INT(aps),
+    return LAUNCH(ctx, wide ? "gemm_blocked_w" : "gemm_blocked", 2, gc, lc, KA_MEM(a), KA_INT(aoff), KA_INT(aps),
                   KA_INT(ask), KA_INT(asr), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
-                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_INT(qdim),
+                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_INT(qdim), KA_INT(kc),
                   KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
 }
 
