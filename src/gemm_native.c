@@ -10,7 +10,7 @@
 #define MR 6
 #define NR 16
 #define KC 256 /* largest K chunk, the local array size in cl/gemm.cl */
-#define PC 32 /* row panels per work-item sharing one copied B stripe (16 and 8 were slower) */
+#define PC 64 /* row panels per work-item sharing one copied B stripe (8, 16, 32 were slower) */
 
 size_t gemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR) * MR * (size_t)K; }
 

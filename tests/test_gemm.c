@@ -51,10 +51,9 @@ static const int shapes[][3] = {
 /* variant: GRAFT_GEMM_VARIANT for the native back end (v1: the first,
  * fully packed kernel; packa / direct: force the A packing choice), so
  * every code path stays covered whatever the size heuristic picks. */
-static void sweep_variant(graft_gemm_backend be, const char *variant)
+static void sweep_env(graft_gemm_backend be, const char *var, const char *variant)
 {
-    if (variant) setenv("GRAFT_GEMM_VARIANT", variant, 1);
-    else unsetenv("GRAFT_GEMM_VARIANT");
+    if (variant) setenv(var, variant, 1);
     graft_ctx *ctx = tu_ctx(be);
     tu_rng r = {42};
     double worst = 0;
@@ -72,7 +71,12 @@ static void sweep_variant(graft_gemm_backend be, const char *variant)
             be == GRAFT_GEMM_NATIVE ? "native" : "clblast", variant ? " " : "",
             variant ? variant : "", worst);
     graft_ctx_destroy(ctx);
-    unsetenv("GRAFT_GEMM_VARIANT");
+    if (variant) unsetenv(var);
+}
+
+static void sweep_variant(graft_gemm_backend be, const char *variant)
+{
+    sweep_env(be, "GRAFT_GEMM_VARIANT", variant);
 }
 
 static void sweep(graft_gemm_backend be) { sweep_variant(be, NULL); }
@@ -87,6 +91,10 @@ START_TEST(gemm_native_packed_a_matches_reference) { sweep_variant(GRAFT_GEMM_NA
 END_TEST
 
 START_TEST(gemm_native_v1_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "v1"); }
+END_TEST
+
+/* The 6x16 float8 kernel, which the default only picks for N <= 16. */
+START_TEST(gemm_native_narrow_matches_reference) { sweep_env(GRAFT_GEMM_NATIVE, "GRAFT_GEMM_NR", "16"); }
 END_TEST
 
 START_TEST(gemm_clblast_matches_reference) { sweep(GRAFT_GEMM_CLBLAST); }
@@ -119,6 +127,7 @@ int main(void)
     tcase_add_test(tc, gemm_native_direct_a_matches_reference);
     tcase_add_test(tc, gemm_native_packed_a_matches_reference);
     tcase_add_test(tc, gemm_native_v1_matches_reference);
+    tcase_add_test(tc, gemm_native_narrow_matches_reference);
     tcase_add_test(tc, gemm_clblast_matches_reference);
     tcase_add_test(tc, gemm_rejects_bad_shapes);
     suite_add_tcase(s, tc);
