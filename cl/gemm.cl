@@ -1,12 +1,18 @@
 /* graft's native GEMM for CPU OpenCL devices (PoCL).
  *
- * C = alpha * A * B + beta * C with A and B first packed into panels:
- *   Ap: MR-row panels, k-major:  Ap[p][k][r] = A(p*MR + r, k)  (zero padded)
- *   Bp: NR-col panels, k-major:  Bp[q][k][c] = B(k, q*NR + c)  (zero padded)
- * One work-item computes an MR x NR block of C with its accumulators in
- * named float8 registers: PoCL keeps private arrays on the stack, which is
- * several times slower, and vectorising across work-items loses to
- * explicit float8 FMAs on the packed panels. */
+ * C = alpha * op(A) op(B) + beta * C, row-major. The default kernel is
+ * gemm_blocked_w: one work-item owns a 32-column stripe of C and up to 64
+ * six-row panels; per K chunk it copies its stripe of op(B) (any stored
+ * layout) into local memory and runs a 6 x 32 register block with twelve
+ * named float16 accumulators (AVX-512: 32 vector registers). A is read
+ * either in place or from 6-row k-major panels made by gemm_pack_a:
+ *   Ap[p][k][r] = A(p*MR + r, k)  (zero padded)
+ * gemm_blocked is the same with 6 x 16 float8 blocks (narrow outputs).
+ * gemm_pack_b + gemm_packed are the first version (both operands packed,
+ * one 6x16 block per work-item), kept for comparison.
+ * Accumulators are named variables: PoCL keeps private arrays on the
+ * stack, which is several times slower, and vectorising across work-items
+ * loses to explicit vector FMAs. */
 
 #define MR 6
 #define NR 16

@@ -1,7 +1,8 @@
-/* graft's own GEMM. On CPU devices (PoCL): A is packed into 6-row panels,
- * then gemm_blocked streams op(B) straight from its stored layout (see
- * cl/gemm.cl). On GPUs, where the packed CPU kernel makes no sense, a
- * local-memory tiled kernel runs. */
+/* graft's own GEMM. On CPU devices (PoCL) gemm_blocked_w (cl/gemm.cl)
+ * streams op(B) from its stored layout and reads A either in place or
+ * after packing it into 6-row panels; no pass packs B. On GPUs, where the
+ * CPU kernel makes no sense, a local-memory tiled kernel runs. Numbers and
+ * the experiments behind each choice: docs/performance.md. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,8 @@ graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_m
 {
     int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
     int pm = (M + MR - 1) / MR;
-    /* The stored layout's contiguous index goes to dim 0, so neighbouring
-     * work-items of a group read neighbouring floats. */
+    /* dim 0 is k: neighbouring work-items read neighbouring floats when A
+     * is stored untransposed (W in forward); only small A gets packed. */
     size_t lws[2] = {16, 1};
     size_t ga[2] = {(size_t)K, (size_t)pm};
     return LAUNCH(ctx, "gemm_pack_a", 2, ga, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
