@@ -118,8 +118,8 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
  * which covers both stored layouts (aps = MR * asr) and the packed panels
  * of gemm_pack_a (aps = K * MR, ask = MR, asr = 1). Rows past M re-read row
  * M - 1 and are never stored.
- * The column stripe index q is grid dimension qdim, the panel chunk the
- * other one; kc (at most KC) is the K chunk. */
+ * Grid dimension qdim runs over chunks of qc column stripes, the other one
+ * over chunks of pc panels; kc (at most KC) is the K chunk. */
 #define KC 256
 
 /* In-register 8x8 transpose: row i of the result is column i of the input
@@ -154,83 +154,87 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
 #define A_ROW(r) (min(r, M - 1 - i0) * asr)
 __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, int asr,
                            __global const float *b, int boff, int bsk, int bsc, int M, int N,
-                           int K, int pc, int qdim, int kc, float alpha, float beta0, __global float *c,
-                           int coff, int ldc)
+                           int K, int pc, int qc, int qdim, int kc, float alpha, float beta0,
+                           __global float *c, int coff, int ldc)
 {
     __local float bs[KC * NR];
-    int q = get_global_id(qdim), p0 = get_global_id(1 - qdim) * pc;
-    int pm = (M + MR - 1) / MR, j0 = q * NR;
-    if (j0 >= N || p0 >= pm) return;
-    int p1 = min(pm, p0 + pc);
-    int ncols = min(NR, N - j0);
-    int full = ncols == NR;
-    __global const float *bq = b + boff + (size_t)j0 * bsc;
+    int q0 = get_global_id(qdim) * qc, p0 = get_global_id(1 - qdim) * pc;
+    int pm = (M + MR - 1) / MR, pn = (N + NR - 1) / NR;
+    if (q0 >= pn || p0 >= pm) return;
+    int p1 = min(pm, p0 + pc), q1 = min(pn, q0 + qc);
     for (int k0 = 0; k0 < K; k0 += kc) {
         int kn = min(kc, K - k0);
-        if (full && bsc == 1) {
-            for (int k = 0; k < kn; k++) {
-                __global const float *src = bq + (size_t)(k0 + k) * bsk;
-                vstore8(vload8(0, src), 0, bs + k * NR);
-                vstore8(vload8(1, src), 1, bs + k * NR);
-            }
-        } else if (bsk == 1 && full) {
-            /* op(B) = stored^T, each column a contiguous run over k: load
-             * 8 k-values of 8 columns and transpose in registers, about a
-             * third of the instructions of the scalar copy. */
-            int k = 0;
-            for (; k + 8 <= kn; k += 8)
-                for (int h = 0; h < 2; h++) {
-                    __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
-                    float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
-                    float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
-                    float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
-                    float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
-                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
-                    __local float *d = bs + k * NR + h * 8;
-                    vstore8(r0, 0, d);
-                    vstore8(r1, 0, d + NR);
-                    vstore8(r2, 0, d + 2 * NR);
-                    vstore8(r3, 0, d + 3 * NR);
-                    vstore8(r4, 0, d + 4 * NR);
-                    vstore8(r5, 0, d + 5 * NR);
-                    vstore8(r6, 0, d + 6 * NR);
-                    vstore8(r7, 0, d + 7 * NR);
+        /* qc > 1: several stripes reuse this K chunk of A while it is hot. */
+        for (int q = q0; q < q1; q++) {
+            int j0 = q * NR;
+            int ncols = min(NR, N - j0);
+            int full = ncols == NR;
+            __global const float *bq = b + boff + (size_t)j0 * bsc;
+            if (full && bsc == 1) {
+                for (int k = 0; k < kn; k++) {
+                    __global const float *src = bq + (size_t)(k0 + k) * bsk;
+                    vstore8(vload8(0, src), 0, bs + k * NR);
+                    vstore8(vload8(1, src), 1, bs + k * NR);
                 }
-            for (; k < kn; k++)
-                for (int cc = 0; cc < NR; cc++) bs[k * NR + cc] = bq[(size_t)cc * bsc + k0 + k];
-        } else if (bsk == 1) {
-            /* op(B) = stored^T: each column is a contiguous run over k. */
-            for (int cc = 0; cc < NR; cc++) {
-                __global const float *src = bq + (size_t)cc * bsc + k0;
-                if (cc < ncols)
-                    for (int k = 0; k < kn; k++) bs[k * NR + cc] = src[k];
-                else
-                    for (int k = 0; k < kn; k++) bs[k * NR + cc] = 0.0f;
+            } else if (bsk == 1 && full) {
+                /* op(B) = stored^T, each column a contiguous run over k: load
+                 * 8 k-values of 8 columns and transpose in registers, about a
+                 * third of the instructions of the scalar copy. */
+                int k = 0;
+                for (; k + 8 <= kn; k += 8)
+                    for (int h = 0; h < 2; h++) {
+                        __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
+                        float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
+                        float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
+                        float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
+                        float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
+                        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                        __local float *d = bs + k * NR + h * 8;
+                        vstore8(r0, 0, d);
+                        vstore8(r1, 0, d + NR);
+                        vstore8(r2, 0, d + 2 * NR);
+                        vstore8(r3, 0, d + 3 * NR);
+                        vstore8(r4, 0, d + 4 * NR);
+                        vstore8(r5, 0, d + 5 * NR);
+                        vstore8(r6, 0, d + 6 * NR);
+                        vstore8(r7, 0, d + 7 * NR);
+                    }
+                for (; k < kn; k++)
+                    for (int cc = 0; cc < NR; cc++) bs[k * NR + cc] = bq[(size_t)cc * bsc + k0 + k];
+            } else if (bsk == 1) {
+                /* op(B) = stored^T: each column is a contiguous run over k. */
+                for (int cc = 0; cc < NR; cc++) {
+                    __global const float *src = bq + (size_t)cc * bsc + k0;
+                    if (cc < ncols)
+                        for (int k = 0; k < kn; k++) bs[k * NR + cc] = src[k];
+                    else
+                        for (int k = 0; k < kn; k++) bs[k * NR + cc] = 0.0f;
+                }
+            } else {
+                for (int k = 0; k < kn; k++)
+                    for (int cc = 0; cc < NR; cc++)
+                        bs[k * NR + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
+                                                     : 0.0f;
             }
-        } else {
-            for (int k = 0; k < kn; k++)
-                for (int cc = 0; cc < NR; cc++)
-                    bs[k * NR + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
-                                                 : 0.0f;
-        }
-        /* beta applies once, on the first chunk; later chunks accumulate. */
-        float beta = k0 == 0 ? beta0 : 1.0f;
-        for (int p = p0; p < p1; p++) {
-            int i0 = p * MR;
-            __global const float *pa = a + aoff + (size_t)p * aps + (size_t)k0 * ask;
-            int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
-            int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
-            __local const float *pb = bs;
-            float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
-            float8 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
-            for (int k = 0; k < kn; k++) {
-                float8 b0 = vload8(0, pb), b1 = vload8(1, pb);
-                ROW_FMA_AT(0, r0) ROW_FMA_AT(1, r1) ROW_FMA_AT(2, r2)
-                ROW_FMA_AT(3, r3) ROW_FMA_AT(4, r4) ROW_FMA_AT(5, r5)
-                pa += ask;
-                pb += NR;
+            /* beta applies once, on the first chunk; later chunks accumulate. */
+            float beta = k0 == 0 ? beta0 : 1.0f;
+            for (int p = p0; p < p1; p++) {
+                int i0 = p * MR;
+                __global const float *pa = a + aoff + (size_t)p * aps + (size_t)k0 * ask;
+                int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
+                int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
+                __local const float *pb = bs;
+                float8 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+                float8 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+                for (int k = 0; k < kn; k++) {
+                    float8 b0 = vload8(0, pb), b1 = vload8(1, pb);
+                    ROW_FMA_AT(0, r0) ROW_FMA_AT(1, r1) ROW_FMA_AT(2, r2)
+                    ROW_FMA_AT(3, r3) ROW_FMA_AT(4, r4) ROW_FMA_AT(5, r5)
+                    pa += ask;
+                    pb += NR;
+                }
+                ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
             }
-            ROW_STORE(0) ROW_STORE(1) ROW_STORE(2) ROW_STORE(3) ROW_STORE(4) ROW_STORE(5)
         }
     }
 }
@@ -266,83 +270,87 @@ __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, 
     }
 __kernel void gemm_blocked_w(__global const float *a, int aoff, int aps, int ask, int asr,
                            __global const float *b, int boff, int bsk, int bsc, int M, int N,
-                           int K, int pc, int qdim, int kc, float alpha, float beta0, __global float *c,
-                           int coff, int ldc)
+                           int K, int pc, int qc, int qdim, int kc, float alpha, float beta0,
+                           __global float *c, int coff, int ldc)
 {
     __local float bs[KC * NRW];
-    int q = get_global_id(qdim), p0 = get_global_id(1 - qdim) * pc;
-    int pm = (M + MR - 1) / MR, j0 = q * NRW;
-    if (j0 >= N || p0 >= pm) return;
-    int p1 = min(pm, p0 + pc);
-    int ncols = min(NRW, N - j0);
-    int full = ncols == NRW;
-    __global const float *bq = b + boff + (size_t)j0 * bsc;
+    int q0 = get_global_id(qdim) * qc, p0 = get_global_id(1 - qdim) * pc;
+    int pm = (M + MR - 1) / MR, pn = (N + NRW - 1) / NRW;
+    if (q0 >= pn || p0 >= pm) return;
+    int p1 = min(pm, p0 + pc), q1 = min(pn, q0 + qc);
     for (int k0 = 0; k0 < K; k0 += kc) {
         int kn = min(kc, K - k0);
-        if (full && bsc == 1) {
-            for (int k = 0; k < kn; k++) {
-                __global const float *src = bq + (size_t)(k0 + k) * bsk;
-                vstore16(vload16(0, src), 0, bs + k * NRW);
-                vstore16(vload16(1, src), 1, bs + k * NRW);
-            }
-        } else if (bsk == 1 && full) {
-            /* op(B) = stored^T, each column a contiguous run over k: load
-             * 8 k-values of 8 columns and transpose in registers, about a
-             * third of the instructions of the scalar copy. */
-            int k = 0;
-            for (; k + 8 <= kn; k += 8)
-                for (int h = 0; h < 4; h++) {
-                    __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
-                    float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
-                    float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
-                    float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
-                    float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
-                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
-                    __local float *d = bs + k * NRW + h * 8;
-                    vstore8(r0, 0, d);
-                    vstore8(r1, 0, d + NRW);
-                    vstore8(r2, 0, d + 2 * NRW);
-                    vstore8(r3, 0, d + 3 * NRW);
-                    vstore8(r4, 0, d + 4 * NRW);
-                    vstore8(r5, 0, d + 5 * NRW);
-                    vstore8(r6, 0, d + 6 * NRW);
-                    vstore8(r7, 0, d + 7 * NRW);
+        /* qc > 1: several stripes reuse this K chunk of A while it is hot. */
+        for (int q = q0; q < q1; q++) {
+            int j0 = q * NRW;
+            int ncols = min(NRW, N - j0);
+            int full = ncols == NRW;
+            __global const float *bq = b + boff + (size_t)j0 * bsc;
+            if (full && bsc == 1) {
+                for (int k = 0; k < kn; k++) {
+                    __global const float *src = bq + (size_t)(k0 + k) * bsk;
+                    vstore16(vload16(0, src), 0, bs + k * NRW);
+                    vstore16(vload16(1, src), 1, bs + k * NRW);
                 }
-            for (; k < kn; k++)
-                for (int cc = 0; cc < NRW; cc++) bs[k * NRW + cc] = bq[(size_t)cc * bsc + k0 + k];
-        } else if (bsk == 1) {
-            /* op(B) = stored^T: each column is a contiguous run over k. */
-            for (int cc = 0; cc < NRW; cc++) {
-                __global const float *src = bq + (size_t)cc * bsc + k0;
-                if (cc < ncols)
-                    for (int k = 0; k < kn; k++) bs[k * NRW + cc] = src[k];
-                else
-                    for (int k = 0; k < kn; k++) bs[k * NRW + cc] = 0.0f;
+            } else if (bsk == 1 && full) {
+                /* op(B) = stored^T, each column a contiguous run over k: load
+                 * 8 k-values of 8 columns and transpose in registers, about a
+                 * third of the instructions of the scalar copy. */
+                int k = 0;
+                for (; k + 8 <= kn; k += 8)
+                    for (int h = 0; h < 4; h++) {
+                        __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
+                        float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
+                        float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
+                        float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
+                        float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
+                        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                        __local float *d = bs + k * NRW + h * 8;
+                        vstore8(r0, 0, d);
+                        vstore8(r1, 0, d + NRW);
+                        vstore8(r2, 0, d + 2 * NRW);
+                        vstore8(r3, 0, d + 3 * NRW);
+                        vstore8(r4, 0, d + 4 * NRW);
+                        vstore8(r5, 0, d + 5 * NRW);
+                        vstore8(r6, 0, d + 6 * NRW);
+                        vstore8(r7, 0, d + 7 * NRW);
+                    }
+                for (; k < kn; k++)
+                    for (int cc = 0; cc < NRW; cc++) bs[k * NRW + cc] = bq[(size_t)cc * bsc + k0 + k];
+            } else if (bsk == 1) {
+                /* op(B) = stored^T: each column is a contiguous run over k. */
+                for (int cc = 0; cc < NRW; cc++) {
+                    __global const float *src = bq + (size_t)cc * bsc + k0;
+                    if (cc < ncols)
+                        for (int k = 0; k < kn; k++) bs[k * NRW + cc] = src[k];
+                    else
+                        for (int k = 0; k < kn; k++) bs[k * NRW + cc] = 0.0f;
+                }
+            } else {
+                for (int k = 0; k < kn; k++)
+                    for (int cc = 0; cc < NRW; cc++)
+                        bs[k * NRW + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
+                                                     : 0.0f;
             }
-        } else {
-            for (int k = 0; k < kn; k++)
-                for (int cc = 0; cc < NRW; cc++)
-                    bs[k * NRW + cc] = cc < ncols ? bq[(size_t)(k0 + k) * bsk + (size_t)cc * bsc]
-                                                 : 0.0f;
-        }
-        /* beta applies once, on the first chunk; later chunks accumulate. */
-        float beta = k0 == 0 ? beta0 : 1.0f;
-        for (int p = p0; p < p1; p++) {
-            int i0 = p * MR;
-            __global const float *pa = a + aoff + (size_t)p * aps + (size_t)k0 * ask;
-            int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
-            int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
-            __local const float *pb = bs;
-            float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
-            float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
-            for (int k = 0; k < kn; k++) {
-                float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
-                ROW_FMA_AT16(0, r0) ROW_FMA_AT16(1, r1) ROW_FMA_AT16(2, r2)
-                ROW_FMA_AT16(3, r3) ROW_FMA_AT16(4, r4) ROW_FMA_AT16(5, r5)
-                pa += ask;
-                pb += NRW;
+            /* beta applies once, on the first chunk; later chunks accumulate. */
+            float beta = k0 == 0 ? beta0 : 1.0f;
+            for (int p = p0; p < p1; p++) {
+                int i0 = p * MR;
+                __global const float *pa = a + aoff + (size_t)p * aps + (size_t)k0 * ask;
+                int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
+                int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
+                __local const float *pb = bs;
+                float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+                float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+                for (int k = 0; k < kn; k++) {
+                    float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
+                    ROW_FMA_AT16(0, r0) ROW_FMA_AT16(1, r1) ROW_FMA_AT16(2, r2)
+                    ROW_FMA_AT16(3, r3) ROW_FMA_AT16(4, r4) ROW_FMA_AT16(5, r5)
+                    pa += ask;
+                    pb += NRW;
+                }
+                ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
             }
-            ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
         }
     }
 }

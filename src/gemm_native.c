@@ -36,8 +36,8 @@ static int env_int(const char *name, int dflt)
 
 /* Launches gemm_blocked with A given by the strides of cl/gemm.cl. */
 static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem a,
-                                size_t aoff, int aps, int ask, int asr, gemm_operand b,
-                                float beta, cl_mem c, size_t coff, int ldc)
+                                size_t aoff, int aps, int ask, int asr, int a_packed,
+                                gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
     int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
     /* 6 x 32 blocks in float16 registers (AVX-512 CPUs; see gemm_blocked_w)
@@ -59,21 +59,35 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
     int pc = pm < pcmax ? pm : pcmax;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
+    /* With A large and read in place (dW: dY' is Cout x N*H*W), items take
+     * several column stripes so each K chunk of A is fetched from memory
+     * once per item rather than once per stripe; about 2 items per core
+     * remain (1 to 9 stripes per item measured: docs/performance.md). */
+    int qc = 1;
+    if (!a_packed) {
+        int np = (pm + pc - 1) / pc, groups = want / 2 / np;
+        if (groups < 1) groups = 1;
+        qc = (pn + groups - 1) / groups;
+    }
+    qc = env_int("GRAFT_GEMM_QC", qc);
+    if (qc < 1) qc = 1;
+    size_t nq = (size_t)((pn + qc - 1) / qc), np = (size_t)((pm + pc - 1) / pc);
     /* Work-groups of one item by default: PoCL compiles per local size and
      * gains nothing from bigger groups for this explicitly vectorised code. */
-    size_t nq = (size_t)pn, np = (size_t)((pm + pc - 1) / pc);
     size_t gc[2] = {qdim ? np : nq, qdim ? nq : np}, lc[2] = {(size_t)lx, (size_t)ly};
-    return LAUNCH(ctx, wide ? "gemm_blocked_w" : "gemm_blocked", 2, gc, lc, KA_MEM(a), KA_INT(aoff), KA_INT(aps),
-                  KA_INT(ask), KA_INT(asr), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
-                  KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K), KA_INT(pc), KA_INT(qdim), KA_INT(kc),
-                  KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
+    return LAUNCH(ctx, wide ? "gemm_blocked_w" : "gemm_blocked", 2, gc, lc, KA_MEM(a),
+                  KA_INT(aoff), KA_INT(aps), KA_INT(ask), KA_INT(asr), KA_MEM(b.buf),
+                  KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K),
+                  KA_INT(pc), KA_INT(qc), KA_INT(qdim), KA_INT(kc), KA_FLT(alpha),
+                  KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
 }
 
 graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem ap,
                              size_t apoff, gemm_operand b, float beta, cl_mem c, size_t coff,
                              int ldc)
 {
-    return run_blocked(ctx, M, N, K, alpha, ap, apoff, K * MR, MR, 1, b, beta, c, coff, ldc);
+    return run_blocked(ctx, M, N, K, alpha, ap, apoff, K * MR, MR, 1, 1, b, beta, c, coff,
+                       ldc);
 }
 
 /* The first version: both operands packed, one 6x16 block per work-item.
@@ -130,6 +144,6 @@ graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_
     }
     /* A read in place: no packing pass at all. */
     int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
-    return run_blocked(ctx, M, N, K, alpha, a.buf, a.off, MR * a_sr, a_sk, a_sr, b, beta, c,
-                       coff, ldc);
+    return run_blocked(ctx, M, N, K, alpha, a.buf, a.off, MR * a_sr, a_sk, a_sr, 0, b, beta,
+                       c, coff, ldc);
 }
