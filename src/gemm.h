@@ -20,8 +20,10 @@ graft_status gemm_run(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_ope
  * op(A) (M x K) into dst at float offset dst_off in the panel layout of
  * cl/gemm.cl; dst needs gemm_packed_a_floats(M, K) floats from there.
  * gemm_packed_run then computes C = alpha * op(A) op(B) + beta * C from that
- * packed A and B in any stored layout, exactly like gemm_run (M, N, K > 0).
- * gemm_native is gemm_pack_a_into (into scratch slot 3) + gemm_packed_run. */
+ * packed A and B in any stored layout, exactly like gemm_run (M, N, K > 0;
+ * GRAFT_ERR_UNSUPPORTED on GPU devices). gemm_native does the same, packing
+ * into scratch slot 3, when A is small or re-read by many column stripes,
+ * and otherwise reads A in place (docs/performance.md). */
 size_t gemm_packed_a_floats(int M, int K);
 graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_mem dst,
                               size_t dst_off);

@@ -86,6 +86,11 @@ graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, c
                              size_t apoff, gemm_operand b, float beta, cl_mem c, size_t coff,
                              int ldc)
 {
+    if (ctx->info.type == GRAFT_DEVICE_GPU)
+        return ctx_fail(ctx, GRAFT_ERR_UNSUPPORTED, "gemm_packed_run: CPU devices only");
+    if (M <= 0 || N <= 0 || K <= 0 || ldc < N)
+        return ctx_fail(ctx, GRAFT_ERR_SHAPE, "gemm_packed_run: M=%d N=%d K=%d ldc=%d", M, N, K,
+                        ldc);
     return run_blocked(ctx, M, N, K, alpha, ap, apoff, K * MR, MR, 1, 1, b, beta, c, coff,
                        ldc);
 }
