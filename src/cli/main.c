@@ -14,6 +14,9 @@ typedef struct command {
 static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL devices graft can use"},
     {"train", cmd_train, "train a network from scratch (pretraining)"},
+    {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
+    {"predict", cmd_predict, "classify PNG images or folders of them"},
+    {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
