@@ -163,6 +163,32 @@ static int write_json(const char *path, const char *model, const char *data, con
     return rc;
 }
 
+/* One row per image: index, path (when known), true and predicted class. */
+static int write_predictions(const char *path, const dataset *d, const eval_result *r,
+                             const graft_model_meta *meta)
+{
+    char nb[32];
+    int K = r->classes;
+    textbuf tb = {0};
+    tb_printf(&tb, "index,path,label,predicted,prob\n");
+    for (int i = 0; i < r->n; i++) {
+        const float *p = r->probs + (size_t)i * K;
+        int arg = 0;
+        for (int c = 1; c < K; c++)
+            if (p[c] > p[arg]) arg = c;
+        tb_printf(&tb, "%d,", i);
+        tb_csv_field(&tb, d->paths && d->paths[i] ? d->paths[i] : "");
+        tb_printf(&tb, ",");
+        tb_csv_field(&tb, cli_class_name(meta, d->y[i], nb, sizeof nb));
+        tb_printf(&tb, ",");
+        tb_csv_field(&tb, cli_class_name(meta, arg, nb, sizeof nb));
+        tb_printf(&tb, ",%.6f\n", (double)p[arg]);
+    }
+    int rc = tb_write(&tb, CMD, path);
+    tb_free(&tb);
+    return rc;
+}
+
 static int write_csv(const char *path, const eval_result *r, const graft_model_meta *meta,
                      const class_metrics *cm)
 {
@@ -205,7 +231,7 @@ int cmd_eval(int argc, char **argv)
 {
     common_opts co = {NULL, 0, 1};
     const char *model = NULL, *data = "fashion-mnist", *classes = NULL, *split = NULL;
-    const char *json = NULL, *csv = NULL;
+    const char *json = NULL, *csv = NULL, *preds = NULL;
     int batch = 256, skip_bad = 0;
     opt opts[] = {
         {"model", OPT_STRING, &model, "PATH", "model file to evaluate (required)", 0, 0},
@@ -217,6 +243,8 @@ int cmd_eval(int argc, char **argv)
         {"batch", OPT_INT, &batch, "N", "inference batch size (default 256)", 1, 65536},
         {"json", OPT_STRING, &json, "PATH", "write every metric and the confusion matrix as JSON", 0, 0},
         {"csv", OPT_STRING, &csv, "PATH", "write per-class precision/recall/F1/support as CSV", 0, 0},
+        {"predictions", OPT_STRING, &preds, "PATH", "write one CSV row per image: index, path, "
+         "label, predicted class and its probability", 0, 0},
         {"skip-bad", OPT_FLAG, &skip_bad, NULL, "skip unreadable image files (reported) instead "
          "of stopping", 0, 0},
         COMMON_OPTS(co),
@@ -273,7 +301,7 @@ int cmd_eval(int argc, char **argv)
     char err[2048] = "";
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (evaluate(m, d, meta.mean, meta.std, batch, 0, &er, err, sizeof err) != GRAFT_OK) {
+    if (evaluate(m, d, meta.mean, meta.std, batch, preds != NULL, &er, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", err);
         goto done;
     }
@@ -294,8 +322,10 @@ int cmd_eval(int argc, char **argv)
     if (json && write_json(json, model, data, split_name, &er, &meta, cm, &macro, &weighted))
         goto done;
     if (csv && write_csv(csv, &er, &meta, cm)) goto done;
-    if (!co.quiet && (json || csv))
-        printf("\nwrote%s%s%s%s\n", json ? " " : "", json ? json : "", csv ? " " : "", csv ? csv : "");
+    if (preds && write_predictions(preds, d, &er, &meta)) goto done;
+    if (!co.quiet && (json || csv || preds))
+        printf("\nwrote%s%s%s%s%s%s\n", json ? " " : "", json ? json : "", csv ? " " : "",
+               csv ? csv : "", preds ? " " : "", preds ? preds : "");
     status = 0;
 done:
     free(cm);

@@ -68,7 +68,7 @@ static void print_table(const graft_model *m)
         int c, h, w;
         graft_model_node_shape(m, i, &c, &h, &w);
         snprintf(shape, sizeof shape, "%dx%dx%d", c, h, w);
-        printf("%4d  %-22s %-14s %-24s %-14s %10zu %9.2f\n", i,
+        printf("%4d  %-22s %-14s %-24s %-14s %10zu %9.3f\n", i,
                cli_trunc(graft_model_node_name(m, i), tn, 23), kn ? kn : "?",
                nin ? cli_trunc(ins, ti, 25) : "-", shape, graft_model_node_param_count(m, i),
                node_flops(m, i) / 1e6);

@@ -314,7 +314,12 @@ int cmd_predict(int argc, char **argv)
     }
     if (!to_stdout_csv) {
         printf("%-*s  %-*s  %6s", pw, "path", lw, "label", "prob");
-        for (int r = 2; r <= top; r++) printf("  %-*s  %6s", lw, r == 2 ? "top-2.." : "", "");
+        for (int r = 2; r <= top; r++) {
+            char l[16], q[16];
+            snprintf(l, sizeof l, "label%d", r);
+            snprintf(q, sizeof q, "prob%d", r);
+            printf("  %-*s  %6s", lw, l, q);
+        }
         printf("\n");
     }
 
