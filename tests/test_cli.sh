@@ -1,0 +1,129 @@
+#!/bin/sh
+# End-to-end checks of the graft command-line tool on the committed
+# 512-image Fashion-MNIST fixture.
+# Usage: test_cli.sh GRAFT_EXECUTABLE SOURCE_ROOT
+# Prints "ok - ..." / "not ok - ..." per check and "N passed, M failed";
+# exits 1 on any failure, 77 (skip) when no OpenCL device exists.
+set -u
+G=${1:?usage: test_cli.sh GRAFT SOURCE_ROOT}
+SRC=${2:?usage: test_cli.sh GRAFT SOURCE_ROOT}
+FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
+T=$(mktemp -d "${TMPDIR:-/tmp}/graft-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "not ok - $1"
+    for f in "$T/out" "$T/err"; do [ -s "$f" ] && sed 's/^/#   /' "$f" | tail -n 15; done
+}
+# run CMD...: runs with output in $T/out, $T/err; exit status in $rc.
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# expect DESC STATUS: checks $rc.
+expect() { if [ "$rc" -eq "$2" ]; then ok "$1"; else bad "$1 (exit $rc, expected $2)"; fi; }
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ] || exit 1
+    exit "${1:-0}"
+}
+
+# ---- usage (no device needed)
+for c in devices train eval predict info; do
+    run "$G" "$c" --help
+    if [ "$rc" -eq 0 ] && grep -q '^usage: graft' "$T/out"; then ok "$c --help"; else bad "$c --help (exit $rc)"; fi
+done
+run "$G" --help
+if [ "$rc" -eq 0 ] && grep -q 'predict' "$T/out"; then ok "graft --help lists commands"; else bad "graft --help"; fi
+run "$G" frobnicate
+if [ "$rc" -eq 2 ] && grep -q "unknown command 'frobnicate'" "$T/err"; then ok "unknown command exits 2"; else bad "unknown command (exit $rc)"; fi
+run "$G" eval --bogus
+if [ "$rc" -eq 2 ] && grep -q "unknown option '--bogus'" "$T/err"; then ok "unknown flag exits 2"; else bad "unknown flag (exit $rc)"; fi
+run "$G" train --epochs abc
+if [ "$rc" -eq 2 ] && grep -q "epochs" "$T/err"; then ok "--epochs abc exits 2"; else bad "--epochs abc (exit $rc)"; fi
+run "$G" eval
+if [ "$rc" -eq 2 ] && grep -q "model" "$T/err"; then ok "eval without --model exits 2"; else bad "eval without --model (exit $rc)"; fi
+run "$G" info --model a --arch refnet
+expect "info with both --model and --arch exits 2" 2
+
+# ---- devices
+run "$G" devices
+if [ "$rc" -ne 0 ]; then
+    echo "# no OpenCL device; skipping the rest"
+    cat "$T/err"
+    finish 77
+fi
+if [ "$(wc -l <"$T/out")" -ge 2 ]; then ok "devices lists a device"; else bad "devices lists no device"; fi
+
+# ---- train on the fixture
+M="$T/m.graft"
+run "$G" train --quiet --data "$FIX" --epochs 1 --batch 32 --per-class 10 --out "$M"
+if [ "$rc" -eq 0 ] && [ -s "$M" ]; then ok "train writes a model"; else bad "train (exit $rc)"; finish; fi
+
+# ---- info
+run "$G" info --model "$M"
+if [ "$rc" -eq 0 ] && grep -q '^parameters: 140458$' "$T/out" && grep -q 'conv1' "$T/out" \
+    && grep -q '^normalisation:' "$T/out"; then ok "info --model (refnet: 140458 parameters)"
+else bad "info --model (exit $rc)"; fi
+run "$G" info --arch resnet18 --classes 1000
+if [ "$rc" -eq 0 ] && grep -q '^parameters: 11689512$' "$T/out" && grep -q '^training memory' "$T/out"
+then ok "info --arch resnet18 --classes 1000 (11689512 parameters)"
+else bad "info --arch resnet18 (exit $rc)"; fi
+run "$G" info --arch vgg
+expect "info --arch vgg exits 2" 2
+
+# ---- eval
+run "$G" eval --quiet --model "$M" --data "$FIX" --json "$T/e.json" --csv "$T/e.csv" \
+    --predictions "$T/p.csv"
+if [ "$rc" -eq 0 ] && grep -Eq '^top-1 accuracy: [0-9]+\.[0-9]{2}%$' "$T/out"; then ok "eval prints top-1"
+else bad "eval (exit $rc)"; fi
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["images"]==512 and len(d["confusion"])==10 and sum(map(sum,d["confusion"]))==512' "$T/e.json" 2>"$T/err"
+then ok "eval --json is valid JSON with a 10x10 confusion matrix"
+else bad "eval --json"; fi
+if [ "$(wc -l <"$T/e.csv")" -eq 11 ] && head -n 1 "$T/e.csv" | grep -q '^class,name,precision,recall,f1,support'
+then ok "eval --csv has a row per class"; else bad "eval --csv"; fi
+
+# ---- predict agrees with eval
+N=64
+if python3 "$SRC/tools/idx_to_pngs.py" -n $N "$FIX" "$T/png" >"$T/out" 2>"$T/err"; then ok "idx_to_pngs writes PNGs"
+else bad "idx_to_pngs"; fi
+run "$G" predict --quiet --model "$M" --top 3 --batch 20 --csv "$T/pred.csv" "$T/png"
+if [ "$rc" -eq 0 ] && [ "$(wc -l <"$T/pred.csv")" -eq $((N + 1)) ]; then ok "predict a folder"
+else bad "predict (exit $rc)"; fi
+if python3 - "$T/pred.csv" "$T/p.csv" $N >"$T/out" 2>"$T/err" <<'PY'
+import csv, os, sys
+pred = list(csv.DictReader(open(sys.argv[1])))
+ev = list(csv.DictReader(open(sys.argv[2])))
+n = int(sys.argv[3])
+assert len(pred) == n, len(pred)
+for row in pred:
+    idx = int(os.path.basename(row["path"]).split("_")[0])
+    assert row["label"] == ev[idx]["predicted"], (row, ev[idx])
+    assert abs(float(row["prob"]) - float(ev[idx]["prob"])) < 1e-3, (row, ev[idx])
+    assert "rank3_label" in row
+PY
+then ok "predict labels match eval's arg-max"; else bad "predict vs eval"; fi
+run "$G" predict --quiet --model "$M" "$T/png/00_9.png"
+if [ "$rc" -eq 0 ] && grep -q '00_9.png' "$T/out"; then ok "predict one file prints a table"; else bad "predict one file (exit $rc)"; fi
+
+# ---- bad input
+printf 'not a png' >"$T/png/zz_bad.png"
+run "$G" predict --quiet --model "$M" "$T/png"
+if [ "$rc" -eq 1 ] && grep -q 'zz_bad.png' "$T/err"; then ok "predict names a bad file and exits 1"
+else bad "predict bad file (exit $rc)"; fi
+run "$G" predict --quiet --skip-bad --model "$M" "$T/png"
+if [ "$rc" -eq 0 ] && grep -q 'skipped 1 bad file' "$T/err" && [ "$(wc -l <"$T/out")" -eq $((N + 1)) ]
+then ok "predict --skip-bad counts it"; else bad "predict --skip-bad (exit $rc)"; fi
+head -c 1000 "$M" >"$T/trunc.graft"
+run "$G" eval --quiet --model "$T/trunc.graft" --data "$FIX"
+if [ "$rc" -eq 1 ] && grep -q 'trunc.graft' "$T/err"; then ok "truncated model: exit 1 naming the file"
+else bad "truncated model (exit $rc)"; fi
+run "$G" eval --quiet --model "$M" --data "$T/no-such-dir/x-images-idx3-ubyte.gz"
+if [ "$rc" -ne 0 ] && grep -q 'no-such-dir' "$T/err"; then ok "missing --data path: error naming it"
+else bad "missing --data (exit $rc)"; fi
+run "$G" predict --quiet --model "$M" "$T/missing.png"
+if [ "$rc" -ne 0 ] && grep -q 'missing.png' "$T/err"; then ok "predict missing file fails naming it"
+else bad "predict missing file (exit $rc)"; fi
+
+finish
