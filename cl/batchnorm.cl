@@ -122,3 +122,100 @@ __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __glo
     }
     dx[i] = beta == 0.0f ? v : v + beta * dx[i];
 }
+
+/* CPU variants (PoCL): one work-item per channel or per (sample, channel)
+ * plane looping over contiguous memory; work-group reductions cost more
+ * there than they save. Plane sums keep float rounding error small. */
+
+__kernel void bn_stats_cpu(__global const float *x, int n, int C, int S, __global float *mean,
+                           __global float *invstd, __global float *rmean, __global float *rvar,
+                           float eps, float momentum, int update)
+{
+    int c = get_global_id(0);
+    if (c >= C) return;
+    int m = n * S;
+    float tot = 0.0f;
+    for (int b = 0; b < n; b++) {
+        __global const float *p = x + ((size_t)b * C + c) * S;
+        float acc = 0.0f;
+        for (int s = 0; s < S; s++) acc += p[s];
+        tot += acc;
+    }
+    float mu = tot / (float)m;
+    tot = 0.0f;
+    for (int b = 0; b < n; b++) {
+        __global const float *p = x + ((size_t)b * C + c) * S;
+        float acc = 0.0f;
+        for (int s = 0; s < S; s++) {
+            float d = p[s] - mu;
+            acc += d * d;
+        }
+        tot += acc;
+    }
+    float var = tot / (float)m;
+    mean[c] = mu;
+    invstd[c] = 1.0f / sqrt(var + eps);
+    if (update) {
+        float uvar = m > 1 ? var * (float)m / (float)(m - 1) : var;
+        rmean[c] = (1.0f - momentum) * rmean[c] + momentum * mu;
+        rvar[c] = (1.0f - momentum) * rvar[c] + momentum * uvar;
+    }
+}
+
+__kernel void bn_apply_planes(__global const float *x, __global float *y, int n, int C, int S,
+                              __global const float *mean, __global const float *invstd,
+                              __global const float *gamma, __global const float *beta)
+{
+    int b = get_global_id(0), c = get_global_id(1);
+    if (b >= n || c >= C) return;
+    float sc = invstd[c] * gamma[c], sh = beta[c] - mean[c] * sc;
+    size_t o = ((size_t)b * C + c) * S;
+    for (int s = 0; s < S; s++) y[o + s] = x[o + s] * sc + sh;
+}
+
+__kernel void bn_bwd_reduce_cpu(__global const float *x, __global const float *dy, int n, int C,
+                                int S, __global const float *mean, __global const float *invstd,
+                                __global float *sums, __global float *dgamma,
+                                __global float *dbeta, int pgrads)
+{
+    int c = get_global_id(0);
+    if (c >= C) return;
+    float mu = mean[c], is = invstd[c];
+    float sdy = 0.0f, sdyx = 0.0f;
+    for (int b = 0; b < n; b++) {
+        size_t o = ((size_t)b * C + c) * S;
+        float a = 0.0f, q = 0.0f;
+        for (int s = 0; s < S; s++) {
+            a += dy[o + s];
+            q += dy[o + s] * (x[o + s] - mu);
+        }
+        sdy += a;
+        sdyx += q * is;
+    }
+    sums[2 * c] = sdy;
+    sums[2 * c + 1] = sdyx;
+    if (pgrads) {
+        dgamma[c] = sdyx;
+        dbeta[c] = sdy;
+    }
+}
+
+__kernel void bn_bwd_dx_planes(__global const float *x, __global const float *dy,
+                               __global float *dx, int n, int C, int S, int m,
+                               __global const float *mean, __global const float *invstd,
+                               __global const float *gamma, __global const float *sums, int batch,
+                               float beta)
+{
+    int b = get_global_id(0), c = get_global_id(1);
+    if (b >= n || c >= C) return;
+    float g = gamma[c] * invstd[c];
+    float mdy = batch ? sums[2 * c] / (float)m : 0.0f;
+    float mdyx = batch ? sums[2 * c + 1] / (float)m : 0.0f;
+    float mu = mean[c], is = invstd[c];
+    size_t o = ((size_t)b * C + c) * S;
+    for (int s = 0; s < S; s++) {
+        float xhat = (x[o + s] - mu) * is;
+        float v = g * (dy[o + s] - mdy - xhat * mdyx);
+        dx[o + s] = beta == 0.0f ? v : v + beta * dx[o + s];
+    }
+}

@@ -3,85 +3,104 @@
  * GEMM's [C][n*P], and direct kernels for convolutions with one input
  * channel per group (depthwise), where a GEMM would be tiny. */
 
-/* col[r][j], r = ci*k*k + ky*k + kx over all Cin, j = nn*P + oy*Wout + ox. */
+/* On CPU devices (PoCL) every work-group costs a dispatch, so these layout
+ * kernels give each work-item a whole image plane (sample nn, channel ci)
+ * and loop inside it; the inner loops run over contiguous memory. */
+
+/* col[r][j], r = ci*k*k + ky*k + kx over all Cin, j = nn*P + oy*Wout + ox.
+ * Range (nn, ci). */
 __kernel void conv_im2col(__global const float *x, __global float *col, int n, int cin, int h,
                           int w, int hout, int wout, int k, int stride, int pad, int dil)
 {
-    size_t i = get_global_id(0);
+    int nn = get_global_id(0), ci = get_global_id(1);
+    if (nn >= n || ci >= cin) return;
     int P = hout * wout;
     size_t np = (size_t)n * P;
-    size_t total = (size_t)cin * k * k * np;
-    if (i >= total) return;
-    int r = (int)(i / np);
-    int j = (int)(i % np);
-    int nn = j / P, p = j % P;
-    int oy = p / wout, ox = p % wout;
-    int kx = r % k, ky = (r / k) % k, ci = r / (k * k);
-    int iy = oy * stride - pad + ky * dil, ix = ox * stride - pad + kx * dil;
-    float v = 0.0f;
-    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
-        v = x[(((size_t)nn * cin + ci) * h + iy) * w + ix];
-    col[i] = v;
+    __global const float *src = x + ((size_t)nn * cin + ci) * h * w;
+    for (int ky = 0; ky < k; ky++)
+        for (int kx = 0; kx < k; kx++) {
+            __global float *dst = col + (size_t)((ci * k + ky) * k + kx) * np + (size_t)nn * P;
+            /* Output columns whose input column lies inside the image. */
+            int off = kx * dil - pad;
+            int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+            int ox1 = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / stride + 1;
+            if (ox1 > wout) ox1 = wout;
+            if (ox0 > ox1) ox0 = ox1;
+            for (int oy = 0; oy < hout; oy++) {
+                __global float *d = dst + oy * wout;
+                int iy = oy * stride - pad + ky * dil;
+                if (iy < 0 || iy >= h) {
+                    for (int ox = 0; ox < wout; ox++) d[ox] = 0.0f;
+                    continue;
+                }
+                __global const float *row = src + (size_t)iy * w + off;
+                for (int ox = 0; ox < ox0; ox++) d[ox] = 0.0f;
+                if (stride == 1)
+                    for (int ox = ox0; ox < ox1; ox++) d[ox] = row[ox];
+                else
+                    for (int ox = ox0; ox < ox1; ox++) d[ox] = row[ox * stride];
+                for (int ox = ox1; ox < wout; ox++) d[ox] = 0.0f;
+            }
+        }
 }
 
-/* Gather form of col2im: every input pixel sums the columns it fed, so no
- * two work-items write the same place (no atomics).
- * dx = beta * dx + sum (beta is 0 or 1; 0 ignores old contents). */
+/* col2im: dx = beta * dx + the sum of the columns each pixel fed
+ * (beta 0 or 1; 0 ignores old contents). One work-item owns a whole
+ * (nn, ci) plane and scatters into it, so no two items touch the same
+ * pixel and no atomics are needed. Range (nn, ci). */
 __kernel void conv_col2im(__global const float *dcol, __global float *dx, int n, int cin, int h,
                           int w, int hout, int wout, int k, int stride, int pad, int dil,
                           float beta)
 {
-    size_t i = get_global_id(0);
-    size_t total = (size_t)n * cin * h * w;
-    if (i >= total) return;
-    int x = (int)(i % w);
-    int y = (int)((i / w) % h);
-    int ci = (int)((i / ((size_t)w * h)) % cin);
-    int nn = (int)(i / ((size_t)w * h * cin));
+    int nn = get_global_id(0), ci = get_global_id(1);
+    if (nn >= n || ci >= cin) return;
     int P = hout * wout;
     size_t np = (size_t)n * P;
-    float acc = 0.0f;
-    for (int ky = 0; ky < k; ky++) {
-        int ty = y + pad - ky * dil;
-        if (ty < 0 || ty % stride) continue;
-        int oy = ty / stride;
-        if (oy >= hout) continue;
+    __global float *dst = dx + ((size_t)nn * cin + ci) * h * w;
+    if (beta == 0.0f)
+        for (int i = 0; i < h * w; i++) dst[i] = 0.0f;
+    for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
-            int tx = x + pad - kx * dil;
-            if (tx < 0 || tx % stride) continue;
-            int ox = tx / stride;
-            if (ox >= wout) continue;
-            size_t r = ((size_t)ci * k + ky) * k + kx;
-            acc += dcol[r * np + (size_t)nn * P + oy * wout + ox];
+            __global const float *src = dcol + (size_t)((ci * k + ky) * k + kx) * np + (size_t)nn * P;
+            int off = kx * dil - pad;
+            int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+            int ox1 = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / stride + 1;
+            if (ox1 > wout) ox1 = wout;
+            if (ox0 > ox1) ox0 = ox1;
+            for (int oy = 0; oy < hout; oy++) {
+                int iy = oy * stride - pad + ky * dil;
+                if (iy < 0 || iy >= h) continue;
+                __global const float *s = src + oy * wout;
+                __global float *row = dst + (size_t)iy * w + off;
+                if (stride == 1)
+                    for (int ox = ox0; ox < ox1; ox++) row[ox] += s[ox];
+                else
+                    for (int ox = ox0; ox < ox1; ox++) row[ox * stride] += s[ox];
+            }
         }
-    }
-    dx[i] = beta == 0.0f ? acc : acc + beta * dx[i];
 }
 
-/* out[nn][c][p] = y[c][nn*P + p] (+ bias[c]). Safe in place when n == 1. */
+/* out[nn][c][p] = y[c][nn*P + p] (+ bias[c]); range (nn, c). */
 __kernel void conv_cnp_to_nchw(__global const float *y, __global float *out,
                                __global const float *bias, int has_bias, int n, int c, int P)
 {
-    size_t i = get_global_id(0);
-    size_t total = (size_t)n * c * P;
-    if (i >= total) return;
-    int p = (int)(i % P);
-    int ch = (int)((i / P) % c);
-    int nn = (int)(i / ((size_t)P * c));
-    float v = y[(size_t)ch * n * P + (size_t)nn * P + p];
-    out[i] = has_bias ? v + bias[ch] : v;
+    int nn = get_global_id(0), ch = get_global_id(1);
+    if (nn >= n || ch >= c) return;
+    __global const float *s = y + ((size_t)ch * n + nn) * P;
+    __global float *d = out + ((size_t)nn * c + ch) * P;
+    float b = has_bias ? bias[ch] : 0.0f;
+    for (int p = 0; p < P; p++) d[p] = s[p] + b;
 }
 
-/* y[c][nn*P + p] = dout[nn][c][p]: the GEMM view of an NCHW gradient. */
+/* y[c][nn*P + p] = dout[nn][c][p]: the GEMM view of an NCHW gradient;
+ * range (nn, c). */
 __kernel void conv_nchw_to_cnp(__global const float *dout, __global float *y, int n, int c, int P)
 {
-    size_t i = get_global_id(0);
-    size_t total = (size_t)n * c * P;
-    if (i >= total) return;
-    int p = (int)(i % P);
-    int ch = (int)((i / P) % c);
-    int nn = (int)(i / ((size_t)P * c));
-    y[(size_t)ch * n * P + (size_t)nn * P + p] = dout[i];
+    int nn = get_global_id(0), ch = get_global_id(1);
+    if (nn >= n || ch >= c) return;
+    __global const float *s = dout + ((size_t)nn * c + ch) * P;
+    __global float *d = y + ((size_t)ch * n + nn) * P;
+    for (int p = 0; p < P; p++) d[p] = s[p];
 }
 
 /* Direct convolution with one input channel per group: output channel co

@@ -111,3 +111,60 @@ __kernel void gap_bwd(__global const float *dy, __global float *dx, int planes, 
     float v = dy[i / S] / (float)S;
     dx[i] = beta == 0.0f ? v : v + beta * dx[i];
 }
+
+/* CPU variants (PoCL): one work-item per (sample, channel) plane. The
+ * backward passes scatter within their own plane, so no atomics. */
+
+__kernel void pool_max_fwd_planes(__global const float *x, __global float *y, __global int *arg,
+                                  int planes, int H, int W, int OH, int OW, int k, int s, int p)
+{
+    int pl = get_global_id(0);
+    if (pl >= planes) return;
+    __global const float *xp = x + (size_t)pl * H * W;
+    __global float *yp = y + (size_t)pl * OH * OW;
+    __global int *ap = arg + (size_t)pl * OH * OW;
+    for (int oh = 0; oh < OH; oh++)
+        for (int ow = 0; ow < OW; ow++) {
+            float best = -INFINITY;
+            int bi = -1;
+            for (int ky = 0; ky < k; ky++) {
+                int ih = oh * s - p + ky;
+                if (ih < 0 || ih >= H) continue;
+                for (int kx = 0; kx < k; kx++) {
+                    int iw = ow * s - p + kx;
+                    if (iw < 0 || iw >= W) continue;
+                    float v = xp[ih * W + iw];
+                    if (bi < 0 || v > best) {
+                        best = v;
+                        bi = ih * W + iw;
+                    }
+                }
+            }
+            yp[oh * OW + ow] = best;
+            ap[oh * OW + ow] = bi;
+        }
+}
+
+__kernel void pool_max_bwd_planes(__global const float *dy, __global const int *arg,
+                                  __global float *dx, int planes, int H, int W, int OH, int OW,
+                                  float beta)
+{
+    int pl = get_global_id(0);
+    if (pl >= planes) return;
+    __global float *dp = dx + (size_t)pl * H * W;
+    if (beta == 0.0f)
+        for (int i = 0; i < H * W; i++) dp[i] = 0.0f;
+    __global const float *g = dy + (size_t)pl * OH * OW;
+    __global const int *a = arg + (size_t)pl * OH * OW;
+    for (int o = 0; o < OH * OW; o++) dp[a[o]] += g[o];
+}
+
+__kernel void gap_bwd_planes(__global const float *dy, __global float *dx, int planes, int S,
+                             float beta)
+{
+    int pl = get_global_id(0);
+    if (pl >= planes) return;
+    float v = dy[pl] / (float)S;
+    __global float *d = dx + (size_t)pl * S;
+    for (int i = 0; i < S; i++) d[i] = beta == 0.0f ? v : v + beta * d[i];
+}

@@ -89,6 +89,10 @@ graft_status ctx_fill(graft_ctx *ctx, cl_mem buf, size_t off, size_t n, float va
 graft_status ctx_write(graft_ctx *ctx, cl_mem buf, size_t off, const float *src, size_t n);
 graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t n);
 
+/* CPU-style device (PoCL and the like): kernels that loop inside few
+ * work-items beat wide NDRanges there; GPUs want the opposite. */
+static inline int ctx_is_cpu(const graft_ctx *ctx) { return ctx->info.type != GRAFT_DEVICE_GPU; }
+
 /* Builds (or loads from the disk cache) the context's program. */
 graft_status program_build(graft_ctx *ctx);
 

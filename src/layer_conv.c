@@ -86,13 +86,17 @@ static graft_status conv_init(graft_ctx *ctx, layer *l, rng *r)
 static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem col)
 {
     size_t total = (size_t)d->cin * d->k * d->k * d->np;
-    return LAUNCH1D(ctx, "conv_im2col", total, KA_MEM(x), KA_MEM(col), KA_INT(d->n),
+    size_t gws[2] = {(size_t)d->n, (size_t)d->cin}, lws[2] = {1, 1};
+    (void)total;
+    return LAUNCH(ctx, "conv_im2col", 2, gws, lws, KA_MEM(x), KA_MEM(col), KA_INT(d->n),
                     KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->hout),
                     KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad),
                     KA_INT(d->dil));
 }
 
-static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1; }
+/* Direct kernels only for grouped convs with one input channel per group
+ * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
+static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
 static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
@@ -124,7 +128,8 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                      (size_t)g * d.cout_g * d.np, (int)d.np));
     }
     if (d.n == 1 && !l->spec.bias) return GRAFT_OK;
-    return LAUNCH1D(ctx, "conv_cnp_to_nchw", nout, KA_MEM(y), KA_MEM(io->out), KA_MEM(bias),
+    size_t gws[2] = {(size_t)d.n, (size_t)d.cout}, lws[2] = {1, 1};
+    return LAUNCH(ctx, "conv_cnp_to_nchw", 2, gws, lws, KA_MEM(y), KA_MEM(io->out), KA_MEM(bias),
                     KA_INT(l->spec.bias), KA_INT(d.n), KA_INT(d.cout), KA_INT(d.P));
 }
 
@@ -163,7 +168,8 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     cl_mem dy = io->dout;
     if (d.n > 1) {
         TRY(ctx_scratch(ctx, 1, nout * sizeof(float), &dy));
-        TRY(LAUNCH1D(ctx, "conv_nchw_to_cnp", nout, KA_MEM(io->dout), KA_MEM(dy), KA_INT(d.n),
+        size_t gws[2] = {(size_t)d.n, (size_t)d.cout}, lws[2] = {1, 1};
+        TRY(LAUNCH(ctx, "conv_nchw_to_cnp", 2, gws, lws, KA_MEM(io->dout), KA_MEM(dy), KA_INT(d.n),
                      KA_INT(d.cout), KA_INT(d.P)));
     }
     size_t colbytes = (size_t)d.groups * d.K * d.np * sizeof(float);
@@ -190,7 +196,9 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
                      (size_t)g * d.K * d.np, (int)d.np));
     }
     size_t nin = (size_t)d.n * d.cin * d.h * d.w;
-    return LAUNCH1D(ctx, "conv_col2im", nin, KA_MEM(dcol), KA_MEM(io->din[0]), KA_INT(d.n),
+    size_t gws[2] = {(size_t)d.n, (size_t)d.cin}, lws[2] = {1, 1};
+    (void)nin;
+    return LAUNCH(ctx, "conv_col2im", 2, gws, lws, KA_MEM(dcol), KA_MEM(io->din[0]), KA_INT(d.n),
                     KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w), KA_INT(d.hout), KA_INT(d.wout),
                     KA_INT(d.k), KA_INT(d.stride), KA_INT(d.pad), KA_INT(d.dil),
                     KA_FLT(io->din_beta[0]));

@@ -60,6 +60,13 @@ static graft_status pool_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
         TRY(ctx_alloc(ctx, nout * sizeof(cl_int), &p->arg, "maxpool arg-max"));
         p->bytes = nout * sizeof(cl_int);
     }
+    if (ctx_is_cpu(ctx)) {
+        size_t g = (size_t)planes, lw = 1;
+        return LAUNCH(ctx, "pool_max_fwd_planes", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->out),
+                      KA_MEM(p->arg), KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h),
+                      KA_INT(o.w), KA_INT(l->spec.kernel), KA_INT(l->spec.stride),
+                      KA_INT(l->spec.pad));
+    }
     return LAUNCH1D(ctx, "pool_max_fwd", nout, KA_MEM(io->in[0]), KA_MEM(io->out), KA_MEM(p->arg),
                     KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h), KA_INT(o.w),
                     KA_INT(l->spec.kernel), KA_INT(l->spec.stride), KA_INT(l->spec.pad));
@@ -80,6 +87,12 @@ static graft_status pool_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     if (!p || p->bytes < (size_t)planes * o.h * o.w * sizeof(cl_int))
         return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "maxpool2d '%s': backward before forward",
                         l->name);
+    if (ctx_is_cpu(ctx)) {
+        size_t g = (size_t)planes, lw = 1;
+        return LAUNCH(ctx, "pool_max_bwd_planes", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(p->arg),
+                      KA_MEM(io->din[0]), KA_INT(planes), KA_INT(in.h), KA_INT(in.w),
+                      KA_INT(o.h), KA_INT(o.w), KA_FLT(io->din_beta[0]));
+    }
     return LAUNCH1D(ctx, "pool_max_bwd", nin, KA_MEM(io->dout), KA_MEM(p->arg),
                     KA_MEM(io->din[0]), KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h),
                     KA_INT(o.w), KA_INT(l->spec.kernel), KA_INT(l->spec.stride),
@@ -116,6 +129,11 @@ static graft_status gap_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
 {
     if (!io->din[0]) return GRAFT_OK;
     int planes = io->n * l->in[0].c, S = l->in[0].h * l->in[0].w;
+    if (ctx_is_cpu(ctx)) {
+        size_t g = (size_t)planes, lw = 1;
+        return LAUNCH(ctx, "gap_bwd_planes", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(io->din[0]),
+                      KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[0]));
+    }
     return LAUNCH1D(ctx, "gap_bwd", (size_t)planes * S, KA_MEM(io->dout), KA_MEM(io->din[0]),
                     KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[0]));
 }
