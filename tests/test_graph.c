@@ -28,7 +28,8 @@ static graft_layer_spec conv(int out, int k, int stride)
     return s;
 }
 
-/* input(2,7,6) -> c1 -> bn -> relu -> c2 -> add(c1) -> leaky -> gap -> fc(3) */
+/* input(2,7,6) -> c1 -> bn -> relu -> c2 -> add(c1) -> leaky -> avgpool
+ * -> flatten -> fc(3) */
 static graft_model *residual_net(graft_ctx *ctx)
 {
     graft_model *m;
@@ -46,10 +47,14 @@ static graft_model *residual_net(graft_ctx *ctx)
     int ins[2] = {c2, c1};
     int a = add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
     int l = add(m, "leaky", graft_layer_default(GRAFT_LAYER_LEAKY_RELU), 1, &a);
-    int g = add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &l);
+    graft_layer_spec ap = graft_layer_default(GRAFT_LAYER_AVGPOOL2D);
+    ap.kernel = 3;
+    ap.stride = 3;
+    int g = add(m, "pool", ap, 1, &l);
+    int f = add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &g);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
-    add(m, "fc", fc, 1, &g);
+    add(m, "fc", fc, 1, &f);
     return m;
 }
 
