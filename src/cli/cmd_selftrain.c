@@ -18,7 +18,8 @@
 
 typedef struct round_info {
     int kept, known, correct, ntrain;
-    int *per_class; /* nclasses */
+    int *per_class; /* nclasses: kept */
+    int *candidates; /* nclasses: pool predictions at or above the threshold */
     double test_acc, seconds;
 } round_info;
 
@@ -77,6 +78,8 @@ static int write_json(const char *cmd, const char *path, const round_info *r, in
     for (int i = 0; i < nr; i++) {
         tb_printf(&tb, "%s{\"round\":%d,\"kept\":%d,\"per_class\":[", i ? "," : "", i, r[i].kept);
         for (int c = 0; c < nclasses; c++) tb_printf(&tb, "%s%d", c ? "," : "", r[i].per_class[c]);
+        tb_printf(&tb, "],\"candidates\":[");
+        for (int c = 0; c < nclasses; c++) tb_printf(&tb, "%s%d", c ? "," : "", r[i].candidates[c]);
         tb_printf(&tb, "],\"checked\":%d,\"correct\":%d,", r[i].known, r[i].correct);
         if (r[i].known) tb_printf(&tb, "\"pseudo_accuracy\":%.6f,", (double)r[i].correct / r[i].known);
         else tb_printf(&tb, "\"pseudo_accuracy\":null,");
@@ -209,7 +212,8 @@ int cmd_selftrain(int argc, char **argv)
         double t0 = now_s();
         round_info *R = &ri[r];
         R->per_class = calloc((size_t)lab->nclasses, sizeof *R->per_class);
-        if (!R->per_class) {
+        R->candidates = calloc((size_t)lab->nclasses, sizeof *R->candidates);
+        if (!R->per_class || !R->candidates) {
             fprintf(stderr, "%s: out of memory\n", cmd);
             goto done;
         }
@@ -230,8 +234,14 @@ int cmd_selftrain(int argc, char **argv)
                 goto done;
             }
             if (threshold > 1.0f) pl.n = 0;
-            memset(R->per_class, 0, sizeof(int) * (size_t)lab->nclasses);
-            for (int i = 0; i < pl.n; i++) {
+            for (int i = 0; i < pool->n; i++) {
+                const float *p = pe.probs + (size_t)i * lab->nclasses;
+                int b = 0;
+                for (int k = 1; k < lab->nclasses; k++)
+                    if (p[k] > p[b]) b = k;
+                if (p[b] >= threshold) R->candidates[b]++;
+            }
+                for (int i = 0; i < pl.n; i++) {
                 R->per_class[pl.labels[i]]++;
                 int t = truth[pl.indices[i]];
                 if (t >= 0) {
@@ -285,7 +295,10 @@ int cmd_selftrain(int argc, char **argv)
     status = 0;
 done:
     if (ri)
-        for (int r = 0; r <= rounds; r++) free(ri[r].per_class);
+        for (int r = 0; r <= rounds; r++) {
+            free(ri[r].per_class);
+            free(ri[r].candidates);
+        }
     free(ri);
     free(truth);
     pseudolabel_result_free(&pl);
