@@ -1,0 +1,60 @@
+/* The reusable part of graft finetune, shared by finetune, cv and
+ * selftrain: the finetune option table, the target model's metadata, and
+ * one fine-tuning run (build target, apply strategy, train). */
+#ifndef GRAFT_FINETUNE_RUN_H
+#define GRAFT_FINETUNE_RUN_H
+#include <stdint.h>
+
+#include "args.h"
+#include "common.h"
+#include "train.h"
+#include "trainopts.h"
+#include "transfer.h"
+
+/* Finetune options as given on the command line. */
+typedef struct finetune_cli {
+    const char *strategy, *freeze, *bn;
+    int keep_head, unfreeze_every;
+    float lr_backbone, lr_decay;
+} finetune_cli;
+
+void finetune_cli_defaults(finetune_cli *f);
+
+#define FINETUNE_OPTS(f)                                                                       \
+    {"strategy", OPT_STRING, &(f).strategy, "NAME", "linear-probe, finetune or gradual (default finetune)", 0, 0}, \
+    {"keep-head", OPT_FLAG, &(f).keep_head, NULL, "keep the source classifier (same classes)", 0, 0}, \
+    {"freeze-until", OPT_STRING, &(f).freeze, "LAYER", "finetune: keep layers up to this one "  \
+     "(name or index, see graft info) frozen", 0, 0},                                          \
+    {"lr-backbone", OPT_FLOAT, &(f).lr_backbone, "F", "learning-rate multiplier below the head (default 1)", 0, 100}, \
+    {"lr-decay", OPT_FLOAT, &(f).lr_decay, "F", "further multiplier per stage below the head (default 1)", 0, 1}, \
+    {"unfreeze-every", OPT_INT, &(f).unfreeze_every, "E", "gradual: unfreeze one more stage every E epochs (default 2)", 1, 100000}, \
+    {"bn", OPT_STRING, &(f).bn, "MODE", "frozen (keep source BatchNorm statistics) or train "   \
+     "(default train; frozen layers always keep theirs)", 0, 0}
+
+/* Checks --strategy and --bn, fills fo (freeze_until -1) and sets the
+ * strategy's default learning rate when --lr was not given. Prints and
+ * returns EXIT_USAGE on error, else 0. */
+int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, finetune_opts *fo);
+/* Resolves --freeze-until (a name or an index) on the source model into
+ * fo->freeze_until; prints and returns 1 when there is no such layer. */
+int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src,
+                        const char *from, finetune_opts *fo);
+
+/* Metadata of a target model: the target's class names, the source's
+ * architecture name and normalisation (the backbone expects its own input
+ * statistics). Caller frees with graft_model_meta_free. */
+int finetune_meta(const char *cmd, const train_opts *to, const dataset *train,
+                  const graft_model_meta *smeta, graft_model_meta *meta);
+
+/* One fine-tuning run: a fresh target model from src (left unchanged),
+ * the strategy applied, trained on train (evaluated on eval after every
+ * epoch when eval is given; restore-best only when eval_name is "val").
+ * out_path names the model file the log, checkpoint and best-model paths
+ * derive from; NULL writes no files. seed initialises the new head and
+ * drives shuffling/augmentation. On success (0) the caller owns *out and
+ * res; on failure (1) a message went to stderr and nothing is owned. */
+int finetune_run(const char *cmd, graft_model *src, const dataset *train, const dataset *eval,
+                 const char *eval_name, const graft_model_meta *meta, const finetune_opts *fo,
+                 int keep_head, const train_opts *to, const common_opts *co, uint64_t seed,
+                 const char *out_path, graft_model **out, train_result *res);
+#endif

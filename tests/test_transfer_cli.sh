@@ -1,0 +1,139 @@
+#!/bin/sh
+# End-to-end checks of graft cv and graft selftrain on the committed
+# 512-image Fashion-MNIST fixture, with tiny settings.
+# Usage: test_transfer_cli.sh GRAFT_EXECUTABLE SOURCE_ROOT
+# Prints "ok - ..." / "not ok - ..." per check and "N passed, M failed";
+# exits 1 on any failure, 77 (skip) when no OpenCL device exists.
+set -u
+G=${1:?usage: test_transfer_cli.sh GRAFT SOURCE_ROOT}
+SRC=${2:?usage: test_transfer_cli.sh GRAFT SOURCE_ROOT}
+FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
+T=$(mktemp -d "${TMPDIR:-/tmp}/graft-transfer.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "not ok - $1"
+    for f in "$T/out" "$T/err"; do [ -s "$f" ] && sed 's/^/#   /' "$f" | tail -n 15; done
+}
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+expect() { if [ "$rc" -eq "$2" ]; then ok "$1"; else bad "$1 (exit $rc, expected $2)"; fi; }
+finish() {
+    echo "$pass passed, $fail failed"
+    [ "$fail" -eq 0 ] || exit 1
+    exit "${1:-0}"
+}
+# pycheck DESC SCRIPT ARGS...: python3 exit status decides.
+pycheck() {
+    d=$1
+    shift
+    if python3 -c "$@" >"$T/py" 2>&1; then ok "$d"; else bad "$d"; sed 's/^/#   /' "$T/py"; fi
+}
+
+# ---- usage (no device needed)
+for c in cv selftrain; do
+    run "$G" "$c" --help
+    if [ "$rc" -eq 0 ] && grep -q "^usage: graft $c" "$T/out"; then ok "$c --help"; else bad "$c --help (exit $rc)"; fi
+done
+run "$G" --help
+if [ "$rc" -eq 0 ] && grep -q ' cv ' "$T/out" && grep -q ' selftrain ' "$T/out"; then ok "graft --help lists cv and selftrain"
+else bad "graft --help"; fi
+run "$G" cv --data "$FIX"
+expect "cv without --from exits 2" 2
+run "$G" cv --from x.graft --data "$FIX" --folds 1
+expect "cv --folds 1 exits 2" 2
+run "$G" cv --from x.graft --data "$FIX" --strategy bogus
+expect "cv --strategy bogus exits 2" 2
+run "$G" cv --from x.graft --data "$FIX" --devices 0,,1
+expect "cv --devices 0,,1 exits 2" 2
+run "$G" cv --from x.graft --data "$FIX" --bogus
+expect "cv --bogus exits 2" 2
+run "$G" selftrain --from x.graft --data "$FIX"
+expect "selftrain without --unlabelled exits 2" 2
+run "$G" selftrain --from x.graft --data "$FIX" --unlabelled "$FIX" --threshold -1
+expect "selftrain --threshold -1 exits 2" 2
+run "$G" selftrain --from x.graft --data "$FIX" --unlabelled "$FIX" --per-class-cap x
+expect "selftrain --per-class-cap x exits 2" 2
+run "$G" selftrain --from x.graft --data "$FIX" --unlabelled "$FIX" --bn maybe
+expect "selftrain --bn maybe exits 2" 2
+
+# ---- a source model
+run "$G" devices
+if [ "$rc" -ne 0 ]; then
+    echo "# no OpenCL device; skipping the rest"
+    finish 77
+fi
+S="$T/src.graft"
+run "$G" train --quiet --data "$FIX" --classes 0-4 --per-class 10 --epochs 1 --batch 16 --out "$S"
+if [ "$rc" -eq 0 ] && [ -s "$S" ]; then ok "train a source model"; else bad "train (exit $rc)"; finish; fi
+
+# ---- cv
+CV="--from $S --data $FIX --classes 5-9 --per-class 7 --epochs 1 --batch 16 --quiet"
+# shellcheck disable=SC2086
+run "$G" cv $CV --folds 3 --json "$T/cv1.json" --csv "$T/cv1.csv"
+if [ "$rc" -eq 0 ] && [ "$(grep -Ec '^ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+% +[0-9.]+$' "$T/out")" -eq 3 ] \
+    && grep -Eq '^mean accuracy: [0-9.]+% ± [0-9.]+%$' "$T/out"; then ok "cv --folds 3 prints 3 fold lines and the mean"
+else bad "cv --folds 3 (exit $rc)"; fi
+if [ "$(wc -l <"$T/cv1.csv" 2>/dev/null)" = 4 ]; then ok "cv --csv has a header and 3 rows"; else bad "cv --csv"; fi
+pycheck "cv folds are stratified (held-out sizes within the class count, all images used once)" '
+import json, sys
+j = json.load(open(sys.argv[1]))
+f = j["folds"]; h = [x["heldout"] for x in f]
+assert len(f) == 3 and j["images"] == 35 and j["classes"] == 5, j
+assert sum(h) == 35 and max(h) - min(h) <= j["classes"], h
+assert all(x["train"] + x["heldout"] == 35 for x in f), f
+' "$T/cv1.json"
+# shellcheck disable=SC2086
+run "$G" cv $CV --folds 3 --devices 0,0 --json "$T/cv2.json"
+if [ "$rc" -eq 0 ]; then ok "cv --devices 0,0 runs"; else bad "cv --devices 0,0 (exit $rc)"; fi
+pycheck "cv --devices 0,0 (two threads) equals the sequential run" '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+key = lambda j: [(x["fold"], x["train"], x["heldout"], x["accuracy"], x["loss"]) for x in j["folds"]]
+assert b["devices"] == 2, b
+assert key(a) == key(b), (key(a), key(b))
+assert a["mean_accuracy"] == b["mean_accuracy"]
+' "$T/cv1.json" "$T/cv2.json"
+for s in linear-probe gradual; do
+    # shellcheck disable=SC2086
+    run "$G" cv $CV --folds 2 --strategy "$s" --refit --out "$T/cv-$s.graft"
+    if [ "$rc" -eq 0 ] && [ -s "$T/cv-$s.graft" ] && grep -q '^mean accuracy' "$T/out"; then
+        ok "cv --strategy $s --refit writes a model"
+    else bad "cv --strategy $s --refit (exit $rc)"; fi
+done
+# shellcheck disable=SC2086
+run "$G" cv $CV --folds 50
+if [ "$rc" -eq 1 ] && grep -q 'empty' "$T/err"; then ok "cv with more folds than images fails"; else bad "cv --folds 50 (exit $rc)"; fi
+
+# ---- selftrain
+ST="--from $S --data $FIX --classes 5-9 --per-class 5 --eval-data $FIX --unlabelled $FIX
+    --unlabelled-per-class 8 --epochs 1 --batch 16 --quiet"
+# shellcheck disable=SC2086
+run "$G" selftrain $ST --rounds 2 --threshold 0.0 --per-class-cap 5 --json "$T/st.json" --out "$T/st.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/st.graft" ] && [ "$(grep -c '^round [0-9]' "$T/out")" -eq 3 ]; then
+    ok "selftrain prints rounds 0..2 and writes the model"
+else bad "selftrain (exit $rc)"; fi
+pycheck "selftrain threshold 0, cap 5 keeps min(5, predicted) per class" '
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["rounds"]
+assert len(r) == 3 and j["pool"] == 40 and r[0]["kept"] == 0, j
+for x in r[1:]:
+    assert sum(x["candidates"]) == 40, x
+    assert x["per_class"] == [min(5, c) for c in x["candidates"]], x
+    assert x["kept"] == sum(x["per_class"]) and x["train"] == 25 + x["kept"], x
+    assert x["checked"] == x["kept"] and 0 <= x["correct"] <= x["kept"], x
+' "$T/st.json"
+# shellcheck disable=SC2086
+run "$G" selftrain $ST --rounds 1 --threshold 1.01 --json "$T/st0.json" --out "$T/st0.graft"
+pycheck "selftrain threshold 1.01 keeps none" '
+import json, sys
+j = json.load(open(sys.argv[1]))
+r = j["rounds"][1]
+assert r["kept"] == 0 and sum(r["candidates"]) == 0 and r["train"] == 25, r
+' "$T/st0.json"
+
+finish
