@@ -102,6 +102,7 @@ int cmd_train(int argc, char **argv)
         printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
                "%d epochs, batch %d\n", arch, graft_model_param_count(m),
                graft_model_flops_per_image(m) / 1e6, train->n, train->nclasses, to.epochs, to.batch);
+    fflush(stdout); /* before the progress lines on stderr */
     train_result res;
     char err[2048] = "";
     if (train_model(m, o, train, eval, &cfg, &res, err, sizeof err) != GRAFT_OK) {
