@@ -358,6 +358,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             if (s != GRAFT_OK) break;
         }
         if (cfg->on_epoch && cfg->on_epoch(cfg->user, &st)) break;
+        if (cfg->stop_after > 0 && st.epoch >= cfg->stop_after) break;
         if (eval && cfg->patience > 0 && since_best >= cfg->patience) {
             res->stopped_early = 1;
             if (!cfg->quiet)

@@ -47,7 +47,8 @@ typedef struct train_config {
     int ckpt_every;
     const char *best_path;     /* best model by evaluation accuracy; NULL = none */
     int patience;              /* stop after this many epochs without improvement; 0 = off */
-    int restore_best;          /* end with the weights of the best evaluation epoch */
+    int restore_best;
+    int stop_after;            /* stop once this many epochs are done; 0 = run all */          /* end with the weights of the best evaluation epoch */
     const graft_model_meta *meta; /* saved into checkpoints and best model */
     /* Called after every epoch (may be NULL); non-zero stops training. */
     int (*on_epoch)(void *user, const epoch_stats *st);

@@ -126,4 +126,27 @@ run "$G" predict --quiet --model "$M" "$T/missing.png"
 if [ "$rc" -ne 0 ] && grep -q 'missing.png' "$T/err"; then ok "predict missing file fails naming it"
 else bad "predict missing file (exit $rc)"; fi
 
+# ---- resume equals an uninterrupted run
+# Two epochs straight against one epoch, a checkpoint, and a resumed second
+# epoch: the model files must be byte-identical (seeded shuffles, restored
+# optimizer state and step count).
+A="$T/straight.graft"
+B="$T/resumed.graft"
+run "$G" train --quiet --data "$FIX" --epochs 2 --batch 32 --per-class 10 --out "$A"
+rc_a=$rc
+run "$G" train --quiet --data "$FIX" --epochs 2 --batch 32 --per-class 10 --out "$B" \
+    --checkpoint-every 1 --stop-after 1
+rc_b=$rc
+if [ "$rc_a" -eq 0 ] && [ "$rc_b" -eq 0 ] && [ -s "$T/resumed-ckpt.graft" ]; then
+    run "$G" train --quiet --data "$FIX" --epochs 2 --batch 32 --per-class 10 --out "$B" \
+        --resume "$T/resumed-ckpt.graft"
+    if [ "$rc" -eq 0 ] && cmp -s "$A" "$B"; then ok "resume after epoch 1 equals an uninterrupted run"
+    else bad "resume (exit $rc; files differ or missing)"; fi
+else
+    bad "resume setup (exit $rc_a / $rc_b)"
+fi
+run "$G" train --quiet --data "$FIX" --epochs 2 --per-class 10 --out "$T/x.graft" --resume "$M"
+if [ "$rc" -eq 1 ] && grep -q 'not a checkpoint' "$T/err"; then ok "--resume with a model file is refused"
+else bad "--resume with a model file (exit $rc)"; fi
+
 finish

@@ -174,6 +174,7 @@ void trainopts_config(const train_opts *t, const common_opts *co, const dataset 
     cfg->meta = meta;
     cfg->patience = t->patience;
     cfg->ckpt_every = t->ckpt_every;
+    cfg->stop_after = t->stop_after;
     const char *aug = t->augment;
     if (!aug) /* small grey images (MNIST-like) train best unaugmented at these
                * budgets; photos want crops and flips */

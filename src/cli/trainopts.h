@@ -14,7 +14,7 @@ typedef struct train_opts {
     float lr, momentum, wd, label_smoothing, warmup;
     int nesterov;
     const char *opt, *schedule, *augment, *log;
-    int ckpt_every, keep_best, patience;
+    int ckpt_every, keep_best, patience, stop_after;
 } train_opts;
 
 void trainopts_defaults(train_opts *t);
@@ -54,7 +54,9 @@ void trainopts_defaults(train_opts *t);
     {"keep-best", OPT_FLAG, &(t).keep_best, NULL, "also write OUT-best.graft at the best "       \
      "evaluation accuracy", 0, 0},                                                              \
     {"patience", OPT_INT, &(t).patience, "N", "early stopping: stop after N epochs without "     \
-     "improvement (default off)", 0, 100000}
+     "improvement (default off)", 0, 100000},                                                   \
+    {"stop-after", OPT_INT, &(t).stop_after, "N", "stop after N epochs as if interrupted (the "  \
+     "schedule still spans --epochs; continue with --resume)", 1, 100000}
 
 /* Checks values that the table cannot; prints and returns non-zero on error. */
 int trainopts_check(const char *cmd, const train_opts *t);
