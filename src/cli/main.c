@@ -18,6 +18,7 @@ static const command commands[] = {
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
     {"predict", cmd_predict, "classify PNG images or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
+    {"import", cmd_import, "convert an ONNX model into a .graft model"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,218 @@
+/* ONNX import against PyTorch goldens (data/onnx, made by
+ * tools/make_onnx_goldens.py), the unsupported-operator and corrupt-file
+ * errors, and export -> re-import round trips. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DIR GRAFT_DATA_DIR "/onnx/"
+
+static const char *const goldens[] = {"resnet_mini", "mobile_mini", "mobile_mini_op17",
+                                      "folded_mini"};
+#define NGOLD (sizeof goldens / sizeof goldens[0])
+
+static float *read_f32(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long sz = ftell(f);
+    ck_assert(sz > 0 && sz % 4 == 0);
+    rewind(f);
+    float *x = malloc((size_t)sz);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(fread(x, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz / 4;
+    return x;
+}
+
+static char *read_bytes(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    rewind(f);
+    char *b = malloc((size_t)sz);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+static void write_bytes(const char *path, const void *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Inference output of m on the stored input of golden name; *n outputs. */
+static float *run_model(graft_model *m, const char *name, size_t *nout, int *batch)
+{
+    char p[512];
+    size_t nin;
+    snprintf(p, sizeof p, DIR "%s.in.f32", name);
+    float *x = read_f32(p, &nin);
+    int c, h, w, k, kh, kw;
+    graft_model_node_shape(m, 0, &c, &h, &w);
+    int last = graft_model_num_nodes(m) - 1;
+    graft_model_node_shape(m, last, &k, &kh, &kw);
+    ck_assert_uint_eq(nin % ((size_t)c * h * w), 0);
+    int n = (int)(nin / ((size_t)c * h * w));
+    float *y = malloc((size_t)n * k * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(graft_model_forward(m, x, n, 0, y), GRAFT_OK);
+    free(x);
+    *nout = (size_t)n * k;
+    *batch = n;
+    return y;
+}
+
+static double compare_golden(graft_model *m, const char *name)
+{
+    char p[512];
+    size_t nref, ny;
+    int n;
+    snprintf(p, sizeof p, DIR "%s.out.f32", name);
+    float *ref = read_f32(p, &nref);
+    float *y = run_model(m, name, &ny, &n);
+    ck_assert_uint_eq(ny, nref);
+    double *rd = malloc(nref * sizeof *rd);
+    ck_assert_ptr_nonnull(rd);
+    for (size_t i = 0; i < nref; i++) rd[i] = ref[i];
+    double e = tu_rel_err(y, rd, nref);
+    free(rd);
+    free(ref);
+    free(y);
+    return e;
+}
+
+START_TEST(golden_outputs)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    for (size_t g = 0; g < NGOLD; g++) {
+        char p[512], note[512];
+        snprintf(p, sizeof p, DIR "%s.onnx", goldens[g]);
+        graft_model *m = NULL;
+        graft_status s = graft_onnx_import(ctx, p, &m, note, sizeof note);
+        ck_assert_msg(s == GRAFT_OK, "%s: %s", p, graft_last_error(ctx));
+        double e = compare_golden(m, goldens[g]);
+        printf("%-18s %2d nodes  max rel err vs PyTorch %.2e%s%s\n", goldens[g],
+               graft_model_num_nodes(m), e, note[0] ? "  note: " : "", note);
+        ck_assert_msg(e < 1e-4, "%s: rel err %g", goldens[g], e);
+        /* A final Gemm/MatMul is the classifier finetune replaces. */
+        int last = graft_model_num_nodes(m) - 1;
+        ck_assert_int_eq(graft_model_node_spec(m, last)->kind, GRAFT_LAYER_LINEAR);
+        graft_model_free(m);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(golden_structure)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = NULL;
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "resnet_mini.onnx", &m, NULL, 0), GRAFT_OK);
+    int nbn = 0, nadd = 0;
+    for (int i = 0; i < graft_model_num_nodes(m); i++) {
+        const graft_layer_spec *s = graft_model_node_spec(m, i);
+        if (s->kind == GRAFT_LAYER_BATCHNORM2D) {
+            nbn++;
+            /* ONNX momentum 0.9 is graft's 0.1. */
+            ck_assert_float_eq_tol(s->momentum, 0.1f, 1e-6f);
+        }
+        if (s->kind == GRAFT_LAYER_ADD) nadd++;
+    }
+    ck_assert_int_eq(nbn, 6);
+    ck_assert_int_eq(nadd, 2);
+    /* Node names come from the ONNX node names. */
+    ck_assert_int_ge(graft_model_find(m, "layer2_down_down.0_Conv"), 0);
+    graft_model_free(m);
+    /* Folded BN: convs with bias, no BatchNorm nodes; depthwise groups in mobile. */
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "folded_mini.onnx", &m, NULL, 0), GRAFT_OK);
+    for (int i = 0; i < graft_model_num_nodes(m); i++) {
+        const graft_layer_spec *s = graft_model_node_spec(m, i);
+        ck_assert_int_ne(s->kind, GRAFT_LAYER_BATCHNORM2D);
+        if (s->kind == GRAFT_LAYER_CONV2D) ck_assert_int_eq(s->bias, 1);
+    }
+    graft_model_free(m);
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "mobile_mini.onnx", &m, NULL, 0), GRAFT_OK);
+    int dw = 0;
+    for (int i = 0; i < graft_model_num_nodes(m); i++) {
+        const graft_layer_spec *s = graft_model_node_spec(m, i);
+        if (s->kind == GRAFT_LAYER_CONV2D && s->groups > 1) dw++;
+    }
+    ck_assert_int_eq(dw, 3);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(unsupported_ops_listed)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = (graft_model *)1;
+    graft_status s = graft_onnx_import(ctx, DIR "unsupported.onnx", &m, NULL, 0);
+    ck_assert_int_eq(s, GRAFT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    const char *e = graft_last_error(ctx);
+    ck_assert_msg(strstr(e, "Erf") && strstr(e, "'/Erf'") && strstr(e, "Sin") &&
+                  strstr(e, "'/Sin'") && strstr(e, "2 unsupported"), "%s", e);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+START_TEST(corrupt_files)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    size_t n;
+    char *b = read_bytes(DIR "mobile_mini.onnx", &n);
+    char tmp[256];
+    const char *t = getenv("TMPDIR");
+    snprintf(tmp, sizeof tmp, "%s/graft-onnx-%ld.onnx", t && *t ? t : "/tmp", (long)getpid());
+    /* Truncated at many lengths: never a crash, never success. */
+    size_t cuts[] = {0, 1, 7, 100, 1000, n / 3, n / 2, n - 100, n - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        write_bytes(tmp, b, cuts[i]);
+        graft_model *m = (graft_model *)1;
+        graft_status s = graft_onnx_import(ctx, tmp, &m, NULL, 0);
+        ck_assert_msg(s != GRAFT_OK, "cut at %zu accepted", cuts[i]);
+        ck_assert_ptr_null(m);
+        ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), tmp));
+        if (i < 6) ck_assert_int_eq(s, GRAFT_ERR_FORMAT);
+    }
+    /* Garbage and a non-ONNX file. */
+    for (size_t i = 0; i < n; i++) b[i] = (char)(i * 131 + 7);
+    write_bytes(tmp, b, n);
+    graft_model *m = NULL;
+    ck_assert_int_ne(graft_onnx_import(ctx, tmp, &m, NULL, 0), GRAFT_OK);
+    ck_assert_ptr_null(m);
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "resnet_mini.out.f32", &m, NULL, 0) != GRAFT_OK, 1);
+    ck_assert_int_eq(graft_onnx_import(ctx, "/nonexistent/x.onnx", &m, NULL, 0), GRAFT_ERR_IO);
+    unlink(tmp);
+    free(b);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("onnx");
+    TCase *tc = tcase_create("import");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, golden_outputs);
+    tcase_add_test(tc, golden_structure);
+    tcase_add_test(tc, unsupported_ops_listed);
+    tcase_add_test(tc, corrupt_files);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
