@@ -204,6 +204,121 @@ START_TEST(corrupt_files)
 }
 END_TEST
 
+/* Output of m on input x (n samples); caller frees. */
+static float *forward(graft_model *m, const float *x, int n, size_t *nout)
+{
+    int k, kh, kw;
+    graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &k, &kh, &kw);
+    *nout = (size_t)n * k * kh * kw;
+    float *y = malloc(*nout * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_int_eq(graft_model_forward(m, x, n, 0, y), GRAFT_OK);
+    return y;
+}
+
+/* Exports m (plain and with folded BN), re-imports both, compares outputs
+ * on x; returns the worst relative error of each. */
+static void round_trip(graft_ctx *ctx, graft_model *m, const float *x, int n, const char *tag,
+                       double *plain, double *folded)
+{
+    char path[256];
+    const char *t = getenv("TMPDIR");
+    size_t ny;
+    float *y = forward(m, x, n, &ny);
+    double *yd = malloc(ny * sizeof *yd);
+    ck_assert_ptr_nonnull(yd);
+    for (size_t i = 0; i < ny; i++) yd[i] = y[i];
+    for (int fold = 0; fold < 2; fold++) {
+        snprintf(path, sizeof path, "%s/graft-onnx-%ld-%s-%d.onnx", t && *t ? t : "/tmp",
+                 (long)getpid(), tag, fold);
+        ck_assert_msg(graft_onnx_export(m, path, fold) == GRAFT_OK, "%s", graft_last_error(ctx));
+        graft_model *r = NULL;
+        ck_assert_msg(graft_onnx_import(ctx, path, &r, NULL, 0) == GRAFT_OK, "%s: %s", path,
+                      graft_last_error(ctx));
+        size_t nr;
+        float *yr = forward(r, x, n, &nr);
+        ck_assert_uint_eq(nr, ny);
+        double e = tu_rel_err(yr, yd, ny);
+        if (fold) *folded = e;
+        else *plain = e;
+        /* Unfolded: same parameters, names and BN settings. */
+        if (!fold) {
+            for (int i = 0; i < graft_model_num_nodes(m); i++) {
+                int j = graft_model_find(r, graft_model_node_name(m, i));
+                ck_assert_msg(j >= 0, "node '%s' lost", graft_model_node_name(m, i));
+                const graft_layer_spec *a = graft_model_node_spec(m, i), *b = graft_model_node_spec(r, j);
+                ck_assert_int_eq(a->kind, b->kind);
+                if (a->kind == GRAFT_LAYER_BATCHNORM2D) {
+                    ck_assert_float_eq_tol(a->momentum, b->momentum, 1e-6f);
+                    ck_assert_float_eq(a->eps, b->eps);
+                }
+            }
+        }
+        free(yr);
+        graft_model_free(r);
+        unlink(path);
+    }
+    free(yd);
+    free(y);
+}
+
+START_TEST(export_round_trip)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    for (size_t g = 0; g < NGOLD; g++) {
+        char p[512];
+        snprintf(p, sizeof p, DIR "%s.onnx", goldens[g]);
+        graft_model *m = NULL;
+        ck_assert_int_eq(graft_onnx_import(ctx, p, &m, NULL, 0), GRAFT_OK);
+        snprintf(p, sizeof p, DIR "%s.in.f32", goldens[g]);
+        size_t nin;
+        float *x = read_f32(p, &nin);
+        int c, h, w;
+        graft_model_node_shape(m, 0, &c, &h, &w);
+        double e0, e1;
+        round_trip(ctx, m, x, (int)(nin / ((size_t)c * h * w)), goldens[g], &e0, &e1);
+        printf("%-18s export -> import: rel err %.2e plain, %.2e with --fold-bn\n", goldens[g], e0, e1);
+        ck_assert_msg(e0 <= 1e-6 && e1 < 1e-5, "%s: %g %g", goldens[g], e0, e1);
+        free(x);
+        graft_model_free(m);
+    }
+    /* A built-in refnet with non-trivial BatchNorm statistics. */
+    graft_model *m = NULL;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_arch_params ap = graft_arch_default_params("refnet");
+    ck_assert_int_eq(graft_model_build_arch(m, "refnet", &ap), GRAFT_OK);
+    tu_rng r = {42};
+    for (int i = 0; i < graft_model_num_params(m); i++) {
+        const char *nm = graft_model_param_name(m, i);
+        size_t n = graft_model_param_numel(m, i);
+        float *v = malloc(n * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        int is_var = strstr(nm, "running_var") != NULL, is_bn = strstr(nm, "running_mean") ||
+                     (strstr(nm, "bias") && !strstr(nm, "conv") && !strstr(nm, "fc"));
+        if (!is_var && !is_bn) {
+            free(v);
+            continue;
+        }
+        tu_fill(&r, v, n, is_var ? 0.5f : -0.3f, is_var ? 1.5f : 0.3f);
+        ck_assert_int_eq(graft_model_param_set(m, i, v, n), GRAFT_OK);
+        free(v);
+    }
+    int c, h, w;
+    graft_model_node_shape(m, 0, &c, &h, &w);
+    size_t nx = (size_t)3 * c * h * w;
+    float *x = malloc(nx * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    tu_fill(&r, x, nx, -1, 1);
+    double e0, e1;
+    round_trip(ctx, m, x, 3, "refnet", &e0, &e1);
+    printf("%-18s export -> import: rel err %.2e plain, %.2e with --fold-bn\n", "refnet", e0, e1);
+    ck_assert_msg(e0 <= 1e-6 && e1 < 1e-5, "refnet: %g %g", e0, e1);
+    free(x);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("onnx");
@@ -213,6 +328,7 @@ int main(void)
     tcase_add_test(tc, golden_structure);
     tcase_add_test(tc, unsupported_ops_listed);
     tcase_add_test(tc, corrupt_files);
+    tcase_add_test(tc, export_round_trip);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
