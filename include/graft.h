@@ -313,6 +313,24 @@ graft_status graft_model_save(graft_model *m, const graft_model_meta *meta, cons
 graft_status graft_model_load(graft_ctx *ctx, const char *path, graft_model **out,
                               graft_model_meta *meta);
 
+/* ------------------------------------------------------------------ ONNX */
+
+/* Imports an ONNX model (opsets 9 to 17; the operators docs/onnx.md lists)
+ * as a graft model on ctx: one graft node per ONNX node that computes
+ * something, named after the ONNX node. A final Gemm/MatMul becomes the
+ * LINEAR classifier that finetune replaces; a final Softmax is dropped.
+ * Unsupported operators are all listed in one GRAFT_ERR_UNSUPPORTED
+ * message; a truncated or corrupt file gives GRAFT_ERR_FORMAT. On success
+ * the caller owns *out; note (may be NULL) receives a one-line summary of
+ * what was dropped or adapted. */
+graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **out,
+                               char *note, size_t notelen);
+
+/* Writes m as an ONNX model (opset 13) to path atomically. fold_bn folds
+ * each BatchNorm whose input is a conv feeding only that BatchNorm into
+ * the conv's weights and bias. */
+graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn);
+
 /* ------------------------------------------------------------ optimizers */
 
 typedef enum graft_opt_kind { GRAFT_OPT_SGD = 0, GRAFT_OPT_ADAMW } graft_opt_kind;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package graft needs to build, test and run its default job.
 # Idempotent: when everything is present it changes nothing and needs no network.
-# Usage: tools/install-deps.sh [--bench]   (--bench adds PyTorch and OpenBLAS for tools/bench)
+# Usage: tools/install-deps.sh [--bench]   (--bench adds PyTorch, OpenBLAS and ONNX for tools/bench
+#        and tools/make_onnx_goldens.py)
 set -euo pipefail
 
 pkgs=(
@@ -12,11 +13,12 @@ pkgs=(
   libpng-dev zlib1g-dev
   check
   liblapacke-dev
+  libprotobuf-c-dev protobuf-c-compiler
   opencv-doc
   dataset-fashion-mnist
 )
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-torch python3-numpy libopenblas-dev)
+  pkgs+=(python3-torch python3-numpy libopenblas-dev python3-onnx)
 fi
 
 missing=()

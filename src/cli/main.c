@@ -20,6 +20,8 @@ static const command commands[] = {
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
     {"predict", cmd_predict, "classify PNG images or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
+    {"import", cmd_import, "convert an ONNX model into a .graft model"},
+    {"export", cmd_export, "write a .graft model as ONNX"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

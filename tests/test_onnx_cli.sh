@@ -1,0 +1,73 @@
+#!/bin/sh
+# End-to-end checks of graft import / export on the committed ONNX goldens;
+# when a Python with the onnx package exists, onnx.checker validates the
+# exported files.
+# Usage: test_onnx_cli.sh GRAFT_EXECUTABLE SOURCE_ROOT
+set -u
+G=${1:?usage: test_onnx_cli.sh GRAFT SOURCE_ROOT}
+SRC=${2:?usage: test_onnx_cli.sh GRAFT SOURCE_ROOT}
+D="$SRC/data/onnx"
+T=$(mktemp -d "${TMPDIR:-/tmp}/graft-onnx-cli.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT INT TERM
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok - $1"; }
+bad() {
+    fail=$((fail + 1))
+    echo "not ok - $1"
+    for f in "$T/out" "$T/err"; do [ -s "$f" ] && sed 's/^/#   /' "$f" | tail -n 15; done
+}
+run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+
+for c in import export; do
+    run "$G" "$c" --help
+    if [ "$rc" -eq 0 ] && grep -q "^usage: graft $c" "$T/out"; then ok "$c --help"; else bad "$c --help (exit $rc)"; fi
+done
+run "$G" import "$D/resnet_mini.onnx"
+if [ "$rc" -eq 2 ]; then ok "import without --out exits 2"; else bad "import without --out (exit $rc)"; fi
+
+if ! "$G" devices >/dev/null 2>&1; then echo "no OpenCL device: skipping the rest"; echo "$pass passed, $fail failed"; exit 77; fi
+
+# A Python that has the onnx package (Debian: python3-onnx), if any.
+PY=""
+for p in "${GRAFT_PYTHON:-}" python3 /usr/bin/python3; do
+    [ -n "$p" ] && "$p" -c 'import onnx' >/dev/null 2>&1 && { PY=$p; break; }
+done
+check_onnx() { # FILE DESC
+    if [ -z "$PY" ]; then ok "$2 # SKIP no python onnx package"; return; fi
+    run "$PY" -c "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$1"
+    if [ "$rc" -eq 0 ]; then ok "$2"; else bad "$2 (exit $rc)"; fi
+}
+
+for m in resnet_mini mobile_mini folded_mini; do
+    run "$G" import --quiet "$D/$m.onnx" --out "$T/$m.graft"
+    if [ "$rc" -eq 0 ] && [ -s "$T/$m.graft" ] && grep -q "wrote" "$T/out"; then ok "import $m"; else bad "import $m (exit $rc)"; fi
+    run "$G" info --model "$T/$m.graft"
+    if [ "$rc" -eq 0 ] && grep -q 'linear' "$T/out"; then ok "info on imported $m"; else bad "info $m (exit $rc)"; fi
+    run "$G" export "$T/$m.graft" --out "$T/$m.onnx"
+    if [ "$rc" -eq 0 ] && [ -s "$T/$m.onnx" ]; then ok "export $m"; else bad "export $m (exit $rc)"; fi
+    check_onnx "$T/$m.onnx" "onnx.checker accepts exported $m"
+    run "$G" export --fold-bn "$T/$m.graft" --out "$T/$m.fold.onnx"
+    if [ "$rc" -eq 0 ] && [ -s "$T/$m.fold.onnx" ]; then ok "export --fold-bn $m"; else bad "export --fold-bn $m (exit $rc)"; fi
+    check_onnx "$T/$m.fold.onnx" "onnx.checker accepts exported $m with folded BN"
+    run "$G" import "$T/$m.fold.onnx" --out "$T/$m.re.graft"
+    if [ "$rc" -eq 0 ] && [ -s "$T/$m.re.graft" ]; then ok "re-import exported $m"; else bad "re-import $m (exit $rc)"; fi
+done
+run "$G" import "$D/folded_mini.onnx" --out "$T/f.graft"
+if [ "$rc" -eq 0 ] && grep -q "dropped the final Softmax" "$T/err"; then ok "import notes the dropped Softmax"
+else bad "Softmax note (exit $rc)"; fi
+
+run "$G" import "$D/unsupported.onnx" --out "$T/u.graft"
+if [ "$rc" -eq 1 ] && grep -q "Erf (node '/Erf')" "$T/err" && grep -q "Sin (node '/Sin')" "$T/err" && [ ! -e "$T/u.graft" ]
+then ok "unsupported operators listed, nothing written"; else bad "unsupported ops (exit $rc)"; fi
+head -c 5000 "$D/resnet_mini.onnx" >"$T/trunc.onnx"
+run "$G" import "$T/trunc.onnx" --out "$T/t.graft"
+if [ "$rc" -eq 1 ] && grep -q 'trunc.onnx.*truncated or corrupt' "$T/err" && [ ! -e "$T/t.graft" ]
+then ok "truncated ONNX: clear error, nothing written"; else bad "truncated ONNX (exit $rc)"; fi
+run "$G" export "$T/no-such.graft" --out "$T/x.onnx"
+if [ "$rc" -eq 1 ] && grep -q 'no-such.graft' "$T/err" && [ ! -e "$T/x.onnx" ]; then ok "export of a missing model fails naming it"
+else bad "export missing model (exit $rc)"; fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] || exit 1
+exit 0
