@@ -132,6 +132,17 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     free(list);
     resolve_cache_dir(ctx, p->cache_dir);
 
+    ctx->cpu_kernels = ctx->info.type != GRAFT_DEVICE_GPU;
+    const char *style = getenv("GRAFT_KERNEL_STYLE");
+    if (style && *style) {
+        if (!strcasecmp(style, "cpu")) ctx->cpu_kernels = 1;
+        else if (!strcasecmp(style, "gpu")) ctx->cpu_kernels = 0;
+        else {
+            if (err) snprintf(err, errlen, "GRAFT_KERNEL_STYLE='%s': expected 'cpu' or 'gpu'", style);
+            graft_ctx_destroy(ctx);
+            return GRAFT_ERR_INVALID_ARG;
+        }
+    }
     s = pick_gemm(ctx, p->gemm, err, errlen);
     if (s != GRAFT_OK) {
         graft_ctx_destroy(ctx);

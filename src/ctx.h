@@ -24,6 +24,7 @@ struct graft_ctx {
     cl_program program;
     graft_device_info info;
     graft_gemm_backend gemm;
+    int cpu_kernels;  /* see ctx_is_cpu */
     char cache_dir[1024];
     int verbose;
     graft_build_stats stats;
@@ -89,9 +90,11 @@ graft_status ctx_fill(graft_ctx *ctx, cl_mem buf, size_t off, size_t n, float va
 graft_status ctx_write(graft_ctx *ctx, cl_mem buf, size_t off, const float *src, size_t n);
 graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t n);
 
-/* CPU-style device (PoCL and the like): kernels that loop inside few
- * work-items beat wide NDRanges there; GPUs want the opposite. */
-static inline int ctx_is_cpu(const graft_ctx *ctx) { return ctx->info.type != GRAFT_DEVICE_GPU; }
+/* CPU-style kernels (PoCL and the like): kernels that loop inside few
+ * work-items beat wide NDRanges there; GPUs want the opposite. Chosen from
+ * the device type; GRAFT_KERNEL_STYLE=cpu|gpu overrides it so that both
+ * families are tested on any device. */
+static inline int ctx_is_cpu(const graft_ctx *ctx) { return ctx->cpu_kernels; }
 
 /* Builds (or loads from the disk cache) the context's program. */
 graft_status program_build(graft_ctx *ctx);

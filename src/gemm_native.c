@@ -86,7 +86,7 @@ graft_status gemm_packed_run(graft_ctx *ctx, int M, int N, int K, float alpha, c
                              size_t apoff, gemm_operand b, float beta, cl_mem c, size_t coff,
                              int ldc)
 {
-    if (ctx->info.type == GRAFT_DEVICE_GPU)
+    if (!ctx_is_cpu(ctx))
         return ctx_fail(ctx, GRAFT_ERR_UNSUPPORTED, "gemm_packed_run: CPU devices only");
     if (M <= 0 || N <= 0 || K <= 0 || ldc < N)
         return ctx_fail(ctx, GRAFT_ERR_SHAPE, "gemm_packed_run: M=%d N=%d K=%d ldc=%d", M, N, K,
@@ -120,7 +120,7 @@ static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float al
 graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
                          gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
-    if (ctx->info.type == GRAFT_DEVICE_GPU) {
+    if (!ctx_is_cpu(ctx)) {
         /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
         int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
         int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;

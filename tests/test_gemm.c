@@ -106,7 +106,12 @@ END_TEST
 START_TEST(gemm_prepacked_a_with_offsets)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_NATIVE);
-    if (graft_ctx_device(ctx)->type == GRAFT_DEVICE_GPU) {
+    if (!ctx_is_cpu(ctx)) {
+        /* GPU-style kernels: the packed path is refused, not run. */
+        cl_mem none = NULL;
+        gemm_operand ob = {none, 0, 1, 0};
+        ck_assert_int_eq(gemm_packed_run(ctx, 1, 1, 1, 1.0f, none, 0, ob, 0.0f, none, 0, 1),
+                         GRAFT_ERR_UNSUPPORTED);
         graft_ctx_destroy(ctx);
         return;
     }
