@@ -226,6 +226,14 @@ graft_status graft_model_add(graft_model *m, const char *name,
 /* Seed for parameter initialisation, dropout masks and anything random. */
 void graft_model_set_seed(graft_model *m, uint64_t seed);
 
+/* Re-initialises every layer's parameters (and BatchNorm running
+ * statistics) as graft_model_add would with this seed: each node draws
+ * from a stream seeded by seed and its name. The graph, shapes, trainable
+ * flags and learning-rate multipliers are kept; the model's seed becomes
+ * seed. A fresh model built with seed s and one re-initialised with s have
+ * identical parameters. */
+graft_status graft_model_reinit(graft_model *m, uint64_t seed);
+
 int graft_model_num_nodes(const graft_model *m);
 /* Node id by name, or -1. */
 int graft_model_find(const graft_model *m, const char *name);

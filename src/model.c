@@ -52,6 +52,22 @@ void graft_model_set_seed(graft_model *m, uint64_t seed)
     m->init_rng.s = seed;
 }
 
+graft_status graft_model_reinit(graft_model *m, uint64_t seed)
+{
+    if (!m) return GRAFT_ERR_INVALID_ARG;
+    graft_model_set_seed(m, seed);
+    for (int i = 0; i < m->nnodes; i++) {
+        layer *l = m->nodes[i].l;
+        if (!l) continue;
+        /* Same per-node stream as graft_model_add. */
+        rng r = {seed ^ fnv64(FNV64_INIT, m->nodes[i].name, strlen(m->nodes[i].name))};
+        l->seed = rng_next(&r);
+        l->calls = 0;
+        if (l->ops->init) TRY(l->ops->init(m->ctx, l, &r));
+    }
+    return GRAFT_OK;
+}
+
 static graft_status add_fail(graft_model *m, graft_status s, const char *name, const char *why)
 {
     return ctx_fail(m->ctx, s, "layer '%s': %s", name ? name : "(null)", why);

@@ -17,6 +17,7 @@ static const command commands[] = {
     {"finetune", cmd_finetune, "adapt a pretrained model to a target dataset"},
     {"cv", cmd_cv, "k-fold cross-validation of fine-tuning on a target dataset"},
     {"selftrain", cmd_selftrain, "fine-tuning with pseudo-labels from an unlabelled pool"},
+    {"score", cmd_score, "rank pretrained models for a target dataset by LogME, no training"},
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
     {"predict", cmd_predict, "classify PNG images or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
