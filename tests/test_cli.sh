@@ -8,26 +8,7 @@ set -u
 G=${1:?usage: test_cli.sh GRAFT SOURCE_ROOT}
 SRC=${2:?usage: test_cli.sh GRAFT SOURCE_ROOT}
 FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
-T=$(mktemp -d "${TMPDIR:-/tmp}/graft-cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "not ok - $1"
-    for f in "$T/out" "$T/err"; do [ -s "$f" ] && sed 's/^/#   /' "$f" | tail -n 15; done
-}
-# run CMD...: runs with output in $T/out, $T/err; exit status in $rc.
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
-# expect DESC STATUS: checks $rc.
-expect() { if [ "$rc" -eq "$2" ]; then ok "$1"; else bad "$1 (exit $rc, expected $2)"; fi; }
-finish() {
-    echo "$pass passed, $fail failed"
-    [ "$fail" -eq 0 ] || exit 1
-    exit "${1:-0}"
-}
+. "$SRC/tests/shlib.sh"
 
 # ---- usage (no device needed)
 for c in devices train eval predict info; do

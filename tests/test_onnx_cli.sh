@@ -7,17 +7,7 @@ set -u
 G=${1:?usage: test_onnx_cli.sh GRAFT SOURCE_ROOT}
 SRC=${2:?usage: test_onnx_cli.sh GRAFT SOURCE_ROOT}
 D="$SRC/data/onnx"
-T=$(mktemp -d "${TMPDIR:-/tmp}/graft-onnx-cli.XXXXXX") || exit 1
-trap 'rm -rf "$T"' EXIT INT TERM
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok - $1"; }
-bad() {
-    fail=$((fail + 1))
-    echo "not ok - $1"
-    for f in "$T/out" "$T/err"; do [ -s "$f" ] && sed 's/^/#   /' "$f" | tail -n 15; done
-}
-run() { "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+. "$SRC/tests/shlib.sh"
 
 for c in import export; do
     run "$G" "$c" --help
