@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "model.h"
 #include "progress.h"
 
@@ -78,6 +79,21 @@ graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head
         return s;
     }
     *out = m;
+    return GRAFT_OK;
+}
+
+graft_status transfer_reinit(graft_model *m, uint64_t seed)
+{
+    graft_model_set_seed(m, seed);
+    for (int i = 1; i < m->nnodes; i++) {
+        node *nd = &m->nodes[i];
+        if (!nd->l) continue;
+        /* Same stream as graft_model_add (model.c). */
+        rng r = {seed ^ fnv64(FNV64_INIT, nd->name, strlen(nd->name))};
+        nd->l->seed = rng_next(&r);
+        nd->l->calls = 0;
+        if (nd->l->ops->init) TRY(nd->l->ops->init(m->ctx, nd->l, &r));
+    }
     return GRAFT_OK;
 }
 

@@ -24,6 +24,11 @@ const char *transfer_strategy_name(transfer_strategy s);
 graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head, uint64_t seed,
                                    graft_model **out);
 
+/* Re-initialises every parameter and BatchNorm statistic of m exactly as a
+ * fresh graft_model_add with this seed would (per-node streams keyed by the
+ * layer name): a "from scratch" model of the same graph. */
+graft_status transfer_reinit(graft_model *m, uint64_t seed);
+
 /* The node whose output feeds the classifier (the features). */
 int transfer_feature_node(const graft_model *m);
 

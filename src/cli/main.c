@@ -15,6 +15,7 @@ static const command commands[] = {
     {"devices", cmd_devices, "list OpenCL devices graft can use"},
     {"train", cmd_train, "train a network from scratch (pretraining)"},
     {"finetune", cmd_finetune, "adapt a pretrained model to a target dataset"},
+    {"compare", cmd_compare, "scratch vs linear probe vs fine-tuning: time-to-accuracy report"},
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
     {"predict", cmd_predict, "classify PNG images or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
