@@ -64,8 +64,8 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
 
 /* Linear probe: trains only the classifier of m on features computed once
  * (train and, when given, eval), then writes the head back into m. Epoch
- * statistics go to res; the feature extraction time is counted in the
- * first epoch's training seconds so time-to-accuracy stays honest. */
+ * statistics go to res; the training images' feature extraction time is
+ * counted in the first epoch's training seconds so time-to-accuracy stays honest. */
 graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
                                    const train_config *cfg, const graft_opt_params *op,
                                    train_result *res, char *err, size_t errlen);
