@@ -40,16 +40,18 @@ ninja -C build -j"$(nproc)"
 G=./build/src/graft
 $G devices
 
-# E1 pretraining epochs on 30,000 images (~90-130 s each here); E2 epochs
+# Pretraining epochs on 30,000 images (~90-130 s each here); compare epochs
 # per arm on the 500-image target (~2 s of training + ~8 s of evaluation).
+# --lr 0.05 (scratch's default) for finetune too: the same learning rate
+# for both arms that train every layer.
 if [ "$quick" = 1 ]; then
     SRC_DIR=out/flagship-quick
     PRE=(--per-class 300 --epochs 1)
-    CMP=(--per-class 20 --epochs 3)
+    CMP=(--per-class 20 --epochs 3 --lr 0.05)
 else
     SRC_DIR=out/flagship
     PRE=(--epochs 2)
-    CMP=(--per-class 100 --epochs 12)
+    CMP=(--per-class 100 --epochs 12 --lr 0.05)
 fi
 mkdir -p "$SRC_DIR"
 SRC="$SRC_DIR/source.graft"

@@ -192,6 +192,35 @@ int cmd_compare(int argc, char **argv)
                "%d epochs, batch %d\n", cmd, narms, nseeds, train->n, train->nclasses, eval_name,
                eval->n, to.epochs, to.batch);
 
+    /* Warm-up, untimed: PoCL compiles kernels for each launch shape on first
+     * use, which would otherwise land in the first arm's training time. */
+    {
+        if (!co.quiet) printf("warm-up: one untimed training epoch and an inference pass\n");
+        train_config wc = cfg;
+        wc.epochs = 1;
+        wc.quiet = 1;
+        wc.on_epoch = NULL;
+        eval_result er;
+        graft_status s = transfer_build_target(src, train->nclasses, 0, (uint64_t)co.seed, &m);
+        if (s == GRAFT_OK) s = trainopts_optimizer(&to, m, train, &o);
+        if (s != GRAFT_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
+            goto done;
+        }
+        s = train_model(m, o, train, NULL, &wc, &res, err, sizeof err);
+        if (s == GRAFT_OK) s = evaluate(m, train, meta.mean, meta.std, 256, 0, &er, err, sizeof err);
+        if (s != GRAFT_OK) {
+            fprintf(stderr, "%s: warm-up: %s\n", cmd, err);
+            goto done;
+        }
+        eval_result_free(&er);
+        train_result_free(&res);
+        graft_optimizer_free(o);
+        o = NULL;
+        graft_model_free(m);
+        m = NULL;
+    }
+
     for (int a = 0; a < narms; a++) {
         if (arms[a].kind == ARM_SCRATCH) scratch = a;
         for (int si = 0; si < nseeds; si++) {
