@@ -293,7 +293,9 @@ static void html_chart(sbuf *b, const report_input *in)
             sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(sx),
                       PY(acc), col);
         }
-        double ly = T + 30 + 20 * a;
+        /* Legend at the bottom of the right margin: the target label sits
+         * near the top, since the target is scratch's best accuracy. */
+        double ly = T + ph - 20 * (in->narms - a) + 10;
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                      "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", L + pw + 6, ly,
                   L + pw + 26, ly, col, L + pw + 32, ly + 4);
