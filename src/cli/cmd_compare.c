@@ -136,6 +136,9 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "%s: --val-split is not supported: compare evaluates on --eval-data\n", cmd);
         return EXIT_USAGE;
     }
+    if (to.log || to.keep_best || to.ckpt_every)
+        fprintf(stderr, "%s: note: --log, --keep-best and --checkpoint-every are ignored (the "
+                        "per-epoch numbers go to PREFIX.csv)\n", cmd);
     int adamw = !strcasecmp(to.opt, "adamw");
 
     graft_ctx *ctx = cli_open_device(cmd, &co);
