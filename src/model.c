@@ -52,19 +52,23 @@ void graft_model_set_seed(graft_model *m, uint64_t seed)
     m->init_rng.s = seed;
 }
 
+/* Each node draws from its own stream, seeded by the model seed and the
+ * node's name, so that adding a layer does not change the initialisation
+ * of the others and a re-initialisation repeats the original one. */
+static graft_status node_init(graft_model *m, layer *l, const char *name)
+{
+    rng r = {m->seed ^ fnv64(FNV64_INIT, name, strlen(name))};
+    l->seed = rng_next(&r);
+    l->calls = 0;
+    return l->ops->init ? l->ops->init(m->ctx, l, &r) : GRAFT_OK;
+}
+
 graft_status graft_model_reinit(graft_model *m, uint64_t seed)
 {
     if (!m) return GRAFT_ERR_INVALID_ARG;
     graft_model_set_seed(m, seed);
-    for (int i = 0; i < m->nnodes; i++) {
-        layer *l = m->nodes[i].l;
-        if (!l) continue;
-        /* Same per-node stream as graft_model_add. */
-        rng r = {seed ^ fnv64(FNV64_INIT, m->nodes[i].name, strlen(m->nodes[i].name))};
-        l->seed = rng_next(&r);
-        l->calls = 0;
-        if (l->ops->init) TRY(l->ops->init(m->ctx, l, &r));
-    }
+    for (int i = 0; i < m->nnodes; i++)
+        if (m->nodes[i].l) TRY(node_init(m, m->nodes[i].l, m->nodes[i].name));
     return GRAFT_OK;
 }
 
@@ -127,11 +131,7 @@ graft_status graft_model_add(graft_model *m, const char *name, const graft_layer
     } else {
         TRY(layer_create(m->ctx, name, spec, ninputs, in, &nd.l));
         nd.shape = nd.l->out;
-        /* Each node draws from its own stream so that adding a layer does
-         * not change the initialisation of the others. */
-        rng r = {m->seed ^ fnv64(FNV64_INIT, name, strlen(name))};
-        nd.l->seed = rng_next(&r);
-        graft_status s = nd.l->ops->init ? nd.l->ops->init(m->ctx, nd.l, &r) : GRAFT_OK;
+        graft_status s = node_init(m, nd.l, name);
         param_ref *pr = realloc(m->params, (size_t)(m->nparams + nd.l->nparams) * sizeof *pr + 1);
         if (s == GRAFT_OK && !pr) s = ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
         if (s != GRAFT_OK) {

@@ -287,7 +287,15 @@ static void html_chart(sbuf *b, const report_input *in)
             sb_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(s), PY(acc));
         }
         sb_printf(b, "\"/>\n");
-        double ly = T + 30 + 20 * a;
+        for (int i = 0; i < n; i++) { /* a dot per epoch */
+            double sx, acc;
+            mean_point(&in->arms[a], i, &sx, &acc);
+            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(sx),
+                      PY(acc), col);
+        }
+        /* Legend at the bottom of the right margin: the target label sits
+         * near the top, since the target is scratch's best accuracy. */
+        double ly = T + ph - 20 * (in->narms - a) + 10;
         sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                      "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", L + pw + 6, ly,
                   L + pw + 26, ly, col, L + pw + 32, ly + 4);
@@ -305,7 +313,8 @@ static void html_confusion(sbuf *b, const report_input *in)
     double cell = 480.0 / C;
     if (cell > 40) cell = 40;
     if (cell < 8) cell = 8;
-    double lm = 130, tm = 130, W = lm + cell * C + 10, H = tm + cell * C + 10;
+    /* Rotated column labels lean right: leave room for them. */
+    double lm = 130, tm = 130, W = lm + cell * C + 90, H = tm + cell * C + 10;
     sb_printf(b, "<svg class=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
                  "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", W, H, W, H);
     for (int i = 0; i < C; i++) {
@@ -376,7 +385,7 @@ graft_status report_write_html(const report_input *in, const char *path, char *e
     html_chart(&b, in);
     sb_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th>arm</th><th>reps</th>"
                   "<th>final accuracy</th><th>seconds to target</th>"
-                  "<th>% training time saved</th></tr>\n");
+                  "<th>%% training time saved</th></tr>\n");
     for (int a = 0; a < in->narms && !st; a++) {
         report_arm_summary s;
         st = summarize(in, a, &s, err, errlen);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "model.h"
 #include "progress.h"
 
@@ -233,11 +234,14 @@ graft_status transfer_linear_probe(graft_model *m, const dataset *train, const d
     graft_model *head = NULL;
     graft_optimizer *o = NULL;
     graft_status s = transfer_features(m, train, cfg->mean, cfg->std, 256, fnode, &ftr, &dim, err, errlen);
+    /* Only the training images' pass is training time; the evaluation
+     * set's features stand in for the per-epoch evaluation, which no arm
+     * counts. */
+    double extract = now_seconds() - t0;
     if (s == GRAFT_OK && eval)
         s = transfer_features(m, eval, cfg->mean, cfg->std, 256, fnode, &fev, &edim, err, errlen);
     if (s == GRAFT_OK) s = feature_dataset(ftr, train->n, dim, train, &dtr, err, errlen);
     if (s == GRAFT_OK && eval) s = feature_dataset(fev, eval->n, dim, eval, &dev, err, errlen);
-    double extract = now_seconds() - t0;
 
     /* The head alone: input(dim) -> fc, sharing the classifier's spec. */
     int last = m->nnodes - 1;

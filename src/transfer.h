@@ -24,6 +24,7 @@ const char *transfer_strategy_name(transfer_strategy s);
 graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head, uint64_t seed,
                                    graft_model **out);
 
+
 /* The node whose output feeds the classifier (the features). */
 int transfer_feature_node(const graft_model *m);
 
@@ -59,8 +60,8 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
 
 /* Linear probe: trains only the classifier of m on features computed once
  * (train and, when given, eval), then writes the head back into m. Epoch
- * statistics go to res; the feature extraction time is counted in the
- * first epoch's training seconds so time-to-accuracy stays honest. */
+ * statistics go to res; the training images' feature extraction time is
+ * counted in the first epoch's training seconds so time-to-accuracy stays honest. */
 graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
                                    const train_config *cfg, const graft_opt_params *op,
                                    train_result *res, char *err, size_t errlen);

@@ -91,6 +91,9 @@ START_TEST(report_html_content)
     ck_assert_msg(report_write_html(&in, path, err, sizeof err) == GRAFT_OK, "%s", err);
     char *h = slurp(path);
     ck_assert_ptr_nonnull(strstr(h, "<svg"));
+    /* A literal percent sign in the table header (format-string slip). */
+    ck_assert_ptr_nonnull(strstr(h, "<th>% training time saved</th>"));
+    ck_assert_ptr_nonnull(strstr(h, "<circle"));
     ck_assert_ptr_nonnull(strstr(h, "stroke-dasharray")); /* target line */
     ck_assert_ptr_nonnull(strstr(h, "cat&lt;1&gt;"));
     ck_assert_ptr_nonnull(strstr(h, "dog &amp; co"));
