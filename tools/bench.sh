@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark, graft against PyTorch (and OpenBLAS for GEMMs), in
+# one run: the two alternate inside every repetition, figures are medians
+# over the repetitions. Prints one ratio line per figure (issue 5).
+#
+#   tools/bench.sh [--quick] [--transfer] [--reps N] [--out DIR] [--summary DIR]
+#
+# --quick: 2 repetitions of short runs (about a minute or two on 2 cores).
+# --transfer: also the flagship time-to-accuracy comparison (many minutes).
+# Raw JSON lines stay in DIR (default out/bench-<time>); --summary DIR
+# prints the lines again from an earlier run's DIR. PyTorch is
+# optional: without it graft's figures still print.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0 transfer=0 reps="" out="" summary=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=1 ;;
+        --transfer) transfer=1 ;;
+        --reps) reps="$2"; shift ;;
+        --out) out="$2"; shift ;;
+        --summary) out="$2"; summary=1; shift ;;
+        *) echo "usage: tools/bench.sh [--quick] [--transfer] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ "$quick" = 1 ]; then
+    reps=${reps:-2} iters=2 warmup=1 liters=2 greps=1 batches_layers="64"
+else
+    reps=${reps:-5} iters=8 warmup=2 liters=5 greps=5 batches_layers="64 256"
+fi
+out=${out:-out/bench-$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+if [ "$summary" = 0 ]; then
+
+# Build if needed (release, as in docs/performance.md).
+if [ ! -d build ]; then meson setup build -Dbuildtype=release >/dev/null; fi
+ninja -C build tools/bench_graft tools/bench_gemm >/dev/null
+bg=build/tools/bench_graft
+
+# Same thread count on both sides: PoCL's pthread device and torch.
+threads=2
+export POCL_MAX_PTHREAD_COUNT=$threads
+
+# PyTorch: Debian's interpreter (the pyenv python3 on PATH lacks torch).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+have_torch=0
+if "$py" -c 'import torch' 2>/dev/null; then have_torch=1; fi
+torch() { "$py" tools/bench_torch.py "$@" --threads "$threads" 2>>"$out/torch.err"; }
+
+echo "bench: reps $reps, train/infer $iters iterations after $warmup, threads $threads," \
+     "pytorch $([ $have_torch = 1 ] && echo yes || echo absent), results in $out" >&2
+uptime >"$out/uptime-start"
+
+# 1. train 64 / train 256 / infer 256, alternating graft and PyTorch; the
+#    order swaps every repetition so load from others hits both alike.
+for r in $(seq 1 "$reps"); do
+    for job in "train 64" "train 256" "infer 256"; do
+        read -r mode b <<<"$job"
+        first=graft
+        [ $((r % 2)) = 0 ] && first=torch
+        for side in $first $([ $first = graft ] && echo torch || echo graft); do
+            echo "bench: rep $r/$reps $side $mode batch $b" >&2
+            if [ "$side" = graft ]; then
+                "$bg" "$mode" --batch "$b" --iters "$iters" --warmup "$warmup" >>"$out/graft.jsonl"
+            elif [ $have_torch = 1 ]; then
+                torch "$mode" --batch "$b" --iters "$iters" --warmup "$warmup" >>"$out/torch.jsonl" ||
+                    echo "bench: pytorch $mode failed (see $out/torch.err)" >&2
+            fi
+        done
+    done
+done
+
+# 2. Per-layer graft times (profiling API: every layer synchronised).
+for b in $batches_layers; do
+    echo "bench: graft layers batch $b" >&2
+    "$bg" layers --batch "$b" --iters "$liters" --warmup 1 >"$out/layers-$b.jsonl"
+done
+
+# 3. Conv-shaped GEMMs at batch 64, graft against OpenBLAS, env as given;
+#    then (full run) with OPENBLAS_CORETYPE unset, which lets OpenBLAS pick
+#    its AVX-512 kernels here.
+echo "bench: gemm (env as given)" >&2
+build/tools/bench_gemm --batch 64 --square 0 --reps "$greps" --no-clblast >"$out/gemm-env.txt"
+if [ "$quick" = 0 ]; then
+    echo "bench: gemm (OPENBLAS_CORETYPE unset)" >&2
+    env -u OPENBLAS_CORETYPE build/tools/bench_gemm --batch 64 --square 0 --reps "$greps" \
+        --no-clblast >"$out/gemm-nocoretype.txt"
+fi
+
+# 4. Start-up of a second process: the first run warms the kernel cache.
+"$bg" startup >"$out/startup-first.jsonl"
+for r in $(seq 1 "$reps"); do "$bg" startup >>"$out/startup.jsonl"; done
+
+# 5. Flagship transfer task (optional, slow).
+if [ "$transfer" = 1 ]; then
+    if [ $have_torch = 1 ]; then
+        echo "bench: pytorch transfer (many minutes)" >&2
+        targs=()
+        [ "$quick" = 1 ] && targs=(--quick)
+        mkdir -p out
+        torch transfer "${targs[@]}" --cache out/pretrain-bench.pt >"$out/transfer-torch.jsonl" || true
+    fi
+fi
+uptime >"$out/uptime-end"
+fi
+[ -f "$out/torch.jsonl" ] && have_torch=1 || have_torch=0
+[ -f "$out/transfer-torch.jsonl" ] && transfer=1
+
+python3 - "$out" "$have_torch" "$transfer" <<'EOF'
+import json, os, re, statistics, sys
+out, have_torch, transfer = sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"
+
+def load(name):
+    p = os.path.join(out, name)
+    if not os.path.exists(p):
+        return []
+    return [json.loads(l) for l in open(p) if l.startswith("{")]
+
+def med(rows, what, batch, field):
+    v = [r[field] for r in rows if r.get("what") == what and r.get("batch") == batch]
+    return statistics.median(v) if v else None
+
+g, t = load("graft.jsonl"), load("torch.jsonl")
+targets = []  # (what, met, figure)
+for what, batch, label in (("train", 64, "train"), ("train", 256, "train"), ("infer", 256, "infer")):
+    gv, tv = med(g, what, batch, "images_per_s"), med(t, what, batch, "images_per_s")
+    line = f"{label} refnet batch {batch}: graft {gv:.0f} img/s"
+    if tv:
+        line += f", pytorch {tv:.0f} img/s, {gv / tv:.2f}x"
+    else:
+        line += ", pytorch n/a"
+    print(line)
+    if tv:
+        targets.append((f"{label} batch {batch} >= 1.50x pytorch", gv / tv >= 1.5, f"{gv / tv:.2f}x"))
+
+gm, tm = med(g, "train", 256, "peak_rss_mib"), med(t, "train", 256, "peak_rss_mib")
+line = f"peak RSS train refnet batch 256: graft {gm:.0f} MiB"
+line += f", pytorch {tm:.0f} MiB, {gm / tm:.2f}x" if tm else ", pytorch n/a"
+print(line)
+if tm:
+    targets.append(("peak RSS train batch 256 <= pytorch", gm <= tm, f"{gm / tm:.2f}x"))
+
+peak_avx2, peak_avx512 = 193.0, 386.0
+for f in sorted(n for n in os.listdir(out) if n.startswith("layers-")):
+    rows = [r for r in load(f) if r.get("what") == "layer"]
+    tot = [r for r in rows if r["name"] == "total"][0]
+    b = tot["batch"]
+    print(f"layers graft batch {b} (ms per call, fwd / bwd; conv GFLOP/s fwd / bwd):")
+    for r in rows:
+        if r["name"] == "total":
+            continue
+        extra = f"  {r['fwd_gflops']:.0f} / {r['bwd_gflops']:.0f} GFLOP/s" if "fwd_gflops" in r else ""
+        print(f"  {r['name']:<12} {r['kind']:<10} {r['fwd_ms']:8.2f} {r['bwd_ms']:8.2f}{extra}")
+    print(f"  {'total':<23} {tot['fwd_ms']:8.2f} {tot['bwd_ms']:8.2f}  ({tot['images_per_s']:.0f} img/s profiled)")
+    c = tot["conv_train_gflops"]
+    print(f"conv layers in training, batch {b}: graft {c:.0f} GFLOP/s, {100 * c / peak_avx2:.0f}% of "
+          f"{peak_avx2:.0f} (256-bit FMA peak), {100 * c / peak_avx512:.0f}% of {peak_avx512:.0f} "
+          f"(AVX-512 peak)")
+    targets.append((f"conv layers training batch {b} >= 60% of 193", c >= 0.6 * peak_avx2,
+                    f"{100 * c / peak_avx2:.0f}%"))
+
+rx = re.compile(r"^gemm (\S+) \((b\d+ \S+ \S+), .*graft ([\d.]+) GFLOP/s.*openblas ([\d.]+) GFLOP/s")
+for f, label in (("gemm-env.txt", "OpenBLAS env as given"),
+                 ("gemm-nocoretype.txt", "OpenBLAS with OPENBLAS_CORETYPE unset")):
+    p = os.path.join(out, f)
+    if not os.path.exists(p):
+        continue
+    lines = open(p).read().splitlines()
+    core = next((l for l in lines if l.startswith("openblas:")), "")
+    rat = []
+    for l in lines:
+        m = rx.match(l)
+        if m:
+            gg, ob = float(m.group(3)), float(m.group(4))
+            rat.append(gg / ob)
+            print(f"gemm {m.group(2)} {m.group(1)}: graft {gg:.0f} GFLOP/s, openblas {ob:.0f} GFLOP/s, {gg / ob:.2f}x")
+    if rat:
+        print(f"gemm conv shapes batch 64 ({label}; {core.strip()}): median {statistics.median(rat):.2f}x, "
+              f"min {min(rat):.2f}x, {sum(x >= 1 for x in rat)}/{len(rat)} shapes >= 1.00x")
+        targets.append((f"gemm >= 1.00x openblas ({label}), every shape", min(rat) >= 1,
+                        f"median {statistics.median(rat):.2f}x, min {min(rat):.2f}x"))
+
+st = load("startup.jsonl")
+if st:
+    s = statistics.median(r["since_exec_s"] for r in st)
+    fs = statistics.median(r["first_step_s"] for r in st)
+    ss = statistics.median(r["second_step_s"] for r in st)
+    cache = "warm" if all(r["programs_built"] == 0 for r in st) else "NOT warm"
+    print(f"startup second process: graft {s:.2f} s from exec to end of first training step "
+          f"(batch 64, cache {cache}; first step {fs:.2f} s, next step {ss:.2f} s)")
+    targets.append(("second-process startup < 1 s", s < 1, f"{s:.2f} s"))
+
+if transfer:
+    tr = [r for r in load("transfer-torch.jsonl") if r.get("what") == "transfer_summary"]
+    for r in tr:
+        print("transfer pytorch: " + json.dumps(r))
+    print("transfer: TODO graft side: this tree has no `graft compare` command (nor "
+          "docs/transfer.md); the ratio graft/pytorch time to scratch's best accuracy needs its CSV")
+else:
+    print("transfer: not run (--transfer); TODO graft side needs `graft compare`, absent in this tree")
+for what, met, fig in targets:
+    print(f"target {what}: {'met' if met else 'MISSED'} ({fig})")
+EOF
+echo "load average (1/5/15 min): start $(sed 's/.*load average: //' "$out/uptime-start"), end $(sed 's/.*load average: //' "$out/uptime-end")"
