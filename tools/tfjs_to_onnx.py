@@ -265,11 +265,8 @@ def build_onnx(layers, weights, size, head):
     init("clip_min", np.array(0.0))
     init("clip_max", np.array(6.0))
     input_name = None
-    stop = False
     nout = None
     for name, cls, cfg, inputs in layers:
-        if stop:
-            break
         src = tensor.get(inputs[0]) if inputs else None
         if cls == "InputLayer":
             shape = cfg["batch_input_shape"]
@@ -354,9 +351,8 @@ def build_onnx(layers, weights, size, head):
                        init("fc.bias", b)]
                 nodes.append(helper.make_node("Gemm", ins, ["fc"], name="fc"))
                 nout = w3.shape[1]
-                tensor["fc"] = "fc"
-                last = "fc"
-                stop = True
+                tensor["fc"] = last = "fc"
+                break
         elif cls == "Dense":
             ins = [src, init(name + ".weight", weight(weights, name, "kernel")),
                    init(name + ".bias", weight(weights, name, "bias"))]
