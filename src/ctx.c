@@ -93,6 +93,25 @@ static graft_status pick_gemm(graft_ctx *ctx, graft_gemm_backend want, char *err
     return GRAFT_OK;
 }
 
+static int env_int(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? atoi(v) : 0;
+}
+
+void ctx_read_gemm_tuning(gemm_tuning *t)
+{
+    t->nr = env_int("GRAFT_GEMM_NR");
+    t->kc = env_int("GRAFT_GEMM_KC");
+    t->pc = env_int("GRAFT_GEMM_PC");
+    t->lws0 = env_int("GRAFT_GEMM_LWS0");
+    t->lws1 = env_int("GRAFT_GEMM_LWS1");
+    t->qdim = env_int("GRAFT_GEMM_QDIM");
+    t->qc = env_int("GRAFT_GEMM_QC");
+    const char *v = getenv("GRAFT_GEMM_VARIANT");
+    t->variant = !v ? 0 : !strcmp(v, "v1") ? 1 : !strcmp(v, "packa") ? 2 : !strcmp(v, "direct") ? 3 : 0;
+}
+
 graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *err, size_t errlen)
 {
     if (!out) return GRAFT_ERR_INVALID_ARG;
@@ -133,6 +152,7 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     resolve_cache_dir(ctx, p->cache_dir);
 
     ctx->cpu_kernels = ctx->info.type != GRAFT_DEVICE_GPU;
+    ctx_read_gemm_tuning(&ctx->tune);
     const char *style = getenv("GRAFT_KERNEL_STYLE");
     if (style && *style) {
         if (!strcasecmp(style, "cpu")) ctx->cpu_kernels = 1;

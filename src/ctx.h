@@ -16,6 +16,16 @@ typedef struct kernel_entry {
     cl_kernel k;
 } kernel_entry;
 
+/* Benchmark knobs of the native GEMM (docs/performance.md), read from the
+ * environment once when the context is created; 0 = not set. */
+typedef struct gemm_tuning {
+    int nr, kc, pc, lws0, lws1, qdim, qc;
+    int variant; /* 0 auto, 1 "v1", 2 "packa", 3 "direct" */
+} gemm_tuning;
+
+/* Fills t from GRAFT_GEMM_* (benchmarks re-read it after changing them). */
+void ctx_read_gemm_tuning(gemm_tuning *t);
+
 struct graft_ctx {
     cl_platform_id platform;
     cl_device_id device;
@@ -25,6 +35,7 @@ struct graft_ctx {
     graft_device_info info;
     graft_gemm_backend gemm;
     int cpu_kernels;  /* see ctx_is_cpu */
+    gemm_tuning tune;
     char cache_dir[1024];
     int verbose;
     graft_build_stats stats;

@@ -28,11 +28,8 @@ graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_m
                   KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(dst), KA_INT(dst_off));
 }
 
-static int env_int(const char *name, int dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : dflt;
-}
+/* A tuning knob, or dflt when it is not set. */
+static int knob(int v, int dflt) { return v ? v : dflt; }
 
 /* Launches gemm_blocked with A given by the strides of cl/gemm.cl. */
 static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem a,
@@ -42,15 +39,16 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
     int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
     /* 6 x 32 blocks in float16 registers (AVX-512 CPUs; see gemm_blocked_w)
      * unless the output is too narrow to fill them. */
-    int wide = env_int("GRAFT_GEMM_NR", N > 16 ? 32 : NR) == 32;
-    int kc = env_int("GRAFT_GEMM_KC", KC);
+    const gemm_tuning *t = &ctx->tune;
+    int wide = knob(t->nr, N > 16 ? 32 : NR) == 32;
+    int kc = knob(t->kc, KC);
     if (kc < 8 || kc > KC) kc = KC;
     int nr = wide ? 32 : NR;
     int pm = (M + MR - 1) / MR, pn = (N + nr - 1) / nr;
     /* Benchmark-only knobs (docs/performance.md): panels per item, local
      * size, which grid dimension holds the column stripes. */
-    int pcmax = env_int("GRAFT_GEMM_PC", PC), lx = env_int("GRAFT_GEMM_LWS0", 1);
-    int ly = env_int("GRAFT_GEMM_LWS1", 1), qdim = env_int("GRAFT_GEMM_QDIM", 0) ? 1 : 0;
+    int pcmax = knob(t->pc, PC), lx = knob(t->lws0, 1);
+    int ly = knob(t->lws1, 1), qdim = t->qdim ? 1 : 0;
     if (pcmax < 1) pcmax = 1;
     if (lx < 1) lx = 1;
     if (ly < 1) ly = 1;
@@ -69,7 +67,7 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
         if (groups < 1) groups = 1;
         qc = (pn + groups - 1) / groups;
     }
-    qc = env_int("GRAFT_GEMM_QC", qc);
+    qc = knob(t->qc, qc);
     if (qc < 1) qc = 1;
     size_t nq = (size_t)((pn + qc - 1) / qc), np = (size_t)((pm + pc - 1) / pc);
     /* Work-groups of one item by default: PoCL compiles per local size and
@@ -130,8 +128,7 @@ graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_
                       KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
                       KA_INT(coff), KA_INT(ldc));
     }
-    const char *v = getenv("GRAFT_GEMM_VARIANT");
-    if (v && !strcmp(v, "v1")) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
+    if (ctx->tune.variant == 1) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 
     /* Pack A when that pass is cheap (A small) or pays off because many
      * column stripes re-read A: measured on refnet's shapes, packing W
@@ -139,8 +136,8 @@ graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_
      * dY (dW) loses up to 35% to the extra pass. */
     int pn = (N + NR - 1) / NR;
     int pack = (size_t)M * K <= ((size_t)1 << 19) || pn >= 64;
-    if (v && !strcmp(v, "packa")) pack = 1;
-    if (v && !strcmp(v, "direct")) pack = 0;
+    if (ctx->tune.variant == 2) pack = 1;
+    if (ctx->tune.variant == 3) pack = 0;
     if (pack) {
         cl_mem ap;
         TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));

@@ -127,12 +127,14 @@ static double run_once(int impl, dev_ops *nat, dev_ops *clb, const shape *s, con
     double t0;
     if (impl >= IMPL_CFG0) {
         cfg_env(impl - IMPL_CFG0, 1);
+        ctx_read_gemm_tuning(&nat->ctx->tune);
         t0 = now();
         CHECK(nat->ctx, gemm_run(nat->ctx, s->M, s->N, s->K, 1.0f, op_a(nat, s), op_b(nat, s), 0.0f,
                                  nat->c, 0, s->N), "gemm");
         CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
         double dt = now() - t0;
         cfg_env(impl - IMPL_CFG0, 0);
+        ctx_read_gemm_tuning(&nat->ctx->tune);
         return dt;
     }
     t0 = now();
@@ -140,10 +142,12 @@ static double run_once(int impl, dev_ops *nat, dev_ops *clb, const shape *s, con
     case IMPL_TOTAL:
     case IMPL_V1:
         if (impl == IMPL_V1) setenv("GRAFT_GEMM_VARIANT", "v1", 1);
+        ctx_read_gemm_tuning(&nat->ctx->tune); /* knobs are read per context */
         CHECK(nat->ctx, gemm_run(nat->ctx, s->M, s->N, s->K, 1.0f, op_a(nat, s), op_b(nat, s), 0.0f,
                                  nat->c, 0, s->N), "gemm");
         CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
         if (impl == IMPL_V1) unsetenv("GRAFT_GEMM_VARIANT");
+        ctx_read_gemm_tuning(&nat->ctx->tune);
         break;
     case IMPL_KERNEL: /* A was packed once beforehand */
         CHECK(nat->ctx, gemm_packed_run(nat->ctx, s->M, s->N, s->K, 1.0f, nat->ap, 0,
