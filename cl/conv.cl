@@ -1,22 +1,23 @@
-/* 2-D convolution helpers: im2col / col2im over the whole batch (column
- * index n*P + p, P = Hout*Wout), layout changes between NCHW and the
- * GEMM's [C][n*P], and direct kernels for convolutions with one input
+/* 2-D convolution helpers: im2col / col2im over a chunk of n images that
+ * starts at image n0 of the NCHW tensor (column index nn*P + p within the
+ * chunk, P = Hout*Wout), layout changes between NCHW and the GEMM's
+ * [C][n*P] for such a chunk, and direct kernels for convolutions with one input
  * channel per group (depthwise), where a GEMM would be tiny. */
 
 /* On CPU devices (PoCL) every work-group costs a dispatch, so these layout
  * kernels give each work-item a whole image plane (sample nn, channel ci)
  * and loop inside it; the inner loops run over contiguous memory. */
 
-/* col[r][j], r = ci*k*k + ky*k + kx over all Cin, j = nn*P + oy*Wout + ox.
- * Range (nn, ci). */
-__kernel void conv_im2col(__global const float *x, __global float *col, int n, int cin, int h,
-                          int w, int hout, int wout, int k, int stride, int pad, int dil)
+/* col[r][j], r = ci*k*k + ky*k + kx over all Cin, j = nn*P + oy*Wout + ox,
+ * from image n0 + nn of x. Range (nn, ci) over the chunk's n images. */
+__kernel void conv_im2col(__global const float *x, __global float *col, int n0, int n, int cin,
+                          int h, int w, int hout, int wout, int k, int stride, int pad, int dil)
 {
     int nn = get_global_id(0), ci = get_global_id(1);
     if (nn >= n || ci >= cin) return;
     int P = hout * wout;
     size_t np = (size_t)n * P;
-    __global const float *src = x + ((size_t)nn * cin + ci) * h * w;
+    __global const float *src = x + ((size_t)(n0 + nn) * cin + ci) * h * w;
     for (int ky = 0; ky < k; ky++)
         for (int kx = 0; kx < k; kx++) {
             __global float *dst = col + (size_t)((ci * k + ky) * k + kx) * np + (size_t)nn * P;
@@ -45,18 +46,19 @@ __kernel void conv_im2col(__global const float *x, __global float *col, int n, i
 }
 
 /* col2im: dx = beta * dx + the sum of the columns each pixel fed
- * (beta 0 or 1; 0 ignores old contents). One work-item owns a whole
- * (nn, ci) plane and scatters into it, so no two items touch the same
- * pixel and no atomics are needed. Range (nn, ci). */
-__kernel void conv_col2im(__global const float *dcol, __global float *dx, int n, int cin, int h,
-                          int w, int hout, int wout, int k, int stride, int pad, int dil,
+ * (beta 0 or 1; 0 ignores old contents), for images n0 .. n0+n-1 of dx.
+ * One work-item owns a whole (nn, ci) plane and scatters into it, so no
+ * two items touch the same pixel and no atomics are needed. Range (nn, ci)
+ * over the chunk's n images. */
+__kernel void conv_col2im(__global const float *dcol, __global float *dx, int n0, int n, int cin,
+                          int h, int w, int hout, int wout, int k, int stride, int pad, int dil,
                           float beta)
 {
     int nn = get_global_id(0), ci = get_global_id(1);
     if (nn >= n || ci >= cin) return;
     int P = hout * wout;
     size_t np = (size_t)n * P;
-    __global float *dst = dx + ((size_t)nn * cin + ci) * h * w;
+    __global float *dst = dx + ((size_t)(n0 + nn) * cin + ci) * h * w;
     if (beta == 0.0f)
         for (int i = 0; i < h * w; i++) dst[i] = 0.0f;
     for (int ky = 0; ky < k; ky++)
@@ -80,25 +82,28 @@ __kernel void conv_col2im(__global const float *dcol, __global float *dx, int n,
         }
 }
 
-/* out[nn][c][p] = y[c][nn*P + p] (+ bias[c]); range (nn, c). */
+/* out[n0 + nn][c][p] = y[c][nn*P + p] (+ bias[c]); range (nn, c) over the
+ * chunk's n images. */
 __kernel void conv_cnp_to_nchw(__global const float *y, __global float *out,
-                               __global const float *bias, int has_bias, int n, int c, int P)
+                               __global const float *bias, int has_bias, int n0, int n, int c,
+                               int P)
 {
     int nn = get_global_id(0), ch = get_global_id(1);
     if (nn >= n || ch >= c) return;
     __global const float *s = y + ((size_t)ch * n + nn) * P;
-    __global float *d = out + ((size_t)nn * c + ch) * P;
+    __global float *d = out + ((size_t)(n0 + nn) * c + ch) * P;
     float b = has_bias ? bias[ch] : 0.0f;
     for (int p = 0; p < P; p++) d[p] = s[p] + b;
 }
 
-/* y[c][nn*P + p] = dout[nn][c][p]: the GEMM view of an NCHW gradient;
- * range (nn, c). */
-__kernel void conv_nchw_to_cnp(__global const float *dout, __global float *y, int n, int c, int P)
+/* y[c][nn*P + p] = dout[n0 + nn][c][p]: the GEMM view of a chunk of an NCHW
+ * gradient; range (nn, c) over the chunk's n images. */
+__kernel void conv_nchw_to_cnp(__global const float *dout, __global float *y, int n0, int n, int c,
+                               int P)
 {
     int nn = get_global_id(0), ch = get_global_id(1);
     if (nn >= n || ch >= c) return;
-    __global const float *s = dout + ((size_t)nn * c + ch) * P;
+    __global const float *s = dout + ((size_t)(n0 + nn) * c + ch) * P;
     __global float *d = y + ((size_t)ch * n + nn) * P;
     for (int p = 0; p < P; p++) d[p] = s[p];
 }

@@ -1,6 +1,8 @@
-/* 2-D convolution (GRAFT_LAYER_CONV2D): im2col + GEMM per group, or
+/* 2-D convolution (GRAFT_LAYER_CONV2D): im2col + GEMM per group over chunks
+ * of images (scratch bounded by CONV_CHUNK_BYTES), or
  * direct kernels when each group has a single input channel (depthwise). */
 #include <math.h>
+#include <stdlib.h>
 
 #include "gemm.h"
 #include "layer.h"
@@ -83,15 +85,47 @@ static graft_status conv_init(graft_ctx *ctx, layer *l, rng *r)
     return GRAFT_OK;
 }
 
-static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem col)
+/* Cap on each of the im2col path's scratch buffers (columns in slot 0, the
+ * [Cout][nc*P] output or gradient in slot 1, the column gradient in slot 2):
+ * the batch goes through im2col + GEMM in chunks of nc images so that none
+ * of them exceeds it (at least one image per chunk, however large). The
+ * environment variable GRAFT_CONV_CHUNK_BYTES (a byte count, read on every
+ * call) overrides it; the tests use it to force small chunks. */
+#define CONV_CHUNK_BYTES ((size_t)32 << 20)
+
+static size_t conv_chunk_bytes(void)
 {
-    size_t total = (size_t)d->cin * d->k * d->k * d->np;
-    size_t gws[2] = {(size_t)d->n, (size_t)d->cin}, lws[2] = {1, 1};
-    (void)total;
-    return LAUNCH(ctx, "conv_im2col", 2, gws, lws, KA_MEM(x), KA_MEM(col), KA_INT(d->n),
-                    KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->hout),
-                    KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad),
-                    KA_INT(d->dil));
+    const char *e = getenv("GRAFT_CONV_CHUNK_BYTES");
+    if (e && *e) {
+        char *end;
+        unsigned long long v = strtoull(e, &end, 10);
+        if (*end == '\0' && v > 0) return (size_t)v;
+    }
+    return CONV_CHUNK_BYTES;
+}
+
+/* Images per chunk: the largest count whose column matrix (groups*K rows)
+ * and [Cout][nc*P] matrix both fit the cap, clamped to [1, n]. */
+static int conv_chunk_images(const conv_dims *d)
+{
+    size_t rows = (size_t)d->groups * d->K;
+    if ((size_t)d->cout > rows) rows = (size_t)d->cout;
+    size_t per_image = rows * d->P * sizeof(float);
+    size_t nc = conv_chunk_bytes() / per_image;
+    if (nc < 1) nc = 1;
+    if (nc > (size_t)d->n) nc = (size_t)d->n;
+    return (int)nc;
+}
+
+/* Columns of images n0 .. n0+nc-1 of x into col ([groups*K][nc*P]). */
+static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem col, int n0,
+                           int nc)
+{
+    size_t gws[2] = {(size_t)nc, (size_t)d->cin}, lws[2] = {1, 1};
+    return LAUNCH(ctx, "conv_im2col", 2, gws, lws, KA_MEM(x), KA_MEM(col), KA_INT(n0),
+                  KA_INT(nc), KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->hout),
+                  KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad),
+                  KA_INT(d->dil));
 }
 
 /* Direct kernels only for grouped convs with one input channel per group
@@ -113,24 +147,32 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
                         KA_INT(d.pad), KA_INT(d.dil));
 
+    int nc = conv_chunk_images(&d);
+    size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
     cl_mem col, y;
-    TRY(ctx_scratch(ctx, 0, (size_t)d.groups * d.K * d.np * sizeof(float), &col));
-    TRY(im2col(ctx, &d, io->in[0], col));
+    TRY(ctx_scratch(ctx, 0, (size_t)d.groups * d.K * cnp * sizeof(float), &col));
     /* With one sample [Cout][P] already is NCHW: write the output directly. */
     if (d.n == 1)
         y = io->out;
     else
-        TRY(ctx_scratch(ctx, 1, nout * sizeof(float), &y));
-    for (int g = 0; g < d.groups; g++) {
-        gemm_operand a = {wt, (size_t)g * d.cout_g * d.K, d.K, 0};
-        gemm_operand b = {col, (size_t)g * d.K * d.np, (int)d.np, 0};
-        TRY(gemm_run(ctx, d.cout_g, (int)d.np, d.K, 1.0f, a, b, 0.0f, y,
-                     (size_t)g * d.cout_g * d.np, (int)d.np));
+        TRY(ctx_scratch(ctx, 1, (size_t)d.cout * cnp * sizeof(float), &y));
+    for (int n0 = 0; n0 < d.n; n0 += nc) {
+        int m = d.n - n0 < nc ? d.n - n0 : nc;
+        size_t mnp = (size_t)m * d.P;
+        TRY(im2col(ctx, &d, io->in[0], col, n0, m));
+        for (int g = 0; g < d.groups; g++) {
+            gemm_operand a = {wt, (size_t)g * d.cout_g * d.K, d.K, 0};
+            gemm_operand b = {col, (size_t)g * d.K * mnp, (int)mnp, 0};
+            TRY(gemm_run(ctx, d.cout_g, (int)mnp, d.K, 1.0f, a, b, 0.0f, y,
+                         (size_t)g * d.cout_g * mnp, (int)mnp));
+        }
+        if (d.n == 1 && !l->spec.bias) continue;
+        size_t gws[2] = {(size_t)m, (size_t)d.cout}, lws[2] = {1, 1};
+        TRY(LAUNCH(ctx, "conv_cnp_to_nchw", 2, gws, lws, KA_MEM(y), KA_MEM(io->out),
+                   KA_MEM(bias), KA_INT(l->spec.bias), KA_INT(n0), KA_INT(m), KA_INT(d.cout),
+                   KA_INT(d.P)));
     }
-    if (d.n == 1 && !l->spec.bias) return GRAFT_OK;
-    size_t gws[2] = {(size_t)d.n, (size_t)d.cout}, lws[2] = {1, 1};
-    return LAUNCH(ctx, "conv_cnp_to_nchw", 2, gws, lws, KA_MEM(y), KA_MEM(io->out), KA_MEM(bias),
-                    KA_INT(l->spec.bias), KA_INT(d.n), KA_INT(d.cout), KA_INT(d.P));
+    return GRAFT_OK;
 }
 
 static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io *io,
@@ -163,45 +205,48 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     if (conv_is_direct(&d)) return conv_backward_direct(ctx, l, io, &d);
     if (!io->param_grads && !io->din[0]) return GRAFT_OK;
 
-    /* dY' = dout as [Cout][n*P]; with one sample it already is. */
-    size_t nout = (size_t)d.n * d.cout * d.P;
-    cl_mem dy = io->dout;
-    if (d.n > 1) {
-        TRY(ctx_scratch(ctx, 1, nout * sizeof(float), &dy));
-        size_t gws[2] = {(size_t)d.n, (size_t)d.cout}, lws[2] = {1, 1};
-        TRY(LAUNCH(ctx, "conv_nchw_to_cnp", 2, gws, lws, KA_MEM(io->dout), KA_MEM(dy), KA_INT(d.n),
-                     KA_INT(d.cout), KA_INT(d.P)));
-    }
-    size_t colbytes = (size_t)d.groups * d.K * d.np * sizeof(float);
-    if (io->param_grads) {
-        cl_mem col;
-        TRY(ctx_scratch(ctx, 0, colbytes, &col));
-        TRY(im2col(ctx, &d, io->in[0], col));
-        for (int g = 0; g < d.groups; g++) {
-            /* dW_g[Cout_g, K] = dY'_g [Cout_g, nP] x col_g^T */
-            gemm_operand a = {dy, (size_t)g * d.cout_g * d.np, (int)d.np, 0};
-            gemm_operand b = {col, (size_t)g * d.K * d.np, (int)d.np, 1};
-            TRY(gemm_run(ctx, d.cout_g, d.K, (int)d.np, 1.0f, a, b, 0.0f, pw->grad,
-                         (size_t)g * d.cout_g * d.K, d.K));
+    int nc = conv_chunk_images(&d);
+    size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
+    size_t colbytes = (size_t)d.groups * d.K * cnp * sizeof(float);
+    /* dY' = a chunk of dout as [Cout][nc*P]; with one sample it already is. */
+    cl_mem dy = io->dout, col = NULL, dcol = NULL;
+    if (d.n > 1) TRY(ctx_scratch(ctx, 1, (size_t)d.cout * cnp * sizeof(float), &dy));
+    if (io->param_grads) TRY(ctx_scratch(ctx, 0, colbytes, &col));
+    if (io->din[0]) TRY(ctx_scratch(ctx, 2, colbytes, &dcol));
+    for (int n0 = 0; n0 < d.n; n0 += nc) {
+        int m = d.n - n0 < nc ? d.n - n0 : nc;
+        size_t mnp = (size_t)m * d.P;
+        size_t gws[2] = {(size_t)m, (size_t)d.cout}, lws[2] = {1, 1};
+        if (d.n > 1)
+            TRY(LAUNCH(ctx, "conv_nchw_to_cnp", 2, gws, lws, KA_MEM(io->dout), KA_MEM(dy),
+                       KA_INT(n0), KA_INT(m), KA_INT(d.cout), KA_INT(d.P)));
+        if (io->param_grads) {
+            TRY(im2col(ctx, &d, io->in[0], col, n0, m));
+            /* The first chunk overwrites dW, the others add to it. */
+            float beta = n0 == 0 ? 0.0f : 1.0f;
+            for (int g = 0; g < d.groups; g++) {
+                /* dW_g[Cout_g, K] (+)= dY'_g [Cout_g, mP] x col_g^T */
+                gemm_operand a = {dy, (size_t)g * d.cout_g * mnp, (int)mnp, 0};
+                gemm_operand b = {col, (size_t)g * d.K * mnp, (int)mnp, 1};
+                TRY(gemm_run(ctx, d.cout_g, d.K, (int)mnp, 1.0f, a, b, beta, pw->grad,
+                             (size_t)g * d.cout_g * d.K, d.K));
+            }
         }
+        if (!io->din[0]) continue;
+        for (int g = 0; g < d.groups; g++) {
+            /* dcol_g[K, mP] = W_g^T x dY'_g */
+            gemm_operand a = {pw->data, (size_t)g * d.cout_g * d.K, d.K, 1};
+            gemm_operand b = {dy, (size_t)g * d.cout_g * mnp, (int)mnp, 0};
+            TRY(gemm_run(ctx, d.K, (int)mnp, d.cout_g, 1.0f, a, b, 0.0f, dcol,
+                         (size_t)g * d.K * mnp, (int)mnp));
+        }
+        size_t gws_in[2] = {(size_t)m, (size_t)d.cin};
+        TRY(LAUNCH(ctx, "conv_col2im", 2, gws_in, lws, KA_MEM(dcol), KA_MEM(io->din[0]),
+                   KA_INT(n0), KA_INT(m), KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w),
+                   KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
+                   KA_INT(d.pad), KA_INT(d.dil), KA_FLT(io->din_beta[0])));
     }
-    if (!io->din[0]) return GRAFT_OK;
-    cl_mem dcol;
-    TRY(ctx_scratch(ctx, 2, colbytes, &dcol));
-    for (int g = 0; g < d.groups; g++) {
-        /* dcol_g[K, nP] = W_g^T x dY'_g */
-        gemm_operand a = {pw->data, (size_t)g * d.cout_g * d.K, d.K, 1};
-        gemm_operand b = {dy, (size_t)g * d.cout_g * d.np, (int)d.np, 0};
-        TRY(gemm_run(ctx, d.K, (int)d.np, d.cout_g, 1.0f, a, b, 0.0f, dcol,
-                     (size_t)g * d.K * d.np, (int)d.np));
-    }
-    size_t nin = (size_t)d.n * d.cin * d.h * d.w;
-    size_t gws[2] = {(size_t)d.n, (size_t)d.cin}, lws[2] = {1, 1};
-    (void)nin;
-    return LAUNCH(ctx, "conv_col2im", 2, gws, lws, KA_MEM(dcol), KA_MEM(io->din[0]), KA_INT(d.n),
-                    KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w), KA_INT(d.hout), KA_INT(d.wout),
-                    KA_INT(d.k), KA_INT(d.stride), KA_INT(d.pad), KA_INT(d.dil),
-                    KA_FLT(io->din_beta[0]));
+    return GRAFT_OK;
 }
 
 static double conv_flops(const layer *l)

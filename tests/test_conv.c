@@ -275,6 +275,54 @@ START_TEST(conv_clblast_matches_reference)
 }
 END_TEST
 
+/* GRAFT_CONV_CHUNK_BYTES forces the im2col path through small chunks of
+ * images: each case runs with a cap of two images (chunks 2, 2, ..., with a
+ * remainder) and of one image, din_beta 0 and 1, and the scratch buffers
+ * must stay within the cap. */
+static const conv_case chunk_cases[] = {
+    {5, 3, 9, 7, 5, 3, 1, 1, 1, 1, 1},  /* chunks 2, 2, 1 */
+    {5, 4, 9, 7, 6, 3, 2, 1, 1, 2, 1},  /* groups 2, stride 2 */
+    {3, 7, 9, 7, 12, 1, 1, 0, 1, 1, 0}, /* 1x1, Cout > K: the output matrix sets the chunk */
+    {5, 4, 8, 10, 6, 3, 1, 2, 2, 1, 1}, /* dilation 2, pad 2 */
+};
+
+static void chunk_sweep(graft_gemm_backend be)
+{
+    graft_ctx *ctx = tu_ctx(be);
+    tu_rng rg = {4321};
+    size_t worst_cap = 0;
+    for (size_t i = 0; i < sizeof chunk_cases / sizeof chunk_cases[0]; i++) {
+        const conv_case *c = &chunk_cases[i];
+        conv_ref r = ref_dims(c);
+        size_t rows = (size_t)c->k * c->k * c->cin; /* groups * K */
+        if ((size_t)c->cout > rows) rows = (size_t)c->cout;
+        size_t per_image = rows * r.hout * r.wout * sizeof(float);
+        for (int imgs = 2; imgs >= 1; imgs--) {
+            size_t cap = imgs * per_image + per_image / 2; /* not a multiple: rounds down */
+            if (cap > worst_cap) worst_cap = cap;
+            char v[32];
+            snprintf(v, sizeof v, "%zu", cap);
+            ck_assert_int_eq(setenv("GRAFT_CONV_CHUNK_BYTES", v, 1), 0);
+            for (int beta = 0; beta <= 1; beta++) {
+                double e = run_case(ctx, &rg, c, (float)beta);
+                ck_assert_msg(e < 1e-4, "chunked (%d images) rel err %g", imgs, e);
+            }
+        }
+    }
+    ck_assert_int_eq(unsetenv("GRAFT_CONV_CHUNK_BYTES"), 0);
+    for (int s = 0; s < 3; s++)
+        ck_assert_msg(ctx->scratch_bytes[s] <= worst_cap, "scratch slot %d holds %zu bytes > %zu",
+                      s, ctx->scratch_bytes[s], worst_cap);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(conv_chunked_matches_reference)
+{
+    chunk_sweep(GRAFT_GEMM_NATIVE);
+    chunk_sweep(GRAFT_GEMM_CLBLAST);
+}
+END_TEST
+
 /* L = sum(y * R): central differences of the float64 forward against the
  * device backward with dout = R, for x, W and b. */
 static double fd_case(graft_ctx *ctx, tu_rng *rg, const conv_case *c)
@@ -425,6 +473,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, conv_native_matches_reference);
     tcase_add_test(tc, conv_clblast_matches_reference);
+    tcase_add_test(tc, conv_chunked_matches_reference);
     tcase_add_test(tc, conv_backward_matches_finite_differences);
     tcase_add_test(tc, conv_rejects_bad_shapes);
     tcase_add_test(tc, conv_init_is_he_normal);

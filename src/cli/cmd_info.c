@@ -27,8 +27,12 @@ static double node_flops(const graft_model *m, int i)
     return 0;
 }
 
-/* im2col scratch floats per image of a conv node (0 for other kinds). */
-static double node_im2col(const graft_model *m, int i)
+/* Bytes of one im2col scratch buffer of a conv node at this batch (0 for
+ * other kinds and for the direct depthwise path). The layer runs the batch
+ * in chunks of images that keep each buffer within 32 MiB (CONV_CHUNK_BYTES
+ * in src/layer_conv.c; at least one image), sized for the larger of the
+ * column matrix (Cin*k*k rows) and the [Cout] output rows. */
+static double node_im2col(const graft_model *m, int i, int batch)
 {
     const graft_layer_spec *s = graft_model_node_spec(m, i);
     if (s->kind != GRAFT_LAYER_CONV2D) return 0;
@@ -37,7 +41,15 @@ static double node_im2col(const graft_model *m, int i)
     int c, h, w, ic, ih, iw;
     graft_model_node_shape(m, i, &c, &h, &w);
     graft_model_node_shape(m, in[0], &ic, &ih, &iw);
-    return (double)(ic / (s->groups > 0 ? s->groups : 1)) * s->kernel * s->kernel * h * w;
+    int groups = s->groups > 0 ? s->groups : 1;
+    if (groups > 1 && ic / groups == 1) return 0;
+    double rows = (double)ic * s->kernel * s->kernel;
+    if (c > rows) rows = c;
+    double per_image = rows * h * w * 4, cap = 32.0 * 1024 * 1024;
+    double nc = (double)(long long)(cap / per_image);
+    if (nc < 1) nc = 1;
+    if (nc > batch) nc = batch;
+    return nc * per_image;
 }
 
 static void print_bytes(const char *label, double b)
@@ -83,7 +95,7 @@ static void print_totals(const graft_model *m, int batch, int adamw)
         int c, h, w;
         graft_model_node_shape(m, i, &c, &h, &w);
         acts += (double)c * h * w;
-        double s = node_im2col(m, i);
+        double s = node_im2col(m, i, batch);
         if (s > scratch) scratch = s;
     }
     /* Every stored tensor (running statistics too); optimizer state only
@@ -96,8 +108,8 @@ static void print_totals(const graft_model *m, int batch, int adamw)
     }
     double tr_act = 2.0 * batch * acts * 4;
     double tr_par = all * 4 + trainable * 4 * (1 + (adamw ? 2 : 1));
-    double tr_scr = (double)batch * scratch * 4 * 3;
-    double inf_act = (double)batch * acts * 4, inf_par = all * 4, inf_scr = batch * scratch * 4;
+    double tr_scr = scratch * 3;
+    double inf_act = (double)batch * acts * 4, inf_par = all * 4, inf_scr = scratch * 2;
     printf("\nparameters: %zu\n", graft_model_param_count(m));
     printf("forward: %.2f MFLOP/image\n", graft_model_flops_per_image(m) / 1e6);
     printf("training memory at batch %d, %s: ~", batch, adamw ? "adamw" : "sgd");
