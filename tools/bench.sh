@@ -3,25 +3,28 @@
 # one run: the two alternate inside every repetition, figures are medians
 # over the repetitions. Prints one ratio line per figure (issue 5).
 #
-#   tools/bench.sh [--quick] [--transfer] [--reps N] [--out DIR] [--summary DIR]
+#   tools/bench.sh [--quick] [--transfer | --transfer-only] [--reps N] [--out DIR]
+#                  [--summary DIR]
 #
 # --quick: 2 repetitions of short runs (about a minute or two on 2 cores).
-# --transfer: also the flagship time-to-accuracy comparison (many minutes).
+# --transfer: also the flagship time-to-accuracy comparison (many minutes);
+# --transfer-only: only that (sections 1-4 skipped).
 # Raw JSON lines stay in DIR (default out/bench-<time>); --summary DIR
 # prints the lines again from an earlier run's DIR. PyTorch is
 # optional: without it graft's figures still print.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 transfer=0 reps="" out="" summary=0
+quick=0 transfer=0 only=0 reps="" out="" summary=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --transfer) transfer=1 ;;
+        --transfer-only) transfer=1 only=1 ;;
         --reps) reps="$2"; shift ;;
         --out) out="$2"; shift ;;
         --summary) out="$2"; summary=1; shift ;;
-        *) echo "usage: tools/bench.sh [--quick] [--transfer] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
+        *) echo "usage: tools/bench.sh [--quick] [--transfer | --transfer-only] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -36,7 +39,7 @@ if [ "$summary" = 0 ]; then
 
 # Build if needed (release, as in docs/performance.md).
 if [ ! -d build ]; then meson setup build -Dbuildtype=release >/dev/null; fi
-ninja -C build tools/bench_graft tools/bench_gemm >/dev/null
+ninja -C build tools/bench_graft tools/bench_gemm src/graft >/dev/null
 bg=build/tools/bench_graft
 
 # Same thread count on both sides: PoCL's pthread device and torch.
@@ -53,6 +56,7 @@ torch() { "$py" tools/bench_torch.py "$@" --threads "$threads" 2>>"$out/torch.er
 echo "bench: reps $reps, train/infer $iters iterations after $warmup, threads $threads," \
      "pytorch $([ $have_torch = 1 ] && echo yes || echo absent), results in $out" >&2
 uptime >"$out/uptime-start"
+if [ "$only" = 0 ]; then
 
 # 1. train 64 / train 256 / infer 256, alternating graft and PyTorch; the
 #    order swaps every repetition so load from others hits both alike.
@@ -93,21 +97,50 @@ fi
 # 4. Start-up of a second process: the first run warms the kernel cache.
 "$bg" startup >"$out/startup-first.jsonl"
 for r in $(seq 1 "$reps"); do "$bg" startup >>"$out/startup.jsonl"; done
+fi
 
-# 5. Flagship transfer task (optional, slow).
+# 5. Flagship transfer task (optional, slow): the same protocol on both
+#    sides (docs/benchmark.md, "Transfer time to accuracy"). Pretraining:
+#    refnet on Fashion-MNIST 0-4, batch 64, SGD momentum 0.9, lr 0.05 cosine,
+#    weight decay 5e-4 on weights; arms on classes 5-9, 100 images per class,
+#    12 epochs, batch 32, lr 0.05 (scratch, finetune; probe: each side's
+#    default), evaluated on the 5,000 test images after every epoch.
 if [ "$transfer" = 1 ]; then
+    if [ "$quick" = 1 ]; then
+        src_dir=out/flagship-quick pre=(--per-class 300 --epochs 1)
+        cmp=(--per-class 20 --epochs 3) tq=(--pretrain-epochs 1 --pretrain-images 1500)
+        tcache=out/pretrain-bench-quick.pt
+    else
+        src_dir=out/flagship pre=(--epochs 2)
+        cmp=(--per-class 100 --epochs 12) tq=(--pretrain-epochs 2)
+        tcache=out/pretrain-bench-cosine.pt
+    fi
+    mkdir -p "$src_dir"
+    src="$src_dir/source.graft"
+    if [ -f "$src" ]; then
+        echo "bench: graft transfer: reusing $src" >&2
+    else
+        echo "bench: graft transfer: pretraining $src" >&2
+        build/src/graft train --data fashion-mnist --classes 0-4 "${pre[@]}" --batch 64 \
+            --lr 0.05 --schedule cosine --out "$src" >"$out/transfer-graft-pretrain.txt"
+    fi
+    echo "bench: graft transfer: compare" >&2
+    build/src/graft compare --from "$src" --data fashion-mnist --classes 5-9 --eval-classes 5-9 \
+        "${cmp[@]}" --seeds 1 --batch 32 --lr 0.05 --out "$out/transfer-graft" \
+        >"$out/transfer-graft.txt"
     if [ $have_torch = 1 ]; then
-        echo "bench: pytorch transfer (many minutes)" >&2
-        targs=()
-        [ "$quick" = 1 ] && targs=(--quick)
+        echo "bench: pytorch transfer (pretraining cached in $tcache)" >&2
         mkdir -p out
-        torch transfer "${targs[@]}" --cache out/pretrain-bench.pt >"$out/transfer-torch.jsonl" || true
+        torch transfer "${tq[@]}" --pretrain-batch 64 --per-class "${cmp[1]}" \
+            --epochs "${cmp[3]}" --batch 32 --lr 0.05 --schedule cosine --wd-on weights \
+            --cache "$tcache" >"$out/transfer-torch.jsonl" ||
+            echo "bench: pytorch transfer failed (see $out/torch.err)" >&2
     fi
 fi
 uptime >"$out/uptime-end"
 fi
 [ -f "$out/torch.jsonl" ] && have_torch=1 || have_torch=0
-[ -f "$out/transfer-torch.jsonl" ] && transfer=1
+[ -f "$out/transfer-graft.csv" ] && transfer=1
 
 python3 - "$out" "$have_torch" "$transfer" <<'EOF'
 import json, os, re, statistics, sys
@@ -127,6 +160,8 @@ g, t = load("graft.jsonl"), load("torch.jsonl")
 targets = []  # (what, met, figure)
 for what, batch, label in (("train", 64, "train"), ("train", 256, "train"), ("infer", 256, "infer")):
     gv, tv = med(g, what, batch, "images_per_s"), med(t, what, batch, "images_per_s")
+    if gv is None:
+        continue
     line = f"{label} refnet batch {batch}: graft {gv:.0f} img/s"
     if tv:
         line += f", pytorch {tv:.0f} img/s, {gv / tv:.2f}x"
@@ -137,10 +172,11 @@ for what, batch, label in (("train", 64, "train"), ("train", 256, "train"), ("in
         targets.append((f"{label} batch {batch} >= 1.50x pytorch", gv / tv >= 1.5, f"{gv / tv:.2f}x"))
 
 gm, tm = med(g, "train", 256, "peak_rss_mib"), med(t, "train", 256, "peak_rss_mib")
-line = f"peak RSS train refnet batch 256: graft {gm:.0f} MiB"
-line += f", pytorch {tm:.0f} MiB, {gm / tm:.2f}x" if tm else ", pytorch n/a"
-print(line)
-if tm:
+if gm is not None:
+    line = f"peak RSS train refnet batch 256: graft {gm:.0f} MiB"
+    line += f", pytorch {tm:.0f} MiB, {gm / tm:.2f}x" if tm else ", pytorch n/a"
+    print(line)
+if gm is not None and tm:
     targets.append(("peak RSS train batch 256 <= pytorch", gm <= tm, f"{gm / tm:.2f}x"))
 
 peak_avx2, peak_avx512 = 193.0, 386.0
@@ -193,14 +229,71 @@ if st:
           f"(batch 64, cache {cache}; first step {fs:.2f} s, next step {ss:.2f} s)")
     targets.append(("second-process startup < 1 s", s < 1, f"{s:.2f} s"))
 
+def curves_graft():
+    """arm -> [(epoch, seconds, accuracy)] from graft compare's PREFIX.csv (rep 0)."""
+    import csv
+    p = os.path.join(out, "transfer-graft.csv")
+    c = {}
+    if os.path.exists(p):
+        for r in csv.DictReader(open(p)):
+            if r["rep"] == "0":
+                c.setdefault(r["arm"], []).append((int(r["epoch"]), float(r["seconds"]),
+                                                   float(r["accuracy"])))
+    return c
+
+def curves_torch():
+    c = {}
+    for r in load("transfer-torch.jsonl"):
+        if r.get("what") == "transfer":
+            c.setdefault(r["arm"], []).append((r["epoch"], r["train_seconds"], r["accuracy"]))
+    return c
+
+def time_to(curve, acc):
+    """(seconds, epoch) at the first epoch reaching acc, or None."""
+    if not curve or acc is None:
+        return None
+    return next(((s, e) for e, s, a in curve if a >= acc - 1e-9), None)
+
+def fmt_t(hit):
+    return f"{hit[0]:.1f} s (epoch {hit[1]})" if hit else "not reached"
+
 if transfer:
-    tr = [r for r in load("transfer-torch.jsonl") if r.get("what") == "transfer_summary"]
-    for r in tr:
-        print("transfer pytorch: " + json.dumps(r))
-    print("transfer: TODO graft side: this tree has no `graft compare` command (nor "
-          "docs/transfer.md); the ratio graft/pytorch time to scratch's best accuracy needs its CSV")
+    cg, ct = curves_graft(), curves_torch()
+    best = lambda c: max(a for _, _, a in c["scratch"]) if c.get("scratch") else None
+    gb, tb = best(cg), best(ct)
+    common = min(x for x in (gb, tb) if x is not None) if (gb or tb) else None
+    print(f"transfer protocol: graft compare vs bench_torch.py transfer, 12 epochs batch 32 lr 0.05, "
+          f"scratch best: graft {gb}, pytorch {tb}; common target {common}")
+    for arm in ("scratch", "linear-probe", "finetune"):
+        g, t = cg.get(arm), ct.get(arm)
+        if not g:
+            print(f"transfer {arm}: graft n/a")
+            continue
+        hg, ht = time_to(g, gb), time_to(t, tb)
+        ratio = f"{hg[0] / ht[0]:.2f}x" if hg and ht else "ratio n/a"
+        tpart = f"pytorch {fmt_t(ht)} to {tb:.4f}" if t else "pytorch n/a"
+        print(f"transfer {arm}: graft {fmt_t(hg)} to {gb:.4f}, {tpart} "
+              f"(each side's own scratch best), {ratio}; final accuracy graft {g[-1][2]:.4f}"
+              + (f", pytorch {t[-1][2]:.4f}" if t else "")
+              + f"; total training graft {g[-1][1]:.1f} s" + (f", pytorch {t[-1][1]:.1f} s" if t else ""))
+        if not t:
+            continue
+        cg_hit, ct_hit = time_to(g, common), time_to(t, common)
+        if cg_hit and ct_hit:
+            r = cg_hit[0] / ct_hit[0]
+            print(f"transfer {arm} common target {common:.4f}: graft {fmt_t(cg_hit)}, "
+                  f"pytorch {fmt_t(ct_hit)}, {r:.2f}x")
+            targets.append((f"transfer {arm} time to {common:.4f} <= 0.50x pytorch", r <= 0.5,
+                            f"{r:.2f}x; own scratch bests: {ratio}"))
+        else:
+            print(f"transfer {arm} common target {common:.4f}: graft {fmt_t(cg_hit)}, "
+                  f"pytorch {fmt_t(ct_hit)}, ratio n/a")
+            targets.append((f"transfer {arm} time to {common:.4f} <= 0.50x pytorch", False,
+                            f"not reached by {'graft' if not cg_hit else ''}"
+                            f"{' and ' if not cg_hit and not ct_hit else ''}"
+                            f"{'pytorch' if not ct_hit else ''}"))
 else:
-    print("transfer: not run (--transfer); TODO graft side needs `graft compare`, absent in this tree")
+    print("transfer: not run (--transfer)")
 for what, met, fig in targets:
     print(f"target {what}: {'met' if met else 'MISSED'} ({fig})")
 EOF

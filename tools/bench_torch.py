@@ -22,6 +22,7 @@ bench_layers() and run_transfer() are plain functions.
 import argparse
 import gzip
 import json
+import math
 import os
 import platform
 import resource
@@ -109,9 +110,32 @@ def count_params(model):
     return sum(p.numel() for p in model.parameters())
 
 
-def make_sgd(params, lr=0.05, momentum=0.9, weight_decay=5e-4):
+def make_sgd(params, lr=0.05, momentum=0.9, weight_decay=5e-4,
+             wd_on="all"):
+    """SGD; wd_on="weights" decays only tensors with 2+ dimensions (conv and
+    linear weights, not biases or BatchNorm), as graft's optimizer does."""
+    if wd_on == "weights":
+        params = list(params)
+        params = [{"params": [p for p in params if p.dim() >= 2]},
+                  {"params": [p for p in params if p.dim() < 2],
+                   "weight_decay": 0.0}]
     return torch.optim.SGD(params, lr=lr, momentum=momentum,
                            weight_decay=weight_decay)
+
+
+def make_sched(opt, schedule, total_steps):
+    """Per-step schedule: "cosine" anneals from lr to 0 over total_steps
+    (graft's cosine, min_factor 0); "constant" returns None."""
+    if schedule != "cosine":
+        return None
+    total = max(1, total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total) /
+                                                total)))
+
+
+def steps_per_epoch(n, batch):
+    return (n + batch - 1) // batch
 
 
 # --------------------------------------------------------------------------
@@ -350,7 +374,7 @@ def evaluate(model, x, y, batch=500):
     return correct / len(x)
 
 
-def train_epoch(model, opt, x, y, batch, gen):
+def train_epoch(model, opt, x, y, batch, gen, sched=None):
     model.train()
     perm = torch.randperm(len(x), generator=gen)
     loss = None
@@ -360,13 +384,18 @@ def train_epoch(model, opt, x, y, batch, gen):
         loss = F.cross_entropy(model(x[idx]), y[idx])
         loss.backward()
         opt.step()
+        if sched is not None:
+            sched.step()
     return float(loss)
 
 
-def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None):
+def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None,
+             schedule="constant", wd_on="all"):
     """Source model on classes 0-4; returns (state_dict, info)."""
     meta = {"epochs": epochs, "batch": batch, "seed": seed, "lr": lr,
             "n": int(len(x)), "torch": torch.__version__}
+    if schedule != "constant" or wd_on != "all":
+        meta.update(schedule=schedule, wd_on=wd_on)
     if cache and os.path.exists(cache):
         blob = torch.load(cache)
         if blob.get("meta") == meta:
@@ -376,17 +405,19 @@ def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None):
         log("bench_torch: cache %s has other settings, retraining" % cache)
     torch.manual_seed(seed)
     model = refnet(len(SOURCE_CLASSES))
-    opt = make_sgd(model.parameters(), lr=lr)
+    opt = make_sgd(model.parameters(), lr=lr, wd_on=wd_on)
+    sched = make_sched(opt, schedule, epochs * steps_per_epoch(len(x), batch))
     gen = torch.Generator().manual_seed(seed)
     secs = 0.0
     for ep in range(epochs):
         t0 = time.perf_counter()
-        loss = train_epoch(model, opt, x, y, batch, gen)
+        loss = train_epoch(model, opt, x, y, batch, gen, sched)
         secs += time.perf_counter() - t0
         log("pretrain epoch %d/%d loss %.4f %.1fs" % (ep + 1, epochs, loss,
                                                        secs))
     acc = evaluate(model, xte, yte)
     info = {"epochs": epochs, "batch": batch, "images": int(len(x)),
+            "lr": lr, "schedule": schedule, "wd_on": wd_on,
             "train_seconds": round(secs, 3), "source_accuracy": acc,
             "cached": False}
     state = model.state_dict()
@@ -399,7 +430,8 @@ def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None):
 
 
 def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
-            probe_opt="sgd"):
+            probe_opt="sgd", lr_probe=None, schedule="constant",
+            wd_on="all"):
     """Yield per-epoch dicts for one arm."""
     torch.manual_seed(seed + 1)
     gen = torch.Generator().manual_seed(seed + 2)
@@ -410,6 +442,7 @@ def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
         missing = model.load_state_dict(state, strict=False).missing_keys
         assert sorted(missing) == ["fc.bias", "fc.weight"], missing
     secs = 0.0
+    total_steps = epochs * steps_per_epoch(len(xtr), batch)
     if arm == "linear-probe":
         for p in model.parameters():
             p.requires_grad_(False)
@@ -428,19 +461,23 @@ def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
         if probe_opt == "adam":
             opt = torch.optim.Adam(head.parameters(), lr=1e-3)
         else:
-            opt = make_sgd(head.parameters(), lr=lr)
+            opt = make_sgd(head.parameters(),
+                           lr=lr if lr_probe is None else lr_probe,
+                           wd_on=wd_on)
+        sched = make_sched(opt, schedule, total_steps)
         for ep in range(1, epochs + 1):
             t0 = time.perf_counter()
-            train_epoch(head, opt, ftr, ytr, batch, gen)
+            train_epoch(head, opt, ftr, ytr, batch, gen, sched)
             secs += time.perf_counter() - t0
             acc = evaluate(head, fte, yte)
             yield {"what": "transfer", "arm": arm, "epoch": ep,
                    "train_seconds": round(secs, 4), "accuracy": acc}
         return
-    opt = make_sgd(model.parameters(), lr=lr)
+    opt = make_sgd(model.parameters(), lr=lr, wd_on=wd_on)
+    sched = make_sched(opt, schedule, total_steps)
     for ep in range(1, epochs + 1):
         t0 = time.perf_counter()
-        train_epoch(model, opt, xtr, ytr, batch, gen)
+        train_epoch(model, opt, xtr, ytr, batch, gen, sched)
         secs += time.perf_counter() - t0
         acc = evaluate(model, xte, yte)
         yield {"what": "transfer", "arm": arm, "epoch": ep,
@@ -477,8 +514,9 @@ def run_transfer(args, out=emit):
     pre_state = None
     if any(a != "scratch" for a in arms):
         pre_state, info = pretrain(sx, sy, stx, sty, args.pretrain_epochs,
-                                   args.pretrain_batch, args.seed, args.lr,
-                                   args.cache)
+                                   args.pretrain_batch, args.seed,
+                                   args.pretrain_lr, args.cache,
+                                   args.schedule, args.wd_on)
         rec = {"what": "pretrain", "model": "refnet"}
         rec.update(info)
         out(rec)
@@ -489,7 +527,8 @@ def run_transfer(args, out=emit):
             raise SystemExit("bench_torch: unknown arm %r" % arm)
         curves[arm] = []
         for rec in run_arm(arm, pre_state, tx, ty, ttx, tty, args.epochs,
-                           args.batch, args.seed, args.lr, args.probe_opt):
+                           args.batch, args.seed, args.lr, args.probe_opt,
+                           args.lr_probe, args.schedule, args.wd_on):
             out(rec)
             curves[arm].append(rec)
             log("%-12s epoch %2d  %.3f  %.2fs" % (arm, rec["epoch"],
@@ -563,6 +602,18 @@ def build_parser():
     p.add_argument("--lr", type=float, default=0.05)
     p.add_argument("--probe-opt", choices=("sgd", "adam"), default="sgd",
                    help="optimizer of the linear-probe head")
+    p.add_argument("--lr-probe", type=float, default=None,
+                   help="linear-probe SGD learning rate (default: --lr)")
+    p.add_argument("--pretrain-lr", type=float, default=None,
+                   help="pretraining learning rate (default: --lr)")
+    p.add_argument("--schedule", choices=("constant", "cosine"),
+                   default="constant",
+                   help="learning-rate schedule of pretraining and every "
+                        "arm; cosine: per step from lr to 0 over the run, "
+                        "as graft's default (default constant)")
+    p.add_argument("--wd-on", choices=("all", "weights"), default="all",
+                   help="weight decay 5e-4 on all parameters or only on "
+                        "conv/linear weights, as graft (default all)")
     p.add_argument("--arms", default="scratch,linear-probe,finetune")
     return ap
 
@@ -590,6 +641,8 @@ def main(argv=None):
             if args.pretrain_images == 0:
                 args.pretrain_images = 6000
             args.epochs = min(args.epochs, 3)
+        if args.pretrain_lr is None:
+            args.pretrain_lr = args.lr
         run_transfer(args)
     return 0
 
