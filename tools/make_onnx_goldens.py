@@ -17,7 +17,6 @@ import os
 import sys
 import warnings
 
-import numpy as np
 import onnx
 import torch
 import torch.nn as nn

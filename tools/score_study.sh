@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2086 # $TARGET holds several options on purpose
 # Validation study for graft score: does LogME rank source models the way
 # their actual transfer accuracy does?
 #
