@@ -106,4 +106,52 @@ static inline double *lt_to_double(const float *x, size_t n)
     for (size_t i = 0; i < n; i++) d[i] = x[i];
     return d;
 }
+
+/* The standard check of a one-input layer without parameters, on a batch
+ * of n: forward against ref, backward (din_beta 0) against central finite
+ * differences of ref for the loss sum(out * R), and backward with
+ * din_beta 1 accumulating onto random contents. x holds NI inputs; the
+ * layer produces NO outputs; what names the checks. Frees l. */
+static inline void lt_unary_layer_check(graft_ctx *ctx, tu_rng *r, layer *l, int n, float *x,
+                                        size_t NI, size_t NO, lt_ref_fn ref_fn, const void *u,
+                                        const char *what, double *worst)
+{
+    char name[96];
+    float *R = lt_rand(r, NO, -1, 1), *base = lt_rand(r, NI, -1, 1);
+    double *v = lt_to_double(x, NI), *dR = lt_to_double(R, NO);
+    double *ref = lt_malloc((NO > NI ? NO : NI) * sizeof *ref), *g = lt_malloc(NI * sizeof *g);
+    cl_mem dx = lt_upload(ctx, x, NI), dy = lt_upload(ctx, R, NO), din = lt_upload(ctx, base, NI);
+    cl_mem dout;
+    lt_ok(ctx, ctx_alloc(ctx, NO * sizeof(float), &dout, "out"));
+
+    fwd_io fio = {.n = n, .in = {dx}, .out = dout, .training = 1};
+    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
+    float *y = lt_download(ctx, dout, NO);
+    ref_fn(u, v, ref);
+    snprintf(name, sizeof name, "%s forward", what);
+    lt_check(name, y, ref, NO, worst);
+
+    bwd_io bio = {.n = n, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *gd = lt_download(ctx, din, NI);
+    lt_fd_grad(ref_fn, u, v, NI, dR, NO, g);
+    snprintf(name, sizeof name, "%s backward", what);
+    lt_check(name, gd, g, NI, worst);
+
+    lt_ok(ctx, ctx_write(ctx, din, 0, base, NI));
+    bio.din_beta[0] = 1;
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *acc = lt_download(ctx, din, NI);
+    for (size_t i = 0; i < NI; i++) ref[i] = base[i] + g[i];
+    snprintf(name, sizeof name, "%s backward accumulate", what);
+    lt_check(name, acc, ref, NI, worst);
+
+    clReleaseMemObject(dx);
+    clReleaseMemObject(dy);
+    clReleaseMemObject(din);
+    clReleaseMemObject(dout);
+    layer_free(l);
+    void *ptrs[] = {R, base, v, dR, ref, g, y, gd, acc};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+}
 #endif

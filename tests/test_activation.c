@@ -30,39 +30,10 @@ static void act_case(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, in
     size_t N = (size_t)n * C * H * W;
     /* [-8, 9] reaches both ReLU6 knees; FD steps (1e-6) never cross a kink
      * for this data. */
-    float *x = lt_rand(r, N, -8, 9), *R = lt_rand(r, N, -1, 1), *base = lt_rand(r, N, -1, 1);
-    double *v = lt_to_double(x, N), *dR = lt_to_double(R, N);
-    double *ref = lt_malloc(N * sizeof *ref), *g = lt_malloc(N * sizeof *g);
+    float *x = lt_rand(r, N, -8, 9);
     act_ref u = {kind, spec.slope, N};
-    cl_mem dx = lt_upload(ctx, x, N), dy = lt_upload(ctx, R, N), din = lt_upload(ctx, base, N), dout;
-    lt_ok(ctx, ctx_alloc(ctx, N * sizeof(float), &dout, "out"));
-
-    fwd_io fio = {.n = n, .in = {dx}, .out = dout, .training = 1};
-    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
-    float *y = lt_download(ctx, dout, N);
-    act_ref_fwd(&u, v, ref);
-    lt_check("activation forward", y, ref, N, worst);
-
-    bwd_io bio = {.n = n, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
-    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
-    float *gd = lt_download(ctx, din, N);
-    lt_fd_grad(act_ref_fwd, &u, v, N, dR, N, g);
-    lt_check("activation backward", gd, g, N, worst);
-
-    lt_ok(ctx, ctx_write(ctx, din, 0, base, N));
-    bio.din_beta[0] = 1;
-    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
-    float *acc = lt_download(ctx, din, N);
-    for (size_t i = 0; i < N; i++) ref[i] = base[i] + g[i];
-    lt_check("activation backward accumulate", acc, ref, N, worst);
-
-    clReleaseMemObject(dx);
-    clReleaseMemObject(dy);
-    clReleaseMemObject(din);
-    clReleaseMemObject(dout);
-    layer_free(l);
-    void *ptrs[] = {x, R, base, v, dR, ref, g, y, gd, acc};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    lt_unary_layer_check(ctx, r, l, n, x, N, N, act_ref_fwd, &u, "activation", worst);
+    free(x);
 }
 
 START_TEST(activations_match_reference)

@@ -53,39 +53,9 @@ static void pool_case(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, i
         ck_assert_int_eq(l->out.w, (W + 2 * p - k) / s + 1);
     }
     size_t NI = (size_t)n * C * H * W, NO = (size_t)n * shape_numel(l->out);
-    float *x = lt_rand(r, NI, -2, 2), *R = lt_rand(r, NO, -1, 1), *base = lt_rand(r, NI, -1, 1);
-    double *v = lt_to_double(x, NI), *dR = lt_to_double(R, NO);
-    double *ref = lt_malloc((NO > NI ? NO : NI) * sizeof *ref), *g = lt_malloc(NI * sizeof *g);
-    cl_mem dx = lt_upload(ctx, x, NI), dy = lt_upload(ctx, R, NO), din = lt_upload(ctx, base, NI);
-    cl_mem dout;
-    lt_ok(ctx, ctx_alloc(ctx, NO * sizeof(float), &dout, "out"));
-
-    fwd_io fio = {.n = n, .in = {dx}, .out = dout, .training = 1};
-    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
-    float *y = lt_download(ctx, dout, NO);
-    pool_ref_fwd(&u, v, ref);
-    lt_check("pool forward", y, ref, NO, worst);
-
-    bwd_io bio = {.n = n, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
-    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
-    float *gd = lt_download(ctx, din, NI);
-    lt_fd_grad(pool_ref_fwd, &u, v, NI, dR, NO, g);
-    lt_check("pool backward", gd, g, NI, worst);
-
-    lt_ok(ctx, ctx_write(ctx, din, 0, base, NI));
-    bio.din_beta[0] = 1;
-    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
-    float *acc = lt_download(ctx, din, NI);
-    for (size_t i = 0; i < NI; i++) ref[i] = base[i] + g[i];
-    lt_check("pool backward accumulate", acc, ref, NI, worst);
-
-    clReleaseMemObject(dx);
-    clReleaseMemObject(dy);
-    clReleaseMemObject(din);
-    clReleaseMemObject(dout);
-    layer_free(l);
-    void *ptrs[] = {x, R, base, v, dR, ref, g, y, gd, acc};
-    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++) free(ptrs[i]);
+    float *x = lt_rand(r, NI, -2, 2);
+    lt_unary_layer_check(ctx, r, l, n, x, NI, NO, pool_ref_fwd, &u, "pool", worst);
+    free(x);
 }
 
 /* n, C, H, W, k, s, p */
