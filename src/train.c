@@ -59,6 +59,68 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
     return GRAFT_OK;
 }
 
+graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
+                           int batch, infer_batch_fn fn, void *user, char *err, size_t errlen)
+{
+    loader_opts lo = {0};
+    lo.batch = batch;
+    lo.mean = mean;
+    lo.std = std;
+    loader *ld;
+    TRY(loader_create(d, &lo, &ld, err, errlen));
+    loader_start_epoch(ld, 0);
+    const float *x;
+    const int *y;
+    int n, done = 0;
+    graft_status s = GRAFT_OK;
+    while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
+        s = graft_model_forward(m, x, n, 0, NULL);
+        if (s == GRAFT_OK) s = fn(user, m, y, n, done);
+        if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
+        done += n;
+    }
+    loader_free(ld);
+    return s;
+}
+
+typedef struct eval_acc {
+    eval_result *out;
+    float *logits; /* batch x classes */
+    int want_probs;
+    double loss;
+    long top1, top5;
+} eval_acc;
+
+static graft_status eval_batch(void *user, graft_model *m, const int *y, int n, int offset)
+{
+    eval_acc *a = user;
+    int C = a->out->classes;
+    TRY(graft_model_node_output(m, graft_model_num_nodes(m) - 1, a->logits, (size_t)n * C));
+    for (int i = 0; i < n; i++) {
+        const float *l = a->logits + (size_t)i * C;
+        float mx = l[0];
+        int arg = 0;
+        for (int c = 1; c < C; c++)
+            if (l[c] > mx) {
+                mx = l[c];
+                arg = c;
+            }
+        double z = 0;
+        for (int c = 0; c < C; c++) z += exp((double)l[c] - mx);
+        int yi = y[i];
+        a->loss += -((double)l[yi] - mx - log(z));
+        int rank = 0;
+        for (int c = 0; c < C; c++) rank += l[c] > l[yi];
+        a->top1 += rank == 0;
+        a->top5 += rank < 5;
+        a->out->confusion[(size_t)yi * C + arg]++;
+        if (a->want_probs)
+            for (int c = 0; c < C; c++)
+                a->out->probs[(size_t)(offset + i) * C + c] = (float)(exp((double)l[c] - mx) / z);
+    }
+    return GRAFT_OK;
+}
+
 graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,
                       int batch, int want_probs, eval_result *out, char *err, size_t errlen)
 {
@@ -68,70 +130,23 @@ graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const
     out->n = d->n;
     out->classes = C;
     out->confusion = calloc((size_t)C * C, sizeof *out->confusion);
-    float *logits = malloc((size_t)batch * C * sizeof *logits);
+    eval_acc a = {out, malloc((size_t)batch * C * sizeof(float)), want_probs, 0, 0, 0};
     if (want_probs) out->probs = malloc((size_t)d->n * C * sizeof *out->probs);
-    if (!out->confusion || !logits || (want_probs && !out->probs)) {
-        free(logits);
+    if (!out->confusion || !a.logits || (want_probs && !out->probs)) {
+        free(a.logits);
         eval_result_free(out);
         set_err(err, errlen, "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    loader_opts lo = {0};
-    lo.batch = batch;
-    lo.mean = mean;
-    lo.std = std;
-    loader *ld;
-    graft_status s = loader_create(d, &lo, &ld, err, errlen);
-    if (s != GRAFT_OK) {
-        free(logits);
-        eval_result_free(out);
-        return s;
-    }
-    loader_start_epoch(ld, 0);
-    const float *x;
-    const int *y;
-    int n, done = 0;
-    double loss = 0;
-    long top1 = 0, top5 = 0;
-    while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
-        s = graft_model_forward(m, x, n, 0, logits);
-        if (s != GRAFT_OK) {
-            set_err(err, errlen, graft_last_error(m->ctx));
-            break;
-        }
-        for (int i = 0; i < n; i++) {
-            const float *l = logits + (size_t)i * C;
-            float mx = l[0];
-            int arg = 0;
-            for (int c = 1; c < C; c++)
-                if (l[c] > mx) {
-                    mx = l[c];
-                    arg = c;
-                }
-            double z = 0;
-            for (int c = 0; c < C; c++) z += exp((double)l[c] - mx);
-            int yi = y[i];
-            loss += -((double)l[yi] - mx - log(z));
-            int rank = 0;
-            for (int c = 0; c < C; c++) rank += l[c] > l[yi];
-            top1 += rank == 0;
-            top5 += rank < 5;
-            out->confusion[(size_t)yi * C + arg]++;
-            if (want_probs)
-                for (int c = 0; c < C; c++)
-                    out->probs[(size_t)(done + i) * C + c] = (float)(exp((double)l[c] - mx) / z);
-        }
-        done += n;
-    }
-    loader_free(ld);
-    free(logits);
+    graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, err, errlen);
+    free(a.logits);
     if (s != GRAFT_OK) {
         eval_result_free(out);
         return s;
     }
-    out->loss = loss / d->n;
-    out->top1 = (double)top1 / d->n;
-    out->top5 = (double)top5 / d->n;
+    out->loss = a.loss / d->n;
+    out->top1 = (double)a.top1 / d->n;
+    out->top5 = (double)a.top5 / d->n;
     return GRAFT_OK;
 }
 

@@ -16,6 +16,16 @@ typedef struct eval_result {
 } eval_result;
 void eval_result_free(eval_result *r);
 
+/* Called after each inference batch of infer_dataset: the batch holds
+ * samples [offset, offset + n) of the dataset, y their labels; the model's
+ * node outputs are those of this batch. Non-GRAFT_OK stops the pass. */
+typedef graft_status (*infer_batch_fn)(void *user, graft_model *m, const int *y, int n, int offset);
+
+/* Runs every image of d through m in order (inference mode, normalised
+ * with mean/std, batches of `batch`) and calls fn after each batch. */
+graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
+                           int batch, infer_batch_fn fn, void *user, char *err, size_t errlen);
+
 /* Inference over a whole dataset (in order), normalised with mean/std.
  * want_probs keeps the softmax outputs. */
 graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,

@@ -154,60 +154,50 @@ int transfer_gradual_step(graft_model *m, const finetune_opts *o, int epochs_don
     return changed;
 }
 
+typedef struct feat_acc {
+    int node, C, HW;
+    float *buf; /* batch x C x HW */
+    float *f;   /* n x C */
+} feat_acc;
+
+static graft_status feat_batch(void *user, graft_model *m, const int *y, int n, int offset)
+{
+    feat_acc *a = user;
+    (void)y;
+    TRY(graft_model_node_output(m, a->node, a->buf, (size_t)n * a->C * a->HW));
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < a->C; c++) {
+            double acc = 0;
+            const float *p = a->buf + ((size_t)i * a->C + c) * a->HW;
+            for (int k = 0; k < a->HW; k++) acc += p[k];
+            a->f[(size_t)(offset + i) * a->C + c] = (float)(acc / a->HW);
+        }
+    return GRAFT_OK;
+}
+
 graft_status transfer_features(graft_model *m, const dataset *d, const float *mean,
                                const float *std, int batch, int nodei, float **feats, int *dim,
                                char *err, size_t errlen)
 {
     *feats = NULL;
     const node *nd = &m->nodes[nodei];
-    int C = nd->shape.c, HW = nd->shape.h * nd->shape.w;
-    float *f = malloc((size_t)d->n * C * sizeof *f);
-    float *buf = malloc((size_t)batch * C * HW * sizeof *buf);
-    if (!f || !buf) {
-        free(f);
-        free(buf);
+    feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, NULL, NULL};
+    a.f = malloc((size_t)d->n * a.C * sizeof *a.f);
+    a.buf = malloc((size_t)batch * a.C * a.HW * sizeof *a.buf);
+    if (!a.f || !a.buf) {
+        free(a.f);
+        free(a.buf);
         set_err(err, errlen, "out of host memory for features");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    loader_opts lo = {0};
-    lo.batch = batch;
-    lo.mean = mean;
-    lo.std = std;
-    loader *ld;
-    graft_status s = loader_create(d, &lo, &ld, err, errlen);
+    graft_status s = infer_dataset(m, d, mean, std, batch, feat_batch, &a, err, errlen);
+    free(a.buf);
     if (s != GRAFT_OK) {
-        free(f);
-        free(buf);
+        free(a.f);
         return s;
     }
-    loader_start_epoch(ld, 0);
-    const float *x;
-    const int *y;
-    int n, done = 0;
-    while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
-        s = graft_model_forward(m, x, n, 0, NULL);
-        if (s == GRAFT_OK) s = graft_model_node_output(m, nodei, buf, (size_t)n * C * HW);
-        if (s != GRAFT_OK) {
-            set_err(err, errlen, graft_last_error(m->ctx));
-            break;
-        }
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < C; c++) {
-                double acc = 0;
-                const float *p = buf + ((size_t)i * C + c) * HW;
-                for (int k = 0; k < HW; k++) acc += p[k];
-                f[(size_t)(done + i) * C + c] = (float)(acc / HW);
-            }
-        done += n;
-    }
-    loader_free(ld);
-    free(buf);
-    if (s != GRAFT_OK) {
-        free(f);
-        return s;
-    }
-    *feats = f;
-    *dim = C;
+    *feats = a.f;
+    *dim = a.C;
     return GRAFT_OK;
 }
 
