@@ -139,6 +139,22 @@ START_TEST(bad_gemm_env)
 }
 END_TEST
 
+START_TEST(bad_kernel_style_env)
+{
+    setenv("GRAFT_KERNEL_STYLE", "fpga", 1);
+    graft_ctx_params p = graft_ctx_default_params();
+    p.cache_dir = "";
+    graft_ctx *ctx = NULL;
+    char err[512];
+    graft_status s = graft_ctx_create(&p, &ctx, err, sizeof err);
+    unsetenv("GRAFT_KERNEL_STYLE");
+    if (s == GRAFT_ERR_NO_DEVICE) exit(77);
+    ck_assert_int_eq(s, GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_null(ctx);
+    ck_assert_ptr_nonnull(strstr(err, "fpga"));
+}
+END_TEST
+
 START_TEST(tensor_errors)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
@@ -195,6 +211,7 @@ int main(void)
     tcase_add_test(tc, second_context_loads_from_cache);
     tcase_add_test(tc, device_selection);
     tcase_add_test(tc, bad_gemm_env);
+    tcase_add_test(tc, bad_kernel_style_env);
     tcase_add_test(tc, tensor_errors);
     tcase_add_test(tc, kernel_build_failure_reports_log);
     tcase_add_test(tc, cl_error_names);
