@@ -27,10 +27,55 @@ static void release_buffers(graft_model *m)
 {
     for (int i = 0; i < m->nnodes; i++) {
         if (m->nodes[i].out) clReleaseMemObject(m->nodes[i].out);
-        if (m->nodes[i].grad) clReleaseMemObject(m->nodes[i].grad);
         m->nodes[i].out = m->nodes[i].grad = NULL;
     }
+    for (int k = 0; k < m->ngpool; k++) clReleaseMemObject(m->gpool[k].buf);
+    free(m->gpool);
+    m->gpool = NULL;
+    m->ngpool = 0;
     m->cap_batch = 0;
+}
+
+/* Lends node i a gradient buffer for cap_batch samples: the smallest free
+ * pooled buffer that fits, else a new one. */
+static graft_status grad_acquire(graft_model *m, int i)
+{
+    node *nd = &m->nodes[i];
+    size_t bytes = (size_t)m->cap_batch * shape_numel(nd->shape) * sizeof(float);
+    int best = -1;
+    for (int k = 0; k < m->ngpool; k++)
+        if (!m->gpool[k].busy && m->gpool[k].bytes >= bytes &&
+            (best < 0 || m->gpool[k].bytes < m->gpool[best].bytes))
+            best = k;
+    if (best < 0) {
+        grad_slot *g = realloc(m->gpool, (size_t)(m->ngpool + 1) * sizeof *g);
+        if (!g) return ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        m->gpool = g;
+        char what[128];
+        snprintf(what, sizeof what, "gradients of layer '%s' (batch %d)", nd->name, m->cap_batch);
+        cl_mem b = NULL;
+        TRY(ctx_alloc(m->ctx, bytes, &b, what));
+        best = m->ngpool++;
+        m->gpool[best] = (grad_slot){b, bytes, 0};
+    }
+    m->gpool[best].busy = 1;
+    nd->grad = m->gpool[best].buf;
+    return GRAFT_OK;
+}
+
+/* Returns node i's gradient buffer to the pool. The queue is in order, so
+ * kernels enqueued later that reuse the buffer run after those that read it. */
+static void grad_release(graft_model *m, int i)
+{
+    for (int k = 0; k < m->ngpool; k++)
+        if (m->gpool[k].buf == m->nodes[i].grad) m->gpool[k].busy = 0;
+    m->nodes[i].grad = NULL;
+}
+
+static void grad_release_all(graft_model *m)
+{
+    for (int i = 0; i < m->nnodes; i++) m->nodes[i].grad = NULL;
+    for (int k = 0; k < m->ngpool; k++) m->gpool[k].busy = 0;
 }
 
 void graft_model_free(graft_model *m)
@@ -335,7 +380,6 @@ graft_status model_reserve(graft_model *m, int n)
         char what[128];
         snprintf(what, sizeof what, "activations of layer '%s' (batch %d)", m->nodes[i].name, n);
         graft_status s = ctx_alloc(m->ctx, bytes, &m->nodes[i].out, what);
-        if (s == GRAFT_OK && i > 0) s = ctx_alloc(m->ctx, bytes, &m->nodes[i].grad, what);
         if (s != GRAFT_OK) {
             release_buffers(m);
             return s;
@@ -435,6 +479,8 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
                         out->shape.w);
     float l = 0;
     int c = 0;
+    grad_release_all(m); /* in case an earlier backward stopped on an error */
+    TRY(grad_acquire(m, last));
     TRY(loss_softmax_ce(m->ctx, out->out, labels, n, out->shape.c, label_smoothing, out->grad, &l, &c));
     if (m->profile) clFinish(m->ctx->queue);
     if (loss) *loss = l;
@@ -454,6 +500,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
         if (!m->want[i]) continue;
         if (!m->written[i]) {
             /* A branch that does not reach the output: zero gradient. */
+            TRY(grad_acquire(m, i));
             TRY(ctx_fill(m->ctx, nd->grad, 0, (size_t)n * shape_numel(nd->shape), 0.0f));
             m->written[i] = 1;
         }
@@ -468,21 +515,25 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
             int j = nd->in[k];
             io.in[k] = m->nodes[j].out;
             if (j > 0 && m->want[j]) {
+                if (!m->written[j]) TRY(grad_acquire(m, j));
                 io.din[k] = m->nodes[j].grad;
                 io.din_beta[k] = m->written[j] ? 1.0f : 0.0f;
                 m->written[j] = 1;
                 any = 1;
             }
         }
-        if (!any) continue;
-        double t0 = m->profile ? prof_now() : 0;
-        TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
-        if (m->profile) {
-            clFinish(m->ctx->queue);
-            nd->prof_bwd += prof_now() - t0;
-            nd->prof_nbwd++;
+        if (any) {
+            double t0 = m->profile ? prof_now() : 0;
+            TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
+            if (m->profile) {
+                clFinish(m->ctx->queue);
+                nd->prof_bwd += prof_now() - t0;
+                nd->prof_nbwd++;
+            }
         }
+        grad_release(m, i);
     }
+    grad_release_all(m);
     return GRAFT_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "model.h"
 #include "testutil.h"
 
 static int add(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
@@ -108,6 +109,73 @@ START_TEST(graph_gradients_match_finite_differences)
         free(g);
     }
     fprintf(stderr, "graph finite differences: worst error %.3g (relative to max |grad|)\n", worst);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Output gradients are borrowed from a pool for their live range only: a
+ * 16-node chain with one skip needs four buffers (three live across the
+ * add, plus the small logits one), and reusing them (including
+ * the accumulated gradient of a node with two consumers) gives the same
+ * parameter gradients on every backward. */
+START_TEST(gradient_buffers_are_pooled_by_lifetime)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_model_set_seed(m, 3);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = 3;
+    in.height = 5;
+    in.width = 7;
+    int prev = add(m, "input", in, 0, NULL);
+    int skip = -1;
+    char name[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        prev = add(m, name, conv(3, 3, 1), 1, &prev);
+        if (i == 1) skip = prev;
+        if (i == 4) {
+            int ins[2] = {prev, skip};
+            prev = add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+        }
+        snprintf(name, sizeof name, "r%d", i);
+        prev = add(m, name, graft_layer_default(GRAFT_LAYER_RELU), 1, &prev);
+    }
+    prev = add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &prev);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = 4;
+    add(m, "fc", fc, 1, &prev);
+
+    const int n = 5;
+    float x[5 * 3 * 5 * 7];
+    tu_rng r = {29};
+    tu_fill(&r, x, sizeof x / sizeof x[0], -1, 1);
+    int y[5] = {0, 3, 1, 2, 3};
+    int p0 = graft_model_find(m, "c0");
+    ck_assert_int_ge(p0, 0);
+    size_t cnt = graft_model_param_numel(m, 0);
+    float *g1 = malloc(cnt * sizeof *g1), *g2 = malloc(cnt * sizeof *g2);
+    ck_assert_ptr_nonnull(g1);
+    ck_assert_ptr_nonnull(g2);
+    loss_at(m, x, n, y);
+    ck_assert_int_eq(graft_model_param_grad(m, 0, g1, cnt), GRAFT_OK);
+    int pooled = m->ngpool;
+    loss_at(m, x, n, y);
+    ck_assert_int_eq(graft_model_param_grad(m, 0, g2, cnt), GRAFT_OK);
+    ck_assert_int_eq(m->ngpool, pooled); /* steady state after one step */
+    ck_assert_msg(pooled <= 4, "%d pooled gradient buffers for %d nodes", pooled, m->nnodes);
+    double gmax = 0;
+    for (size_t i = 0; i < cnt; i++) {
+        ck_assert_msg(g1[i] == g2[i], "c0 weight grad [%zu]: %g then %g", i, (double)g1[i],
+                      (double)g2[i]);
+        gmax = fmax(gmax, fabs(g1[i]));
+    }
+    ck_assert_msg(gmax > 0, "c0 gets no gradient at all");
+    for (int i = 0; i < m->nnodes; i++) ck_assert_ptr_null(m->nodes[i].grad);
+    free(g1);
+    free(g2);
     graft_model_free(m);
     graft_ctx_destroy(ctx);
 }
@@ -264,6 +332,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, graph_gradients_match_finite_differences);
     tcase_add_test(tc, frozen_layers_get_no_gradient_work);
+    tcase_add_test(tc, gradient_buffers_are_pooled_by_lifetime);
     tcase_add_test(tc, graph_errors);
     tcase_add_test(tc, tiny_refnet_learns_fixture);
     suite_add_tcase(s, tc);

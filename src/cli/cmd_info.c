@@ -87,6 +87,13 @@ static void print_table(const graft_model *m)
     }
 }
 
+static double node_numel(const graft_model *m, int i)
+{
+    int c, h, w;
+    graft_model_node_shape(m, i, &c, &h, &w);
+    return (double)c * h * w;
+}
+
 static void print_totals(const graft_model *m, int batch, int adamw)
 {
     int N = graft_model_num_nodes(m);
@@ -106,7 +113,28 @@ static void print_totals(const graft_model *m, int batch, int adamw)
         all += n;
         if (graft_model_param_is_trainable(m, p)) trainable += n;
     }
-    double tr_act = 2.0 * batch * acts * 4;
+    /* Output gradients live from their first consumer's backward to the
+     * node's own (the model pools them): peak of the live set, walking
+     * backward as graft_model_backward does. */
+    double live = 0, peak = 0;
+    char *held = calloc((size_t)N + 1, 1);
+    for (int i = N - 1; i >= 1 && held; i--) {
+        if (i == N - 1) {
+            held[i] = 1;
+            live += node_numel(m, i);
+        }
+        const int *in;
+        int nin = graft_model_node_inputs(m, i, &in);
+        for (int k = 0; k < nin; k++)
+            if (in[k] > 0 && !held[in[k]]) {
+                held[in[k]] = 1;
+                live += node_numel(m, in[k]);
+            }
+        if (live > peak) peak = live;
+        live -= node_numel(m, i);
+    }
+    free(held);
+    double tr_act = (double)batch * (acts + peak) * 4;
     double tr_par = all * 4 + trainable * 4 * (1 + (adamw ? 2 : 1));
     double tr_scr = scratch * 3;
     double inf_act = (double)batch * acts * 4, inf_par = all * 4, inf_scr = scratch * 2;
