@@ -2,6 +2,26 @@
  * BN_LWS items per channel reduces through local memory. */
 #define BN_LWS 64
 
+/* A following ReLU / ReLU6 / leaky ReLU (slope >= 0) can be fused into the
+ * BatchNorm (act 0 / 1 / 2; -1 = none): forward applies it to the output,
+ * and backward recovers its derivative from that output y, which is
+ * positive exactly where the pre-activation is (and below 6 for ReLU6). */
+static float bn_act(float v, int act, float slope)
+{
+    if (act == 0) return fmax(v, 0.0f);
+    if (act == 1) return fmin(fmax(v, 0.0f), 6.0f);
+    if (act == 2) return v > 0.0f ? v : slope * v;
+    return v;
+}
+
+static float bn_act_grad(float y, int act, float slope)
+{
+    if (act == 0) return y > 0.0f ? 1.0f : 0.0f;
+    if (act == 1) return (y > 0.0f && y < 6.0f) ? 1.0f : 0.0f;
+    if (act == 2) return y > 0.0f ? 1.0f : slope;
+    return 1.0f;
+}
+
 /* Tree sum of v over the work-group; every item gets the total. */
 static float bn_group_sum(__local float *red, float v)
 {
@@ -63,12 +83,13 @@ __kernel void bn_running_stats(__global const float *rmean, __global const float
 
 __kernel void bn_apply(__global const float *x, __global float *y, int total, int C, int S,
                        __global const float *mean, __global const float *invstd,
-                       __global const float *gamma, __global const float *beta)
+                       __global const float *gamma, __global const float *beta, int act,
+                       float slope)
 {
     int i = get_global_id(0);
     if (i >= total) return;
     int c = (i / S) % C;
-    y[i] = (x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c];
+    y[i] = bn_act((x[i] - mean[c]) * invstd[c] * gamma[c] + beta[c], act, slope);
 }
 
 /* Per channel: sums[2c] = sum dy, sums[2c+1] = sum dy * xhat; these are also
@@ -77,7 +98,7 @@ __kernel __attribute__((reqd_work_group_size(BN_LWS, 1, 1)))
 void bn_bwd_reduce(__global const float *x, __global const float *dy, int n, int C, int S,
                    __global const float *mean, __global const float *invstd,
                    __global float *sums, __global float *dgamma, __global float *dbeta,
-                   int pgrads)
+                   int pgrads, __global const float *y, int act, float slope)
 {
     __local float red[BN_LWS];
     int c = get_group_id(0), t = get_local_id(0);
@@ -87,8 +108,9 @@ void bn_bwd_reduce(__global const float *x, __global const float *dy, int n, int
     for (int i = t; i < m; i += BN_LWS) {
         int k = i / S, s = i - k * S;
         size_t j = ((size_t)k * C + c) * S + s;
-        a += dy[j];
-        b += dy[j] * (x[j] - mu) * is;
+        float g = act < 0 ? dy[j] : dy[j] * bn_act_grad(y[j], act, slope);
+        a += g;
+        b += g * (x[j] - mu) * is;
     }
     float sdy = bn_group_sum(red, a);
     float sdyx = bn_group_sum(red, b);
@@ -107,18 +129,20 @@ void bn_bwd_reduce(__global const float *x, __global const float *dy, int n, int
 __kernel void bn_bwd_dx(__global const float *x, __global const float *dy, __global float *dx,
                         int total, int C, int S, int m, __global const float *mean,
                         __global const float *invstd, __global const float *gamma,
-                        __global const float *sums, int batch, float beta)
+                        __global const float *sums, int batch, float beta,
+                        __global const float *y, int act, float slope)
 {
     int i = get_global_id(0);
     if (i >= total) return;
     int c = (i / S) % C;
     float g = gamma[c] * invstd[c];
+    float d = act < 0 ? dy[i] : dy[i] * bn_act_grad(y[i], act, slope);
     float v;
     if (batch) {
         float xhat = (x[i] - mean[c]) * invstd[c];
-        v = g * (dy[i] - sums[2 * c] / (float)m - xhat * sums[2 * c + 1] / (float)m);
+        v = g * (d - sums[2 * c] / (float)m - xhat * sums[2 * c + 1] / (float)m);
     } else {
-        v = g * dy[i];
+        v = g * d;
     }
     dx[i] = beta == 0.0f ? v : v + beta * dx[i];
 }
@@ -164,19 +188,27 @@ __kernel void bn_stats_cpu(__global const float *x, int n, int C, int S, __globa
 
 __kernel void bn_apply_planes(__global const float *x, __global float *y, int n, int C, int S,
                               __global const float *mean, __global const float *invstd,
-                              __global const float *gamma, __global const float *beta)
+                              __global const float *gamma, __global const float *beta,
+                              int act, float slope)
 {
     int b = get_global_id(0), c = get_global_id(1);
     if (b >= n || c >= C) return;
     float sc = invstd[c] * gamma[c], sh = beta[c] - mean[c] * sc;
     size_t o = ((size_t)b * C + c) * S;
-    for (int s = 0; s < S; s++) y[o + s] = x[o + s] * sc + sh;
+    /* Separate loops keep the common cases branch-free for vectorising. */
+    if (act < 0)
+        for (int s = 0; s < S; s++) y[o + s] = x[o + s] * sc + sh;
+    else if (act == 0)
+        for (int s = 0; s < S; s++) y[o + s] = fmax(x[o + s] * sc + sh, 0.0f);
+    else
+        for (int s = 0; s < S; s++) y[o + s] = bn_act(x[o + s] * sc + sh, act, slope);
 }
 
 __kernel void bn_bwd_reduce_cpu(__global const float *x, __global const float *dy, int n, int C,
                                 int S, __global const float *mean, __global const float *invstd,
                                 __global float *sums, __global float *dgamma,
-                                __global float *dbeta, int pgrads)
+                                __global float *dbeta, int pgrads, __global const float *y,
+                                int act, float slope)
 {
     int c = get_global_id(0);
     if (c >= C) return;
@@ -185,10 +217,17 @@ __kernel void bn_bwd_reduce_cpu(__global const float *x, __global const float *d
     for (int b = 0; b < n; b++) {
         size_t o = ((size_t)b * C + c) * S;
         float a = 0.0f, q = 0.0f;
-        for (int s = 0; s < S; s++) {
-            a += dy[o + s];
-            q += dy[o + s] * (x[o + s] - mu);
-        }
+        if (act < 0)
+            for (int s = 0; s < S; s++) {
+                a += dy[o + s];
+                q += dy[o + s] * (x[o + s] - mu);
+            }
+        else
+            for (int s = 0; s < S; s++) {
+                float g = dy[o + s] * bn_act_grad(y[o + s], act, slope);
+                a += g;
+                q += g * (x[o + s] - mu);
+            }
         sdy += a;
         sdyx += q * is;
     }
@@ -204,7 +243,7 @@ __kernel void bn_bwd_dx_planes(__global const float *x, __global const float *dy
                                __global float *dx, int n, int C, int S, int m,
                                __global const float *mean, __global const float *invstd,
                                __global const float *gamma, __global const float *sums, int batch,
-                               float beta)
+                               float beta, __global const float *y, int act, float slope)
 {
     int b = get_global_id(0), c = get_global_id(1);
     if (b >= n || c >= C) return;
@@ -215,7 +254,8 @@ __kernel void bn_bwd_dx_planes(__global const float *x, __global const float *dy
     size_t o = ((size_t)b * C + c) * S;
     for (int s = 0; s < S; s++) {
         float xhat = (x[o + s] - mu) * is;
-        float v = g * (dy[o + s] - mdy - xhat * mdyx);
+        float d = act < 0 ? dy[o + s] : dy[o + s] * bn_act_grad(y[o + s], act, slope);
+        float v = g * (d - mdy - xhat * mdyx);
         dx[o + s] = beta == 0.0f ? v : v + beta * dx[o + s];
     }
 }

@@ -163,6 +163,16 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
             return GRAFT_ERR_INVALID_ARG;
         }
     }
+    const char *fuse = getenv("GRAFT_FUSE");
+    ctx->fuse = 1;
+    if (fuse && *fuse) {
+        if (!strcmp(fuse, "0")) ctx->fuse = 0;
+        else if (strcmp(fuse, "1")) {
+            if (err) snprintf(err, errlen, "GRAFT_FUSE='%s': expected 0 or 1", fuse);
+            graft_ctx_destroy(ctx);
+            return GRAFT_ERR_INVALID_ARG;
+        }
+    }
     s = pick_gemm(ctx, p->gemm, err, errlen);
     if (s != GRAFT_OK) {
         graft_ctx_destroy(ctx);

@@ -35,6 +35,7 @@ struct graft_ctx {
     graft_device_info info;
     graft_gemm_backend gemm;
     int cpu_kernels;  /* see ctx_is_cpu */
+    int fuse;         /* models fold activations into BatchNorm; GRAFT_FUSE=0 turns it off */
     gemm_tuning tune;
     char cache_dir[1024];
     int verbose;

@@ -90,13 +90,16 @@ static graft_status bn_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
     }
     p->batch_stats = batch;
     p->valid = 1;
+    int act = l->fused_act - 1;
     if (cpu)
         return LAUNCH(ctx, "bn_apply_planes", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->out),
                       KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
-                      KA_MEM(l->params[0].data), KA_MEM(l->params[1].data));
+                      KA_MEM(l->params[0].data), KA_MEM(l->params[1].data), KA_INT(act),
+                      KA_FLT(l->fused_slope));
     return LAUNCH1D(ctx, "bn_apply", total, KA_MEM(io->in[0]), KA_MEM(io->out), KA_INT(total),
                     KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
-                    KA_MEM(l->params[0].data), KA_MEM(l->params[1].data));
+                    KA_MEM(l->params[0].data), KA_MEM(l->params[1].data), KA_INT(act),
+                    KA_FLT(l->fused_slope));
 }
 
 static graft_status bn_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
@@ -109,25 +112,29 @@ static graft_status bn_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     size_t total = (size_t)io->n * C * S;
     /* The sums feed dx only with batch statistics, but are dgamma/dbeta too. */
     int cpu = ctx_is_cpu(ctx);
+    int act = l->fused_act - 1; /* dout is the fused activation's output gradient */
     size_t g2[2] = {(size_t)io->n, (size_t)C}, l2[2] = {1, 1}, g1 = (size_t)C, l1 = 1;
     if (io->param_grads || (io->din[0] && p->batch_stats)) {
         size_t g = (size_t)C * BN_LWS, lw = BN_LWS;
         TRY(LAUNCH(ctx, cpu ? "bn_bwd_reduce_cpu" : "bn_bwd_reduce", 1, cpu ? &g1 : &g, cpu ? &l1 : &lw, KA_MEM(io->in[0]), KA_MEM(io->dout),
                    KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
                    KA_MEM(p->sums), KA_MEM(l->params[0].grad), KA_MEM(l->params[1].grad),
-                   KA_INT(io->param_grads ? 1 : 0)));
+                   KA_INT(io->param_grads ? 1 : 0), KA_MEM(io->out), KA_INT(act),
+                   KA_FLT(l->fused_slope)));
     }
     if (!io->din[0]) return GRAFT_OK;
     if (cpu)
         return LAUNCH(ctx, "bn_bwd_dx_planes", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->dout),
                       KA_MEM(io->din[0]), KA_INT(io->n), KA_INT(C), KA_INT(S), KA_INT(io->n * S),
                       KA_MEM(p->mean), KA_MEM(p->invstd), KA_MEM(l->params[0].data),
-                      KA_MEM(p->sums), KA_INT(p->batch_stats), KA_FLT(io->din_beta[0]));
+                      KA_MEM(p->sums), KA_INT(p->batch_stats), KA_FLT(io->din_beta[0]),
+                      KA_MEM(io->out), KA_INT(act), KA_FLT(l->fused_slope));
     return LAUNCH1D(ctx, "bn_bwd_dx", total, KA_MEM(io->in[0]), KA_MEM(io->dout),
                     KA_MEM(io->din[0]), KA_INT(total), KA_INT(C), KA_INT(S),
                     KA_INT(io->n * S), KA_MEM(p->mean), KA_MEM(p->invstd),
                     KA_MEM(l->params[0].data), KA_MEM(p->sums), KA_INT(p->batch_stats),
-                    KA_FLT(io->din_beta[0]));
+                    KA_FLT(io->din_beta[0]), KA_MEM(io->out), KA_INT(act),
+                    KA_FLT(l->fused_slope));
 }
 
 static double bn_flops(const layer *l) { return 2.0 * (double)shape_numel(l->out); }

@@ -26,7 +26,7 @@ graft_status graft_model_create(graft_ctx *ctx, graft_model **out)
 static void release_buffers(graft_model *m)
 {
     for (int i = 0; i < m->nnodes; i++) {
-        if (m->nodes[i].out) clReleaseMemObject(m->nodes[i].out);
+        if (m->nodes[i].out && !m->nodes[i].fused) clReleaseMemObject(m->nodes[i].out);
         m->nodes[i].out = m->nodes[i].grad = NULL;
     }
     for (int k = 0; k < m->ngpool; k++) clReleaseMemObject(m->gpool[k].buf);
@@ -371,11 +371,46 @@ graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen)
     return GRAFT_OK;
 }
 
+/* Folds each ReLU / ReLU6 / leaky ReLU (slope >= 0) whose input is a
+ * BatchNorm with no other consumer into that BatchNorm: one pass over the
+ * data instead of two each way, and no buffer of its own. The BatchNorm
+ * node's output then reads as the activation's. */
+static void plan_fusion(graft_model *m)
+{
+    for (int i = 0; i < m->nnodes; i++) {
+        m->nodes[i].fused = 0;
+        if (m->nodes[i].l) m->nodes[i].l->fused_act = 0;
+    }
+    if (!m->ctx->fuse) return;
+    for (int i = 1; i < m->nnodes; i++) {
+        node *nd = &m->nodes[i];
+        graft_layer_kind k = nd->spec.kind;
+        int code = k == GRAFT_LAYER_RELU ? 1 : k == GRAFT_LAYER_RELU6 ? 2
+                   : k == GRAFT_LAYER_LEAKY_RELU && nd->spec.slope >= 0.0f ? 3 : 0;
+        int b = nd->in[0];
+        if (!code || b <= 0 || m->nodes[b].spec.kind != GRAFT_LAYER_BATCHNORM2D ||
+            m->nodes[b].l->fused_act)
+            continue;
+        int consumers = 0;
+        for (int j = b + 1; j < m->nnodes; j++)
+            for (int k2 = 0; k2 < m->nodes[j].nin; k2++) consumers += m->nodes[j].in[k2] == b;
+        if (consumers != 1) continue;
+        m->nodes[b].l->fused_act = code;
+        m->nodes[b].l->fused_slope = nd->spec.slope;
+        nd->fused = 1;
+    }
+}
+
 graft_status model_reserve(graft_model *m, int n)
 {
     if (n <= m->cap_batch) return GRAFT_OK;
     release_buffers(m);
+    plan_fusion(m);
     for (int i = 0; i < m->nnodes; i++) {
+        if (m->nodes[i].fused) {
+            m->nodes[i].out = m->nodes[m->nodes[i].in[0]].out;
+            continue;
+        }
         size_t bytes = (size_t)n * shape_numel(m->nodes[i].shape) * sizeof(float);
         char what[128];
         snprintf(what, sizeof what, "activations of layer '%s' (batch %d)", m->nodes[i].name, n);
@@ -419,6 +454,7 @@ graft_status model_forward_device(graft_model *m, int n, int training)
     if (m->profile) clFinish(m->ctx->queue);
     for (int i = 1; i < m->nnodes; i++) {
         node *nd = &m->nodes[i];
+        if (nd->fused) continue; /* its BatchNorm wrote the output */
         fwd_io io;
         memset(&io, 0, sizeof io);
         io.n = n;
@@ -503,6 +539,19 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
             TRY(grad_acquire(m, i));
             TRY(ctx_fill(m->ctx, nd->grad, 0, (size_t)n * shape_numel(nd->shape), 0.0f));
             m->written[i] = 1;
+        }
+        if (nd->fused) {
+            /* Its BatchNorm applies the activation's derivative: hand the
+             * gradient down unchanged (that node has no other consumer). */
+            int b = nd->in[0];
+            if (m->want[b]) {
+                m->nodes[b].grad = nd->grad;
+                nd->grad = NULL;
+                m->written[b] = 1;
+            } else {
+                grad_release(m, i);
+            }
+            continue;
         }
         bwd_io io;
         memset(&io, 0, sizeof io);

@@ -11,7 +11,9 @@ typedef struct node {
     int nin;
     int in[LAYER_MAX_INPUTS];
     layer_shape shape;           /* per-sample output shape */
-    cl_mem out;                  /* cap_batch samples; owned */
+    cl_mem out;                  /* cap_batch samples; owned unless fused */
+    int fused;                   /* activation folded into its input BatchNorm:
+                                  * runs no kernel, out is that node's buffer */
     cl_mem grad;                 /* dL/dout, borrowed from the gradient pool
                                   * while backward needs it, else NULL */
     int trainable;               /* node's learnable params get updates */

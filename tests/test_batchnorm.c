@@ -2,6 +2,7 @@
  * running-statistic updates, frozen statistics, backward (finite
  * differences through gamma, beta and the batch mean/variance). */
 #include "layertest.h"
+#include "model.h"
 
 typedef struct bn_ref {
     int n, c, s;
@@ -173,6 +174,137 @@ START_TEST(bn_matches_reference)
 }
 END_TEST
 
+static int fadd(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
+{
+    int id = -1;
+    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s", name);
+    return id;
+}
+
+/* conv -> bn1 -> relu, conv -> bn2 -> relu6, conv -> bn3 -> leaky (all
+ * fused), add(act3, act2) -> bn4 -> leaky with a negative slope (not
+ * fused) -> bn5 -> relu and add(relu, bn5) (bn5 has two consumers: not
+ * fused) -> global avgpool -> fc. */
+static graft_model *fusion_net(graft_ctx *ctx)
+{
+    graft_model *m;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_model_set_seed(m, 5);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = 3;
+    in.height = 6;
+    in.width = 5;
+    int x = fadd(m, "input", in, 0, NULL);
+    graft_layer_spec cv = graft_layer_default(GRAFT_LAYER_CONV2D);
+    cv.kernel = 3;
+    cv.pad = 1;
+    cv.channels = 4;
+    graft_layer_spec bn = graft_layer_default(GRAFT_LAYER_BATCHNORM2D);
+    const graft_layer_kind acts[3] = {GRAFT_LAYER_RELU, GRAFT_LAYER_RELU6, GRAFT_LAYER_LEAKY_RELU};
+    int a = x, a2 = x;
+    for (int i = 0; i < 3; i++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "c%d", i + 1);
+        int c = fadd(m, nm, cv, 1, &a);
+        snprintf(nm, sizeof nm, "bn%d", i + 1);
+        int b = fadd(m, nm, bn, 1, &c);
+        graft_layer_spec as = graft_layer_default(acts[i]);
+        as.slope = 0.1f;
+        snprintf(nm, sizeof nm, "act%d", i + 1);
+        a = fadd(m, nm, as, 1, &b);
+        if (i == 1) a2 = a;
+    }
+    int ins[2] = {a, a2};
+    int s = fadd(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+    int b4 = fadd(m, "bn4", bn, 1, &s);
+    graft_layer_spec neg = graft_layer_default(GRAFT_LAYER_LEAKY_RELU);
+    neg.slope = -0.2f;
+    int l4 = fadd(m, "act4", neg, 1, &b4);
+    int b5 = fadd(m, "bn5", bn, 1, &l4);
+    int l5 = fadd(m, "act5", graft_layer_default(GRAFT_LAYER_RELU), 1, &b5);
+    int ins2[2] = {l5, b5};
+    int s2 = fadd(m, "add2", graft_layer_default(GRAFT_LAYER_ADD), 2, ins2);
+    int g = fadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s2);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = 3;
+    fadd(m, "fc", fc, 1, &g);
+    /* gamma 4 on bn2 so that ReLU6's upper clamp is exercised. */
+    int gi = -1;
+    for (int p = 0; p < graft_model_num_params(m); p++)
+        if (!strcmp(graft_model_param_name(m, p), "bn2.weight")) gi = p;
+    ck_assert_int_ge(gi, 0);
+    float four[4] = {4, 4, 4, 4};
+    ck_assert_int_eq(graft_model_param_set(m, gi, four, 4), GRAFT_OK);
+    return m;
+}
+
+/* Folding activations into BatchNorm changes no number: logits (training
+ * and inference), loss, every parameter gradient and the running
+ * statistics equal those of the unfused graph. */
+START_TEST(bn_activation_fusion_matches_unfused)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *mf = fusion_net(ctx), *mu = fusion_net(ctx);
+    const int n = 4;
+    float x[4 * 3 * 6 * 5], lf[12], lu[12];
+    tu_rng r = {77};
+    tu_fill(&r, x, sizeof x / sizeof x[0], -2, 2);
+    int y[4] = {2, 0, 1, 2};
+    int keep = ctx->fuse;
+    ctx->fuse = 1; /* read when the model first reserves its buffers */
+    ck_assert_int_eq(graft_model_forward(mf, x, n, 1, lf), GRAFT_OK);
+    ctx->fuse = 0;
+    ck_assert_int_eq(graft_model_forward(mu, x, n, 1, lu), GRAFT_OK);
+    ctx->fuse = keep;
+    const char *fused[] = {"act1", "act2", "act3"}, *plain[] = {"act4", "act5"};
+    for (int i = 0; i < 3; i++) {
+        int k = graft_model_find(mf, fused[i]);
+        ck_assert_msg(mf->nodes[k].fused, "%s not fused", fused[i]);
+        ck_assert_ptr_eq(mf->nodes[k].out, mf->nodes[mf->nodes[k].in[0]].out);
+        ck_assert(!mu->nodes[k].fused);
+    }
+    for (int i = 0; i < 2; i++) ck_assert(!mf->nodes[graft_model_find(mf, plain[i])].fused);
+    ck_assert_int_eq(mf->nodes[graft_model_find(mf, "bn3")].l->fused_act, 3);
+    double worst = 0;
+    for (int i = 0; i < n * 3; i++) worst = fmax(worst, fabs((double)lf[i] - lu[i]) / (1 + fabs(lu[i])));
+    float lossf, lossu;
+    ck_assert_int_eq(graft_model_backward(mf, y, 0.1f, &lossf, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_backward(mu, y, 0.1f, &lossu, NULL), GRAFT_OK);
+    worst = fmax(worst, fabs((double)lossf - lossu));
+    for (int p = 0; p < graft_model_num_params(mf); p++) {
+        size_t cnt = graft_model_param_numel(mf, p);
+        float *a = malloc(cnt * sizeof *a), *b = malloc(cnt * sizeof *b);
+        ck_assert(a && b);
+        int learn = graft_model_param_is_trainable(mf, p);
+        if (learn) {
+            ck_assert_int_eq(graft_model_param_grad(mf, p, a, cnt), GRAFT_OK);
+            ck_assert_int_eq(graft_model_param_grad(mu, p, b, cnt), GRAFT_OK);
+        } else {
+            ck_assert_int_eq(graft_model_param_get(mf, p, a, cnt), GRAFT_OK);
+            ck_assert_int_eq(graft_model_param_get(mu, p, b, cnt), GRAFT_OK);
+        }
+        double gmax = 1e-6, e = 0;
+        for (size_t i = 0; i < cnt; i++) gmax = fmax(gmax, fabs(b[i]));
+        for (size_t i = 0; i < cnt; i++) e = fmax(e, fabs((double)a[i] - b[i]) / gmax);
+        ck_assert_msg(e <= 1e-5, "%s %s: fused vs unfused relative error %g",
+                      graft_model_param_name(mf, p), learn ? "grad" : "value", e);
+        if (!strcmp(graft_model_param_name(mf, p), "c1.weight"))
+            ck_assert_msg(gmax > 1e-4, "c1.weight gets no gradient");
+        worst = fmax(worst, e);
+        free(a);
+        free(b);
+    }
+    ck_assert_int_eq(graft_model_forward(mf, x, n, 0, lf), GRAFT_OK);
+    ck_assert_int_eq(graft_model_forward(mu, x, n, 0, lu), GRAFT_OK);
+    for (int i = 0; i < n * 3; i++) worst = fmax(worst, fabs((double)lf[i] - lu[i]) / (1 + fabs(lu[i])));
+    ck_assert_msg(worst <= 1e-5, "fused vs unfused: worst difference %g", worst);
+    fprintf(stderr, "batchnorm+activation fusion vs unfused: worst difference %.3g\n", worst);
+    graft_model_free(mf);
+    graft_model_free(mu);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(bn_backward_before_forward_fails)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
@@ -193,6 +325,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, bn_matches_reference);
     tcase_add_test(tc, bn_backward_before_forward_fails);
+    tcase_add_test(tc, bn_activation_fusion_matches_unfused);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
