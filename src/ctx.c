@@ -1,8 +1,9 @@
-/* Context lifetime, last-error bookkeeping, buffers and kernel launches. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ctx.h"
 #include "device.h"
@@ -163,6 +164,8 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
             return GRAFT_ERR_INVALID_ARG;
         }
     }
+    const char *pk = getenv("GRAFT_PROFILE_KERNELS");
+    ctx->prof_kernels = pk && !strcmp(pk, "1");
     const char *fuse = getenv("GRAFT_FUSE");
     ctx->fuse = 1;
     if (fuse && *fuse) {
@@ -200,10 +203,40 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     return GRAFT_OK;
 }
 
+static double prof_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int by_prof_time(const void *a, const void *b)
+{
+    double x = ((const kernel_entry *)a)->prof_s, y = ((const kernel_entry *)b)->prof_s;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* GRAFT_PROFILE_KERNELS=1: the per-kernel totals, slowest first, on stderr. */
+static void print_kernel_profile(graft_ctx *ctx)
+{
+    double tot = 0;
+    for (int i = 0; i < ctx->nkernels; i++) tot += ctx->kernels[i].prof_s;
+    if (tot <= 0) return;
+    qsort(ctx->kernels, (size_t)ctx->nkernels, sizeof *ctx->kernels, by_prof_time);
+    fprintf(stderr, "graft kernel profile (%s): %.1f ms in kernels\n", ctx->info.name, 1e3 * tot);
+    fprintf(stderr, "  %-28s %8s %10s %9s %6s\n", "kernel", "calls", "total ms", "ms/call", "share");
+    for (int i = 0; i < ctx->nkernels && ctx->kernels[i].prof_n; i++) {
+        const kernel_entry *e = &ctx->kernels[i];
+        fprintf(stderr, "  %-28s %8ld %10.1f %9.3f %5.1f%%\n", e->name, e->prof_n, 1e3 * e->prof_s,
+                1e3 * e->prof_s / (double)e->prof_n, 100 * e->prof_s / tot);
+    }
+}
+
 void graft_ctx_destroy(graft_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    if (ctx->prof_kernels) print_kernel_profile(ctx);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].k);
     free(ctx->kernels);
     for (int i = 0; i < 6; i++)
@@ -256,13 +289,20 @@ graft_status ctx_scratch(graft_ctx *ctx, int slot, size_t bytes, cl_mem *out)
     return GRAFT_OK;
 }
 
-graft_status ctx_kernel(graft_ctx *ctx, const char *name, cl_kernel *out)
+static int kernel_index(const graft_ctx *ctx, const char *name)
 {
     for (int i = 0; i < ctx->nkernels; i++)
-        if (!strcmp(ctx->kernels[i].name, name)) {
-            *out = ctx->kernels[i].k;
-            return GRAFT_OK;
-        }
+        if (!strcmp(ctx->kernels[i].name, name)) return i;
+    return -1;
+}
+
+graft_status ctx_kernel(graft_ctx *ctx, const char *name, cl_kernel *out)
+{
+    int i = kernel_index(ctx, name);
+    if (i >= 0) {
+        *out = ctx->kernels[i].k;
+        return GRAFT_OK;
+    }
     if (strlen(name) >= sizeof ctx->kernels[0].name)
         return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "kernel name too long: %s", name);
     cl_int rc;
@@ -282,6 +322,7 @@ graft_status ctx_kernel(graft_ctx *ctx, const char *name, cl_kernel *out)
         ctx->kernels = g;
         ctx->capkernels = cap;
     }
+    memset(&ctx->kernels[ctx->nkernels], 0, sizeof ctx->kernels[0]);
     snprintf(ctx->kernels[ctx->nkernels].name, sizeof ctx->kernels[0].name, "%s", name);
     ctx->kernels[ctx->nkernels].k = k;
     ctx->nkernels++;
@@ -307,11 +348,22 @@ graft_status ctx_launch(graft_ctx *ctx, const char *name, cl_uint dims, const si
         if (gws[d] == 0) return GRAFT_OK; /* nothing to do */
         g[d] = lws ? (gws[d] + lws[d] - 1) / lws[d] * lws[d] : gws[d];
     }
+    double t0 = 0;
+    if (ctx->prof_kernels) {
+        clFinish(ctx->queue);
+        t0 = prof_clock();
+    }
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lws, 0, NULL, NULL);
     if (rc != CL_SUCCESS) {
         char what[128];
         snprintf(what, sizeof what, "launching kernel '%s'", name);
         return ctx_cl_fail(ctx, rc, what);
+    }
+    if (ctx->prof_kernels) {
+        clFinish(ctx->queue);
+        kernel_entry *e = &ctx->kernels[kernel_index(ctx, name)];
+        e->prof_s += prof_clock() - t0;
+        e->prof_n++;
     }
     return GRAFT_OK;
 }

@@ -14,6 +14,8 @@
 typedef struct kernel_entry {
     char name[64];
     cl_kernel k;
+    double prof_s; /* GRAFT_PROFILE_KERNELS: seconds and launches */
+    long prof_n;
 } kernel_entry;
 
 /* Benchmark knobs of the native GEMM (docs/performance.md), read from the
@@ -36,6 +38,7 @@ struct graft_ctx {
     graft_gemm_backend gemm;
     int cpu_kernels;  /* see ctx_is_cpu */
     int fuse;         /* models fold activations into BatchNorm; GRAFT_FUSE=0 turns it off */
+    int prof_kernels; /* GRAFT_PROFILE_KERNELS=1: time every launch, print at destroy */
     gemm_tuning tune;
     char cache_dir[1024];
     int verbose;

@@ -42,6 +42,18 @@ M="$T/m.graft"
 run "$G" train --quiet --data "$FIX" --epochs 1 --batch 32 --per-class 10 --out "$M"
 if [ "$rc" -eq 0 ] && [ -s "$M" ]; then ok "train writes a model"; else bad "train (exit $rc)"; finish; fi
 
+# ---- the kernel profile and the fusion switch (environment, read per context)
+run env GRAFT_PROFILE_KERNELS=1 "$G" eval --quiet --model "$M" --data "$FIX"
+if [ "$rc" -eq 0 ] && grep -q '^graft kernel profile' "$T/err" && grep -Eq '^  bn_apply[a-z_]* +[1-9]' "$T/err" \
+    && ! grep -Eq '^  act_fwd ' "$T/err"; then ok "GRAFT_PROFILE_KERNELS=1 prints per-kernel times (ReLU fused: no act_fwd)"
+else bad "GRAFT_PROFILE_KERNELS=1 (exit $rc)"; fi
+run env GRAFT_PROFILE_KERNELS=1 GRAFT_FUSE=0 "$G" eval --quiet --model "$M" --data "$FIX"
+if [ "$rc" -eq 0 ] && grep -Eq '^  act_fwd +[1-9]' "$T/err"; then ok "GRAFT_FUSE=0 runs the activations unfused"
+else bad "GRAFT_FUSE=0 (exit $rc)"; fi
+run env GRAFT_FUSE=yes "$G" eval --quiet --model "$M" --data "$FIX"
+if [ "$rc" -ne 0 ] && grep -q "GRAFT_FUSE='yes'" "$T/err"; then ok "GRAFT_FUSE=yes is refused with its value"
+else bad "GRAFT_FUSE=yes (exit $rc)"; fi
+
 # ---- info
 run "$G" info --model "$M"
 if [ "$rc" -eq 0 ] && grep -q '^parameters: 140458$' "$T/out" && grep -q 'conv1' "$T/out" \
