@@ -3,6 +3,7 @@
  * direct kernels when each group has a single input channel (depthwise). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "gemm.h"
 #include "layer.h"
@@ -132,6 +133,56 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
+/* The implicit-GEMM kernel (cl/conv_implicit.cl) serves stride-1,
+ * dilation-1, ungrouped convs with output rows of at most 32 pixels on CPU
+ * devices: no column matrix, no layout pass. GRAFT_CONV_IMPLICIT=0 forces
+ * im2col + GEMM everywhere and =1 the implicit kernel wherever it applies
+ * (read on every call, for benchmarks and tests); by default it runs
+ * where it measured faster (docs/performance.md):
+ *  - forward, unless K = cin*k*k < 32 (refnet's conv1: the GEMM is bound
+ *    by writing its output and im2col is tiny);
+ *  - input gradient, only when one image's column matrix exceeds 512 KiB
+ *    (about L2): there im2col/col2im traffic dominates, while with smaller
+ *    ones the dcol GEMM's tall shape (cin*k*k rows) runs faster than the
+ *    implicit kernel's cin rows plus its gathering. */
+enum { IMPLICIT_FWD, IMPLICIT_DX };
+static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
+{
+    if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1 || d->wout > 32)
+        return 0;
+    if (use == IMPLICIT_DX && (d->w > 32 || d->pad > d->k - 1)) return 0;
+    const char *e = getenv("GRAFT_CONV_IMPLICIT");
+    if (e && !strcmp(e, "0")) return 0;
+    if (e && !strcmp(e, "1")) return 1;
+    if (use == IMPLICIT_FWD) return d->K >= 32;
+    return (size_t)d->K * d->P * sizeof(float) > ((size_t)512 << 10);
+}
+
+/* y (NCHW, n images from n0) = beta * y + conv(x, W) (+ bias), stride 1,
+ * with W (M x cin*k*k, row-major) packed into scratch slot 3 first. */
+static graft_status conv_implicit_run(graft_ctx *ctx, int M, cl_mem w, cl_mem x, cl_mem bias,
+                                      int has_bias, cl_mem y, int n, int cin, int h, int wd,
+                                      int hout, int wout, int k, int pad, float beta)
+{
+    int K = cin * k * k;
+    cl_mem ap;
+    TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
+    TRY(gemm_pack_a_into(ctx, M, K, (gemm_operand){w, 0, K, 0}, ap, 0));
+    int rps = 32 / wout;
+    if (rps > hout) rps = hout;
+    int stripes = n * ((hout + rps - 1) / rps), pm = (M + 5) / 6;
+    /* All row panels in one item (as gemm_blocked_w's default of up to 64)
+     * unless that leaves too few items for the cores. */
+    int pc = pm < 64 ? pm : 64;
+    int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    while (pc > 1 && (long)stripes * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
+    size_t gws[2] = {(size_t)stripes, (size_t)((pm + pc - 1) / pc)}, lws[2] = {1, 1};
+    return LAUNCH(ctx, "conv_implicit_fwd", 2, gws, lws, KA_MEM(ap), KA_MEM(x), KA_MEM(bias),
+                  KA_INT(has_bias), KA_MEM(y), KA_INT(0), KA_INT(n), KA_INT(cin), KA_INT(h),
+                  KA_INT(wd), KA_INT(M), KA_INT(hout), KA_INT(wout), KA_INT(k), KA_INT(pad),
+                  KA_INT(rps), KA_INT(pc), KA_FLT(beta));
+}
+
 static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
     conv_dims d = conv_dims_of(l, io->n);
@@ -146,6 +197,10 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w), KA_INT(d.cout),
                         KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
                         KA_INT(d.pad), KA_INT(d.dil));
+
+    if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD))
+        return conv_implicit_run(ctx, d.cout, wt, io->in[0], bias, l->spec.bias, io->out, d.n,
+                                 d.cin, d.h, d.w, d.hout, d.wout, d.k, d.pad, 0.0f);
 
     int nc = conv_chunk_images(&d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
@@ -205,6 +260,23 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     if (conv_is_direct(&d)) return conv_backward_direct(ctx, l, io, &d);
     if (!io->param_grads && !io->din[0]) return GRAFT_OK;
 
+    /* The input gradient of a stride-1 conv is a stride-1 conv of dy with
+     * transposed, flipped weights and pad k-1-pad: the implicit kernel
+     * computes it straight from dy (no dcol matrix, no col2im). */
+    cl_mem din = io->din[0];
+    if (din && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
+        cl_mem wflip;
+        size_t nw = (size_t)d.cout * d.K;
+        TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wflip));
+        TRY(LAUNCH1D(ctx, "conv_flip_weights", nw, KA_MEM(pw->data), KA_MEM(wflip),
+                     KA_INT(d.cout), KA_INT(d.cin), KA_INT(d.k)));
+        TRY(conv_implicit_run(ctx, d.cin, wflip, io->dout, pw->data, 0, din, d.n, d.cout,
+                              d.hout, d.wout, d.h, d.w, d.k, d.k - 1 - d.pad,
+                              io->din_beta[0]));
+        din = NULL;
+    }
+    if (!io->param_grads && !din) return GRAFT_OK;
+
     int nc = conv_chunk_images(&d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
     size_t colbytes = (size_t)d.groups * d.K * cnp * sizeof(float);
@@ -212,7 +284,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     cl_mem dy = io->dout, col = NULL, dcol = NULL;
     if (d.n > 1) TRY(ctx_scratch(ctx, 1, (size_t)d.cout * cnp * sizeof(float), &dy));
     if (io->param_grads) TRY(ctx_scratch(ctx, 0, colbytes, &col));
-    if (io->din[0]) TRY(ctx_scratch(ctx, 2, colbytes, &dcol));
+    if (din) TRY(ctx_scratch(ctx, 2, colbytes, &dcol));
     for (int n0 = 0; n0 < d.n; n0 += nc) {
         int m = d.n - n0 < nc ? d.n - n0 : nc;
         size_t mnp = (size_t)m * d.P;
@@ -232,7 +304,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
                              (size_t)g * d.cout_g * d.K, d.K));
             }
         }
-        if (!io->din[0]) continue;
+        if (!din) continue;
         for (int g = 0; g < d.groups; g++) {
             /* dcol_g[K, mP] = W_g^T x dY'_g */
             gemm_operand a = {pw->data, (size_t)g * d.cout_g * d.K, d.K, 1};
@@ -241,7 +313,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
                          (size_t)g * d.K * mnp, (int)mnp));
         }
         size_t gws_in[2] = {(size_t)m, (size_t)d.cin};
-        TRY(LAUNCH(ctx, "conv_col2im", 2, gws_in, lws, KA_MEM(dcol), KA_MEM(io->din[0]),
+        TRY(LAUNCH(ctx, "conv_col2im", 2, gws_in, lws, KA_MEM(dcol), KA_MEM(din),
                    KA_INT(n0), KA_INT(m), KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w),
                    KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
                    KA_INT(d.pad), KA_INT(d.dil), KA_FLT(io->din_beta[0])));

@@ -249,19 +249,49 @@ static const conv_case clblast_cases[] = {
     {3, 4, 9, 7, 6, 3, 1, 1, 2, 2, 0},
 };
 
+/* Stride-1, dilation-1, ungrouped convs with output rows <= 32 pixels take
+ * the implicit-GEMM kernel on CPU devices: stripes of 1 (w 28, 32), 2, 4
+ * and 32 rows, partial last stripes, K over one local chunk (256) with a
+ * bias, partial row panels (Cout 13), pads 0 to 2, kernels 1 to 5. */
+static const conv_case implicit_cases[] = {
+    {2, 3, 28, 28, 8, 3, 1, 1, 1, 1, 1},  /* one 28-pixel row per stripe */
+    {1, 2, 32, 32, 5, 3, 1, 1, 1, 1, 0},  /* 32: full stripes */
+    {3, 4, 9, 14, 13, 3, 1, 1, 1, 1, 1},  /* 2 rows per stripe, 9 rows: a partial one */
+    {2, 5, 11, 7, 6, 3, 1, 1, 1, 1, 0},   /* 4 rows per stripe */
+    {2, 3, 33, 1, 4, 1, 1, 0, 1, 1, 1},   /* width 1: 32 rows per stripe */
+    {2, 32, 7, 7, 20, 3, 1, 1, 1, 1, 1},  /* K = 288: two K chunks, bias on the last */
+    {2, 3, 10, 9, 7, 5, 1, 2, 1, 1, 1},   /* k5 pad 2 */
+    {1, 4, 6, 8, 3, 3, 1, 0, 1, 1, 1},    /* pad 0 */
+    {2, 3, 5, 6, 4, 3, 1, 2, 1, 1, 0},    /* pad 2 > k - 1 - pad */
+    {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
+};
+
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
 {
     graft_ctx *ctx = tu_ctx(be);
     tu_rng rg = {1234};
-    double worst = 0;
-    for (size_t i = 0; i < ncases; i++) {
-        double e = run_case(ctx, &rg, &cases[i], (float)(i % 2));
-        if (e > worst) worst = e;
+    /* Native: every case through the implicit kernel wherever it applies
+     * (forward and input gradient) and through im2col + GEMM. */
+    for (int implicit = 1; implicit >= (be == GRAFT_GEMM_NATIVE ? 0 : 1); implicit--) {
+        ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", implicit ? "1" : "0", 1), 0);
+        double worst = 0;
+        for (size_t i = 0; i < ncases; i++) {
+            double e = run_case(ctx, &rg, &cases[i], (float)(i % 2));
+            if (e > worst) worst = e;
+        }
+        fprintf(stderr, "conv %s%s: worst relative error %.3g over %zu cases\n",
+                be == GRAFT_GEMM_NATIVE ? "native" : "clblast",
+                implicit ? " (GRAFT_CONV_IMPLICIT=1)" : " (GRAFT_CONV_IMPLICIT=0)", worst, ncases);
     }
-    fprintf(stderr, "conv %s: worst relative error %.3g over %zu cases\n",
-            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", worst, ncases);
+    ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
     graft_ctx_destroy(ctx);
 }
+
+START_TEST(conv_implicit_matches_reference)
+{
+    sweep(GRAFT_GEMM_NATIVE, implicit_cases, sizeof implicit_cases / sizeof implicit_cases[0]);
+}
+END_TEST
 
 START_TEST(conv_native_matches_reference)
 {
@@ -291,6 +321,7 @@ static void chunk_sweep(graft_gemm_backend be)
     graft_ctx *ctx = tu_ctx(be);
     tu_rng rg = {4321};
     size_t worst_cap = 0;
+    ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", "0", 1), 0); /* chunks are im2col's */
     for (size_t i = 0; i < sizeof chunk_cases / sizeof chunk_cases[0]; i++) {
         const conv_case *c = &chunk_cases[i];
         conv_ref r = ref_dims(c);
@@ -310,6 +341,7 @@ static void chunk_sweep(graft_gemm_backend be)
         }
     }
     ck_assert_int_eq(unsetenv("GRAFT_CONV_CHUNK_BYTES"), 0);
+    ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
     for (int s = 0; s < 3; s++)
         ck_assert_msg(ctx->scratch_bytes[s] <= worst_cap, "scratch slot %d holds %zu bytes > %zu",
                       s, ctx->scratch_bytes[s], worst_cap);
@@ -472,6 +504,7 @@ int main(void)
     TCase *tc = tcase_create("conv");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, conv_native_matches_reference);
+    tcase_add_test(tc, conv_implicit_matches_reference);
     tcase_add_test(tc, conv_clblast_matches_reference);
     tcase_add_test(tc, conv_chunked_matches_reference);
     tcase_add_test(tc, conv_backward_matches_finite_differences);
