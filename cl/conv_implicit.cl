@@ -116,3 +116,130 @@ __kernel void conv_flip_weights(__global const float *w, __global float *wt, int
     int ky = r / k, kx = r - ky * k;
     wt[((size_t)ci * cout + co) * kk2 + (k - 1 - ky) * k + (k - 1 - kx)] = w[i];
 }
+
+/* Zero-padded copy of images n0 .. n0+n-1: xp[img][ci] is (h+2*pad) x
+ * (w+2*pad). One work-item per plane. */
+__kernel void conv_pad_input(__global const float *x, __global float *xp, int n, int cin, int h,
+                             int w, int pad)
+{
+    int img = get_global_id(0), ci = get_global_id(1);
+    if (img >= n || ci >= cin) return;
+    int hp = h + 2 * pad, wp = w + 2 * pad;
+    __global const float *src = x + ((size_t)img * cin + ci) * h * w;
+    __global float *dst = xp + ((size_t)img * cin + ci) * hp * wp;
+    for (int i = 0; i < pad * wp; i++) dst[i] = 0.0f;
+    for (int y = 0; y < h; y++) {
+        __global float *d = dst + (size_t)(y + pad) * wp;
+        for (int i = 0; i < pad; i++) d[i] = 0.0f;
+        for (int i = 0; i < w; i++) d[pad + i] = src[(size_t)y * w + i];
+        for (int i = pad + w; i < wp; i++) d[i] = 0.0f;
+    }
+    for (int i = (h + pad) * wp; i < hp * wp; i++) dst[i] = 0.0f;
+}
+
+/* Weight gradient of a stride-1 conv without a column matrix:
+ *   part[s][kidx][co] = sum over this item's pixels of
+ *                       xpad[img][ci][oy+ky][ox+kx] * dy[img][co][oy][ox]
+ * with kidx = (ci, ky, kx): rows are kidx (6-row panels, all of them in
+ * one item), columns a 32-wide stripe of output channels. The reduction
+ * runs over chunks of whole output rows (<= KC pixels) of one image; each
+ * chunk's dy^T stripe is copied into local memory with the 8x8 register
+ * transpose of gemm_blocked_w, then every panel runs its 6 x 32 block,
+ * reading the six kidx rows straight from the padded input. Items split
+ * the chunks (gid 1) and conv_dw_reduce sums their partial results. */
+#define DW_FMA(r)                                                              \
+    {                                                                          \
+        float a_ = ar##r[ox];                                                  \
+        c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
+        c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
+    }
+__kernel void conv_implicit_dw(__global const float *xp, __global const float *dy,
+                               __global float *part, int n, int cin, int hp, int wp, int cout,
+                               int hout, int wout, int k, int rpc, int nsplit)
+{
+    __local float bs[KC * NRW];
+    int q = get_global_id(0), sidx = get_global_id(1);
+    int pn = (cout + NRW - 1) / NRW;
+    if (q >= pn || sidx >= nsplit) return;
+    int K = cin * k * k, M = K, pm = (M + MR - 1) / MR, P = hout * wout, kk2 = k * k;
+    int cpi = (hout + rpc - 1) / rpc, nchunks = n * cpi;
+    /* This item's chunks: a contiguous share. */
+    int c0 = (int)((long)nchunks * sidx / nsplit), c1 = (int)((long)nchunks * (sidx + 1) / nsplit);
+    int j0 = q * NRW, ncols = min(NRW, cout - j0), full = ncols == NRW;
+    float alpha = 1.0f;
+    __global float *c = part;
+    size_t coff = (size_t)sidx * K * cout;
+    int ldc = cout;
+    for (int ch = c0; ch < c1; ch++) {
+        int img = ch / cpi, oy0 = (ch % cpi) * rpc, rows = min(rpc, hout - oy0);
+        int kn = rows * wout;
+        /* bs[t][co] = dy[img][j0 + co][oy0 * wout + t]: columns are
+         * contiguous runs over t, as op(B) = stored^T in gemm_blocked_w. */
+        __global const float *bq = dy + ((size_t)img * cout + j0) * P + (size_t)oy0 * wout;
+        int t = 0;
+        if (full) {
+            for (; t + 8 <= kn; t += 8)
+                for (int hh = 0; hh < 4; hh++) {
+                    __global const float *src = bq + (size_t)(hh * 8) * P + t;
+                    float8 r0 = vload8(0, src), r1 = vload8(0, src + P);
+                    float8 r2 = vload8(0, src + 2 * P), r3 = vload8(0, src + 3 * P);
+                    float8 r4 = vload8(0, src + 4 * P), r5 = vload8(0, src + 5 * P);
+                    float8 r6 = vload8(0, src + 6 * P), r7 = vload8(0, src + 7 * P);
+                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+                    __local float *d = bs + t * NRW + hh * 8;
+                    vstore8(r0, 0, d);
+                    vstore8(r1, 0, d + NRW);
+                    vstore8(r2, 0, d + 2 * NRW);
+                    vstore8(r3, 0, d + 3 * NRW);
+                    vstore8(r4, 0, d + 4 * NRW);
+                    vstore8(r5, 0, d + 5 * NRW);
+                    vstore8(r6, 0, d + 6 * NRW);
+                    vstore8(r7, 0, d + 7 * NRW);
+                }
+        }
+        for (; t < kn; t++)
+            for (int cc = 0; cc < NRW; cc++)
+                bs[t * NRW + cc] = cc < ncols ? bq[(size_t)cc * P + t] : 0.0f;
+        /* beta: the item's first chunk overwrites its partial result. */
+        float beta = ch == c0 ? 0.0f : 1.0f;
+        __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * wp;
+        for (int p = 0; p < pm; p++) {
+            int i0 = p * MR;
+            /* Offsets of the six kidx rows in the padded plane stack
+             * (rows past K repeat the last one and are not stored). */
+            int off[MR];
+            for (int r = 0; r < MR; r++) {
+                int kg = min(i0 + r, K - 1), ci = kg / kk2, rem = kg - ci * kk2;
+                int ky = rem / k, kx = rem - ky * k;
+                off[r] = ci * hp * wp + ky * wp + kx;
+            }
+            __global const float *ar0 = xi + off[0], *ar1 = xi + off[1], *ar2 = xi + off[2];
+            __global const float *ar3 = xi + off[3], *ar4 = xi + off[4], *ar5 = xi + off[5];
+            __local const float *pb = bs;
+            float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+            float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+            for (int rr = 0; rr < rows; rr++) {
+                for (int ox = 0; ox < wout; ox++) {
+                    float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
+                    DW_FMA(0) DW_FMA(1) DW_FMA(2) DW_FMA(3) DW_FMA(4) DW_FMA(5)
+                    pb += NRW;
+                }
+                ar0 += wp, ar1 += wp, ar2 += wp, ar3 += wp, ar4 += wp, ar5 += wp;
+            }
+            ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
+        }
+    }
+}
+#undef DW_FMA
+
+/* dw[co][kidx] = sum over s of part[s][kidx][co]. */
+__kernel void conv_dw_reduce(__global const float *part, __global float *dw, int cout, int K,
+                             int nsplit)
+{
+    int i = get_global_id(0);
+    if (i >= cout * K) return;
+    int co = i / K, kidx = i - co * K;
+    float acc = 0.0f;
+    for (int s = 0; s < nsplit; s++) acc += part[((size_t)s * K + kidx) * cout + co];
+    dw[i] = acc;
+}

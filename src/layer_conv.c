@@ -135,7 +135,8 @@ static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->group
 
 /* The implicit-GEMM kernel (cl/conv_implicit.cl) serves stride-1,
  * dilation-1, ungrouped convs with output rows of at most 32 pixels on CPU
- * devices: no column matrix, no layout pass. GRAFT_CONV_IMPLICIT=0 forces
+ * devices: no column matrix, no layout pass (forward, input gradient and,
+ * with conv_implicit_dw, weight gradient). GRAFT_CONV_IMPLICIT=0 forces
  * im2col + GEMM everywhere and =1 the implicit kernel wherever it applies
  * (read on every call, for benchmarks and tests); by default it runs
  * where it measured faster (docs/performance.md):
@@ -144,8 +145,9 @@ static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->group
  *  - input gradient, only when one image's column matrix exceeds 512 KiB
  *    (about L2): there im2col/col2im traffic dominates, while with smaller
  *    ones the dcol GEMM's tall shape (cin*k*k rows) runs faster than the
- *    implicit kernel's cin rows plus its gathering. */
-enum { IMPLICIT_FWD, IMPLICIT_DX };
+ *    implicit kernel's cin rows plus its gathering;
+ *  - weight gradient, always (every refnet conv was faster). */
+enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
     if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1 || d->wout > 32)
@@ -155,6 +157,7 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
     if (e && !strcmp(e, "0")) return 0;
     if (e && !strcmp(e, "1")) return 1;
     if (use == IMPLICIT_FWD) return d->K >= 32;
+    if (use == IMPLICIT_DW) return 1;
     return (size_t)d->K * d->P * sizeof(float) > ((size_t)512 << 10);
 }
 
@@ -181,6 +184,34 @@ static graft_status conv_implicit_run(graft_ctx *ctx, int M, cl_mem w, cl_mem x,
                   KA_INT(has_bias), KA_MEM(y), KA_INT(0), KA_INT(n), KA_INT(cin), KA_INT(h),
                   KA_INT(wd), KA_INT(M), KA_INT(hout), KA_INT(wout), KA_INT(k), KA_INT(pad),
                   KA_INT(rps), KA_INT(pc), KA_FLT(beta));
+}
+
+/* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
+ * zero-padded copy of x (scratch 0), partial sums per item (scratch 1),
+ * then their sum. */
+static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
+                                         cl_mem dy, cl_mem dw)
+{
+    int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
+    cl_mem xp, part;
+    TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
+    size_t g2[2] = {(size_t)d->n, (size_t)d->cin}, l2[2] = {1, 1};
+    TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+               KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
+    int rpc = 256 / d->wout; /* whole output rows per chunk, KC = 256 pixels at most */
+    if (rpc > d->hout) rpc = d->hout;
+    int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + 31) / 32;
+    /* Enough items for every core (4 per compute unit), each with >= 1 chunk. */
+    int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    int nsplit = (want + pn - 1) / pn;
+    if (nsplit > nchunks) nsplit = nchunks;
+    TRY(ctx_scratch(ctx, 1, (size_t)nsplit * d->K * d->cout * sizeof(float), &part));
+    size_t gw[2] = {(size_t)pn, (size_t)nsplit};
+    TRY(LAUNCH(ctx, "conv_implicit_dw", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
+               KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
+               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(rpc), KA_INT(nsplit)));
+    return LAUNCH1D(ctx, "conv_dw_reduce", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
+                    KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
 static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
@@ -275,7 +306,12 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
                               io->din_beta[0]));
         din = NULL;
     }
-    if (!io->param_grads && !din) return GRAFT_OK;
+    int pgrads = io->param_grads;
+    if (pgrads && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
+        TRY(conv_implicit_dw_run(ctx, &d, io->in[0], io->dout, pw->grad));
+        pgrads = 0;
+    }
+    if (!pgrads && !din) return GRAFT_OK;
 
     int nc = conv_chunk_images(&d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
@@ -283,7 +319,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     /* dY' = a chunk of dout as [Cout][nc*P]; with one sample it already is. */
     cl_mem dy = io->dout, col = NULL, dcol = NULL;
     if (d.n > 1) TRY(ctx_scratch(ctx, 1, (size_t)d.cout * cnp * sizeof(float), &dy));
-    if (io->param_grads) TRY(ctx_scratch(ctx, 0, colbytes, &col));
+    if (pgrads) TRY(ctx_scratch(ctx, 0, colbytes, &col));
     if (din) TRY(ctx_scratch(ctx, 2, colbytes, &dcol));
     for (int n0 = 0; n0 < d.n; n0 += nc) {
         int m = d.n - n0 < nc ? d.n - n0 : nc;
@@ -292,7 +328,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
         if (d.n > 1)
             TRY(LAUNCH(ctx, "conv_nchw_to_cnp", 2, gws, lws, KA_MEM(io->dout), KA_MEM(dy),
                        KA_INT(n0), KA_INT(m), KA_INT(d.cout), KA_INT(d.P)));
-        if (io->param_grads) {
+        if (pgrads) {
             TRY(im2col(ctx, &d, io->in[0], col, n0, m));
             /* The first chunk overwrites dW, the others add to it. */
             float beta = n0 == 0 ? 0.0f : 1.0f;
