@@ -1,123 +1,14 @@
-/* Implicit-GEMM convolution for CPU devices (PoCL), stride 1, dilation 1,
- * one group, output rows of at most 32 pixels.
- *
- * The same 6 x 32 register block as gemm_blocked_w (cl/gemm.cl, whose
- * macros it uses), but the B stripe in local memory is gathered straight
- * from the NCHW input instead of from an im2col matrix: a stripe is `rps`
- * whole output rows of one image (rps = 32 / wout), so for each k =
- * (ci, ky, kx) it is rps contiguous runs of the input plane, zero-padded
- * at the borders. The column matrix is never written (it was the largest
- * memory stream of a conv), and because the stripe's pixels are
- * consecutive in the output plane the results go straight to NCHW (no
- * layout pass). Columns past rps * wout are zero and not stored, so 28-wide
- * rows use 28 of the 32 lanes.
- *
- * y[img][co][p] = beta * y + sum_k W[co][k] * x~[img][k][p] (+ bias[co])
- * for images n0 .. n0 + n - 1. W comes packed by gemm_pack_a
- * (Ap[p][k][r]); the same kernel computes the input gradient of a stride-1
- * conv as a conv of dy with transposed, flipped weights and pad k-1-pad. */
-__kernel void conv_implicit_fwd(__global const float *ap, __global const float *x,
-                                __global const float *bias, int has_bias, __global float *y,
-                                int n0, int n, int cin, int h, int w, int cout, int hout,
-                                int wout, int k, int pad, int rps, int pc, float beta0)
-{
-    __local float bs[KC * NRW];
-    int spi = (hout + rps - 1) / rps; /* stripes per image */
-    int q = get_global_id(0), p0 = get_global_id(1) * pc;
-    int M = cout, K = cin * k * k, pm = (M + MR - 1) / MR;
-    if (q >= n * spi || p0 >= pm) return;
-    int p1 = min(pm, p0 + pc);
-    int img = n0 + q / spi, oy0 = (q % spi) * rps;
-    int rows = min(rps, hout - oy0), ncols = rows * wout;
-    int full = ncols == NRW, P = hout * wout, kk2 = k * k;
-    __global const float *xi = x + (size_t)img * cin * h * w;
-    int aps = K * MR, ask = MR, asr = 1;
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kn = min(KC, K - k0);
-        /* (ci, ky, kx) of row k0, then stepped: a division per row would
-         * cost as much as the row's FMAs. */
-        int ci = k0 / kk2, rem0 = k0 - ci * kk2;
-        int ky = rem0 / k, kx = rem0 - ky * k;
-        for (int kq = 0; kq < kn; kq++) {
-            __global const float *plane = xi + (size_t)ci * h * w;
-            __local float *d = bs + kq * NRW;
-            /* Output columns whose input column lies inside the image. */
-            int lo = max(0, pad - kx), hi = min(wout, w + pad - kx);
-            if (hi < lo) hi = lo;
-            /* Zeros first (borders, rows outside the image, unused lanes),
-             * then each row's inside part in 8-float moves. */
-            vstore16((float16)(0.0f), 0, d);
-            vstore16((float16)(0.0f), 1, d);
-            for (int rr = 0, t = 0; rr < rows; rr++, t += wout) {
-                int iy = oy0 + rr - pad + ky;
-                if (iy < 0 || iy >= h) continue;
-                __global const float *src = plane + (size_t)iy * w - pad + kx;
-                int ox = lo;
-                for (; ox + 8 <= hi; ox += 8) vstore8(vload8(0, src + ox), 0, d + t + ox);
-                for (; ox < hi; ox++) d[t + ox] = src[ox];
-            }
-            if (++kx == k) {
-                kx = 0;
-                if (++ky == k) {
-                    ky = 0;
-                    ci++;
-                }
-            }
-        }
-        /* beta applies once, on the first chunk; later chunks accumulate. */
-        float beta = k0 == 0 ? beta0 : 1.0f;
-        float alpha = 1.0f;
-        int j0 = oy0 * wout;
-        for (int p = p0; p < p1; p++) {
-            int i0 = p * MR;
-            __global const float *pa = ap + (size_t)p * aps + (size_t)k0 * ask;
-            int r0 = A_ROW(0), r1 = A_ROW(1), r2 = A_ROW(2);
-            int r3 = A_ROW(3), r4 = A_ROW(4), r5 = A_ROW(5);
-            __local const float *pb = bs;
-            float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
-            float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
-            for (int kq = 0; kq < kn; kq++) {
-                float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
-                ROW_FMA_AT16(0, r0) ROW_FMA_AT16(1, r1) ROW_FMA_AT16(2, r2)
-                ROW_FMA_AT16(3, r3) ROW_FMA_AT16(4, r4) ROW_FMA_AT16(5, r5)
-                pa += ask;
-                pb += NRW;
-            }
-            /* Bias once, with the last chunk. */
-            if (has_bias && k0 + kn == K) {
-#define CONV_BIAS(r)                                                           \
-    if (i0 + r < M) {                                                          \
-        c##r##0 += bias[i0 + r];                                               \
-        c##r##1 += bias[i0 + r];                                               \
-    }
-                CONV_BIAS(0) CONV_BIAS(1) CONV_BIAS(2) CONV_BIAS(3) CONV_BIAS(4) CONV_BIAS(5)
-#undef CONV_BIAS
-            }
-            /* ROW_STORE16 writes row i0 + r at c + coff + (i0 + r) * ldc + j0:
-             * the output plane of channel i0 + r of this image. */
-            __global float *c = y;
-            size_t coff = (size_t)img * M * P;
-            int ldc = P;
-            ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
-        }
-    }
-}
+/* Implicit-GEMM convolution for CPU devices (PoCL): stride 1, dilation 1,
+ * one group. The register blocks and macros of gemm_blocked_w (cl/gemm.cl)
+ * with operands read straight from a zero-padded copy of the input
+ * (conv_pad_input) instead of an im2col matrix, and results written
+ * straight to NCHW:
+ *  - conv_tall: forward, and the input gradient as a conv of dy with the
+ *    kernel rotated by 180 degrees (conv_weights_t prepares either B);
+ *  - conv_implicit_dw: the weight gradient, split over items and summed by
+ *    conv_dw_reduce. */
 
-/* Weights of the input gradient of a stride-1 conv: wt[ci][co][ky][kx] =
- * w[co][ci][k-1-ky][k-1-kx] (one group). */
-__kernel void conv_flip_weights(__global const float *w, __global float *wt, int cout, int cin,
-                                int k)
-{
-    int i = get_global_id(0);
-    int kk2 = k * k;
-    if (i >= cout * cin * kk2) return;
-    int co = i / (cin * kk2), rem = i - co * cin * kk2;
-    int ci = rem / kk2, r = rem - ci * kk2;
-    int ky = r / k, kx = r - ky * k;
-    wt[((size_t)ci * cout + co) * kk2 + (k - 1 - ky) * k + (k - 1 - kx)] = w[i];
-}
-
-/* Zero-padded copy of images n0 .. n0+n-1: xp[img][ci] is (h+2*pad) x
+/* Zero-padded copy of images 0 .. n-1: xp[img][ci] is (h+2*pad) x
  * (w+2*pad). One work-item per plane. */
 __kernel void conv_pad_input(__global const float *x, __global float *xp, int n, int cin, int h,
                              int w, int pad)
@@ -242,4 +133,119 @@ __kernel void conv_dw_reduce(__global const float *part, __global float *dw, int
     float acc = 0.0f;
     for (int s = 0; s < nsplit; s++) acc += part[((size_t)s * K + kidx) * cout + co];
     dw[i] = acc;
+}
+
+/* B operand of conv_tall: wt[kidx][o] (kidx = (i, ky, kx) over the conv's
+ * input channels i, o its output channels). flip = 0: the forward conv
+ * (i = ci, o = co). flip = 1: the input gradient, a conv of dy (i = co)
+ * producing ci with the kernel rotated by 180 degrees. */
+__kernel void conv_weights_t(__global const float *w, __global float *wt, int cout, int cin,
+                             int k, int flip)
+{
+    int i = get_global_id(0), kk2 = k * k;
+    if (i >= cout * cin * kk2) return;
+    int co = i / (cin * kk2), rem = i - co * cin * kk2;
+    int ci = rem / kk2, r = rem - ci * kk2;
+    if (!flip) {
+        wt[(size_t)(ci * kk2 + r) * cout + co] = w[i];
+    } else {
+        int ky = r / k, kx = r - ky * k;
+        wt[(size_t)(co * kk2 + (k - 1 - ky) * k + (k - 1 - kx)) * cin + ci] = w[i];
+    }
+}
+
+/* "Tall" implicit-GEMM convolution, stride 1: rows are output pixels
+ * (6-pixel panels over the flattened (image, oy, ox) order), columns a
+ * 32-wide stripe of output channels, the reduction runs over kidx = (i,
+ * ky, kx). B (wt, kidx x nout) is small and sits in local memory per K
+ * chunk, reused by the item's pc pixel panels; each panel's six rows are
+ * read straight from the zero-padded input xp (cin x hp x wp per image)
+ * at offsets that step identically for all six pixels. Results are
+ * scattered into NCHW y (nout channels, hout x wout):
+ *   y = beta * y + conv (+ bias). */
+__kernel void conv_tall(__global const float *xp, __global const float *wt,
+                        __global const float *bias, int has_bias, __global float *y, int n,
+                        int cin, int hp, int wp, int nout, int hout, int wout, int k, int pc,
+                        float beta0)
+{
+    __local float bs[KC * NRW];
+    int q = get_global_id(0), p0 = get_global_id(1) * pc;
+    int P = hout * wout, NP = n * P, pm = (NP + MR - 1) / MR;
+    int pn = (nout + NRW - 1) / NRW;
+    if (q >= pn || p0 >= pm) return;
+    int p1 = min(pm, p0 + pc);
+    int K = cin * k * k, j0 = q * NRW, ncols = min(NRW, nout - j0);
+    int plane = hp * wp;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+        int kn = min(KC, K - k0);
+        if (ncols == NRW)
+            for (int kq = 0; kq < kn; kq++) {
+                __global const float *src = wt + (size_t)(k0 + kq) * nout + j0;
+                vstore16(vload16(0, src), 0, bs + kq * NRW);
+                vstore16(vload16(1, src), 1, bs + kq * NRW);
+            }
+        else
+            for (int kq = 0; kq < kn; kq++)
+                for (int cc = 0; cc < NRW; cc++)
+                    bs[kq * NRW + cc] = cc < ncols ? wt[(size_t)(k0 + kq) * nout + j0 + cc] : 0.0f;
+        /* Offset of kidx = k0 in the padded stack, then stepped per k. */
+        int kk2 = k * k, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
+        int ky0 = rem0 / k, kx0 = rem0 - ky0 * k;
+        int o0 = ci0 * plane + ky0 * wp + kx0;
+        float beta = k0 == 0 ? beta0 : 1.0f;
+        int last = k0 + kn == K;
+        for (int p = p0; p < p1; p++) {
+            __global const float *ar[MR];
+            int gp[MR];
+            for (int r = 0; r < MR; r++) {
+                int g = min(p * MR + r, NP - 1), img = g / P, pix = g - img * P;
+                int oy = pix / wout, ox = pix - oy * wout;
+                gp[r] = g;
+                ar[r] = xp + ((size_t)img * cin * hp + oy) * wp + ox;
+            }
+            __global const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2];
+            __global const float *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+            __local const float *pb = bs;
+            float16 c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+            float16 c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+            int o = o0, kx = kx0, ky = ky0;
+            for (int kq = 0; kq < kn; kq++) {
+                float16 b0 = vload16(0, pb), b1 = vload16(1, pb);
+#define TALL_FMA(r)                                                            \
+    {                                                                          \
+        float a_ = a##r[o];                                                    \
+        c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
+        c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
+    }
+                TALL_FMA(0) TALL_FMA(1) TALL_FMA(2) TALL_FMA(3) TALL_FMA(4) TALL_FMA(5)
+#undef TALL_FMA
+                pb += NRW;
+                o++;
+                if (++kx == k) {
+                    kx = 0;
+                    o += wp - k;
+                    if (++ky == k) {
+                        ky = 0;
+                        o += plane - k * wp;
+                    }
+                }
+            }
+            /* Scatter: pixel row r, channels j0 .. j0+ncols-1. */
+#define TALL_STORE(r)                                                          \
+    if (p * MR + r < NP) {                                                     \
+        float t_[NRW];                                                         \
+        vstore16(c##r##0, 0, t_);                                              \
+        vstore16(c##r##1, 1, t_);                                              \
+        int g = gp[r], img = g / P, pix = g - img * P;                         \
+        __global float *dst = y + ((size_t)img * nout + j0) * P + pix;         \
+        for (int cc = 0; cc < ncols; cc++) {                                   \
+            float v = t_[cc] + (last && has_bias ? bias[j0 + cc] : 0.0f);      \
+            dst[(size_t)cc * P] = beta != 0.0f ? v + beta * dst[(size_t)cc * P] : v; \
+        }                                                                      \
+    }
+            TALL_STORE(0) TALL_STORE(1) TALL_STORE(2) TALL_STORE(3) TALL_STORE(4) TALL_STORE(5)
+#undef TALL_STORE
+        }
+        /* Next chunk starts at kidx = k0 + kn. */
+    }
 }

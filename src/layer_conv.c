@@ -133,57 +133,28 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
-/* The implicit-GEMM kernel (cl/conv_implicit.cl) serves stride-1,
- * dilation-1, ungrouped convs with output rows of at most 32 pixels on CPU
- * devices: no column matrix, no layout pass (forward, input gradient and,
- * with conv_implicit_dw, weight gradient). GRAFT_CONV_IMPLICIT=0 forces
- * im2col + GEMM everywhere and =1 the implicit kernel wherever it applies
- * (read on every call, for benchmarks and tests); by default it runs
- * where it measured faster (docs/performance.md):
- *  - forward, unless K = cin*k*k < 32 (refnet's conv1: the GEMM is bound
- *    by writing its output and im2col is tiny);
- *  - input gradient, only when one image's column matrix exceeds 512 KiB
- *    (about L2): there im2col/col2im traffic dominates, while with smaller
- *    ones the dcol GEMM's tall shape (cin*k*k rows) runs faster than the
- *    implicit kernel's cin rows plus its gathering;
- *  - weight gradient, always (every refnet conv was faster). */
+/* Implicit GEMMs (cl/conv_implicit.cl) serve stride-1, dilation-1,
+ * ungrouped convs on CPU devices: they read the input (zero-padded copy)
+ * directly instead of an im2col matrix and write NCHW directly, so neither
+ * the column matrix nor a layout pass exists. GRAFT_CONV_IMPLICIT=0 forces
+ * im2col + GEMM everywhere and =1 the implicit kernels wherever they apply
+ * (read on every call, for benchmarks and tests). By default
+ * (docs/performance.md, items 7-8):
+ *  - forward and input gradient by conv_tall, except a forward with
+ *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
+ *    writes and its im2col matrix is tiny);
+ *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
+ *    rows of at most 256 pixels). */
 enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
-    if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1 || d->wout > 32)
-        return 0;
-    if (use == IMPLICIT_DX && (d->w > 32 || d->pad > d->k - 1)) return 0;
+    if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
+    if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
+    if (use == IMPLICIT_DW && d->wout > 256) return 0;
     const char *e = getenv("GRAFT_CONV_IMPLICIT");
     if (e && !strcmp(e, "0")) return 0;
     if (e && !strcmp(e, "1")) return 1;
-    if (use == IMPLICIT_FWD) return d->K >= 32;
-    if (use == IMPLICIT_DW) return 1;
-    return (size_t)d->K * d->P * sizeof(float) > ((size_t)512 << 10);
-}
-
-/* y (NCHW, n images from n0) = beta * y + conv(x, W) (+ bias), stride 1,
- * with W (M x cin*k*k, row-major) packed into scratch slot 3 first. */
-static graft_status conv_implicit_run(graft_ctx *ctx, int M, cl_mem w, cl_mem x, cl_mem bias,
-                                      int has_bias, cl_mem y, int n, int cin, int h, int wd,
-                                      int hout, int wout, int k, int pad, float beta)
-{
-    int K = cin * k * k;
-    cl_mem ap;
-    TRY(ctx_scratch(ctx, 3, gemm_packed_a_floats(M, K) * sizeof(float), &ap));
-    TRY(gemm_pack_a_into(ctx, M, K, (gemm_operand){w, 0, K, 0}, ap, 0));
-    int rps = 32 / wout;
-    if (rps > hout) rps = hout;
-    int stripes = n * ((hout + rps - 1) / rps), pm = (M + 5) / 6;
-    /* All row panels in one item (as gemm_blocked_w's default of up to 64)
-     * unless that leaves too few items for the cores. */
-    int pc = pm < 64 ? pm : 64;
-    int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
-    while (pc > 1 && (long)stripes * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
-    size_t gws[2] = {(size_t)stripes, (size_t)((pm + pc - 1) / pc)}, lws[2] = {1, 1};
-    return LAUNCH(ctx, "conv_implicit_fwd", 2, gws, lws, KA_MEM(ap), KA_MEM(x), KA_MEM(bias),
-                  KA_INT(has_bias), KA_MEM(y), KA_INT(0), KA_INT(n), KA_INT(cin), KA_INT(h),
-                  KA_INT(wd), KA_INT(M), KA_INT(hout), KA_INT(wout), KA_INT(k), KA_INT(pad),
-                  KA_INT(rps), KA_INT(pc), KA_FLT(beta));
+    return use != IMPLICIT_FWD || d->K >= 32;
 }
 
 /* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
@@ -214,6 +185,37 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
+/* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
+ * (n x cin x h x wd, padded by pad) with the weights w of this layer
+ * (flip 0: forward, cout x cin x k x k) or their rotated transpose (flip
+ * 1: x is dy and y the input gradient), by conv_tall: the input padded
+ * into scratch 0, the weights as kidx x nout into scratch 4. */
+static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
+                                  int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
+                                  int has_bias, cl_mem y, int nout, int hout, int wout,
+                                  float beta)
+{
+    int hp = h + 2 * pad, wp = wd + 2 * pad, K = cin * d->k * d->k;
+    cl_mem xp, wt;
+    TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
+    size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
+    TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+               KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
+    size_t nw = (size_t)K * nout;
+    TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
+    TRY(LAUNCH1D(ctx, "conv_weights_t", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
+                 KA_INT(d->cin), KA_INT(d->k), KA_INT(flip)));
+    long np = (long)d->n * hout * wout;
+    int pm = (int)((np + 5) / 6), pn = (nout + 31) / 32, pc = 64;
+    int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
+    while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
+    size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
+    return LAUNCH(ctx, "conv_tall", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
+                  KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
+                  KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->k), KA_INT(pc),
+                  KA_FLT(beta));
+}
+
 static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
     conv_dims d = conv_dims_of(l, io->n);
@@ -230,8 +232,8 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.pad), KA_INT(d.dil));
 
     if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD))
-        return conv_implicit_run(ctx, d.cout, wt, io->in[0], bias, l->spec.bias, io->out, d.n,
-                                 d.cin, d.h, d.w, d.hout, d.wout, d.k, d.pad, 0.0f);
+        return conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
+                             l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f);
 
     int nc = conv_chunk_images(&d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
@@ -296,14 +298,8 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
     if (din && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
-        cl_mem wflip;
-        size_t nw = (size_t)d.cout * d.K;
-        TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wflip));
-        TRY(LAUNCH1D(ctx, "conv_flip_weights", nw, KA_MEM(pw->data), KA_MEM(wflip),
-                     KA_INT(d.cout), KA_INT(d.cin), KA_INT(d.k)));
-        TRY(conv_implicit_run(ctx, d.cin, wflip, io->dout, pw->data, 0, din, d.n, d.cout,
-                              d.hout, d.wout, d.h, d.w, d.k, d.k - 1 - d.pad,
-                              io->din_beta[0]));
+        TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
+                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0]));
         din = NULL;
     }
     int pgrads = io->param_grads;

@@ -249,21 +249,26 @@ static const conv_case clblast_cases[] = {
     {3, 4, 9, 7, 6, 3, 1, 1, 2, 2, 0},
 };
 
-/* Stride-1, dilation-1, ungrouped convs with output rows <= 32 pixels take
- * the implicit-GEMM kernel on CPU devices: stripes of 1 (w 28, 32), 2, 4
- * and 32 rows, partial last stripes, K over one local chunk (256) with a
- * bias, partial row panels (Cout 13), pads 0 to 2, kernels 1 to 5. */
+/* Stride-1, dilation-1, ungrouped convs take the implicit kernels on CPU
+ * devices (conv_tall for forward and dx, conv_implicit_dw for dW): pixel
+ * panels crossing rows and images, several 8-row dW chunks per image and a
+ * partial one, K over one local chunk (256) with a bias, partial row
+ * panels and channel stripes (13, 20 channels), pads 0 to 2, kernels 1 to
+ * 5, rows wider than 32 and (dW by im2col) than 256 pixels. */
 static const conv_case implicit_cases[] = {
-    {2, 3, 28, 28, 8, 3, 1, 1, 1, 1, 1},  /* one 28-pixel row per stripe */
-    {1, 2, 32, 32, 5, 3, 1, 1, 1, 1, 0},  /* 32: full stripes */
-    {3, 4, 9, 14, 13, 3, 1, 1, 1, 1, 1},  /* 2 rows per stripe, 9 rows: a partial one */
-    {2, 5, 11, 7, 6, 3, 1, 1, 1, 1, 0},   /* 4 rows per stripe */
-    {2, 3, 33, 1, 4, 1, 1, 0, 1, 1, 1},   /* width 1: 32 rows per stripe */
+    {2, 3, 28, 28, 8, 3, 1, 1, 1, 1, 1},
+    {1, 2, 32, 32, 5, 3, 1, 1, 1, 1, 0},
+    {3, 4, 9, 14, 13, 3, 1, 1, 1, 1, 1},
+    {2, 5, 11, 7, 6, 3, 1, 1, 1, 1, 0},
+    {2, 3, 33, 1, 4, 1, 1, 0, 1, 1, 1},   /* width 1 */
     {2, 32, 7, 7, 20, 3, 1, 1, 1, 1, 1},  /* K = 288: two K chunks, bias on the last */
     {2, 3, 10, 9, 7, 5, 1, 2, 1, 1, 1},   /* k5 pad 2 */
     {1, 4, 6, 8, 3, 3, 1, 0, 1, 1, 1},    /* pad 0 */
-    {2, 3, 5, 6, 4, 3, 1, 2, 1, 1, 0},    /* pad 2 > k - 1 - pad */
+    {2, 3, 5, 6, 4, 3, 1, 2, 1, 1, 0},    /* pad 2 = k - 1: dx with pad 0 */
+    {2, 3, 5, 6, 4, 3, 1, 3, 1, 1, 1},    /* pad 3 > k - 1: dx by im2col */
     {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
+    {2, 3, 5, 40, 35, 3, 1, 1, 1, 1, 1},  /* 40 wide, 35 channels */
+    {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1},  /* 300 wide: dW by im2col */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
