@@ -16,12 +16,13 @@
 
 #include "ctx.h"
 #include "gemm.h"
+#include "layer.h"
 
 #ifdef HAVE_OPENBLAS
 #include <cblas.h>
 #endif
 
-enum { IMPL_TOTAL, IMPL_KERNEL, IMPL_V1, IMPL_CLBLAST, IMPL_OPENBLAS, IMPL_CFG0 };
+enum { IMPL_TOTAL, IMPL_KERNEL, IMPL_V1, IMPL_CLBLAST, IMPL_OPENBLAS, IMPL_CONV, IMPL_CFG0 };
 #define MAXCFG 6
 #define NIMPL (IMPL_CFG0 + MAXCFG)
 /* --cfg "VAR=VAL,VAR=VAL": graft's gemm_run timed with those variables set
@@ -45,6 +46,9 @@ static void cfg_env(int i, int set)
 typedef struct shape {
     char name[48];
     int M, N, K, ta, tb;
+    /* Conv shapes: the layer (batch, cin, cout, hw, 3x3 pad 1) and which
+     * pass the GEMM stands for (0 forward, 1 dW, 2 dcol = dx). */
+    int conv, batch, cin, cout, hw, pass;
 } shape;
 
 static double now(void)
@@ -82,10 +86,13 @@ static void die(graft_ctx *ctx, graft_status s, const char *what)
         if (s_ != GRAFT_OK) die((ctx), s_, (what));                            \
     } while (0)
 
-/* One context's copies of the operands. */
+/* One context's copies of the operands; for conv shapes also the layer
+ * and its input / output / gradient buffers (graft's own conv pass). */
 typedef struct dev_ops {
     graft_ctx *ctx;
     cl_mem a, b, c, ap;
+    layer *l;
+    cl_mem x, y, dy, dx;
 } dev_ops;
 
 static void dev_setup(dev_ops *d, const shape *s, const float *A, const float *B, int packed)
@@ -102,8 +109,16 @@ static void dev_setup(dev_ops *d, const shape *s, const float *A, const float *B
               "alloc");
 }
 
+/* The conv layer behind shape s, random input, weights and dy. */
+static void conv_setup(dev_ops *d, const shape *s, unsigned *seed);
+
 static void dev_free(dev_ops *d)
 {
+    if (d->l) layer_free(d->l);
+    cl_mem *m[] = {&d->x, &d->y, &d->dy, &d->dx};
+    for (int i = 0; i < 4; i++)
+        if (*m[i]) clReleaseMemObject(*m[i]), *m[i] = NULL;
+    d->l = NULL;
     if (d->a) clReleaseMemObject(d->a);
     if (d->b) clReleaseMemObject(d->b);
     if (d->c) clReleaseMemObject(d->c);
@@ -159,6 +174,21 @@ static double run_once(int impl, dev_ops *nat, dev_ops *clb, const shape *s, con
                                  clb->c, 0, s->N), "clblast gemm");
         CHECK(clb->ctx, graft_ctx_finish(clb->ctx), "finish");
         break;
+    case IMPL_CONV: {
+        /* The layer pass graft actually runs for this GEMM's work (on CPU
+         * devices the implicit conv kernels, which need no im2col). */
+        if (s->pass == 0) {
+            fwd_io io = {.n = s->batch, .training = 1, .in = {nat->x}, .out = nat->y};
+            CHECK(nat->ctx, nat->l->ops->forward(nat->ctx, nat->l, &io), "conv forward");
+        } else {
+            bwd_io io = {.n = s->batch, .in = {nat->x}, .out = nat->y, .dout = nat->dy};
+            io.param_grads = s->pass == 1;
+            io.din[0] = s->pass == 2 ? nat->dx : NULL;
+            CHECK(nat->ctx, nat->l->ops->backward(nat->ctx, nat->l, &io), "conv backward");
+        }
+        CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
+        break;
+    }
     case IMPL_OPENBLAS:
 #ifdef HAVE_OPENBLAS
         cblas_sgemm(CblasRowMajor, s->ta ? CblasTrans : CblasNoTrans,
@@ -191,10 +221,36 @@ static double rel_diff(const float *x, const float *ref, size_t n)
     return m > 0 ? d / m : d;
 }
 
+static void conv_setup(dev_ops *d, const shape *s, unsigned *seed)
+{
+    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);
+    sp.channels = s->cout;
+    sp.kernel = 3;
+    sp.pad = 1;
+    sp.bias = 0;
+    layer_shape in = {s->cin, s->hw, s->hw};
+    CHECK(d->ctx, layer_create(d->ctx, "conv", &sp, 1, &in, &d->l), "conv layer");
+    size_t nx = (size_t)s->batch * s->cin * s->hw * s->hw;
+    size_t ny = (size_t)s->batch * s->cout * s->hw * s->hw;
+    float *h = malloc((nx > ny ? nx : ny) * sizeof *h);
+    if (!h) die(d->ctx, GRAFT_ERR_HOST_MEMORY, "conv buffers");
+    CHECK(d->ctx, ctx_alloc(d->ctx, nx * 4, &d->x, "x"), "alloc");
+    CHECK(d->ctx, ctx_alloc(d->ctx, nx * 4, &d->dx, "dx"), "alloc");
+    CHECK(d->ctx, ctx_alloc(d->ctx, ny * 4, &d->y, "y"), "alloc");
+    CHECK(d->ctx, ctx_alloc(d->ctx, ny * 4, &d->dy, "dy"), "alloc");
+    fill(h, nx, seed);
+    CHECK(d->ctx, ctx_write(d->ctx, d->x, 0, h, nx), "upload");
+    fill(h, ny, seed);
+    CHECK(d->ctx, ctx_write(d->ctx, d->dy, 0, h, ny), "upload");
+    free(h);
+}
+
 static void add_conv(shape *v, int *n, int batch, const char *layer, int cin, int cout, int hw)
 {
     int P = batch * hw * hw, Kc = cin * 9;
-    shape f = {"", cout, P, Kc, 0, 0}, w = {"", cout, Kc, P, 0, 1}, c = {"", Kc, P, cout, 1, 0};
+    shape f = {"", cout, P, Kc, 0, 0, 1, batch, cin, cout, hw, 0};
+    shape w = {"", cout, Kc, P, 0, 1, 1, batch, cin, cout, hw, 1};
+    shape c = {"", Kc, P, cout, 1, 0, 1, batch, cin, cout, hw, 2};
     snprintf(f.name, sizeof f.name, "b%d %s fwd", batch, layer);
     snprintf(w.name, sizeof w.name, "b%d %s dW", batch, layer);
     snprintf(c.name, sizeof c.name, "b%d %s dcol", batch, layer);
@@ -239,7 +295,7 @@ int main(int argc, char **argv)
         add_conv(shapes, &ns, batches[b], "conv5", 64, 128, 7);
     }
     if (square > 0) {
-        shape q = {"", square, square, square, 0, 0};
+        shape q = {.M = square, .N = square, .K = square};
         snprintf(q.name, sizeof q.name, "square %d", square);
         shapes[ns++] = q;
     }
@@ -280,7 +336,7 @@ int main(int argc, char **argv)
     printf("reps %d, %s in GFLOP/s; graft = pack A + kernel, graft-kernel = kernel on a "
            "pre-packed A\n\n", reps, use_best ? "best runs" : "medians");
 
-    int use[NIMPL] = {1, 1, use_v1, use_clblast, have_ob};
+    int use[NIMPL] = {1, 1, use_v1, use_clblast, have_ob, 0};
     for (int i = 0; i < ncfg; i++) use[IMPL_CFG0 + i] = 1;
     double res[64][NIMPL];
     for (int si = 0; si < ns; si++) {
@@ -298,6 +354,9 @@ int main(int argc, char **argv)
         fill(B, nb, &seed);
         dev_setup(&nat, s, A, B, 1);
         if (use_clblast) dev_setup(&clb, s, A, B, 0);
+        /* conv1's dx is never computed in a network (its input is the data). */
+        use[IMPL_CONV] = s->conv && !(s->pass == 2 && s->cin == 1);
+        if (use[IMPL_CONV]) conv_setup(&nat, s, &seed);
         CHECK(nat.ctx, gemm_pack_a_into(nat.ctx, s->M, s->K, op_a(&nat, s), nat.ap, 0), "pack");
         CHECK(nat.ctx, graft_ctx_finish(nat.ctx), "finish");
 
@@ -325,6 +384,7 @@ int main(int argc, char **argv)
         printf(")");
         for (int i = 0; i < ncfg; i++) printf(", [%s] %.1f", cfgs[i], res[si][IMPL_CFG0 + i]);
         if (use_clblast) printf(", clblast %.1f GFLOP/s", res[si][IMPL_CLBLAST]);
+        if (use[IMPL_CONV]) printf(", conv-pass %.1f GFLOP/s", res[si][IMPL_CONV]);
         if (have_ob)
             printf(", openblas %.1f GFLOP/s, %.2fx [maxdiff %.1e]", res[si][IMPL_OPENBLAS],
                    res[si][IMPL_TOTAL] / res[si][IMPL_OPENBLAS], diff);
