@@ -163,12 +163,17 @@ __kernel void conv_weights_t(__global const float *w, __global float *wt, int co
  * at offsets that step identically for all six pixels. Results are
  * scattered into NCHW y (nout channels, hout x wout):
  *   y = beta * y + conv (+ bias). */
+#define TALL_KC 1152 /* K chunk: the whole K of 3x3 convs up to 128 input channels */
 __kernel void conv_tall(__global const float *xp, __global const float *wt,
                         __global const float *bias, int has_bias, __global float *y, int n,
                         int cin, int hp, int wp, int nout, int hout, int wout, int k, int pc,
                         float beta0)
 {
-    __local float bs[KC * NRW];
+    /* 144 KiB (PoCL gives CPU devices 512 KiB of local memory): with the
+     * whole K in one chunk every panel keeps its sums in registers and
+     * stores them once, instead of a scattered read-modify-write of C per
+     * chunk. The stripe is reused by pc panels, so it stays in L2. */
+    __local float bs[TALL_KC * NRW];
     int q = get_global_id(0), p0 = get_global_id(1) * pc;
     int P = hout * wout, NP = n * P, pm = (NP + MR - 1) / MR;
     int pn = (nout + NRW - 1) / NRW;
@@ -176,8 +181,8 @@ __kernel void conv_tall(__global const float *xp, __global const float *wt,
     int p1 = min(pm, p0 + pc);
     int K = cin * k * k, j0 = q * NRW, ncols = min(NRW, nout - j0);
     int plane = hp * wp;
-    for (int k0 = 0; k0 < K; k0 += KC) {
-        int kn = min(KC, K - k0);
+    for (int k0 = 0; k0 < K; k0 += TALL_KC) {
+        int kn = min(TALL_KC, K - k0);
         if (ncols == NRW)
             for (int kq = 0; kq < kn; kq++) {
                 __global const float *src = wt + (size_t)(k0 + kq) * nout + j0;
