@@ -2,6 +2,7 @@
  * of images (scratch bounded by CONV_CHUNK_BYTES), or
  * direct kernels when each group has a single input channel (depthwise). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,14 +162,17 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
  * zero-padded copy of x (scratch 0), partial sums per item (scratch 1),
  * then their sum. */
 static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
-                                         cl_mem dy, cl_mem dw)
+                                         cl_mem padded, cl_mem dy, cl_mem dw)
 {
     int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
-    cl_mem xp, part;
-    TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
-    size_t g2[2] = {(size_t)d->n, (size_t)d->cin}, l2[2] = {1, 1};
-    TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-               KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
+    cl_mem xp = padded, part;
+    size_t l2[2] = {1, 1};
+    if (!xp) {
+        TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
+        size_t g2[2] = {(size_t)d->n, (size_t)d->cin};
+        TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+                   KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
+    }
     int rpc = 256 / d->wout; /* whole output rows per chunk, KC = 256 pixels at most */
     if (rpc > d->hout) rpc = d->hout;
     int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + 31) / 32;
@@ -193,11 +197,11 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
                                   int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
                                   int has_bias, cl_mem y, int nout, int hout, int wout,
-                                  float beta)
+                                  float beta, cl_mem keep)
 {
     int hp = h + 2 * pad, wp = wd + 2 * pad, K = cin * d->k * d->k;
-    cl_mem xp, wt;
-    TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
+    cl_mem xp = keep, wt;
+    if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
     size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
     TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
                KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
@@ -216,6 +220,46 @@ static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, 
                   KA_FLT(beta));
 }
 
+/* The zero-padded input of the last training forward of an implicit conv,
+ * kept for the weight gradient (it would otherwise be padded again):
+ * about 1.3x the layer's input, held between forward and backward. */
+typedef struct conv_priv {
+    cl_mem xpad;
+    size_t bytes;
+    int n;     /* batch it holds; 0 = nothing valid */
+} conv_priv;
+
+static void conv_destroy(layer *l)
+{
+    conv_priv *p = l->priv;
+    if (!p) return;
+    if (p->xpad) clReleaseMemObject(p->xpad);
+    free(p);
+    l->priv = NULL;
+}
+
+static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_mem *out)
+{
+    conv_priv *p = l->priv;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        l->priv = p;
+    }
+    p->n = 0;
+    if (p->bytes < bytes) {
+        if (p->xpad) clReleaseMemObject(p->xpad);
+        p->xpad = NULL;
+        p->bytes = 0;
+        char what[128];
+        snprintf(what, sizeof what, "padded input of conv2d '%s'", l->name);
+        TRY(ctx_alloc(ctx, bytes, &p->xpad, what));
+        p->bytes = bytes;
+    }
+    *out = p->xpad;
+    return GRAFT_OK;
+}
+
 static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
     conv_dims d = conv_dims_of(l, io->n);
@@ -231,9 +275,17 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
                         KA_INT(d.pad), KA_INT(d.dil));
 
-    if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD))
-        return conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
-                             l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f);
+    if (l->priv) ((conv_priv *)l->priv)->n = 0;
+    if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
+        cl_mem keep = NULL;
+        if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
+            TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
+                                             (d.w + 2 * d.pad) * sizeof(float), &keep));
+        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
+                          l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep));
+        if (keep) ((conv_priv *)l->priv)->n = d.n;
+        return GRAFT_OK;
+    }
 
     int nc = conv_chunk_images(&d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
@@ -299,12 +351,14 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     cl_mem din = io->din[0];
     if (din && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
-                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0]));
+                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
     if (pgrads && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
-        TRY(conv_implicit_dw_run(ctx, &d, io->in[0], io->dout, pw->grad));
+        const conv_priv *cp = l->priv;
+        TRY(conv_implicit_dw_run(ctx, &d, io->in[0], cp && cp->n == d.n ? cp->xpad : NULL,
+                                 io->dout, pw->grad));
         pgrads = 0;
     }
     if (!pgrads && !din) return GRAFT_OK;
@@ -359,4 +413,5 @@ static double conv_flops(const layer *l)
            l->spec.kernel * l->out.h * l->out.w;
 }
 
-const layer_ops conv2d_ops = {conv_setup, conv_init, conv_forward, conv_backward, NULL, conv_flops};
+const layer_ops conv2d_ops = {conv_setup, conv_init, conv_forward, conv_backward, conv_destroy,
+                               conv_flops};

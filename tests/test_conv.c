@@ -276,10 +276,12 @@ static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
 {
     graft_ctx *ctx = tu_ctx(be);
     tu_rng rg = {1234};
-    /* Native: every case through the implicit kernel wherever it applies
-     * (forward and input gradient) and through im2col + GEMM. */
-    for (int implicit = 1; implicit >= (be == GRAFT_GEMM_NATIVE ? 0 : 1); implicit--) {
-        ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", implicit ? "1" : "0", 1), 0);
+    /* Native: every case with the default choice of kernels, through the
+     * implicit kernels wherever they apply, and through im2col + GEMM. */
+    static const char *const modes[] = {NULL, "1", "0"};
+    for (int mi = 0; mi < (be == GRAFT_GEMM_NATIVE ? 3 : 1); mi++) {
+        if (modes[mi]) ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", modes[mi], 1), 0);
+        else ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
         double worst = 0;
         for (size_t i = 0; i < ncases; i++) {
             double e = run_case(ctx, &rg, &cases[i], (float)(i % 2));
@@ -287,7 +289,8 @@ static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
         }
         fprintf(stderr, "conv %s%s: worst relative error %.3g over %zu cases\n",
                 be == GRAFT_GEMM_NATIVE ? "native" : "clblast",
-                implicit ? " (GRAFT_CONV_IMPLICIT=1)" : " (GRAFT_CONV_IMPLICIT=0)", worst, ncases);
+                !modes[mi] ? "" : mi == 1 ? " (GRAFT_CONV_IMPLICIT=1)" : " (GRAFT_CONV_IMPLICIT=0)",
+                worst, ncases);
     }
     ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
     graft_ctx_destroy(ctx);
