@@ -34,8 +34,8 @@ __kernel void conv_pad_input(__global const float *x, __global float *xp, int n,
  * with kidx = (ci, ky, kx): rows are kidx (6-row panels, all of them in
  * one item), columns a 32-wide stripe of output channels. The reduction
  * runs over chunks of whole output rows (<= KC pixels) of one image; each
- * chunk's dy^T stripe is copied into local memory with the 8x8 register
- * transpose of gemm_blocked_w, then every panel runs its 6 x 32 block,
+ * chunk's dy^T stripe is copied into local memory with copy_stripe_t
+ * (cl/gemm.cl), then every panel runs its 6 x 32 block,
  * reading the six kidx rows straight from the padded input. Items split
  * the chunks (gid 1) and conv_dw_reduce sums their partial results. */
 #define DW_FMA(r)                                                              \
@@ -67,30 +67,13 @@ __kernel void conv_implicit_dw(__global const float *xp, __global const float *d
         /* bs[t][co] = dy[img][j0 + co][oy0 * wout + t]: columns are
          * contiguous runs over t, as op(B) = stored^T in gemm_blocked_w. */
         __global const float *bq = dy + ((size_t)img * cout + j0) * P + (size_t)oy0 * wout;
-        int t = 0;
         if (full) {
-            for (; t + 8 <= kn; t += 8)
-                for (int hh = 0; hh < 4; hh++) {
-                    __global const float *src = bq + (size_t)(hh * 8) * P + t;
-                    float8 r0 = vload8(0, src), r1 = vload8(0, src + P);
-                    float8 r2 = vload8(0, src + 2 * P), r3 = vload8(0, src + 3 * P);
-                    float8 r4 = vload8(0, src + 4 * P), r5 = vload8(0, src + 5 * P);
-                    float8 r6 = vload8(0, src + 6 * P), r7 = vload8(0, src + 7 * P);
-                    TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
-                    __local float *d = bs + t * NRW + hh * 8;
-                    vstore8(r0, 0, d);
-                    vstore8(r1, 0, d + NRW);
-                    vstore8(r2, 0, d + 2 * NRW);
-                    vstore8(r3, 0, d + 3 * NRW);
-                    vstore8(r4, 0, d + 4 * NRW);
-                    vstore8(r5, 0, d + 5 * NRW);
-                    vstore8(r6, 0, d + 6 * NRW);
-                    vstore8(r7, 0, d + 7 * NRW);
-                }
+            copy_stripe_t(bs, bq, P, kn, NRW);
+        } else {
+            for (int t = 0; t < kn; t++)
+                for (int cc = 0; cc < NRW; cc++)
+                    bs[t * NRW + cc] = cc < ncols ? bq[(size_t)cc * P + t] : 0.0f;
         }
-        for (; t < kn; t++)
-            for (int cc = 0; cc < NRW; cc++)
-                bs[t * NRW + cc] = cc < ncols ? bq[(size_t)cc * P + t] : 0.0f;
         /* beta: the item's first chunk overwrites its partial result. */
         float beta = ch == c0 ? 0.0f : 1.0f;
         __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * wp;

@@ -151,6 +151,36 @@ __kernel void gemm_packed(__global const float *ap, __global const float *bp, in
         r6 = shuffle2(u2, u6, (uint8)(4, 5, 6, 7, 12, 13, 14, 15));             \
         r7 = shuffle2(u3, u7, (uint8)(4, 5, 6, 7, 12, 13, 14, 15));             \
     }
+#define NRW 32
+/* bs[k][cc] = src[cc * sc + k] for k < kn, cc < w (16 or 32): a stripe of
+ * an operand stored transposed (each column a contiguous run over k).
+ * Loads 8 k-values of 8 columns and transposes them in registers, about a
+ * third of the instructions of the scalar copy. */
+static void copy_stripe_t(__local float *bs, __global const float *src0, int sc, int kn, int w)
+{
+    int k = 0;
+    for (; k + 8 <= kn; k += 8)
+        for (int h = 0; h < w / 8; h++) {
+            __global const float *src = src0 + (size_t)(h * 8) * sc + k;
+            float8 r0 = vload8(0, src), r1 = vload8(0, src + sc);
+            float8 r2 = vload8(0, src + 2 * sc), r3 = vload8(0, src + 3 * sc);
+            float8 r4 = vload8(0, src + 4 * sc), r5 = vload8(0, src + 5 * sc);
+            float8 r6 = vload8(0, src + 6 * sc), r7 = vload8(0, src + 7 * sc);
+            TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
+            __local float *d = bs + k * w + h * 8;
+            vstore8(r0, 0, d);
+            vstore8(r1, 0, d + w);
+            vstore8(r2, 0, d + 2 * w);
+            vstore8(r3, 0, d + 3 * w);
+            vstore8(r4, 0, d + 4 * w);
+            vstore8(r5, 0, d + 5 * w);
+            vstore8(r6, 0, d + 6 * w);
+            vstore8(r7, 0, d + 7 * w);
+        }
+    for (; k < kn; k++)
+        for (int cc = 0; cc < w; cc++) bs[k * w + cc] = src0[(size_t)cc * sc + k];
+}
+
 #define A_ROW(r) (min(r, M - 1 - i0) * asr)
 __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, int asr,
                            __global const float *b, int boff, int bsk, int bsc, int M, int N,
@@ -177,30 +207,7 @@ __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, 
                     vstore8(vload8(1, src), 1, bs + k * NR);
                 }
             } else if (bsk == 1 && full) {
-                /* op(B) = stored^T, each column a contiguous run over k: load
-                 * 8 k-values of 8 columns and transpose in registers, about a
-                 * third of the instructions of the scalar copy. */
-                int k = 0;
-                for (; k + 8 <= kn; k += 8)
-                    for (int h = 0; h < 2; h++) {
-                        __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
-                        float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
-                        float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
-                        float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
-                        float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
-                        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
-                        __local float *d = bs + k * NR + h * 8;
-                        vstore8(r0, 0, d);
-                        vstore8(r1, 0, d + NR);
-                        vstore8(r2, 0, d + 2 * NR);
-                        vstore8(r3, 0, d + 3 * NR);
-                        vstore8(r4, 0, d + 4 * NR);
-                        vstore8(r5, 0, d + 5 * NR);
-                        vstore8(r6, 0, d + 6 * NR);
-                        vstore8(r7, 0, d + 7 * NR);
-                    }
-                for (; k < kn; k++)
-                    for (int cc = 0; cc < NR; cc++) bs[k * NR + cc] = bq[(size_t)cc * bsc + k0 + k];
+                copy_stripe_t(bs, bq + k0, bsc, kn, NR);
             } else if (bsk == 1) {
                 /* op(B) = stored^T: each column is a contiguous run over k. */
                 for (int cc = 0; cc < NR; cc++) {
@@ -242,7 +249,6 @@ __kernel void gemm_blocked(__global const float *a, int aoff, int aps, int ask, 
 
 /* Wide variant: 6 x 32 blocks in 12 float16 accumulators. The CPU has
  * AVX-512 (32 vector registers), so twice the block per B load fits. */
-#define NRW 32
 #define ROW_FMA_AT16(r, off)                                                   \
     {                                                                          \
         float a_ = pa[off];                                                    \
@@ -293,30 +299,7 @@ __kernel void gemm_blocked_w(__global const float *a, int aoff, int aps, int ask
                     vstore16(vload16(1, src), 1, bs + k * NRW);
                 }
             } else if (bsk == 1 && full) {
-                /* op(B) = stored^T, each column a contiguous run over k: load
-                 * 8 k-values of 8 columns and transpose in registers, about a
-                 * third of the instructions of the scalar copy. */
-                int k = 0;
-                for (; k + 8 <= kn; k += 8)
-                    for (int h = 0; h < 4; h++) {
-                        __global const float *src = bq + (size_t)(h * 8) * bsc + k0 + k;
-                        float8 r0 = vload8(0, src), r1 = vload8(0, src + bsc);
-                        float8 r2 = vload8(0, src + 2 * bsc), r3 = vload8(0, src + 3 * bsc);
-                        float8 r4 = vload8(0, src + 4 * bsc), r5 = vload8(0, src + 5 * bsc);
-                        float8 r6 = vload8(0, src + 6 * bsc), r7 = vload8(0, src + 7 * bsc);
-                        TRANSPOSE8(r0, r1, r2, r3, r4, r5, r6, r7);
-                        __local float *d = bs + k * NRW + h * 8;
-                        vstore8(r0, 0, d);
-                        vstore8(r1, 0, d + NRW);
-                        vstore8(r2, 0, d + 2 * NRW);
-                        vstore8(r3, 0, d + 3 * NRW);
-                        vstore8(r4, 0, d + 4 * NRW);
-                        vstore8(r5, 0, d + 5 * NRW);
-                        vstore8(r6, 0, d + 6 * NRW);
-                        vstore8(r7, 0, d + 7 * NRW);
-                    }
-                for (; k < kn; k++)
-                    for (int cc = 0; cc < NRW; cc++) bs[k * NRW + cc] = bq[(size_t)cc * bsc + k0 + k];
+                copy_stripe_t(bs, bq + k0, bsc, kn, NRW);
             } else if (bsk == 1) {
                 /* op(B) = stored^T: each column is a contiguous run over k. */
                 for (int cc = 0; cc < NRW; cc++) {
