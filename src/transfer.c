@@ -154,25 +154,59 @@ int transfer_gradual_step(graft_model *m, const finetune_opts *o, int epochs_don
     return changed;
 }
 
+/* Collects one node's output per image, either averaged over space (one
+ * value per channel) or whole (C x H x W), into a float array or appended
+ * to a dataset. */
 typedef struct feat_acc {
-    int node, C, HW;
+    int node, C, HW, pool;
     float *buf; /* batch x C x HW */
-    float *f;   /* n x C */
+    float *f;   /* pooled: n x C, or NULL */
+    dataset *ds; /* or appended here (C x 1 x 1 pooled, else C x H x W) */
+    float *row; /* pooled row for ds: C */
 } feat_acc;
 
 static graft_status feat_batch(void *user, graft_model *m, const int *y, int n, int offset)
 {
     feat_acc *a = user;
-    (void)y;
     TRY(graft_model_node_output(m, a->node, a->buf, (size_t)n * a->C * a->HW));
-    for (int i = 0; i < n; i++)
-        for (int c = 0; c < a->C; c++) {
-            double acc = 0;
-            const float *p = a->buf + ((size_t)i * a->C + c) * a->HW;
-            for (int k = 0; k < a->HW; k++) acc += p[k];
-            a->f[(size_t)(offset + i) * a->C + c] = (float)(acc / a->HW);
+    for (int i = 0; i < n; i++) {
+        const float *img = a->buf + (size_t)i * a->C * a->HW;
+        if (a->pool) {
+            float *dst = a->f ? a->f + (size_t)(offset + i) * a->C : a->row;
+            for (int c = 0; c < a->C; c++) {
+                double acc = 0;
+                const float *p = img + (size_t)c * a->HW;
+                for (int k = 0; k < a->HW; k++) acc += p[k];
+                dst[c] = (float)(acc / a->HW);
+            }
+            img = dst;
         }
+        if (a->ds) {
+            char why[256];
+            graft_status s = dataset_append(a->ds, img, y[i], NULL, why, sizeof why);
+            if (s != GRAFT_OK) return ctx_fail(m->ctx, s, "caching features: %s", why);
+        }
+    }
     return GRAFT_OK;
+}
+
+/* Runs d through m (inference mode) and collects node `nodei`'s outputs
+ * into a->f or a->ds (set by the caller); allocates the scratch. */
+static graft_status collect(graft_model *m, const dataset *d, const float *mean, const float *std,
+                            int batch, feat_acc *a, char *err, size_t errlen)
+{
+    a->buf = malloc((size_t)batch * a->C * a->HW * sizeof *a->buf);
+    a->row = malloc((size_t)a->C * sizeof *a->row);
+    graft_status s = GRAFT_OK;
+    if (!a->buf || !a->row) {
+        set_err(err, errlen, "out of host memory for features");
+        s = GRAFT_ERR_HOST_MEMORY;
+    }
+    if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, err, errlen);
+    free(a->buf);
+    free(a->row);
+    a->buf = a->row = NULL;
+    return s;
 }
 
 graft_status transfer_features(graft_model *m, const dataset *d, const float *mean,
@@ -181,17 +215,13 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
 {
     *feats = NULL;
     const node *nd = &m->nodes[nodei];
-    feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, NULL, NULL};
+    feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, 1, NULL, NULL, NULL, NULL};
     a.f = malloc((size_t)d->n * a.C * sizeof *a.f);
-    a.buf = malloc((size_t)batch * a.C * a.HW * sizeof *a.buf);
-    if (!a.f || !a.buf) {
-        free(a.f);
-        free(a.buf);
+    if (!a.f) {
         set_err(err, errlen, "out of host memory for features");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    graft_status s = infer_dataset(m, d, mean, std, batch, feat_batch, &a, err, errlen);
-    free(a.buf);
+    graft_status s = collect(m, d, mean, std, batch, &a, err, errlen);
     if (s != GRAFT_OK) {
         free(a.f);
         return s;
@@ -201,82 +231,206 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
     return GRAFT_OK;
 }
 
-/* Wraps cached features as a dataset of C x 1 x 1 "images". */
-static graft_status feature_dataset(const float *f, int n, int dim, const dataset *like,
-                                    dataset **out, char *err, size_t errlen)
+/* Node `nodei`'s outputs for every image of d as a new dataset of the same
+ * labels and class names: C x 1 x 1 "images" when pooled, else the node's
+ * full C x H x W output. */
+static graft_status feature_dataset(graft_model *m, const dataset *d, const float *mean,
+                                    const float *std, int nodei, int pool, dataset **out,
+                                    char *err, size_t errlen)
 {
-    TRY(dataset_create(dim, 1, 1, like->nclasses, (const char *const *)like->class_names, out, err,
-                       errlen));
-    for (int i = 0; i < n; i++)
-        TRY(dataset_append(*out, f + (size_t)i * dim, like->y[i], NULL, err, errlen));
+    const node *nd = &m->nodes[nodei];
+    feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, pool, NULL, NULL, NULL, NULL};
+    *out = NULL;
+    TRY(dataset_create(a.C, pool ? 1 : nd->shape.h, pool ? 1 : nd->shape.w, d->nclasses,
+                       (const char *const *)d->class_names, &a.ds, err, errlen));
+    graft_status s = collect(m, d, mean, std, 256, &a, err, errlen);
+    if (s != GRAFT_OK) {
+        dataset_free(a.ds);
+        return s;
+    }
+    *out = a.ds;
     return GRAFT_OK;
 }
 
-graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
-                                   const train_config *cfg, const graft_opt_params *op,
-                                   train_result *res, char *err, size_t errlen)
+graft_status transfer_check_cut(const graft_model *m, int cut, char *err, size_t errlen)
+{
+    int last = m->nnodes - 1;
+    if (cut < 1 || cut >= last) {
+        if (err)
+            snprintf(err, errlen, "cannot cache the output of '%s': the frozen, cached part must "
+                     "end at a layer between the input and the classifier '%s'",
+                     cut >= 0 && cut <= last ? m->nodes[cut].name : "?", m->nodes[last].name);
+        return GRAFT_ERR_INVALID_ARG;
+    }
+    for (int j = cut + 1; j <= last; j++)
+        for (int k = 0; k < m->nodes[j].nin; k++)
+            if (m->nodes[j].in[k] < cut) {
+                if (err)
+                    snprintf(err, errlen, "cannot cache the output of '%s': it is not a cut of the "
+                             "graph, layer '%s' after it also reads '%s' from before it (choose "
+                             "a block output such as a layer every later path goes through)",
+                             m->nodes[cut].name, m->nodes[j].name,
+                             m->nodes[m->nodes[j].in[k]].name);
+                return GRAFT_ERR_INVALID_ARG;
+            }
+    return GRAFT_OK;
+}
+
+int transfer_default_cut(const graft_model *m)
+{
+    /* Placeholder: set by measurement below. */
+    (void)m;
+    return -1;
+}
+
+/* The top of m as a model of its own: an input node of `in` shape standing
+ * for node `cut`, then copies of nodes first..last (inputs remapped; every
+ * input of those nodes is `cut` or one of them) with their parameters,
+ * running statistics, trainable flags, learning-rate multipliers, BN policy
+ * and dropout streams. *p0 is m's index of the first copied parameter:
+ * m's parameters p0.. line up with the top's 0.. */
+static graft_status build_top(graft_model *m, int cut, int first, layer_shape in,
+                              graft_model **out, int *p0)
+{
+    graft_model *top;
+    int last = m->nnodes - 1;
+    *out = NULL;
+    TRY(graft_model_create(m->ctx, &top));
+    graft_model_set_seed(top, m->seed);
+    graft_layer_spec is = graft_layer_default(GRAFT_LAYER_INPUT);
+    is.channels = in.c;
+    is.height = in.h;
+    is.width = in.w;
+    graft_status s = graft_model_add(top, m->nodes[cut].name, &is, 0, NULL, NULL);
+    for (int j = first; s == GRAFT_OK && j <= last; j++) {
+        const node *nd = &m->nodes[j];
+        int ins[LAYER_MAX_INPUTS];
+        for (int k = 0; k < nd->nin; k++) {
+            int src = nd->in[k];
+            if (src != cut && src < first) {
+                s = ctx_fail(m->ctx, GRAFT_ERR_INTERNAL, "layer '%s' reads '%s' below the cut",
+                             nd->name, m->nodes[src].name);
+                break;
+            }
+            ins[k] = src == cut ? 0 : 1 + src - first;
+        }
+        if (s == GRAFT_OK) s = graft_model_add(top, nd->name, &nd->spec, nd->nin, ins, NULL);
+        if (s == GRAFT_OK) {
+            node *t = &top->nodes[top->nnodes - 1];
+            t->trainable = nd->trainable;
+            t->lr_mult = nd->lr_mult;
+            t->l->bn_frozen = nd->l->bn_frozen;
+            t->l->seed = nd->l->seed;
+            t->l->calls = nd->l->calls;
+        }
+    }
+    int first_param = m->nparams;
+    for (int i = 0; i < m->nparams; i++)
+        if (m->params[i].node >= first) {
+            first_param = i;
+            break;
+        }
+    if (s == GRAFT_OK && m->nparams - first_param != top->nparams)
+        s = ctx_fail(m->ctx, GRAFT_ERR_INTERNAL, "top model: %d parameters, expected %d",
+                     top->nparams, m->nparams - first_param);
+    for (int i = 0; s == GRAFT_OK && i < top->nparams; i++) s = copy_param(top, i, m, first_param + i);
+    if (s != GRAFT_OK) {
+        graft_model_free(top);
+        return s;
+    }
+    *out = top;
+    *p0 = first_param;
+    return GRAFT_OK;
+}
+
+/* Shared by the linear probe and the cached fine-tune: node `cut`'s outputs
+ * (pooled or whole) are computed once for train (timed: training time) and
+ * eval (not timed: it stands in for the per-epoch evaluation, which no arm
+ * counts); nodes first..last train on them as a model of their own, then
+ * their parameters go back into m. */
+static graft_status cached_train(graft_model *m, const dataset *train, const dataset *eval,
+                                 const train_config *cfg, const graft_opt_params *op, int cut,
+                                 int first, int pool, train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     double t0 = now_seconds();
-    int fnode = transfer_feature_node(m), dim = 0, edim = 0;
-    float *ftr = NULL, *fev = NULL;
     dataset *dtr = NULL, *dev = NULL;
-    graft_model *head = NULL;
+    graft_model *top = NULL;
     graft_optimizer *o = NULL;
-    graft_status s = transfer_features(m, train, cfg->mean, cfg->std, 256, fnode, &ftr, &dim, err, errlen);
-    /* Only the training images' pass is training time; the evaluation
-     * set's features stand in for the per-epoch evaluation, which no arm
-     * counts. */
+    int p0 = 0;
+    graft_status s = feature_dataset(m, train, cfg->mean, cfg->std, cut, pool, &dtr, err, errlen);
     double extract = now_seconds() - t0;
     if (s == GRAFT_OK && eval)
-        s = transfer_features(m, eval, cfg->mean, cfg->std, 256, fnode, &fev, &edim, err, errlen);
-    if (s == GRAFT_OK) s = feature_dataset(ftr, train->n, dim, train, &dtr, err, errlen);
-    if (s == GRAFT_OK && eval) s = feature_dataset(fev, eval->n, dim, eval, &dev, err, errlen);
-
-    /* The head alone: input(dim) -> fc, sharing the classifier's spec. */
-    int last = m->nnodes - 1;
-    if (s == GRAFT_OK) s = graft_model_create(m->ctx, &head);
+        s = feature_dataset(m, eval, cfg->mean, cfg->std, cut, pool, &dev, err, errlen);
     if (s == GRAFT_OK) {
-        graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
-        in.channels = dim;
-        in.height = in.width = 1;
-        int zero = 0;
-        s = graft_model_add(head, "features", &in, 0, NULL, NULL);
-        if (s == GRAFT_OK) s = graft_model_add(head, m->nodes[last].name, &m->nodes[last].spec, 1, &zero, NULL);
-        /* Start from the model's (fresh or kept) classifier weights. */
-        for (int i = 0; s == GRAFT_OK && i < head->nparams; i++)
-            s = copy_param(head, i, m, m->nparams - head->nparams + i);
+        layer_shape in = {dtr->c, dtr->h, dtr->w};
+        s = build_top(m, cut, first, in, &top, &p0);
         if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
     }
     if (s == GRAFT_OK) {
         graft_opt_params p = *op;
         long per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
         p.total_steps = per_epoch * cfg->epochs;
-        s = graft_optimizer_create(head, &p, &o);
+        s = graft_optimizer_create(top, &p, &o);
         if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
     }
     if (s == GRAFT_OK) {
-        /* Features are already normalised by the backbone's input
-         * statistics; the head sees them raw. */
+        /* The cached outputs are already what the top layers see: no
+         * normalisation, no augmentation; the top model's checkpoints or
+         * best model would not be m's, so none are written. */
         train_config hc = *cfg;
         hc.mean = hc.std = NULL;
         hc.augment = 0;
         hc.best_path = NULL;
         hc.ckpt_path = NULL;
-        s = train_model(head, o, dtr, dev, &hc, res, err, errlen);
+        s = train_model(top, o, dtr, dev, &hc, res, err, errlen);
         if (res->nepochs > 0) {
             /* Honest accounting: the one-off feature pass is training time. */
             for (int e = 0; e < res->nepochs; e++) res->hist[e].total_train_seconds += extract;
             res->hist[0].train_seconds += extract;
         }
     }
-    for (int i = 0; s == GRAFT_OK && i < head->nparams; i++)
-        s = copy_param(m, m->nparams - head->nparams + i, head, i);
+    for (int i = 0; s == GRAFT_OK && i < top->nparams; i++) s = copy_param(m, p0 + i, top, i);
+    if (s == GRAFT_OK)
+        for (int j = first; j < m->nnodes; j++) m->nodes[j].l->calls = top->nodes[1 + j - first].l->calls;
+    else if (top && err && !err[0])
+        set_err(err, errlen, graft_last_error(m->ctx));
     graft_optimizer_free(o);
-    graft_model_free(head);
+    graft_model_free(top);
     dataset_free(dtr);
     dataset_free(dev);
-    free(ftr);
-    free(fev);
     return s;
+}
+
+graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
+                                   const train_config *cfg, const graft_opt_params *op,
+                                   train_result *res, char *err, size_t errlen)
+{
+    /* The head alone on pooled features: a cut at the feature node. The
+     * probe trains the classifier whatever the flags say. */
+    int last = m->nnodes - 1;
+    int was = m->nodes[last].trainable;
+    m->nodes[last].trainable = 1;
+    graft_status s = cached_train(m, train, eval, cfg, op, transfer_feature_node(m), last, 1, res,
+                                  err, errlen);
+    m->nodes[last].trainable = was;
+    return s;
+}
+
+graft_status transfer_cached_finetune(graft_model *m, const dataset *train, const dataset *eval,
+                                      const train_config *cfg, const graft_opt_params *op, int cut,
+                                      train_result *res, char *err, size_t errlen)
+{
+    memset(res, 0, sizeof *res);
+    TRY(transfer_check_cut(m, cut, err, errlen));
+    if (cfg->augment) {
+        set_err(err, errlen, "cannot cache the frozen layers' outputs with augmentation on (each "
+                "epoch would need them for differently augmented images): use --augment none "
+                "or train without the cache");
+        return GRAFT_ERR_INVALID_ARG;
+    }
+    /* Everything up to the cut is frozen by construction (it runs once, in
+     * inference mode); m's flags say so too. */
+    for (int i = 1; i <= cut; i++) set_node_frozen(m, i, 1, 0);
+    return cached_train(m, train, eval, cfg, op, cut, cut + 1, 0, res, err, errlen);
 }

@@ -61,8 +61,40 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
 /* Linear probe: trains only the classifier of m on features computed once
  * (train and, when given, eval), then writes the head back into m. Epoch
  * statistics go to res; the training images' feature extraction time is
- * counted in the first epoch's training seconds so time-to-accuracy stays honest. */
+ * counted in the first epoch's training seconds so time-to-accuracy stays honest.
+ * It is transfer_cached_finetune cut at the feature node, with the
+ * features averaged over space and only the classifier above the cut. */
 graft_status transfer_linear_probe(graft_model *m, const dataset *train, const dataset *eval,
                                    const train_config *cfg, const graft_opt_params *op,
                                    train_result *res, char *err, size_t errlen);
+
+/* GRAFT_OK when node `cut` (not the input, not the last node) is a cut of
+ * m's graph: no node after it reads a node before it, so its output alone
+ * determines every later node. Otherwise GRAFT_ERR_INVALID_ARG and a
+ * message naming the layers. In a chain (refnet) every node is a cut; in
+ * resnet18 only block outputs are. */
+graft_status transfer_check_cut(const graft_model *m, int cut, char *err, size_t errlen);
+
+/* The default cut of a frozen, cached prefix (graft compare's "partial"
+ * arm); -1 when m has none. */
+int transfer_default_cut(const graft_model *m);
+
+/* Fine-tunes the layers above a frozen, cached prefix: nodes 1..cut are
+ * frozen (m's flags are set so; BatchNorm keeps its running statistics)
+ * and their output, node cut's full C x H x W, is computed once for every
+ * training image and, when given, every eval image, in inference mode
+ * (dropout off). Nodes cut+1..last then train as a model of their own on
+ * those cached outputs with train_model (their trainable flags, learning-
+ * rate multipliers and BN policy as set on m, e.g. by transfer_apply),
+ * and every parameter is written back, so m ends as the whole fine-tuned
+ * model. The same weights as training m with nodes 1..cut frozen, without
+ * running them at every step. op is sized to the run (total_steps), cfg's
+ * normalisation applies to the images; cfg->augment must be 0 (the cache
+ * would be wrong), best_path and ckpt_path are ignored. Time accounting as
+ * the linear probe's: the training images' pass counts as training time
+ * of the first epoch, the eval images' does not. Refuses a cut that is
+ * not a graph cut (transfer_check_cut). */
+graft_status transfer_cached_finetune(graft_model *m, const dataset *train, const dataset *eval,
+                                      const train_config *cfg, const graft_opt_params *op, int cut,
+                                      train_result *res, char *err, size_t errlen);
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "model.h"
 #include "testutil.h"
 #include "train.h"
 #include "transfer.h"
@@ -231,6 +232,241 @@ START_TEST(linear_probe_equals_head_trained_through_network)
 }
 END_TEST
 
+
+/* ---- cached prefix (transfer_cached_finetune) */
+
+/* A small model with awkward sizes: a conv/BN/ReLU/pool prefix, then conv,
+ * BN, leaky ReLU, dropout, a strided conv, BN, ReLU, GAP and a classifier. */
+static graft_model *small_model(graft_ctx *ctx, uint64_t seed)
+{
+    graft_model *m;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_model_set_seed(m, seed);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = 3;
+    in.height = 11;
+    in.width = 9;
+    graft_layer_spec conv = graft_layer_default(GRAFT_LAYER_CONV2D);
+    conv.kernel = 3;
+    conv.pad = 1;
+    graft_layer_spec bn = graft_layer_default(GRAFT_LAYER_BATCHNORM2D);
+    graft_layer_spec relu = graft_layer_default(GRAFT_LAYER_RELU);
+    graft_layer_spec leaky = graft_layer_default(GRAFT_LAYER_LEAKY_RELU);
+    graft_layer_spec pool = graft_layer_default(GRAFT_LAYER_MAXPOOL2D);
+    pool.kernel = pool.stride = 2;
+    graft_layer_spec drop = graft_layer_default(GRAFT_LAYER_DROPOUT);
+    drop.p = 0.3f;
+    graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = 4;
+    struct {
+        const char *name;
+        graft_layer_spec sp;
+        int ch, stride, bias;
+    } L[] = {
+        {"c1", conv, 5, 1, 1}, {"b1", bn, 0, 0, 0},   {"r1", relu, 0, 0, 0},
+        {"p1", pool, 0, 0, 0}, {"c2", conv, 6, 1, 0}, {"b2", bn, 0, 0, 0},
+        {"r2", leaky, 0, 0, 0}, {"d", drop, 0, 0, 0}, {"c3", conv, 7, 2, 1},
+        {"b3", bn, 0, 0, 0},   {"r3", relu, 0, 0, 0}, {"gap", gap, 0, 0, 0},
+        {"fc", fc, 0, 0, 0},
+    };
+    ck_assert_int_eq(graft_model_add(m, "in", &in, 0, NULL, NULL), GRAFT_OK);
+    for (int i = 0; i < (int)(sizeof L / sizeof L[0]); i++) {
+        graft_layer_spec sp = L[i].sp;
+        if (sp.kind == GRAFT_LAYER_CONV2D) {
+            sp.channels = L[i].ch;
+            sp.stride = L[i].stride;
+            sp.bias = L[i].bias;
+        }
+        int prev = i;
+        ck_assert_msg(graft_model_add(m, L[i].name, &sp, 1, &prev, NULL) == GRAFT_OK, "%s: %s",
+                      L[i].name, graft_last_error(ctx));
+    }
+    return m;
+}
+
+/* n random images of the small model's shape, values in (0.05, 1]. */
+static dataset *random_data(int n, uint32_t seed)
+{
+    dataset *d;
+    char err[256];
+    ck_assert(dataset_create(3, 11, 9, 4, NULL, &d, err, sizeof err) == GRAFT_OK);
+    float img[3 * 11 * 9];
+    uint32_t r = seed;
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 3 * 11 * 9; k++) {
+            r = r * 1664525u + 1013904223u;
+            img[k] = 0.05f + 0.95f * (float)(r >> 8) / (float)(1u << 24);
+        }
+        r = r * 1664525u + 1013904223u;
+        ck_assert(dataset_append(d, img, (int)((r >> 16) % 4), NULL, err, sizeof err) == GRAFT_OK);
+    }
+    return d;
+}
+
+static const float small_mean[3] = {0.4f, 0.55f, 0.5f}, small_std[3] = {0.3f, 0.25f, 0.28f};
+
+static train_config small_config(void)
+{
+    train_config c = quiet_config(3);
+    c.batch = 8; /* 37 images: a short last batch */
+    c.mean = small_mean;
+    c.std = small_std;
+    return c;
+}
+
+/* Cached training from cut `cut` and ordinary training with nodes 1..cut
+ * frozen give the same weights, running statistics and evaluations. */
+static void check_cached_equals_frozen(const char *cut_name)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    dataset *d = random_data(37, 11), *ev = random_data(23, 12);
+    graft_model *a = small_model(ctx, 7), *b = small_model(ctx, 7);
+    int cut = graft_model_find(a, cut_name);
+    ck_assert_int_gt(cut, 0);
+    /* Per-layer rates below the head, and trainable BN above the cut. */
+    finetune_opts fo = {STRATEGY_FINETUNE, cut, 0.5f, 0.7f, 1, 0};
+    transfer_apply(a, &fo);
+    transfer_apply(b, &fo);
+    float **init = snapshot(a);
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 0.05f;
+    op.schedule = GRAFT_SCHED_COSINE;
+    train_config cfg = small_config();
+    train_result ra, rb;
+    char err[1024];
+    ck_assert_msg(transfer_cached_finetune(a, d, ev, &cfg, &op, cut, &ra, err, sizeof err) ==
+                      GRAFT_OK, "%s", err);
+
+    op.total_steps = (long)((d->n + cfg.batch - 1) / cfg.batch) * cfg.epochs;
+    graft_optimizer *o;
+    ck_assert_int_eq(graft_optimizer_create(b, &op, &o), GRAFT_OK);
+    ck_assert_msg(train_model(b, o, d, ev, &cfg, &rb, err, sizeof err) == GRAFT_OK, "%s", err);
+    graft_optimizer_free(o);
+
+    ck_assert_int_eq(ra.nepochs, cfg.epochs);
+    ck_assert_int_eq(rb.nepochs, cfg.epochs);
+    for (int e = 0; e < cfg.epochs; e++) {
+        ck_assert_msg(fabs(ra.hist[e].train_loss - rb.hist[e].train_loss) <= 1e-5 * (1 + fabs(rb.hist[e].train_loss)),
+                      "epoch %d train loss %g vs %g", e + 1, ra.hist[e].train_loss, rb.hist[e].train_loss);
+        ck_assert_msg(fabs(ra.hist[e].eval_loss - rb.hist[e].eval_loss) <= 1e-5 * (1 + fabs(rb.hist[e].eval_loss)),
+                      "epoch %d eval loss %g vs %g", e + 1, ra.hist[e].eval_loss, rb.hist[e].eval_loss);
+        ck_assert(ra.hist[e].eval_acc == rb.hist[e].eval_acc);
+    }
+    train_result_free(&ra);
+    train_result_free(&rb);
+
+    int np = graft_model_num_params(a), prefix = 0, moved = 0;
+    double worst = 0;
+    for (int i = 0; i < np; i++) {
+        const char *name = graft_model_param_name(a, i);
+        size_t n = graft_model_param_numel(a, i);
+        float *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb);
+        double *ref = malloc(n * sizeof *ref);
+        graft_model_param_get(a, i, wa, n);
+        graft_model_param_get(b, i, wb, n);
+        if (a->params[i].node <= cut) {
+            ck_assert_msg(same_as(a, init, i), "frozen %s changed in the cached run", name);
+            ck_assert_msg(same_as(b, init, i), "frozen %s changed in the ordinary run", name);
+            prefix++;
+        } else {
+            for (size_t k = 0; k < n; k++) ref[k] = wb[k];
+            double e = tu_rel_err(wa, ref, n);
+            if (e > worst) worst = e;
+            ck_assert_msg(e <= 1e-5, "cut %s: %s differs from ordinary frozen training, relative "
+                          "error %g", cut_name, name, e);
+            moved += !same_as(a, init, i);
+        }
+        free(wa);
+        free(wb);
+        free(ref);
+    }
+    ck_assert_int_gt(prefix, 0);
+    ck_assert_int_gt(moved, 0);
+    for (int j = 1; j <= cut; j++)
+        ck_assert_msg(!a->nodes[j].trainable, "node %d left trainable", j);
+    fprintf(stderr, "cached prefix up to %s vs ordinary frozen training: worst relative error %.3g "
+            "(%d frozen tensors bit-identical, %d trained)\n", cut_name, worst, prefix, moved);
+    free_snapshot(a, init);
+    graft_model_free(a);
+    graft_model_free(b);
+    dataset_free(d);
+    dataset_free(ev);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(cached_prefix_equals_frozen_training)
+{
+    check_cached_equals_frozen("p1");
+    check_cached_equals_frozen("r2"); /* dropout right above the cut */
+}
+END_TEST
+
+START_TEST(cached_prefix_refuses_non_cut_and_augmentation)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    /* in -> c1 -> r1 -> c2 -> add(r1, c2) -> gap -> fc: c2 is no cut. */
+    graft_model *m;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = 3;
+    in.height = 11;
+    in.width = 9;
+    graft_layer_spec conv = graft_layer_default(GRAFT_LAYER_CONV2D);
+    conv.channels = 4;
+    conv.kernel = 3;
+    conv.pad = 1;
+    graft_layer_spec relu = graft_layer_default(GRAFT_LAYER_RELU);
+    graft_layer_spec add = graft_layer_default(GRAFT_LAYER_ADD);
+    graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = 4;
+    int i0 = 0, i1 = 1, i2 = 2, i3 = 3, sum[2] = {2, 3}, i4 = 4, i5 = 5;
+    ck_assert_int_eq(graft_model_add(m, "in", &in, 0, NULL, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "c1", &conv, 1, &i0, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "r1", &relu, 1, &i1, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "c2", &conv, 1, &i2, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "sum", &add, 2, sum, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "gap", &gap, 1, &i4, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "fc", &fc, 1, &i5, NULL), GRAFT_OK);
+    (void)i3;
+    char err[1024] = "";
+    ck_assert_int_eq(transfer_check_cut(m, 2, err, sizeof err), GRAFT_OK); /* r1 */
+    ck_assert_int_eq(transfer_check_cut(m, 4, err, sizeof err), GRAFT_OK); /* sum */
+    ck_assert_int_ne(transfer_check_cut(m, 3, err, sizeof err), GRAFT_OK);
+    ck_assert_msg(strstr(err, "'c2'") && strstr(err, "'sum'") && strstr(err, "'r1'"), "%s", err);
+    ck_assert_int_ne(transfer_check_cut(m, 0, err, sizeof err), GRAFT_OK);
+    ck_assert_int_ne(transfer_check_cut(m, 6, err, sizeof err), GRAFT_OK);
+
+    dataset *d = random_data(9, 3);
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    train_config cfg = small_config();
+    train_result res;
+    float **before = snapshot(m);
+    err[0] = 0;
+    ck_assert_int_ne(transfer_cached_finetune(m, d, NULL, &cfg, &op, 3, &res, err, sizeof err),
+                     GRAFT_OK);
+    ck_assert_msg(strstr(err, "'c2'") != NULL, "%s", err);
+    cfg.augment = 1;
+    err[0] = 0;
+    ck_assert_int_ne(transfer_cached_finetune(m, d, NULL, &cfg, &op, 2, &res, err, sizeof err),
+                     GRAFT_OK);
+    ck_assert_msg(strstr(err, "augment") != NULL, "%s", err);
+    ck_assert_int_eq(res.nepochs, 0);
+    for (int i = 0; i < graft_model_num_params(m); i++) ck_assert(same_as(m, before, i));
+    /* The same cut with augmentation off trains. */
+    cfg.augment = 0;
+    ck_assert_msg(transfer_cached_finetune(m, d, NULL, &cfg, &op, 2, &res, err, sizeof err) ==
+                      GRAFT_OK, "%s", err);
+    ck_assert_int_eq(res.nepochs, cfg.epochs);
+    train_result_free(&res);
+    free_snapshot(m, before);
+    graft_model_free(m);
+    dataset_free(d);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("transfer");
@@ -239,6 +475,8 @@ int main(void)
     tcase_add_test(tc, frozen_prefix_unchanged_bit_for_bit);
     tcase_add_test(tc, bn_frozen_keeps_running_statistics);
     tcase_add_test(tc, linear_probe_equals_head_trained_through_network);
+    tcase_add_test(tc, cached_prefix_equals_frozen_training);
+    tcase_add_test(tc, cached_prefix_refuses_non_cut_and_augmentation);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
