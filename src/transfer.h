@@ -39,6 +39,8 @@ typedef struct finetune_opts {
     float lr_decay;      /* extra factor per stage below the head (1 = none) */
     int unfreeze_every;  /* gradual: epochs between unfreezing stages */
     int bn_frozen;       /* BatchNorm of trainable layers keeps running statistics */
+    int cache;           /* FINETUNE with freeze_until: callers may train the layers above
+                          * a cached prefix (transfer_cached_finetune) when it applies */
 } finetune_opts;
 
 /* Applies trainable flags, learning-rate multipliers and BN policy for

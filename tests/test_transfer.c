@@ -103,7 +103,7 @@ START_TEST(frozen_prefix_unchanged_bit_for_bit)
     int until = graft_model_find(m, "conv3.act");
     ck_assert_int_ge(until, 0);
     float **before = snapshot(m);
-    finetune_opts fo = {STRATEGY_FINETUNE, until, 1.0f, 1.0f, 1, 0};
+    finetune_opts fo = {STRATEGY_FINETUNE, until, 1.0f, 1.0f, 1, 0, 0};
     finetune(m, d, &fo);
     int frozen = 0, changed = 0;
     for (int i = 0; i < graft_model_num_params(m); i++) {
@@ -133,7 +133,7 @@ START_TEST(bn_frozen_keeps_running_statistics)
     dataset *d = fixture(8);
     graft_model *src, *m = target_model(ctx, &src);
     float **before = snapshot(m);
-    finetune_opts fo = {STRATEGY_FINETUNE, -1, 1.0f, 1.0f, 1, 1};
+    finetune_opts fo = {STRATEGY_FINETUNE, -1, 1.0f, 1.0f, 1, 1, 0};
     finetune(m, d, &fo);
     int stats = 0;
     for (int i = 0; i < graft_model_num_params(m); i++) {
@@ -177,7 +177,7 @@ START_TEST(linear_probe_equals_head_trained_through_network)
     train_result res;
     char err[1024];
 
-    finetune_opts fo = {STRATEGY_LINEAR_PROBE, -1, 1.0f, 1.0f, 1, 0};
+    finetune_opts fo = {STRATEGY_LINEAR_PROBE, -1, 1.0f, 1.0f, 1, 0, 0};
     transfer_apply(a, &fo);
     float **init = snapshot(a);
     ck_assert_msg(transfer_linear_probe(a, d, NULL, &cfg, &op, &res, err, sizeof err) == GRAFT_OK,
@@ -325,7 +325,7 @@ static void check_cached_equals_frozen(const char *cut_name)
     int cut = graft_model_find(a, cut_name);
     ck_assert_int_gt(cut, 0);
     /* Per-layer rates below the head, and trainable BN above the cut. */
-    finetune_opts fo = {STRATEGY_FINETUNE, cut, 0.5f, 0.7f, 1, 0};
+    finetune_opts fo = {STRATEGY_FINETUNE, cut, 0.5f, 0.7f, 1, 0, 1};
     transfer_apply(a, &fo);
     transfer_apply(b, &fo);
     float **init = snapshot(a);
@@ -467,6 +467,34 @@ START_TEST(cached_prefix_refuses_non_cut_and_augmentation)
 }
 END_TEST
 
+START_TEST(default_cut_is_a_cut_in_the_middle)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    const char *archs[] = {"refnet", "resnet18", "mobilenetv2"};
+    for (int k = 0; k < 3; k++) {
+        graft_model *m;
+        ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+        graft_arch_params ap = graft_arch_default_params(archs[k]);
+        ck_assert_int_eq(graft_model_build_arch(m, archs[k], &ap), GRAFT_OK);
+        int cut = transfer_default_cut(m);
+        char err[512] = "";
+        ck_assert_msg(cut > 0 && cut < transfer_feature_node(m), "%s: cut %d", archs[k], cut);
+        ck_assert_msg(transfer_check_cut(m, cut, err, sizeof err) == GRAFT_OK, "%s: %s", archs[k], err);
+        fprintf(stderr, "%s: default cut %s (node %d of %d)\n", archs[k],
+                graft_model_node_name(m, cut), cut, graft_model_num_nodes(m));
+        if (k == 0) ck_assert_str_eq(graft_model_node_name(m, cut), "conv3.act");
+        if (k == 1) { /* inside a residual block: the add also reads the block input */
+            int in_block = graft_model_find(m, "layer2.1.conv1.act");
+            ck_assert_int_gt(in_block, 0);
+            ck_assert_int_ne(transfer_check_cut(m, in_block, err, sizeof err), GRAFT_OK);
+            ck_assert_msg(strstr(err, "'layer2.1.conv1.act'") && strstr(err, "'layer2.1.add'"), "%s", err);
+        }
+        graft_model_free(m);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("transfer");
@@ -477,6 +505,7 @@ int main(void)
     tcase_add_test(tc, linear_probe_equals_head_trained_through_network);
     tcase_add_test(tc, cached_prefix_equals_frozen_training);
     tcase_add_test(tc, cached_prefix_refuses_non_cut_and_augmentation);
+    tcase_add_test(tc, default_cut_is_a_cut_in_the_middle);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
-# End-to-end checks of graft cv and graft selftrain on the committed
-# 512-image Fashion-MNIST fixture, with tiny settings.
+# End-to-end checks of graft cv, graft selftrain and the cached frozen
+# prefix (graft compare --arms partial, graft finetune --freeze-until) on
+# the committed 512-image Fashion-MNIST fixture, with tiny settings.
 # Usage: test_transfer_cli.sh GRAFT_EXECUTABLE SOURCE_ROOT
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, M failed";
 # exits 1 on any failure, 77 (skip) when no OpenCL device exists.
@@ -42,6 +43,13 @@ run "$G" selftrain --from x.graft --data "$FIX" --unlabelled "$FIX" --per-class-
 expect "selftrain --per-class-cap x exits 2" 2
 run "$G" selftrain --from x.graft --data "$FIX" --unlabelled "$FIX" --bn maybe
 expect "selftrain --bn maybe exits 2" 2
+run "$G" compare --help
+if [ "$rc" -eq 0 ] && grep -q 'partial' "$T/out" && grep -q -- '--freeze-until' "$T/out"; then
+    ok "compare --help describes the partial arm and --freeze-until"
+else bad "compare --help (exit $rc)"; fi
+run "$G" finetune --help
+if [ "$rc" -eq 0 ] && grep -q -- '--no-cache' "$T/out"; then ok "finetune --help lists --no-cache"
+else bad "finetune --help (exit $rc)"; fi
 
 # ---- a source model
 run "$G" devices
@@ -90,6 +98,73 @@ done
 # shellcheck disable=SC2086
 run "$G" cv $CV --folds 50
 if [ "$rc" -eq 1 ] && grep -q 'empty' "$T/err"; then ok "cv with more folds than images fails"; else bad "cv --folds 50 (exit $rc)"; fi
+
+# ---- partial arm: fine-tuning above a frozen, cached prefix
+CMP="--from $S --data $FIX --classes 5-9 --per-class 5 --eval-data $FIX --eval-classes 5-9
+     --epochs 2 --batch 16"
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms scratch,partial --out "$T/p"
+if [ "$rc" -eq 0 ] && grep -q "^== arm partial seed 1" "$T/out" \
+    && grep -q "partial arm: layers up to 'conv3.act' (node 10) frozen" "$T/out"; then
+    ok "compare --arms scratch,partial runs, default cut conv3.act"
+else bad "compare --arms scratch,partial (exit $rc)"; fi
+if [ "$(grep -c '^partial,0,' "$T/p.csv" 2>/dev/null)" = 2 ] && grep -q '^partial: ' "$T/out" \
+    && grep -q 'frozen and cached' "$T/p.html"; then
+    ok "partial arm in the CSV, the summary and the report"
+else bad "partial arm in the outputs"; fi
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms partial --freeze-until pool1 --quiet --out "$T/p1"
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^partial,0,' "$T/p1.csv" 2>/dev/null)" = 2 ]; then
+    ok "compare --arms partial --freeze-until pool1"
+else bad "compare --freeze-until pool1 (exit $rc)"; fi
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms partial --freeze-until 7 --quiet --out "$T/p7"
+if [ "$rc" -eq 0 ] && [ -s "$T/p7.csv" ] \
+    && [ "$(cut -d, -f1-3,5 "$T/p1.csv")" = "$(cut -d, -f1-3,5 "$T/p7.csv")" ]; then
+    ok "--freeze-until 7 (an index) is pool1"
+else bad "--freeze-until 7 (exit $rc)"; fi
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms partial --freeze-until nosuch --out "$T/px"
+if [ "$rc" -eq 1 ] && grep -q "'nosuch': no such layer" "$T/err"; then ok "unknown --freeze-until layer: exit 1 naming it"
+else bad "--freeze-until nosuch (exit $rc)"; fi
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms partial --freeze-until fc --out "$T/px"
+if [ "$rc" -eq 1 ] && grep -q "cannot cache the output of 'fc'" "$T/err"; then
+    ok "--freeze-until at the classifier: exit 1 naming it"
+else bad "--freeze-until fc (exit $rc)"; fi
+# shellcheck disable=SC2086
+run "$G" compare $CMP --arms partial --augment flip --out "$T/px"
+if [ "$rc" -eq 1 ] && grep -q "augment" "$T/err"; then ok "partial arm with augmentation: exit 1"
+else bad "partial with --augment flip (exit $rc)"; fi
+
+# ---- finetune --freeze-until caches the prefix unless --no-cache or augmentation
+FT="--from $S --data $FIX --classes 5-9 --per-class 5 --eval-data $FIX --eval-classes 5-9
+    --epochs 2 --batch 16 --freeze-until pool1"
+# shellcheck disable=SC2086
+run "$G" finetune $FT --out "$T/fc.graft"
+if [ "$rc" -eq 0 ] && [ "$(grep -c "caching the output of 'pool1' once" "$T/out")" = 1 ]; then
+    ok "finetune --freeze-until pool1 says it caches"
+else bad "finetune --freeze-until pool1 (exit $rc)"; fi
+grep '^epoch' "$T/out" | sed 's/ [0-9]* img\/s .*//' >"$T/fc.epochs"
+# shellcheck disable=SC2086
+run "$G" finetune $FT --no-cache --out "$T/fn.graft"
+if [ "$rc" -eq 0 ] && ! grep -q "caching" "$T/out"; then ok "finetune --no-cache does not cache"
+else bad "finetune --no-cache (exit $rc)"; fi
+grep '^epoch' "$T/out" | sed 's/ [0-9]* img\/s .*//' >"$T/fn.epochs"
+if [ -s "$T/fc.epochs" ] && cmp -s "$T/fc.epochs" "$T/fn.epochs"; then
+    ok "cached and uncached finetune: the same losses and accuracies"
+else bad "cached vs uncached epochs differ"; diff "$T/fc.epochs" "$T/fn.epochs" | sed 's/^/#   /'; fi
+run "$G" eval --model "$T/fc.graft" --data "$FIX" --classes 5-9
+a=$(grep -E '^(top-1 accuracy|mean loss):' "$T/out" | tr '\n' ' ')
+run "$G" eval --model "$T/fn.graft" --data "$FIX" --classes 5-9
+b=$(grep -E '^(top-1 accuracy|mean loss):' "$T/out" | tr '\n' ' ')
+if [ -n "$a" ] && [ "$a" = "$b" ]; then ok "the cached run's model file evaluates as the uncached one ($a)"
+else bad "eval of cached '$a' vs uncached '$b' models"; fi
+# shellcheck disable=SC2086
+run "$G" finetune $FT --augment flip --out "$T/fa.graft"
+if [ "$rc" -eq 0 ] && grep -q "not caching the output of 'pool1': augmentation" "$T/out"; then
+    ok "finetune with augmentation falls back, with a note"
+else bad "finetune --augment flip (exit $rc)"; fi
 
 # ---- selftrain
 ST="--from $S --data $FIX --classes 5-9 --per-class 5 --eval-data $FIX --unlabelled $FIX

@@ -1,6 +1,7 @@
 /* graft compare: does transfer pay off? Trains "arms" (scratch, linear
- * probe, fine-tuning, gradual unfreezing) on the same target data with the
- * same budget, records accuracy over training time and writes a report. */
+ * probe, fine-tuning, fine-tuning above a frozen cached prefix, gradual
+ * unfreezing) on the same target data with the same budget, records
+ * accuracy over training time and writes a report. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +11,15 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "finetune_run.h"
 #include "report.h"
 #include "train.h"
 #include "trainopts.h"
 #include "transfer.h"
 
-#define MAX_ARMS 4
+#define MAX_ARMS 5
 #define ARM_SCRATCH (-1) /* beside the transfer_strategy values */
+#define ARM_PARTIAL (-2) /* finetune above a frozen, cached prefix */
 
 typedef struct arm_def {
     const char *name;
@@ -26,9 +29,10 @@ typedef struct arm_def {
 /* Parses "scratch,linear-probe,finetune"; 0 on success. */
 static int parse_arms(const char *cmd, const char *s, arm_def *arms, int *narms)
 {
-    static const char *const names[] = {"scratch", "linear-probe", "finetune", "gradual"};
+    static const char *const names[] = {"scratch", "linear-probe", "finetune", "partial",
+                                        "gradual"};
     static const int kinds[] = {ARM_SCRATCH, STRATEGY_LINEAR_PROBE, STRATEGY_FINETUNE,
-                                STRATEGY_GRADUAL};
+                                ARM_PARTIAL, STRATEGY_GRADUAL};
     char buf[256];
     if (strlen(s) >= sizeof buf) {
         fprintf(stderr, "%s: --arms: list too long\n", cmd);
@@ -39,11 +43,11 @@ static int parse_arms(const char *cmd, const char *s, arm_def *arms, int *narms)
     char *save = NULL;
     for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int k = -1;
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < MAX_ARMS; i++)
             if (!strcasecmp(tok, names[i])) k = i;
         if (k < 0) {
             fprintf(stderr, "%s: --arms: unknown arm '%s' (expected scratch, linear-probe, "
-                            "finetune or gradual)\n", cmd, tok);
+                            "finetune, partial or gradual)\n", cmd, tok);
             return -1;
         }
         for (int i = 0; i < *narms; i++)
@@ -94,12 +98,16 @@ int cmd_compare(int argc, char **argv)
     to.epochs = 10;
     to.batch = 32;
     const char *from = NULL, *arms_s = "scratch,linear-probe,finetune", *prefix = "compare";
+    const char *freeze_s = NULL;
     int nseeds = 1, unfreeze_every = 2;
     float lr_probe = 0.1f;
     opt opts[] = {
         {"from", OPT_STRING, &from, "MODEL", "pretrained source model (.graft), required", 0, 0},
         {"arms", OPT_STRING, &arms_s, "LIST", "arms to compare: scratch, linear-probe, finetune, "
-         "gradual (default scratch,linear-probe,finetune)", 0, 0},
+         "partial, gradual (default scratch,linear-probe,finetune)", 0, 0},
+        {"freeze-until", OPT_STRING, &freeze_s, "LAYER", "partial: the frozen, cached prefix ends "
+         "at this layer (name or index, see graft info; a cut of the graph such as a block "
+         "output; default: the output of the middle conv stage, conv3.act in refnet)", 0, 0},
         {"seeds", OPT_INT, &nseeds, "N", "repetitions per arm, seeds --seed .. --seed+N-1 (default 1)", 1, 1000},
         {"lr-probe", OPT_FLOAT, &lr_probe, "F", "linear-probe learning rate (default 0.1)", 0, 100},
         {"unfreeze-every", OPT_INT, &unfreeze_every, "E", "gradual: unfreeze one more stage every E "
@@ -115,12 +123,16 @@ int cmd_compare(int argc, char **argv)
                      "the same data with the same epochs and batch and is evaluated after every\n"
                      "epoch: scratch = the source's architecture freshly initialised, all layers;\n"
                      "linear-probe = only a new head on features computed once; finetune = every\n"
-                     "layer from the pretrained weights with a new head; gradual = unfreezing from\n"
-                     "the head down. The target accuracy is the best evaluation accuracy of the\n"
+                     "layer from the pretrained weights with a new head; partial = finetune above\n"
+                     "a frozen prefix (--freeze-until) whose output is computed once and cached,\n"
+                     "so each epoch runs only the layers above it; gradual = unfreezing from the\n"
+                     "head down. The target accuracy is the best evaluation accuracy of the\n"
                      "scratch arm (the lowest over seeds, so every scratch run reaches it); each\n"
                      "arm's time to accuracy is its cumulative training seconds (evaluation not\n"
-                     "counted) when it first reaches it. --lr applies to scratch (default 0.05 sgd)\n"
-                     "and finetune/gradual (default 0.01 sgd); the probe uses --lr-probe.",
+                     "counted) when it first reaches it; one-off feature passes over the training\n"
+                     "images (linear-probe, partial) count. --lr applies to scratch (default 0.05\n"
+                     "sgd) and finetune/partial/gradual (default 0.01 sgd); the probe uses\n"
+                     "--lr-probe.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
@@ -132,6 +144,10 @@ int cmd_compare(int argc, char **argv)
     int narms = 0;
     if (parse_arms(cmd, arms_s, arms, &narms)) return EXIT_USAGE;
     if (trainopts_check(cmd, &to)) return EXIT_USAGE;
+    int partial = 0;
+    for (int a = 0; a < narms; a++) partial |= arms[a].kind == ARM_PARTIAL;
+    if (freeze_s && !partial)
+        fprintf(stderr, "%s: note: --freeze-until applies to the partial arm only\n", cmd);
     if (to.val_split > 0) {
         fprintf(stderr, "%s: --val-split is not supported: compare evaluates on --eval-data\n", cmd);
         return EXIT_USAGE;
@@ -171,6 +187,24 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
         goto done;
     }
+    /* The partial arm's cut, on the source (the target has the same nodes). */
+    finetune_opts pfo = {STRATEGY_FINETUNE, -1, 1.0f, 1.0f, unfreeze_every, 0, 1};
+    if (partial) {
+        if (freeze_s) {
+            finetune_cli fc;
+            finetune_cli_defaults(&fc);
+            fc.freeze = freeze_s;
+            if (finetune_cli_freeze(cmd, &fc, src, from, &pfo)) goto done;
+        } else if ((pfo.freeze_until = transfer_default_cut(src)) < 0) {
+            fprintf(stderr, "%s: the partial arm needs --freeze-until for this model (no default "
+                            "cut found)\n", cmd);
+            goto done;
+        }
+        if (transfer_check_cut(src, pfo.freeze_until, err, sizeof err) != GRAFT_OK) {
+            fprintf(stderr, "%s: partial arm: --freeze-until: %s\n", cmd, err);
+            goto done;
+        }
+    }
     int c, h, w;
     graft_model_node_shape(src, 0, &c, &h, &w);
     if (trainopts_load(cmd, &to, &co, c, h, w, &train, &eval, &eval_name)) goto done;
@@ -190,6 +224,14 @@ int cmd_compare(int argc, char **argv)
     memcpy(meta.mean, smeta.mean, sizeof meta.mean);
     memcpy(meta.std, smeta.std, sizeof meta.std);
     trainopts_config(&to, &co, train, &meta, eval_name, NULL, &cfg);
+    if (partial && cfg.augment) {
+        fprintf(stderr, "%s: the partial arm caches the frozen layers' outputs, which augmentation "
+                        "would change every epoch: use --augment none or drop the arm\n", cmd);
+        goto done;
+    }
+    if (partial && !co.quiet)
+        printf("%s: partial arm: layers up to '%s' (node %d) frozen, their output computed once "
+               "and cached\n", cmd, graft_model_node_name(src, pfo.freeze_until), pfo.freeze_until);
     if (!co.quiet)
         printf("%s: %d arm(s) x %d seed(s) on %d images of %d classes (%s: %d images), "
                "%d epochs, batch %d\n", cmd, narms, nseeds, train->n, train->nclasses, eval_name,
@@ -239,12 +281,13 @@ int cmd_compare(int argc, char **argv)
                 fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
                 goto done;
             }
-            finetune_opts fo = {STRATEGY_FINETUNE, -1, 1.0f, 1.0f, unfreeze_every, 0};
-            if (arms[a].kind != ARM_SCRATCH) fo.strategy = (transfer_strategy)arms[a].kind;
+            finetune_opts fo = {STRATEGY_FINETUNE, -1, 1.0f, 1.0f, unfreeze_every, 0, 0};
+            if (arms[a].kind == ARM_PARTIAL) fo = pfo;
+            else if (arms[a].kind != ARM_SCRATCH) fo.strategy = (transfer_strategy)arms[a].kind;
             transfer_apply(m, &fo); /* scratch: everything trainable */
             cfg.seed = seed;
-            epoch_hook hook = {m, fo.strategy == STRATEGY_GRADUAL && arms[a].kind != ARM_SCRATCH
-                                      ? &fo : NULL, co.quiet};
+            epoch_hook hook = {m, fo.strategy == STRATEGY_GRADUAL && arms[a].kind >= 0 ? &fo : NULL,
+                               co.quiet};
             cfg.on_epoch = on_epoch;
             cfg.user = &hook;
             graft_status s;
@@ -255,6 +298,12 @@ int cmd_compare(int argc, char **argv)
                 op.momentum = to.momentum;
                 op.schedule = GRAFT_SCHED_COSINE;
                 s = transfer_linear_probe(m, train, eval, &cfg, &op, &res, err, sizeof err);
+            } else if (arms[a].kind == ARM_PARTIAL) {
+                train_opts t = to;
+                if (t.lr < 0) t.lr = adamw ? 3e-4f : 0.01f;
+                graft_opt_params op = trainopts_opt_params(&t, train);
+                s = transfer_cached_finetune(m, train, eval, &cfg, &op, fo.freeze_until, &res, err,
+                                             sizeof err);
             } else {
                 train_opts t = to;
                 if (t.lr < 0 && arms[a].kind != ARM_SCRATCH) t.lr = adamw ? 3e-4f : 0.01f;
@@ -341,6 +390,7 @@ int cmd_compare(int argc, char **argv)
         rarms[a] = (report_arm){arms[a].name, &reps[a * nseeds], nseeds};
     }
 
+    char v_partial[160];
     char v_epochs[32], v_batch[32], v_seeds[64], v_ver[32], v_pc[32], v_n[96], v_target[160];
     snprintf(v_epochs, sizeof v_epochs, "%d", to.epochs);
     snprintf(v_batch, sizeof v_batch, "%d", to.batch);
@@ -369,9 +419,13 @@ int cmd_compare(int argc, char **argv)
         {"target accuracy", v_target},
         {"device", graft_ctx_device(ctx)->name},
         {"graft version", v_ver},
+        {"partial arm", v_partial},
     };
+    snprintf(v_partial, sizeof v_partial, "layers up to '%s' (node %d) frozen and cached",
+             partial ? graft_model_node_name(src, pfo.freeze_until) : "", pfo.freeze_until);
     report_input in = {"graft compare: transfer vs training from scratch", kv,
-                       (int)(sizeof kv / sizeof kv[0]), rarms, narms, scratch, target, best_arm,
+                       (int)(sizeof kv / sizeof kv[0]) - !partial, rarms, narms, scratch, target,
+                       best_arm,
                        confusion ? train->nclasses : 0, (const char *const *)train->class_names,
                        confusion};
     size_t pl = strlen(prefix) + 8;

@@ -34,7 +34,7 @@ int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, f
     if (to->lr < 0)
         to->lr = strat == STRATEGY_LINEAR_PROBE ? 0.1f : (strcasecmp(to->opt, "adamw") ? 0.01f : 3e-4f);
     finetune_opts o = {(transfer_strategy)strat, -1, f->lr_backbone, f->lr_decay,
-                       f->unfreeze_every, f->bn && !strcasecmp(f->bn, "frozen")};
+                       f->unfreeze_every, f->bn && !strcasecmp(f->bn, "frozen"), !f->no_cache};
     *fo = o;
     return 0;
 }
@@ -71,6 +71,31 @@ int finetune_meta(const char *cmd, const train_opts *to, const dataset *train,
     memcpy(meta->mean, smeta->mean, sizeof meta->mean);
     memcpy(meta->std, smeta->std, sizeof meta->std);
     return 0;
+}
+
+int finetune_cache_cut(const char *cmd, const finetune_opts *fo, const graft_model *m,
+                       const train_opts *to, const train_config *cfg, int quiet)
+{
+    if (fo->strategy != STRATEGY_FINETUNE || fo->freeze_until <= 0 || !fo->cache) return -1;
+    const char *name = graft_model_node_name(m, fo->freeze_until);
+    char why[1024] = "";
+    if (cfg->augment)
+        snprintf(why, sizeof why, "not caching the output of '%s': augmentation is on (the "
+                 "frozen layers must see every epoch's augmented images)", name);
+    else if (to->keep_best || to->ckpt_every)
+        snprintf(why, sizeof why, "not caching the output of '%s': --keep-best and "
+                 "--checkpoint-every save the whole model during training", name);
+    else
+        transfer_check_cut(m, fo->freeze_until, why, sizeof why);
+    if (why[0]) {
+        if (!quiet) printf("%s: note: %s; the frozen layers run at every step\n", cmd, why);
+        return -1;
+    }
+    if (!quiet)
+        printf("%s: caching the output of '%s' once: layers 1-%d are frozen and run once per "
+               "image, only the %d above train (--no-cache: run them at every step)\n", cmd, name,
+               fo->freeze_until, graft_model_num_nodes(m) - 1 - fo->freeze_until);
+    return fo->freeze_until;
 }
 
 typedef struct gradual_state {
@@ -114,7 +139,14 @@ int finetune_run(const char *cmd, graft_model *src, const dataset *train, const 
     cfg.seed = seed;
     if (!out_path) cfg.log_path = cfg.ckpt_path = cfg.best_path = NULL;
     cfg.restore_best = eval_name && !strcmp(eval_name, "val");
-    if (fo->strategy == STRATEGY_LINEAR_PROBE) {
+    int cut = finetune_cache_cut(cmd, fo, m, to, &cfg, co->quiet);
+    if (cut > 0) {
+        graft_opt_params op = trainopts_opt_params(to, train);
+        if (transfer_cached_finetune(m, train, eval, &cfg, &op, cut, res, err, sizeof err) != GRAFT_OK) {
+            fprintf(stderr, "%s: %s\n", cmd, err);
+            goto done;
+        }
+    } else if (fo->strategy == STRATEGY_LINEAR_PROBE) {
         graft_opt_params op =
             graft_opt_default_params(strcasecmp(to->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW);
         op.lr = to->lr;

@@ -14,7 +14,7 @@
 /* Finetune options as given on the command line. */
 typedef struct finetune_cli {
     const char *strategy, *freeze, *bn;
-    int keep_head, unfreeze_every;
+    int keep_head, unfreeze_every, no_cache;
     float lr_backbone, lr_decay;
 } finetune_cli;
 
@@ -24,7 +24,10 @@ void finetune_cli_defaults(finetune_cli *f);
     {"strategy", OPT_STRING, &(f).strategy, "NAME", "linear-probe, finetune or gradual (default finetune)", 0, 0}, \
     {"keep-head", OPT_FLAG, &(f).keep_head, NULL, "keep the source classifier (same classes)", 0, 0}, \
     {"freeze-until", OPT_STRING, &(f).freeze, "LAYER", "finetune: keep layers up to this one "  \
-     "(name or index, see graft info) frozen", 0, 0},                                          \
+     "(name or index, see graft info) frozen; without augmentation their output is computed "  \
+     "once and cached, so only the layers above run in training", 0, 0},                      \
+    {"no-cache", OPT_FLAG, &(f).no_cache, NULL, "with --freeze-until: run the frozen layers at " \
+     "every step instead of caching their output", 0, 0},                                      \
     {"lr-backbone", OPT_FLOAT, &(f).lr_backbone, "F", "learning-rate multiplier below the head (default 1)", 0, 100}, \
     {"lr-decay", OPT_FLOAT, &(f).lr_decay, "F", "further multiplier per stage below the head (default 1)", 0, 1}, \
     {"unfreeze-every", OPT_INT, &(f).unfreeze_every, "E", "gradual: unfreeze one more stage every E epochs (default 2)", 1, 100000}, \
@@ -39,6 +42,13 @@ int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, f
  * fo->freeze_until; prints and returns 1 when there is no such layer. */
 int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src,
                         const char *from, finetune_opts *fo);
+
+/* The cut to train above with transfer_cached_finetune for this run, or -1:
+ * FINETUNE with --freeze-until at a graph cut, caching not turned off, no
+ * augmentation, no --keep-best/--checkpoint-every. Prints one line saying
+ * whether (and why not) it caches, unless quiet. m is the target model. */
+int finetune_cache_cut(const char *cmd, const finetune_opts *fo, const graft_model *m,
+                       const train_opts *to, const train_config *cfg, int quiet);
 
 /* Metadata of a target model: the target's class names, the source's
  * architecture name and normalisation (the backbone expects its own input

@@ -141,8 +141,7 @@ int trainopts_meta(const char *cmd, const train_opts *t, const dataset *train, g
     return 0;
 }
 
-graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
-                                 graft_optimizer **o)
+graft_opt_params trainopts_opt_params(const train_opts *t, const dataset *train)
 {
     graft_opt_kind kind = strcasecmp(t->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
     graft_opt_params p = graft_opt_default_params(kind);
@@ -155,6 +154,13 @@ graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const data
     p.total_steps = per_epoch * t->epochs;
     p.step_size = per_epoch * (t->epochs >= 3 ? t->epochs / 3 : 1);
     p.warmup_steps = (long)(t->warmup * (float)per_epoch);
+    return p;
+}
+
+graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
+                                 graft_optimizer **o)
+{
+    graft_opt_params p = trainopts_opt_params(t, train);
     return graft_optimizer_create(m, &p, o);
 }
 

@@ -66,6 +66,8 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
                    int w, dataset **train, dataset **eval, const char **eval_name);
 /* Class names and normalisation statistics of the training data. */
 int trainopts_meta(const char *cmd, const train_opts *t, const dataset *train, graft_model_meta *meta);
+/* Optimizer parameters with the schedule sized to the run. */
+graft_opt_params trainopts_opt_params(const train_opts *t, const dataset *train);
 /* Optimizer with the schedule sized to the run. */
 graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
                                  graft_optimizer **o);
