@@ -109,8 +109,10 @@ fi
 #    sides (docs/benchmark.md, "Transfer time to accuracy"). Pretraining:
 #    refnet on Fashion-MNIST 0-4, batch 64, SGD momentum 0.9, lr 0.05 cosine,
 #    weight decay 5e-4 on weights; arms on classes 5-9, 100 images per class,
-#    12 epochs, batch 32, lr 0.05 (scratch, finetune; probe: each side's
-#    default), evaluated on the 5,000 test images after every epoch.
+#    12 epochs, batch 32, lr 0.05 (scratch, finetune, partial; probe: each
+#    side's default), evaluated on the 5,000 test images after every epoch.
+#    partial: everything up to conv3.act (PyTorch: the conv3 block) frozen;
+#    graft caches its output once, PyTorch runs the frozen layers every step.
 if [ "$transfer" = 1 ]; then
     if [ "$quick" = 1 ]; then
         src_dir=out/flagship-quick pre=(--per-class 300 --epochs 1)
@@ -132,6 +134,7 @@ if [ "$transfer" = 1 ]; then
     fi
     echo "bench: graft transfer: compare" >&2
     build/src/graft compare --from "$src" --data fashion-mnist --classes 5-9 --eval-classes 5-9 \
+        --arms scratch,linear-probe,finetune,partial --freeze-until conv3.act \
         "${cmp[@]}" --seeds 1 --batch 32 --lr 0.05 --out "$out/transfer-graft" \
         >"$out/transfer-graft.txt"
     if [ $have_torch = 1 ]; then
@@ -139,6 +142,7 @@ if [ "$transfer" = 1 ]; then
         mkdir -p out
         torch transfer "${tq[@]}" --pretrain-batch 64 --per-class "${cmp[1]}" \
             --epochs "${cmp[3]}" --batch 32 --lr 0.05 --schedule cosine --wd-on weights \
+            --arms scratch,linear-probe,finetune,partial --partial-cut conv3 \
             --cache "$tcache" >"$out/transfer-torch.jsonl" ||
             echo "bench: pytorch transfer failed (see $out/torch.err)" >&2
     fi
@@ -298,7 +302,7 @@ if transfer:
     common = min(x for x in (gb, tb) if x is not None) if (gb or tb) else None
     print(f"transfer protocol: graft compare vs bench_torch.py transfer, 12 epochs batch 32 lr 0.05, "
           f"scratch best: graft {gb}, pytorch {tb}; common target {common}")
-    for arm in ("scratch", "linear-probe", "finetune"):
+    for arm in ("scratch", "linear-probe", "finetune", "partial"):
         g, t = cg.get(arm), ct.get(arm)
         if not g:
             print(f"transfer {arm}: graft n/a")

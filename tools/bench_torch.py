@@ -10,7 +10,7 @@ Modes:
   infer     inference throughput (eval mode, no_grad)
   layers    per-layer forward / backward time
   transfer  the flagship Fashion-MNIST transfer task (scratch, linear-probe,
-            finetune) for time-to-accuracy comparison
+            finetune, partial) for time-to-accuracy comparison
 
 Use /usr/bin/python3 (Debian's python3-torch); if the python3 on PATH has no
 torch the script re-executes itself with /usr/bin/python3.
@@ -374,8 +374,12 @@ def evaluate(model, x, y, batch=500):
     return correct / len(x)
 
 
-def train_epoch(model, opt, x, y, batch, gen, sched=None):
+def train_epoch(model, opt, x, y, batch, gen, sched=None, frozen=()):
+    """One epoch; modules in frozen stay in eval mode (BatchNorm keeps its
+    running statistics, as graft's frozen layers do)."""
     model.train()
+    for m in frozen:
+        m.eval()
     perm = torch.randperm(len(x), generator=gen)
     loss = None
     for i in range(0, len(x), batch):
@@ -431,13 +435,18 @@ def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None,
 
 def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
             probe_opt="sgd", lr_probe=None, schedule="constant",
-            wd_on="all"):
-    """Yield per-epoch dicts for one arm."""
+            wd_on="all", cut="conv3"):
+    """Yield per-epoch dicts for one arm. "partial" fine-tunes the modules
+    after `cut` (a name in RefNet.LAYERS; "conv3" is graft's conv3.act, the
+    output of the conv3 block) the ordinary PyTorch way: the modules up to
+    and including it have requires_grad False and stay in eval mode, and
+    every step runs forward through them (no caching); autograd does no
+    backward below the first trainable layer."""
     torch.manual_seed(seed + 1)
     gen = torch.Generator().manual_seed(seed + 2)
     nclass = len(TARGET_CLASSES)
     model = refnet(nclass)
-    if arm in ("finetune", "linear-probe"):
+    if arm in ("finetune", "linear-probe", "partial"):
         state = {k: v for k, v in pre_state.items() if not k.startswith("fc.")}
         missing = model.load_state_dict(state, strict=False).missing_keys
         assert sorted(missing) == ["fc.bias", "fc.weight"], missing
@@ -473,11 +482,19 @@ def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
             yield {"what": "transfer", "arm": arm, "epoch": ep,
                    "train_seconds": round(secs, 4), "accuracy": acc}
         return
-    opt = make_sgd(model.parameters(), lr=lr, wd_on=wd_on)
+    frozen = ()
+    if arm == "partial":
+        frozen = [getattr(model, n)
+                  for n in RefNet.LAYERS[:RefNet.LAYERS.index(cut) + 1]]
+        for m in frozen:
+            for p in m.parameters():
+                p.requires_grad_(False)
+    opt = make_sgd([p for p in model.parameters() if p.requires_grad], lr=lr,
+                   wd_on=wd_on)
     sched = make_sched(opt, schedule, total_steps)
     for ep in range(1, epochs + 1):
         t0 = time.perf_counter()
-        train_epoch(model, opt, xtr, ytr, batch, gen, sched)
+        train_epoch(model, opt, xtr, ytr, batch, gen, sched, frozen)
         secs += time.perf_counter() - t0
         acc = evaluate(model, xte, yte)
         yield {"what": "transfer", "arm": arm, "epoch": ep,
@@ -523,12 +540,13 @@ def run_transfer(args, out=emit):
 
     curves = {}
     for arm in arms:
-        if arm not in ("scratch", "linear-probe", "finetune"):
+        if arm not in ("scratch", "linear-probe", "finetune", "partial"):
             raise SystemExit("bench_torch: unknown arm %r" % arm)
         curves[arm] = []
         for rec in run_arm(arm, pre_state, tx, ty, ttx, tty, args.epochs,
                            args.batch, args.seed, args.lr, args.probe_opt,
-                           args.lr_probe, args.schedule, args.wd_on):
+                           args.lr_probe, args.schedule, args.wd_on,
+                           args.partial_cut):
             out(rec)
             curves[arm].append(rec)
             log("%-12s epoch %2d  %.3f  %.2fs" % (arm, rec["epoch"],
@@ -614,7 +632,11 @@ def build_parser():
     p.add_argument("--wd-on", choices=("all", "weights"), default="all",
                    help="weight decay 5e-4 on all parameters or only on "
                         "conv/linear weights, as graft (default all)")
-    p.add_argument("--arms", default="scratch,linear-probe,finetune")
+    p.add_argument("--arms", default="scratch,linear-probe,finetune,partial")
+    p.add_argument("--partial-cut", default="conv3",
+                   choices=RefNet.LAYERS[:-2],
+                   help="partial arm: modules up to and including this one "
+                        "are frozen (default conv3, graft's conv3.act)")
     return ap
 
 

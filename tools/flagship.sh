@@ -5,11 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 #
 # Does transfer pay off? Pretrains refnet on Fashion-MNIST classes 0-4
-# (t-shirt, trouser, pullover, dress, coat: 30,000 images), then compares
-# training from scratch, a linear probe and fine-tuning on a few-shot
-# target: classes 5-9 (sandal, shirt, sneaker, bag, ankle boot), 100
-# images per class, evaluated on their 5,000 test images. Sized to finish
-# in under 15 minutes on a 2-core CPU with PoCL (see docs/transfer.md).
+# (30,000 images of tops, trousers, pullovers, dresses, coats), compares
+# scratch, a linear probe, fine-tuning and partial (fine-tuning above a
+# frozen, cached prefix up to conv3.act) on a few-shot target: classes 5-9
+# (sandal, shirt, sneaker, bag, ankle boot), 100 per class, evaluated on
+# their 5,000 test images. Under 15 minutes on 2 cores (docs/transfer.md).
 #
 # Usage: tools/flagship.sh [--quick] [--digits]
 #   --quick   tiny settings: a smoke test of the whole pipeline (~2 minutes)
@@ -43,7 +43,8 @@ $G devices
 # Pretraining epochs on 30,000 images (~90-130 s each here); compare epochs
 # per arm on the 500-image target (~2 s of training + ~8 s of evaluation).
 # --lr 0.05 (scratch's default) for finetune too: the same learning rate
-# for both arms that train every layer.
+# for both arms that train every layer, and for partial.
+ARMS=(--arms scratch,linear-probe,finetune,partial)
 if [ "$quick" = 1 ]; then
     SRC_DIR=out/flagship-quick
     PRE=(--per-class 300 --epochs 1)
@@ -80,11 +81,11 @@ if [ "$digits" = 1 ]; then
         done
         rm -rf "$D/all"
     fi
-    $G compare --from "$SRC" --data "$D/train" --eval-data "$D/test" --seeds 1 \
+    $G compare --from "$SRC" --data "$D/train" --eval-data "$D/test" --seeds 1 "${ARMS[@]}" \
         "${CMP[@]}" --batch 32 --out "$OUT_DIR/report"
     REPORT="$OUT_DIR/report"
 else
-    $G compare --from "$SRC" --data fashion-mnist --classes 5-9 --eval-classes 5-9 --seeds 1 \
+    $G compare --from "$SRC" --data fashion-mnist --classes 5-9 --eval-classes 5-9 --seeds 1 "${ARMS[@]}" \
         "${CMP[@]}" --batch 32 --out "$SRC_DIR/report"
     REPORT="$SRC_DIR/report"
 fi
