@@ -246,7 +246,7 @@ static graft_status feature_dataset(graft_model *m, const dataset *d, const floa
     /* Batches of 64, not 256: a fresh model then first-touches 4x smaller
      * activation and im2col buffers (on a loaded 2-core CPU, 0.3-0.6 s
      * against 0.7-1.2 s for 500 refnet images). */
-    graft_status s = collect(m, d, mean, std, 64, &a, err, errlen);
+    graft_status s = collect(m, d, mean, std, TRANSFER_EXTRACT_BATCH, &a, err, errlen);
     if (s != GRAFT_OK) {
         dataset_free(a.ds);
         return s;

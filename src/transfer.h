@@ -53,6 +53,10 @@ graft_status transfer_apply(graft_model *m, const finetune_opts *o);
  * 1 when something changed. */
 int transfer_gradual_step(graft_model *m, const finetune_opts *o, int epochs_done);
 
+/* Batch size of the one-off feature passes of transfer_linear_probe and
+ * transfer_cached_finetune. */
+#define TRANSFER_EXTRACT_BATCH 64
+
 /* Features of every image of d (inference mode, normalised), n x dim,
  * from node `node`; spatial outputs are averaged to one value per channel.
  * Caller owns *feats (free). */

@@ -254,6 +254,11 @@ int cmd_compare(int argc, char **argv)
         }
         s = train_model(m, o, train, NULL, &wc, &res, err, sizeof err);
         if (s == GRAFT_OK) s = evaluate(m, train, meta.mean, meta.std, 256, 0, &er, err, sizeof err);
+        if (s == GRAFT_OK) eval_result_free(&er);
+        /* The linear probe's and partial arm's timed feature passes. */
+        if (s == GRAFT_OK)
+            s = evaluate(m, train, meta.mean, meta.std, TRANSFER_EXTRACT_BATCH, 0, &er, err,
+                         sizeof err);
         if (s != GRAFT_OK) {
             fprintf(stderr, "%s: warm-up: %s\n", cmd, err);
             goto done;
