@@ -445,5 +445,25 @@ graft_status transfer_cached_finetune(graft_model *m, const dataset *train, cons
     /* Everything up to the cut is frozen by construction (it runs once, in
      * inference mode); m's flags say so too. */
     for (int i = 1; i <= cut; i++) set_node_frozen(m, i, 1, 0);
+    /* A BatchNorm whose only consumer is an activation may be fused with
+     * it, and then its output reads as the activation's: cache the
+     * activation's output instead (the same frozen, parameter-free step). */
+    for (;;) {
+        int next = -1, consumers = 0;
+        for (int j = cut + 1; j < m->nnodes; j++)
+            for (int k = 0; k < m->nodes[j].nin; k++)
+                if (m->nodes[j].in[k] == cut) {
+                    consumers++;
+                    next = j;
+                }
+        graft_layer_kind k = next > 0 ? m->nodes[next].spec.kind : GRAFT_LAYER_INPUT;
+        if (m->nodes[cut].spec.kind != GRAFT_LAYER_BATCHNORM2D || consumers != 1 ||
+            next >= m->nnodes - 1 || m->nodes[next].nin != 1 ||
+            (k != GRAFT_LAYER_RELU && k != GRAFT_LAYER_RELU6 && k != GRAFT_LAYER_LEAKY_RELU) ||
+            transfer_check_cut(m, next, NULL, 0) != GRAFT_OK)
+            break;
+        set_node_frozen(m, next, 1, 0);
+        cut = next;
+    }
     return cached_train(m, train, eval, cfg, op, cut, cut + 1, 0, res, err, errlen);
 }

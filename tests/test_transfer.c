@@ -399,6 +399,7 @@ START_TEST(cached_prefix_equals_frozen_training)
 {
     check_cached_equals_frozen("p1");
     check_cached_equals_frozen("r2"); /* dropout right above the cut */
+    check_cached_equals_frozen("b2"); /* a BatchNorm whose leaky ReLU is fused into it */
 }
 END_TEST
 
