@@ -281,18 +281,17 @@ graft_status transfer_check_cut(const graft_model *m, int cut, char *err, size_t
 
 int transfer_default_cut(const graft_model *m)
 {
-    /* The output of the middle conv stage (stage (S+1)/2 of the S stages
-     * below the classifier), or the first cut after it. On the flagship
-     * task (refnet, Fashion-MNIST 0-4 -> 5-9) that is conv3.act, the
-     * deepest cut that still reaches scratch's best accuracy: pool2 and
-     * conv4 plateau at 92% (docs/transfer.md). */
+    /* The first half of the conv stages (S/2 of the S stages below the
+     * classifier, rounded down) frozen: the cut is the input of the next
+     * stage, or the first cut after it. On the flagship task (refnet,
+     * Fashion-MNIST 0-4 -> 5-9) that is pool1; deeper cuts (conv3.act,
+     * pool2) fall short of scratch's best accuracy (docs/transfer.md). */
     int starts[4096];
     int ns = transfer_stages(m, starts, 4096) - 1; /* without the classifier */
     int fnode = transfer_feature_node(m);
     if (ns < 2) return -1;
-    int mid = (ns - 1) / 2; /* 0-based */
-    for (int cut = starts[mid + 1] - 1; cut < fnode; cut++)
-        if (transfer_check_cut(m, cut, NULL, 0) == GRAFT_OK) return cut;
+    for (int cut = starts[ns / 2] - 1; cut < fnode; cut++)
+        if (cut > 0 && transfer_check_cut(m, cut, NULL, 0) == GRAFT_OK) return cut;
     return -1;
 }
 

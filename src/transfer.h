@@ -82,7 +82,9 @@ graft_status transfer_linear_probe(graft_model *m, const dataset *train, const d
 graft_status transfer_check_cut(const graft_model *m, int cut, char *err, size_t errlen);
 
 /* The default cut of a frozen, cached prefix (graft compare's "partial"
- * arm); -1 when m has none. */
+ * arm): the first half of the conv stages frozen, i.e. the input of stage
+ * S/2 of the S conv stages (or the first graph cut after it): pool1 in
+ * refnet. -1 when m has none. */
 int transfer_default_cut(const graft_model *m);
 
 /* Fine-tunes the layers above a frozen, cached prefix: nodes 1..cut are

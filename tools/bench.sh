@@ -111,7 +111,7 @@ fi
 #    weight decay 5e-4 on weights; arms on classes 5-9, 100 images per class,
 #    12 epochs, batch 32, lr 0.05 (scratch, finetune, partial; probe: each
 #    side's default), evaluated on the 5,000 test images after every epoch.
-#    partial: everything up to conv3.act (PyTorch: the conv3 block) frozen;
+#    partial: everything up to pool1 frozen (conv1, conv2 and their BN);
 #    graft caches its output once, PyTorch runs the frozen layers every step.
 if [ "$transfer" = 1 ]; then
     if [ "$quick" = 1 ]; then
@@ -134,7 +134,7 @@ if [ "$transfer" = 1 ]; then
     fi
     echo "bench: graft transfer: compare" >&2
     build/src/graft compare --from "$src" --data fashion-mnist --classes 5-9 --eval-classes 5-9 \
-        --arms scratch,linear-probe,finetune,partial --freeze-until conv3.act \
+        --arms scratch,linear-probe,finetune,partial --freeze-until pool1 \
         "${cmp[@]}" --seeds 1 --batch 32 --lr 0.05 --out "$out/transfer-graft" \
         >"$out/transfer-graft.txt"
     if [ $have_torch = 1 ]; then
@@ -142,7 +142,7 @@ if [ "$transfer" = 1 ]; then
         mkdir -p out
         torch transfer "${tq[@]}" --pretrain-batch 64 --per-class "${cmp[1]}" \
             --epochs "${cmp[3]}" --batch 32 --lr 0.05 --schedule cosine --wd-on weights \
-            --arms scratch,linear-probe,finetune,partial --partial-cut conv3 \
+            --arms scratch,linear-probe,finetune,partial --partial-cut pool1 \
             --cache "$tcache" >"$out/transfer-torch.jsonl" ||
             echo "bench: pytorch transfer failed (see $out/torch.err)" >&2
     fi

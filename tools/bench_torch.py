@@ -435,10 +435,11 @@ def pretrain(x, y, xte, yte, epochs, batch, seed, lr, cache=None,
 
 def run_arm(arm, pre_state, xtr, ytr, xte, yte, epochs, batch, seed, lr,
             probe_opt="sgd", lr_probe=None, schedule="constant",
-            wd_on="all", cut="conv3"):
+            wd_on="all", cut="pool1"):
     """Yield per-epoch dicts for one arm. "partial" fine-tunes the modules
-    after `cut` (a name in RefNet.LAYERS; "conv3" is graft's conv3.act, the
-    output of the conv3 block) the ordinary PyTorch way: the modules up to
+    after `cut` (a name in RefNet.LAYERS, named as graft's layers; "conv3"
+    is graft's conv3.act, the output of the conv3 block) the ordinary
+    PyTorch way: the modules up to
     and including it have requires_grad False and stay in eval mode, and
     every step runs forward through them (no caching); autograd does no
     backward below the first trainable layer."""
@@ -633,10 +634,11 @@ def build_parser():
                    help="weight decay 5e-4 on all parameters or only on "
                         "conv/linear weights, as graft (default all)")
     p.add_argument("--arms", default="scratch,linear-probe,finetune,partial")
-    p.add_argument("--partial-cut", default="conv3",
+    p.add_argument("--partial-cut", default="pool1",
                    choices=RefNet.LAYERS[:-2],
                    help="partial arm: modules up to and including this one "
-                        "are frozen (default conv3, graft's conv3.act)")
+                        "are frozen (default pool1, as graft's default; "
+                        "conv3 is graft's conv3.act)")
     return ap
 
 

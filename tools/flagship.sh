@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Does transfer pay off? Pretrains refnet on Fashion-MNIST classes 0-4
 # (30,000 images of tops, trousers, pullovers, dresses, coats), compares
 # scratch, a linear probe, fine-tuning and partial (fine-tuning above a
-# frozen, cached prefix up to conv3.act) on a few-shot target: classes 5-9
+# frozen, cached prefix up to pool1) on a few-shot target: classes 5-9
 # (sandal, shirt, sneaker, bag, ankle boot), 100 per class, evaluated on
 # their 5,000 test images. Under 15 minutes on 2 cores (docs/transfer.md).
 #

@@ -107,7 +107,7 @@ int cmd_compare(int argc, char **argv)
          "partial, gradual (default scratch,linear-probe,finetune)", 0, 0},
         {"freeze-until", OPT_STRING, &freeze_s, "LAYER", "partial: the frozen, cached prefix ends "
          "at this layer (name or index, see graft info; a cut of the graph such as a block "
-         "output; default: the output of the middle conv stage, conv3.act in refnet)", 0, 0},
+         "output; default: the first half of the conv stages, up to pool1 in refnet)", 0, 0},
         {"seeds", OPT_INT, &nseeds, "N", "repetitions per arm, seeds --seed .. --seed+N-1 (default 1)", 1, 1000},
         {"lr-probe", OPT_FLOAT, &lr_probe, "F", "linear-probe learning rate (default 0.1)", 0, 100},
         {"unfreeze-every", OPT_INT, &unfreeze_every, "E", "gradual: unfreeze one more stage every E "
