@@ -101,7 +101,9 @@ int transfer_default_cut(const graft_model *m);
  * would be wrong), best_path and ckpt_path are ignored. Time accounting as
  * the linear probe's: the training images' pass counts as training time
  * of the first epoch, the eval images' does not. Refuses a cut that is
- * not a graph cut (transfer_check_cut). */
+ * not a graph cut (transfer_check_cut). A cut at a BatchNorm whose only
+ * consumer is an activation caches the activation's output (the two may
+ * run fused, and then the BatchNorm's output reads as the activation's). */
 graft_status transfer_cached_finetune(graft_model *m, const dataset *train, const dataset *eval,
                                       const train_config *cfg, const graft_opt_params *op, int cut,
                                       train_result *res, char *err, size_t errlen);
