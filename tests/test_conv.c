@@ -436,6 +436,7 @@ START_TEST(conv_backward_matches_finite_differences)
     static const conv_case fd_cases[] = {
         {2, 4, 7, 6, 6, 3, 2, 1, 2, 2, 1}, /* grouped, strided, dilated */
         {2, 3, 6, 5, 3, 3, 1, 1, 1, 3, 1}, /* depthwise */
+        {2, 3, 6, 5, 4, 3, 1, 1, 1, 1, 1}, /* stride 1: the implicit kernels on CPU devices */
     };
     for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
         double e = fd_case(ctx, &rg, &fd_cases[i]);
