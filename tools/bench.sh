@@ -6,7 +6,7 @@
 #   tools/bench.sh [--quick] [--transfer | --transfer-only] [--reps N] [--out DIR]
 #                  [--summary DIR]
 #
-# --quick: 2 repetitions of short runs (about a minute or two on 2 cores).
+# --quick: 2 repetitions of short runs (about 30 s on a quiet 2-core machine).
 # --transfer: also the flagship time-to-accuracy comparison (many minutes);
 # --transfer-only: only that (sections 1-4 skipped).
 # Raw JSON lines stay in DIR (default out/bench-<time>); --summary DIR
