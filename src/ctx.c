@@ -7,6 +7,7 @@
 
 #include "ctx.h"
 #include "device.h"
+#include "progress.h"
 
 #define DEFAULT_LWS 64
 
@@ -203,12 +204,6 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     return GRAFT_OK;
 }
 
-static double prof_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int by_prof_time(const void *a, const void *b)
 {
@@ -351,7 +346,7 @@ graft_status ctx_launch(graft_ctx *ctx, const char *name, cl_uint dims, const si
     double t0 = 0;
     if (ctx->prof_kernels) {
         clFinish(ctx->queue);
-        t0 = prof_clock();
+        t0 = now_seconds();
     }
     cl_int rc = clEnqueueNDRangeKernel(ctx->queue, k, dims, NULL, g, lws, 0, NULL, NULL);
     if (rc != CL_SUCCESS) {
@@ -362,7 +357,7 @@ graft_status ctx_launch(graft_ctx *ctx, const char *name, cl_uint dims, const si
     if (ctx->prof_kernels) {
         clFinish(ctx->queue);
         kernel_entry *e = &ctx->kernels[kernel_index(ctx, name)];
-        e->prof_s += prof_clock() - t0;
+        e->prof_s += now_seconds() - t0;
         e->prof_n++;
     }
     return GRAFT_OK;

@@ -10,6 +10,7 @@
 #include "hash.h"
 #include "loss.h"
 #include "model.h"
+#include "progress.h"
 
 graft_status graft_model_create(graft_ctx *ctx, graft_model **out)
 {
@@ -424,12 +425,6 @@ graft_status model_reserve(graft_model *m, int n)
     return GRAFT_OK;
 }
 
-static double prof_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void graft_model_set_profiling(graft_model *m, int on)
 {
@@ -461,11 +456,11 @@ graft_status model_forward_device(graft_model *m, int n, int training)
         io.training = training;
         io.out = nd->out;
         for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
-        double t0 = m->profile ? prof_now() : 0;
+        double t0 = m->profile ? now_seconds() : 0;
         TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
         if (m->profile) {
             clFinish(m->ctx->queue);
-            nd->prof_fwd += prof_now() - t0;
+            nd->prof_fwd += now_seconds() - t0;
             nd->prof_nfwd++;
         }
     }
@@ -572,11 +567,11 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
             }
         }
         if (any) {
-            double t0 = m->profile ? prof_now() : 0;
+            double t0 = m->profile ? now_seconds() : 0;
             TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
             if (m->profile) {
                 clFinish(m->ctx->queue);
-                nd->prof_bwd += prof_now() - t0;
+                nd->prof_bwd += now_seconds() - t0;
                 nd->prof_nbwd++;
             }
         }

@@ -14,15 +14,10 @@
 #include "ctx.h"
 #include "fileutil.h"
 #include "hash.h"
+#include "progress.h"
 
 static const char MAGIC[8] = {'G', 'R', 'A', 'F', 'T', 'B', 'I', 'N'};
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void build_options(const graft_ctx *ctx, char *buf, size_t n)
 {
@@ -117,7 +112,7 @@ static void store_cached(graft_ctx *ctx, cl_program prog, const char *path, uint
 
 graft_status program_build(graft_ctx *ctx)
 {
-    double t0 = now_s();
+    double t0 = now_seconds();
     char opts[256];
     build_options(ctx, opts, sizeof opts);
     uint64_t key = cache_key(ctx, opts);
@@ -129,9 +124,9 @@ graft_status program_build(graft_ctx *ctx)
         ctx->program = load_cached(ctx, path, key, opts);
         if (ctx->program) {
             ctx->stats.programs_from_cache++;
-            ctx->stats.build_seconds += now_s() - t0;
+            ctx->stats.build_seconds += now_seconds() - t0;
             if (ctx->verbose)
-                fprintf(stderr, "graft: kernels loaded from cache %s (%.3f s)\n", path, now_s() - t0);
+                fprintf(stderr, "graft: kernels loaded from cache %s (%.3f s)\n", path, now_seconds() - t0);
             return GRAFT_OK;
         }
     }
@@ -153,8 +148,8 @@ graft_status program_build(graft_ctx *ctx)
     ctx->program = prog;
     ctx->stats.programs_built++;
     if (path[0]) store_cached(ctx, prog, path, key);
-    ctx->stats.build_seconds += now_s() - t0;
-    if (ctx->verbose) fprintf(stderr, "graft: kernels built from source (%.3f s)\n", now_s() - t0);
+    ctx->stats.build_seconds += now_seconds() - t0;
+    if (ctx->verbose) fprintf(stderr, "graft: kernels built from source (%.3f s)\n", now_seconds() - t0);
     return GRAFT_OK;
 }
 

@@ -109,9 +109,6 @@ static void dev_setup(dev_ops *d, const shape *s, const float *A, const float *B
               "alloc");
 }
 
-/* The conv layer behind shape s, random input, weights and dy. */
-static void conv_setup(dev_ops *d, const shape *s, unsigned *seed);
-
 static void dev_free(dev_ops *d)
 {
     if (d->l) layer_free(d->l);
@@ -221,6 +218,7 @@ static double rel_diff(const float *x, const float *ref, size_t n)
     return m > 0 ? d / m : d;
 }
 
+/* The conv layer behind shape s, random input, weights and dy. */
 static void conv_setup(dev_ops *d, const shape *s, unsigned *seed)
 {
     graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);

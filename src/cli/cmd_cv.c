@@ -13,6 +13,7 @@
 #include "common.h"
 #include "finetune_run.h"
 #include "textbuf.h"
+#include "progress.h"
 
 #define MAX_DEVICES 16
 
@@ -45,12 +46,6 @@ typedef struct cv_worker {
     int status;
 } cv_worker;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Seed of fold f: independent of which device or thread runs it. */
 static uint64_t fold_seed(const common_opts *co, int f) { return (uint64_t)co->seed + (uint64_t)f; }
@@ -58,7 +53,7 @@ static uint64_t fold_seed(const common_opts *co, int f) { return (uint64_t)co->s
 /* Trains on every fold but f and evaluates on f. */
 static int run_fold(cv_job *j, graft_model *src, int f, fold_result *r)
 {
-    double t0 = now_s();
+    double t0 = now_seconds();
     const dataset *d = j->data;
     int *tr = malloc(sizeof(int) * (size_t)d->n), *ho = malloc(sizeof(int) * (size_t)d->n);
     dataset *train = NULL, *held = NULL;
@@ -97,7 +92,7 @@ static int run_fold(cv_job *j, graft_model *src, int f, fold_result *r)
     r->nheld = nho;
     r->acc = er.top1;
     r->loss = er.loss;
-    r->seconds = now_s() - t0;
+    r->seconds = now_seconds() - t0;
     status = 0;
 done:
     eval_result_free(&er);

@@ -16,6 +16,7 @@
 #include "modelcli.h"
 #include "textbuf.h"
 #include "transfer.h"
+#include "progress.h"
 
 #define CMD "graft score"
 #define MAX_LAYERS 32
@@ -28,12 +29,6 @@ typedef struct score_row {
     double logme, seconds;
 } score_row;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Splits "a,b,c" into at most max pointers into a copy (caller frees *buf). */
 static int split_list(const char *s, char **buf, const char **items, int max)
@@ -83,7 +78,7 @@ static int score_model(graft_model *m, const char *name, int random_init, const 
         char err[1024] = "";
         float *F = NULL;
         int dim = 0;
-        double t0 = now_s(), s = 0;
+        double t0 = now_seconds(), s = 0;
         graft_status st = transfer_features(m, d, mean, std, batch, nodes[i], &F, &dim, err, sizeof err);
         if (st == GRAFT_OK) st = logme_score(F, d->n, dim, d->y, d->nclasses, &s, err, sizeof err);
         free(F);
@@ -97,7 +92,7 @@ static int score_model(graft_model *m, const char *name, int random_init, const 
         snprintf(r->layer, sizeof r->layer, "%s", graft_model_node_name(m, nodes[i]));
         r->dim = dim;
         r->logme = s;
-        r->seconds = now_s() - t0;
+        r->seconds = now_seconds() - t0;
         if (!quiet)
             fprintf(stderr, CMD ": %s [%s]: LogME %.4f (%d features, %.1f s)\n", name, r->layer,
                     s, dim, r->seconds);

@@ -15,6 +15,7 @@
 #include "finetune_run.h"
 #include "pseudolabel.h"
 #include "textbuf.h"
+#include "progress.h"
 
 typedef struct round_info {
     int kept, known, correct, ntrain;
@@ -23,12 +24,6 @@ typedef struct round_info {
     double test_acc, seconds;
 } round_info;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* labelled + pool images idx with pseudo-labels. Caller owns *out. */
 static int build_train(const char *cmd, const dataset *lab, const dataset *pool,
@@ -209,7 +204,7 @@ int cmd_selftrain(int argc, char **argv)
     common_opts qco = co;
     qco.quiet = 1;
     for (int r = 0; r <= rounds; r++) {
-        double t0 = now_s();
+        double t0 = now_seconds();
         round_info *R = &ri[r];
         R->per_class = calloc((size_t)lab->nclasses, sizeof *R->per_class);
         R->candidates = calloc((size_t)lab->nclasses, sizeof *R->candidates);
@@ -269,7 +264,7 @@ int cmd_selftrain(int argc, char **argv)
             m = nm;
             if (test_accuracy(cmd, m, test, &meta, to.batch, &R->test_acc)) goto done;
         }
-        R->seconds = now_s() - t0;
+        R->seconds = now_seconds() - t0;
         if (r == 0) {
             printf("round 0: %d labelled, %s accuracy %.2f%%  (%.1f s)\n", lab->n, eval_name,
                    100 * R->test_acc, R->seconds);
