@@ -1,9 +1,8 @@
-#define _POSIX_C_SOURCE 200809L
+/* Context lifetime, last-error bookkeeping, buffers and kernel launches. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "ctx.h"
 #include "device.h"
