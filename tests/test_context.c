@@ -10,7 +10,6 @@
 #include "ctx.h"
 #include "testutil.h"
 
-graft_status program_build_source_for_test(graft_ctx *ctx, const char *src, char *log, size_t loglen);
 
 static char cache_dir[256];
 
@@ -186,7 +185,7 @@ START_TEST(kernel_build_failure_reports_log)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     char log[2048];
-    graft_status s = program_build_source_for_test(
+    graft_status s = ctx_build_source_for_test(
         ctx, "__kernel void broken(__global float *x) { x[0] = undeclared_thing; }", log, sizeof log);
     ck_assert_int_eq(s, GRAFT_ERR_BUILD);
     ck_assert_ptr_nonnull(strstr(log, "undeclared_thing"));

@@ -9,7 +9,7 @@
 #include "hash.h"
 #include "loss.h"
 #include "model.h"
-#include "progress.h"
+#include "clock.h"
 
 graft_status graft_model_create(graft_ctx *ctx, graft_model **out)
 {

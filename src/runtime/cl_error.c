@@ -1,5 +1,5 @@
 /* OpenCL status codes as names, so every error message says which one. */
-#include "ctx.h"
+#include "cl_error.h"
 
 const char *cl_error_name(cl_int code)
 {

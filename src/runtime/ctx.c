@@ -5,8 +5,11 @@
 #include <strings.h>
 
 #include "ctx.h"
+
+#include "cl_sources.h"
+#include "clock.h"
 #include "device.h"
-#include "progress.h"
+#include "program_cache.h"
 
 #define DEFAULT_LWS 64
 
@@ -193,7 +196,7 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
         graft_ctx_destroy(ctx);
         return GRAFT_ERR_OPENCL;
     }
-    s = program_build(ctx);
+    s = ctx_build_program(ctx);
     if (s != GRAFT_OK) {
         if (err) snprintf(err, errlen, "%s", ctx->err);
         graft_ctx_destroy(ctx);
@@ -390,4 +393,39 @@ graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t
                                     n * sizeof(float), dst, 0, NULL, NULL),
            "downloading from the device");
     return GRAFT_OK;
+}
+
+graft_status ctx_build_program(graft_ctx *ctx)
+{
+    double t0 = now_seconds();
+    char opts[256];
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DGRAFT_DEVICE_%s=1",
+             ctx->info.type == GRAFT_DEVICE_GPU ? "GPU" : "CPU");
+    program_request rq = {ctx->context, ctx->device, &ctx->info, graft_cl_count, graft_cl_sources,
+                          opts, ctx->cache_dir};
+    program_result res;
+    graft_status s = program_cache_build(&rq, &res, ctx->err, sizeof ctx->err);
+    if (s != GRAFT_OK) return s;
+    ctx->program = res.program;
+    double dt = now_seconds() - t0;
+    ctx->stats.build_seconds += dt;
+    if (res.from_cache) ctx->stats.programs_from_cache++;
+    else ctx->stats.programs_built++;
+    if (ctx->verbose) {
+        if (res.note[0]) fprintf(stderr, "graft: %s\n", res.note);
+        fprintf(stderr, "graft: kernels %s (%.3f s)\n",
+                res.from_cache ? "loaded from the cache" : "built from source", dt);
+    }
+    return GRAFT_OK;
+}
+
+graft_status ctx_build_source_for_test(graft_ctx *ctx, const char *src, char *log, size_t loglen)
+{
+    const char *srcs[1] = {src};
+    program_request rq = {ctx->context, ctx->device, &ctx->info, 1, srcs, "", NULL};
+    program_result res;
+    graft_status s = program_cache_build(&rq, &res, ctx->err, sizeof ctx->err);
+    if (log && loglen) snprintf(log, loglen, "%s", s == GRAFT_OK ? "" : ctx->err);
+    if (s == GRAFT_OK) clReleaseProgram(res.program);
+    return s;
 }

@@ -7,6 +7,8 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #include <CL/cl.h>
 #include <stdarg.h>
+
+#include "cl_error.h"
 #include "graft.h"
 
 #define GRAFT_ERRLEN 1024
@@ -62,8 +64,6 @@ graft_status ctx_fail(graft_ctx *ctx, graft_status s, const char *fmt, ...)
  * codes to GRAFT_ERR_DEVICE_MEMORY. */
 graft_status ctx_cl_fail(graft_ctx *ctx, cl_int code, const char *what);
 
-/* Name of an OpenCL status code ("CL_INVALID_VALUE"). */
-const char *cl_error_name(cl_int code);
 
 /* Device buffer of bytes; reports the size on failure. */
 graft_status ctx_alloc(graft_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
@@ -112,7 +112,10 @@ graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t
 static inline int ctx_is_cpu(const graft_ctx *ctx) { return ctx->cpu_kernels; }
 
 /* Builds (or loads from the disk cache) the context's program. */
-graft_status program_build(graft_ctx *ctx);
+graft_status ctx_build_program(graft_ctx *ctx);
+/* Builds an arbitrary source on the context's device (tests of the
+ * build-failure path); GRAFT_ERR_BUILD with the log on failure. */
+graft_status ctx_build_source_for_test(graft_ctx *ctx, const char *src, char *log, size_t loglen);
 
 /* Fills info for one device. */
 void device_query(cl_platform_id plat, cl_device_id dev, int index,

@@ -9,7 +9,7 @@
 
 #include "hash.h"
 #include "model.h"
-#include "progress.h"
+#include "clock.h"
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {

@@ -5,6 +5,8 @@
 #define GRAFT_PROGRESS_H
 #include <stdio.h>
 
+#include "clock.h"
+
 typedef struct progress {
     FILE *out;
     int tty;
@@ -14,7 +16,6 @@ typedef struct progress {
     int live;        /* a live line is on screen */
 } progress;
 
-double now_seconds(void);
 /* Prepares reporting to out; quiet suppresses everything. */
 void progress_init(progress *p, FILE *out, int quiet);
 /* Reports `done` of `total` units; label and the rest are preformatted. */

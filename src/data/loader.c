@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_internal.h"
+#include "internal.h"
 #include "dataset.h"
 
 typedef struct slot {

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-#include "data_internal.h"
+#include "internal.h"
 #include "dataset.h"
 #include "fileutil.h"
 

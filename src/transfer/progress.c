@@ -1,16 +1,10 @@
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
+#include "clock.h"
 
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void progress_init(progress *p, FILE *out, int quiet)
 {

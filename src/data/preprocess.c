@@ -2,7 +2,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "data_internal.h"
+#include "internal.h"
 #include "dataset.h"
 #include "rng.h"
 

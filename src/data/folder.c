@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "data_internal.h"
+#include "internal.h"
 #include "dataset.h"
 
 void data_report_free(data_report *r)
