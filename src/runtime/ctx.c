@@ -9,6 +9,7 @@
 #include "cl_sources.h"
 #include "clock.h"
 #include "device.h"
+#include "error.h"
 #include "program_cache.h"
 
 #define DEFAULT_LWS 64
@@ -31,7 +32,7 @@ graft_status ctx_fail(graft_ctx *ctx, graft_status s, const char *fmt, ...)
     if (ctx) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(ctx->err, sizeof ctx->err, fmt, ap);
+        error_vset(ctx->err, sizeof ctx->err, s, fmt, ap);
         va_end(ap);
     }
     return s;
