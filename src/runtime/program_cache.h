@@ -21,7 +21,7 @@ typedef struct program_request {
 typedef struct program_result {
     cl_program program; /* owned by the caller */
     int from_cache;     /* loaded from the disk cache rather than compiled */
-    char note[512];     /* non-fatal trouble (cache not writable); "" when none */
+    char note[1400];    /* non-fatal trouble (cache not writable); "" when none */
 } program_result;
 
 /* Builds rq's sources (or loads the cached binary). On failure err holds
