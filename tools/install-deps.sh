@@ -12,6 +12,7 @@ pkgs=(
   libclblast-dev
   libpng-dev zlib1g-dev
   check
+  clang libclang-rt-14-dev
   liblapacke-dev
   libprotobuf-c-dev protobuf-c-compiler
   opencv-doc

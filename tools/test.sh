@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds graft with -Werror and runs the whole test
 # suite on the default OpenCL device (PoCL in CI), then once more under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer, then fuzzes every parser
+# briefly (tools/fuzz.sh).
 # Usage: tools/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,5 +36,10 @@ if [ "${1:-}" != "--no-sanitize" ]; then
     # shellcheck disable=SC2086
     meson test -C build-asan --print-errorlogs --num-processes 1 --timeout-multiplier 3 $retry
   fi
+fi
+if [ "${1:-}" != "--no-sanitize" ]; then
+  # A short libFuzzer run of every parser target (clang, ASan+UBSan); the
+  # seed corpora and past crashes also replay in both runs above.
+  tools/fuzz.sh --seconds "${GRAFT_FUZZ_SECONDS:-15}"
 fi
 echo "tools/test.sh: all test runs passed"

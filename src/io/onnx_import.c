@@ -71,6 +71,7 @@ static void add_note(imp *im, const char *fmt, ...)
 
 static val *find_val(imp *im, const char *name)
 {
+    name = onnx_str(name);
     for (int i = im->nv - 1; i >= 0; i--)
         if (!strcmp(im->v[i].name, name)) return &im->v[i];
     return NULL;
@@ -78,6 +79,8 @@ static val *find_val(imp *im, const char *name)
 
 static graft_status push_val(imp *im, val v)
 {
+    /* protobuf-c leaves absent strings NULL; values are looked up by name. */
+    v.name = onnx_str(v.name);
     if (im->nv == im->capv) {
         int cap = im->capv ? 2 * im->capv : 64;
         val *nv = realloc(im->v, (size_t)cap * sizeof *nv);
