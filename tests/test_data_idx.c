@@ -142,6 +142,39 @@ START_TEST(bad_files)
 }
 END_TEST
 
+/* A gzip file whose header declares a few images but which inflates to
+ * 16 MiB (a decompression bomb) is refused once it passes the declared
+ * size, with a message that says so, rather than after reading it all. */
+START_TEST(gzip_bomb_stops_at_declared_size)
+{
+    unsigned char lab[64];
+    size_t nl = make_labels(lab, N);
+    size_t big = (size_t)16 << 20;
+    unsigned char *raw = calloc(1, big);
+    ck_assert_ptr_nonnull(raw);
+    size_t ni = make_images(raw, N); /* header and N images; the rest stays zero */
+    ck_assert(ni < big);
+    size_t cap = big / 100;
+    unsigned char *gz = malloc(cap);
+    ck_assert_ptr_nonnull(gz);
+    size_t gn = gzip_buf(raw, big, gz, cap);
+    char err[512];
+    dataset *d;
+    ck_assert_int_eq(dataset_from_idx_mem(gz, gn, "bomb-images", lab, nl, "lab", NULL, 0, &d, err, sizeof err),
+                     GRAFT_ERR_FORMAT);
+    ck_assert_ptr_null(d);
+    ck_assert_msg(strstr(err, "bomb-images") && strstr(err, "its IDX header declares"), "%s", err);
+    /* The same stream cut to the declared size loads. */
+    gn = gzip_buf(raw, ni, gz, cap);
+    ck_assert_int_eq(dataset_from_idx_mem(gz, gn, "images", lab, nl, "lab", NULL, 0, &d, err, sizeof err),
+                     GRAFT_OK);
+    ck_assert_int_eq(d->n, N);
+    dataset_free(d);
+    free(gz);
+    free(raw);
+}
+END_TEST
+
 START_TEST(resolve)
 {
     unsigned char img[256], lab[64];
@@ -216,6 +249,7 @@ int main(void)
     Suite *s = suite_create("data_idx");
     TCase *tc = tcase_create("idx");
     tcase_add_test(tc, raw_and_gzip);
+    tcase_add_test(tc, gzip_bomb_stops_at_declared_size);
     tcase_add_test(tc, bad_files);
     tcase_add_test(tc, resolve);
     tcase_add_test(tc, real_fashion_mnist);

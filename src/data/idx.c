@@ -95,6 +95,65 @@ done:
     return s;
 }
 
+/* The first `want` bytes of a gzip stream into head; *got is how many
+ * there were (fewer for a short stream). Returns 0, or -1 when the stream
+ * is corrupt before that. */
+static int gunzip_prefix(const unsigned char *buf, size_t n, unsigned char *head, size_t want,
+                         size_t *got)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    *got = 0;
+    if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return -1;
+    zs.next_in = (Bytef *)(uintptr_t)buf;
+    zs.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
+    zs.next_out = head;
+    zs.avail_out = (uInt)want;
+    int r = inflate(&zs, Z_SYNC_FLUSH);
+    *got = want - zs.avail_out;
+    inflateEnd(&zs);
+    return r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR ? 0 : -1;
+}
+
+/* Total bytes (header + data) an IDX header declares, or 0 when head does
+ * not hold a well-formed header (idx_parse then says what is wrong). */
+static size_t idx_declared_bytes(const unsigned char *head, size_t n)
+{
+    if (n < 4 || head[0] != 0 || head[1] != 0 || head[2] != 0x08 || head[3] < 1 || head[3] > 3)
+        return 0;
+    size_t hdr = 4 + 4 * (size_t)head[3];
+    if (n < hdr) return 0;
+    size_t total = 1;
+    for (int i = 0; i < head[3]; i++) {
+        const unsigned char *p = head + 4 + 4 * i;
+        uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        if (v == 0 || total > IDX_MAX_BYTES / v) return 0;
+        total *= v;
+    }
+    return hdr + total;
+}
+
+/* gunzip_maybe for an IDX file, with the output limited to what the file's
+ * own header declares: a small file that inflates to gigabytes (a
+ * decompression bomb) is refused once it passes that size, not read to
+ * the end first. */
+static graft_status idx_inflate(const unsigned char *buf, size_t n, const char *name,
+                                unsigned char **out, size_t *outn, char *err, size_t errlen)
+{
+    size_t limit = IDX_MAX_BYTES;
+    unsigned char head[16];
+    size_t got;
+    if (n >= 2 && buf[0] == 0x1f && buf[1] == 0x8b && gunzip_prefix(buf, n, head, sizeof head, &got) == 0) {
+        size_t declared = idx_declared_bytes(head, got);
+        if (declared && declared < limit) limit = declared;
+    }
+    graft_status s = gunzip_maybe(buf, n, limit, name, out, outn, err, errlen);
+    if (s == GRAFT_ERR_FORMAT && limit < IDX_MAX_BYTES && err && strstr(err, "decompresses to more than"))
+        s = data_err(s, err, errlen, "%s: decompresses to more than the %zu bytes its IDX header declares",
+                     name, limit);
+    return s;
+}
+
 graft_status idx_parse(const unsigned char *buf, size_t n, int want_dims, const char *name,
                        int *ndims, int dims[3], const unsigned char **data, char *err,
                        size_t errlen)
@@ -139,8 +198,8 @@ graft_status dataset_from_idx_mem(const unsigned char *img, size_t nimg, const c
     dataset *d = NULL;
     float *tmp = NULL;
     graft_status s;
-    if ((s = gunzip_maybe(img, nimg, IDX_MAX_BYTES, img_name, &ri, &ni, err, errlen))) goto done;
-    if ((s = gunzip_maybe(lab, nlab, IDX_MAX_BYTES, lab_name, &rl, &nl, err, errlen))) goto done;
+    if ((s = idx_inflate(img, nimg, img_name, &ri, &ni, err, errlen))) goto done;
+    if ((s = idx_inflate(lab, nlab, lab_name, &rl, &nl, err, errlen))) goto done;
     int ndi, ndl, di[3], dl[3];
     const unsigned char *pi, *pl;
     if ((s = idx_parse(ri, ni, 3, img_name, &ndi, di, &pi, err, errlen))) goto done;
