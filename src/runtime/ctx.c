@@ -222,6 +222,19 @@ int graft_ctx_kernel_profile(const graft_ctx *ctx, graft_kernel_stat *out, int m
     return count;
 }
 
+/* Appends to a bounded text buffer; *len stays below cap (truncates). */
+static void text_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void text_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len = *len + (size_t)k < cap ? *len + (size_t)k : cap - 1;
+}
+
 /* profile_kernels: the per-kernel totals, slowest first, as one message
  * (tools/bench.sh parses the lines that start with two spaces). */
 static void log_kernel_profile(graft_ctx *ctx)
@@ -232,18 +245,18 @@ static void log_kernel_profile(graft_ctx *ctx)
     n = graft_ctx_kernel_profile(ctx, st, n);
     double tot = 0;
     for (int i = 0; i < n; i++) tot += st[i].seconds;
-    size_t cap = 256 + (size_t)n * 128, len = 0;
+    size_t cap = 1024 + (size_t)n * 160, len = 0;
     char *msg = tot > 0 ? malloc(cap) : NULL;
     if (msg) {
-        len += (size_t)snprintf(msg + len, cap - len, "graft kernel profile (%s): %.1f ms in kernels\n",
-                                ctx->info.name, 1e3 * tot);
-        len += (size_t)snprintf(msg + len, cap - len, "  %-28s %8s %10s %9s %6s", "kernel", "calls",
-                                "total ms", "ms/call", "share");
-        for (int i = 0; i < n && len < cap; i++)
-            len += (size_t)snprintf(msg + len, cap - len, "\n  %-28s %8ld %10.1f %9.3f %5.1f%%",
-                                    st[i].name, st[i].calls, 1e3 * st[i].seconds,
-                                    1e3 * st[i].seconds / (double)st[i].calls,
-                                    100 * st[i].seconds / tot);
+        msg[0] = '\0';
+        text_add(msg, cap, &len, "graft kernel profile (%s): %.1f ms in kernels\n", ctx->info.name,
+                 1e3 * tot);
+        text_add(msg, cap, &len, "  %-28s %8s %10s %9s %6s", "kernel", "calls", "total ms",
+                 "ms/call", "share");
+        for (int i = 0; i < n; i++)
+            text_add(msg, cap, &len, "\n  %-28s %8ld %10.1f %9.3f %5.1f%%", st[i].name,
+                     st[i].calls, 1e3 * st[i].seconds, 1e3 * st[i].seconds / (double)st[i].calls,
+                     100 * st[i].seconds / tot);
         ctx->log(ctx->log_user, GRAFT_LOG_INFO, msg);
     }
     free(msg);

@@ -141,7 +141,11 @@ graft_status program_cache_build(const program_request *rq, program_result *out,
     out->program = prog;
     if (path[0]) {
         int e = store_cached(rq, prog, path, key);
-        if (e) snprintf(out->note, sizeof out->note, "cannot write kernel cache %s: %s", path, strerror(e));
+        /* A long path may truncate the note; it is informational only (the
+         * result is used so that -O0 builds do not flag the truncation). */
+        if (e && snprintf(out->note, sizeof out->note, "cannot write kernel cache %s: %s", path,
+                          strerror(e)) < 0)
+            out->note[0] = '\0';
     }
     return GRAFT_OK;
 }
