@@ -84,34 +84,116 @@ void graft_free(void *p);
 
 typedef struct graft_ctx graft_ctx;
 
+/* Configuration. A context reads its graft_ctx_params once, in
+ * graft_ctx_create; nothing is looked up later. The library reads no
+ * GRAFT_* environment variable: the graft tool and the developer tools map
+ * them onto these fields (docs/cli.md). The only environment it consults is
+ * the platform convention $XDG_CACHE_HOME / $HOME for the default
+ * cache_dir. Always start from graft_ctx_default_params(): a zeroed struct
+ * is not the default (fuse and conv_chunk_bytes would be off/invalid). */
+
 typedef enum graft_gemm_backend {
     GRAFT_GEMM_AUTO = 0,  /* CLBlast on GPUs, graft's native kernels elsewhere */
     GRAFT_GEMM_CLBLAST,
     GRAFT_GEMM_NATIVE
 } graft_gemm_backend;
 
+/* Shape of the kernels: CPU-shaped ones loop inside few work-items (best
+ * on PoCL), GPU-shaped ones use wide NDRanges and work-group reductions.
+ * AUTO picks from the device type; forcing one runs both families on any
+ * device (the test suite does). */
+typedef enum graft_kernel_style {
+    GRAFT_KERNELS_AUTO = 0,
+    GRAFT_KERNELS_CPU,
+    GRAFT_KERNELS_GPU
+} graft_kernel_style;
+
+/* How stride-1 convolutions run with CPU-shaped kernels: AUTO = implicit
+ * GEMM kernels where they pay off (docs/performance.md, items 7-8),
+ * IMPLICIT = wherever they apply, IM2COL = im2col + GEMM everywhere. */
+typedef enum graft_conv_path {
+    GRAFT_CONV_PATH_AUTO = 0,
+    GRAFT_CONV_PATH_IMPLICIT,
+    GRAFT_CONV_PATH_IM2COL
+} graft_conv_path;
+
+/* Native GEMM kernel variant (benchmark knob). */
+typedef enum graft_gemm_variant {
+    GRAFT_GEMM_VARIANT_AUTO = 0, /* packing of A chosen from the size */
+    GRAFT_GEMM_VARIANT_V1,       /* the first kernel, both operands packed */
+    GRAFT_GEMM_VARIANT_PACKA,    /* always pack A */
+    GRAFT_GEMM_VARIANT_DIRECT    /* always read A in place */
+} graft_gemm_variant;
+
+/* Tuning of the native GEMM back end: benchmark knobs, documented in
+ * docs/performance.md. 0 (every field's default) = graft's tuned choice;
+ * results are the same for any value, only speed changes. */
+typedef struct graft_gemm_tuning {
+    int nr;    /* block width, 16 or 32 */
+    int kc;    /* K chunk, 8..256 */
+    int pc;    /* panels per work-item (tuned default 64) */
+    int qc;    /* column stripes per work-item */
+    int qdim;  /* which NDRange dimension walks the stripes */
+    int lws0, lws1; /* work-group size */
+    graft_gemm_variant variant;
+} graft_gemm_tuning;
+
+/* Log messages: levels, most important first. */
+typedef enum graft_log_level {
+    GRAFT_LOG_WARN = 0,
+    GRAFT_LOG_INFO = 1,  /* the kernel profile table at destroy */
+    GRAFT_LOG_DEBUG = 2  /* kernel builds and cache hits */
+} graft_log_level;
+/* Receives one message (one or more lines, no trailing newline; borrowed
+ * for the call only). Called on the thread using the context. */
+typedef void (*graft_log_fn)(void *user, graft_log_level level, const char *msg);
+
 typedef struct graft_ctx_params {
-    /* Device selector: NULL/"" = $GRAFT_DEVICE if set, else the first GPU,
-     * else the first CPU. A decimal number is an index into
-     * graft_devices_list; otherwise a case-insensitive substring matched
-     * against name, vendor, platform and type ("pocl", "nvidia", "gpu"). */
+    /* Device selector: NULL/"" = the first GPU, else the first CPU. A
+     * decimal number is an index into graft_devices_list; otherwise a
+     * case-insensitive substring matched against name, vendor, platform
+     * and type ("pocl", "nvidia", "gpu"). Borrowed during create only. */
     const char *device;
-    /* GEMM back end; AUTO also honours $GRAFT_GEMM=clblast|native. */
+    /* GEMM back end. Default AUTO. */
     graft_gemm_backend gemm;
-    /* Directory of the program binary cache. NULL = $XDG_CACHE_HOME/graft
-     * or ~/.cache/graft. "" disables the disk cache. */
+    /* Directory of the program binary cache. NULL (default) =
+     * $XDG_CACHE_HOME/graft or ~/.cache/graft. "" disables the disk cache.
+     * Borrowed during create only. */
     const char *cache_dir;
-    /* Print kernel build times and cache hits to stderr. */
-    int verbose;
+    /* Kernel shapes. Default AUTO. */
+    graft_kernel_style kernel_style;
+    /* 1 (default): models run an activation that follows a BatchNorm inside
+     * the BatchNorm's kernel; 0: as separate kernels. Same results. */
+    int fuse;
+    /* Convolution path on CPU-shaped kernels. Default AUTO. */
+    graft_conv_path conv_path;
+    /* Cap in bytes on each of the im2col path's scratch buffers; the batch
+     * goes through in chunks of images that fit (at least one image).
+     * Default 32 MiB; must be > 0. */
+    size_t conv_chunk_bytes;
+    /* 1: synchronise and time every kernel launch (slower) for
+     * graft_ctx_kernel_profile. Default 0. */
+    int profile_kernels;
+    /* Native GEMM benchmark knobs. Default all 0. */
+    graft_gemm_tuning gemm_tuning;
+    /* Log sink and its user pointer; NULL (default) = silent. The library
+     * never prints: this is its only way to say anything besides errors. */
+    graft_log_fn log;
+    void *log_user;
 } graft_ctx_params;
 
+/* The defaults listed at each field above. */
 graft_ctx_params graft_ctx_default_params(void);
 
 /* Creates a context (device, queue, compiled programs) on the selected
- * device. On success the caller owns *out (graft_ctx_destroy). On failure
- * *out is NULL and err (if not NULL) holds the reason. */
+ * device; p NULL = the defaults. On success the caller owns *out
+ * (graft_ctx_destroy). On failure *out is NULL and err (if not NULL) holds
+ * the reason; an out-of-range field gives GRAFT_ERR_INVALID_ARG naming it. */
 graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out,
                               char *err, size_t errlen);
+/* Waits for queued work and releases everything. With profile_kernels on
+ * and a log sink set, first logs the per-kernel table (GRAFT_LOG_INFO, the
+ * format of docs/performance.md). NULL is a no-op. */
 void graft_ctx_destroy(graft_ctx *ctx);
 
 /* Message for the last failure in this context; borrowed, never NULL. */
@@ -129,6 +211,18 @@ typedef struct graft_build_stats {
     double build_seconds;     /* wall time spent building/loading */
 } graft_build_stats;
 graft_build_stats graft_ctx_build_stats(const graft_ctx *ctx);
+
+/* Time spent in one kernel (profile_kernels on). */
+typedef struct graft_kernel_stat {
+    char name[64];
+    long calls;
+    double seconds; /* launch to completion, summed */
+} graft_kernel_stat;
+/* Kernels launched at least once since the context was created, slowest
+ * first: copies min(count, max) entries into out (caller-owned; out may be
+ * NULL when max is 0) and returns count. Always 0 with profile_kernels
+ * off. */
+int graft_ctx_kernel_profile(const graft_ctx *ctx, graft_kernel_stat *out, int max);
 
 /* Blocks until all queued device work is done. */
 graft_status graft_ctx_finish(graft_ctx *ctx);

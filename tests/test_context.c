@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "env_params.h"
 #include "testutil.h"
 
 
@@ -123,34 +124,201 @@ START_TEST(device_selection)
 }
 END_TEST
 
-START_TEST(bad_gemm_env)
+/* The environment is read by the tools' parser (src/cli/env_params.c),
+ * never by the library: a bad value is refused there, naming the variable
+ * and the value. */
+static void expect_env_refused(const char *name, const char *value)
 {
-    setenv("GRAFT_GEMM", "fastest", 1);
+    ck_assert_int_eq(setenv(name, value, 1), 0);
     graft_ctx_params p = graft_ctx_default_params();
-    p.cache_dir = "";
-    graft_ctx *ctx = NULL;
-    char err[512];
-    graft_status s = graft_ctx_create(&p, &ctx, err, sizeof err);
-    unsetenv("GRAFT_GEMM");
-    if (s == GRAFT_ERR_NO_DEVICE) exit(77);
+    char err[512] = "";
+    graft_status s = graft_params_from_env(&p, err, sizeof err);
+    unsetenv(name);
     ck_assert_int_eq(s, GRAFT_ERR_INVALID_ARG);
-    ck_assert_ptr_nonnull(strstr(err, "fastest"));
+    ck_assert_msg(strstr(err, name) && strstr(err, value), "message '%s'", err);
+}
+
+START_TEST(bad_gemm_env) { expect_env_refused("GRAFT_GEMM", "fastest"); }
+END_TEST
+
+START_TEST(bad_kernel_style_env) { expect_env_refused("GRAFT_KERNEL_STYLE", "fpga"); }
+END_TEST
+
+START_TEST(bad_fuse_env) { expect_env_refused("GRAFT_FUSE", "yes"); }
+END_TEST
+
+START_TEST(env_fills_params)
+{
+    const char *names[] = {"GRAFT_DEVICE", "GRAFT_GEMM", "GRAFT_KERNEL_STYLE", "GRAFT_FUSE",
+                           "GRAFT_PROFILE_KERNELS", "GRAFT_CONV_IMPLICIT"};
+    const char *values[] = {"pocl", "Native", "GPU", "0", "1", "0"};
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(setenv(names[i], values[i], 1), 0);
+    graft_ctx_params p = graft_ctx_default_params();
+    char err[512];
+    ck_assert_int_eq(graft_params_from_env(&p, err, sizeof err), GRAFT_OK);
+    ck_assert_str_eq(p.device, "pocl");
+    ck_assert_int_eq(p.gemm, GRAFT_GEMM_NATIVE);
+    ck_assert_int_eq(p.kernel_style, GRAFT_KERNELS_GPU);
+    ck_assert_int_eq(p.fuse, 0);
+    ck_assert_int_eq(p.profile_kernels, 1);
+    ck_assert_int_eq(p.conv_path, GRAFT_CONV_PATH_IM2COL);
+    ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", "1", 1), 0);
+    ck_assert_int_eq(graft_params_from_env(&p, err, sizeof err), GRAFT_OK);
+    ck_assert_int_eq(p.conv_path, GRAFT_CONV_PATH_IMPLICIT);
+    /* Unset and empty variables leave the defaults alone. */
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(setenv(names[i], "", 1), 0);
+    graft_ctx_params q = graft_ctx_default_params(), d = graft_ctx_default_params();
+    ck_assert_int_eq(graft_params_from_env(&q, err, sizeof err), GRAFT_OK);
+    for (int i = 0; i < 6; i++) unsetenv(names[i]);
+    ck_assert_ptr_null(q.device);
+    ck_assert_int_eq(q.gemm, d.gemm);
+    ck_assert_int_eq(q.kernel_style, d.kernel_style);
+    ck_assert_int_eq(q.fuse, 1);
+    ck_assert_int_eq(q.profile_kernels, 0);
+    ck_assert_int_eq(q.conv_path, GRAFT_CONV_PATH_AUTO);
+    ck_assert_uint_eq(q.conv_chunk_bytes, (size_t)32 << 20);
 }
 END_TEST
 
-START_TEST(bad_kernel_style_env)
+/* Out-of-range fields are refused before any device work, naming them. */
+START_TEST(bad_params_refused)
 {
-    setenv("GRAFT_KERNEL_STYLE", "fpga", 1);
-    graft_ctx_params p = graft_ctx_default_params();
-    p.cache_dir = "";
-    graft_ctx *ctx = NULL;
     char err[512];
-    graft_status s = graft_ctx_create(&p, &ctx, err, sizeof err);
-    unsetenv("GRAFT_KERNEL_STYLE");
-    if (s == GRAFT_ERR_NO_DEVICE) exit(77);
-    ck_assert_int_eq(s, GRAFT_ERR_INVALID_ARG);
+    graft_ctx *ctx = NULL;
+    graft_ctx_params p = graft_ctx_default_params();
+    p.kernel_style = (graft_kernel_style)7;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
     ck_assert_ptr_null(ctx);
-    ck_assert_ptr_nonnull(strstr(err, "fpga"));
+    ck_assert_ptr_nonnull(strstr(err, "kernel_style"));
+    p = graft_ctx_default_params();
+    p.fuse = 2;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "fuse"));
+    p = graft_ctx_default_params();
+    p.conv_chunk_bytes = 0;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "conv_chunk_bytes"));
+    p = graft_ctx_default_params();
+    p.conv_path = (graft_conv_path)-1;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "conv_path"));
+    p = graft_ctx_default_params();
+    p.gemm_tuning.variant = (graft_gemm_variant)9;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "variant"));
+}
+END_TEST
+
+/* Every message the log sink receives, joined by newlines. */
+typedef struct log_capture {
+    char text[8192];
+    int calls;
+} log_capture;
+
+static void capture_log(void *user, graft_log_level level, const char *msg)
+{
+    log_capture *c = user;
+    size_t used = strlen(c->text);
+    snprintf(c->text + used, sizeof c->text - used, "%d:%s\n", (int)level, msg);
+    c->calls++;
+}
+
+/* One native GEMM; returns the context's kernel profile in st. */
+static int profile_of_gemm(graft_ctx *ctx, graft_kernel_stat *st, int max)
+{
+    int shape[2] = {20, 20};
+    graft_tensor *a, *b, *c;
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, shape, &a), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, shape, &b), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_create(ctx, 2, shape, &c), GRAFT_OK);
+    float x[400];
+    for (int i = 0; i < 400; i++) x[i] = (float)(i % 7) - 3.0f;
+    ck_assert_int_eq(graft_tensor_upload(a, x, 400), GRAFT_OK);
+    ck_assert_int_eq(graft_tensor_upload(b, x, 400), GRAFT_OK);
+    ck_assert_int_eq(graft_gemm(ctx, 0, 0, 20, 20, 20, 1.0f, a, b, 0.0f, c), GRAFT_OK);
+    ck_assert_int_eq(graft_gemm(ctx, 0, 0, 20, 20, 20, 1.0f, a, b, 0.0f, c), GRAFT_OK);
+    ck_assert_int_eq(graft_ctx_finish(ctx), GRAFT_OK);
+    graft_tensor_free(a);
+    graft_tensor_free(b);
+    graft_tensor_free(c);
+    return graft_ctx_kernel_profile(ctx, st, max);
+}
+
+static int has_kernel(const graft_kernel_stat *st, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(st[i].name, name)) return 1;
+    return 0;
+}
+
+/* kernel_style from the params picks the kernel family on any device (the
+ * GPU-shaped GEMM is gemm_tiled), and the profile API sees the launches. */
+START_TEST(kernel_style_and_profile_from_params)
+{
+    graft_kernel_stat st[32];
+    for (int gpu = 0; gpu <= 1; gpu++) {
+        graft_ctx_params p = graft_ctx_default_params();
+        p.gemm = GRAFT_GEMM_NATIVE;
+        p.kernel_style = gpu ? GRAFT_KERNELS_GPU : GRAFT_KERNELS_CPU;
+        p.profile_kernels = 1;
+        graft_ctx *ctx = tu_ctx_params(&p);
+        ck_assert_int_eq(ctx_is_cpu(ctx), !gpu);
+        int n = profile_of_gemm(ctx, st, 32);
+        ck_assert_int_ge(n, 1);
+        ck_assert_int_le(n, 32);
+        ck_assert_int_eq(has_kernel(st, n, "gemm_tiled"), gpu);
+        long calls = 0;
+        for (int i = 0; i < n; i++) {
+            ck_assert_int_ge(st[i].calls, 1);
+            ck_assert(st[i].seconds >= 0);
+            if (i) ck_assert(st[i - 1].seconds >= st[i].seconds); /* slowest first */
+            calls += st[i].calls;
+        }
+        ck_assert_int_ge(calls, 2);
+        /* max below count: the slowest entries only, count still returned. */
+        graft_kernel_stat one;
+        ck_assert_int_eq(graft_ctx_kernel_profile(ctx, &one, 1), n);
+        ck_assert_str_eq(one.name, st[0].name);
+        graft_ctx_destroy(ctx);
+    }
+    /* Profiling off: nothing is recorded. */
+    graft_ctx_params p = graft_ctx_default_params();
+    p.gemm = GRAFT_GEMM_NATIVE;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    ck_assert_int_eq(profile_of_gemm(ctx, st, 32), 0);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* The log sink gets the build line at creation and, with profiling on, the
+ * kernel table at destroy; the library itself prints nothing. */
+START_TEST(log_callback_receives_messages)
+{
+    static log_capture cap;
+    memset(&cap, 0, sizeof cap);
+    graft_ctx_params p = graft_ctx_default_params();
+    p.gemm = GRAFT_GEMM_NATIVE;
+    p.profile_kernels = 1;
+    p.log = capture_log;
+    p.log_user = &cap;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    ck_assert_msg(strstr(cap.text, "graft: kernels built from source") ||
+                      strstr(cap.text, "graft: kernels loaded from the cache"),
+                  "log: %s", cap.text);
+    ck_assert(strstr(cap.text, "2:graft: kernels") != NULL); /* GRAFT_LOG_DEBUG */
+    int before = cap.calls;
+    graft_kernel_stat st[32];
+    int n = profile_of_gemm(ctx, st, 32);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(cap.calls, before); /* nothing logged per launch */
+    graft_ctx_destroy(ctx);
+    ck_assert_int_eq(cap.calls, before + 1);
+    const char *table = strstr(cap.text, "1:graft kernel profile (");
+    ck_assert_msg(table != NULL, "log: %s", cap.text);
+    ck_assert_ptr_nonnull(strstr(table, "\n  kernel "));
+    char line[128];
+    snprintf(line, sizeof line, "\n  %-28s %8ld ", st[0].name, st[0].calls);
+    ck_assert_msg(strstr(table, line) != NULL, "no line '%s' in %s", line + 1, table);
 }
 END_TEST
 
@@ -211,6 +379,11 @@ int main(void)
     tcase_add_test(tc, device_selection);
     tcase_add_test(tc, bad_gemm_env);
     tcase_add_test(tc, bad_kernel_style_env);
+    tcase_add_test(tc, bad_fuse_env);
+    tcase_add_test(tc, env_fills_params);
+    tcase_add_test(tc, bad_params_refused);
+    tcase_add_test(tc, kernel_style_and_profile_from_params);
+    tcase_add_test(tc, log_callback_receives_messages);
     tcase_add_test(tc, tensor_errors);
     tcase_add_test(tc, kernel_build_failure_reports_log);
     tcase_add_test(tc, cl_error_names);

@@ -274,14 +274,15 @@ static const conv_case implicit_cases[] = {
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
 {
-    graft_ctx *ctx = tu_ctx(be);
     tu_rng rg = {1234};
     /* Native: every case with the default choice of kernels, through the
      * implicit kernels wherever they apply, and through im2col + GEMM. */
-    static const char *const modes[] = {NULL, "1", "0"};
+    static const graft_conv_path modes[] = {GRAFT_CONV_PATH_AUTO, GRAFT_CONV_PATH_IMPLICIT,
+                                            GRAFT_CONV_PATH_IM2COL};
     for (int mi = 0; mi < (be == GRAFT_GEMM_NATIVE ? 3 : 1); mi++) {
-        if (modes[mi]) ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", modes[mi], 1), 0);
-        else ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
+        graft_ctx_params p = tu_params(be);
+        p.conv_path = modes[mi];
+        graft_ctx *ctx = tu_ctx_params(&p);
         double worst = 0;
         for (size_t i = 0; i < ncases; i++) {
             double e = run_case(ctx, &rg, &cases[i], (float)(i % 2));
@@ -289,11 +290,10 @@ static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
         }
         fprintf(stderr, "conv %s%s: worst relative error %.3g over %zu cases\n",
                 be == GRAFT_GEMM_NATIVE ? "native" : "clblast",
-                !modes[mi] ? "" : mi == 1 ? " (GRAFT_CONV_IMPLICIT=1)" : " (GRAFT_CONV_IMPLICIT=0)",
+                mi == 0 ? "" : mi == 1 ? " (conv path implicit)" : " (conv path im2col)",
                 worst, ncases);
+        graft_ctx_destroy(ctx);
     }
-    ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
-    graft_ctx_destroy(ctx);
 }
 
 START_TEST(conv_implicit_matches_reference)
@@ -314,10 +314,10 @@ START_TEST(conv_clblast_matches_reference)
 }
 END_TEST
 
-/* GRAFT_CONV_CHUNK_BYTES forces the im2col path through small chunks of
- * images: each case runs with a cap of two images (chunks 2, 2, ..., with a
- * remainder) and of one image, din_beta 0 and 1, and the scratch buffers
- * must stay within the cap. */
+/* A small graft_ctx_params.conv_chunk_bytes forces the im2col path through
+ * small chunks of images: each case runs with a cap of two images (chunks
+ * 2, 2, ..., with a remainder) and of one image, din_beta 0 and 1, and the
+ * scratch buffers must stay within the cap. */
 static const conv_case chunk_cases[] = {
     {5, 3, 9, 7, 5, 3, 1, 1, 1, 1, 1},  /* chunks 2, 2, 1 */
     {5, 4, 9, 7, 6, 3, 2, 1, 1, 2, 1},  /* groups 2, stride 2 */
@@ -327,10 +327,7 @@ static const conv_case chunk_cases[] = {
 
 static void chunk_sweep(graft_gemm_backend be)
 {
-    graft_ctx *ctx = tu_ctx(be);
     tu_rng rg = {4321};
-    size_t worst_cap = 0;
-    ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", "0", 1), 0); /* chunks are im2col's */
     for (size_t i = 0; i < sizeof chunk_cases / sizeof chunk_cases[0]; i++) {
         const conv_case *c = &chunk_cases[i];
         conv_ref r = ref_dims(c);
@@ -339,22 +336,20 @@ static void chunk_sweep(graft_gemm_backend be)
         size_t per_image = rows * r.hout * r.wout * sizeof(float);
         for (int imgs = 2; imgs >= 1; imgs--) {
             size_t cap = imgs * per_image + per_image / 2; /* not a multiple: rounds down */
-            if (cap > worst_cap) worst_cap = cap;
-            char v[32];
-            snprintf(v, sizeof v, "%zu", cap);
-            ck_assert_int_eq(setenv("GRAFT_CONV_CHUNK_BYTES", v, 1), 0);
+            graft_ctx_params p = tu_params(be);
+            p.conv_path = GRAFT_CONV_PATH_IM2COL; /* chunks are im2col's */
+            p.conv_chunk_bytes = cap;
+            graft_ctx *ctx = tu_ctx_params(&p);
             for (int beta = 0; beta <= 1; beta++) {
                 double e = run_case(ctx, &rg, c, (float)beta);
                 ck_assert_msg(e < 1e-4, "chunked (%d images) rel err %g", imgs, e);
             }
+            for (int s = 0; s < 3; s++)
+                ck_assert_msg(ctx->scratch_bytes[s] <= cap, "scratch slot %d holds %zu bytes > %zu",
+                              s, ctx->scratch_bytes[s], cap);
+            graft_ctx_destroy(ctx);
         }
     }
-    ck_assert_int_eq(unsetenv("GRAFT_CONV_CHUNK_BYTES"), 0);
-    ck_assert_int_eq(unsetenv("GRAFT_CONV_IMPLICIT"), 0);
-    for (int s = 0; s < 3; s++)
-        ck_assert_msg(ctx->scratch_bytes[s] <= worst_cap, "scratch slot %d holds %zu bytes > %zu",
-                      s, ctx->scratch_bytes[s], worst_cap);
-    graft_ctx_destroy(ctx);
 }
 
 START_TEST(conv_chunked_matches_reference)

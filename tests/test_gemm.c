@@ -49,13 +49,15 @@ static const int shapes[][3] = {
     {60, 37, 9000}, {70, 20, 7700},
 };
 
-/* variant: GRAFT_GEMM_VARIANT for the native back end (v1: the first,
- * fully packed kernel; packa / direct: force the A packing choice), so
- * every code path stays covered whatever the size heuristic picks. */
-static void sweep_env(graft_gemm_backend be, const char *var, const char *variant)
+/* tune: the native back end's knobs (graft_ctx_params.gemm_tuning; variant
+ * v1: the first, fully packed kernel; packa / direct: force the A packing
+ * choice; nr 16: the narrow kernel), so every code path stays covered
+ * whatever the size heuristic picks. label names the setting. */
+static void sweep_tuned(graft_gemm_backend be, graft_gemm_tuning tune, const char *label)
 {
-    if (variant) setenv(var, variant, 1);
-    graft_ctx *ctx = tu_ctx(be);
+    graft_ctx_params p = tu_params(be);
+    p.gemm_tuning = tune;
+    graft_ctx *ctx = tu_ctx_params(&p);
     tu_rng r = {42};
     double worst = 0;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
@@ -69,33 +71,48 @@ static void sweep_env(graft_gemm_backend be, const char *var, const char *varian
                 if (e > worst) worst = e;
             }
     fprintf(stderr, "gemm %s%s%s: worst relative error %.3g\n",
-            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", variant ? " " : "",
-            variant ? variant : "", worst);
+            be == GRAFT_GEMM_NATIVE ? "native" : "clblast", label ? " " : "",
+            label ? label : "", worst);
     graft_ctx_destroy(ctx);
-    if (variant) unsetenv(var);
 }
 
-static void sweep_variant(graft_gemm_backend be, const char *variant)
+static void sweep_variant(graft_gemm_backend be, graft_gemm_variant variant, const char *label)
 {
-    sweep_env(be, "GRAFT_GEMM_VARIANT", variant);
+    graft_gemm_tuning t = {0};
+    t.variant = variant;
+    sweep_tuned(be, t, label);
 }
 
-static void sweep(graft_gemm_backend be) { sweep_variant(be, NULL); }
+static void sweep(graft_gemm_backend be) { sweep_variant(be, GRAFT_GEMM_VARIANT_AUTO, NULL); }
 
 START_TEST(gemm_native_matches_reference) { sweep(GRAFT_GEMM_NATIVE); }
 END_TEST
 
-START_TEST(gemm_native_direct_a_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "direct"); }
+START_TEST(gemm_native_direct_a_matches_reference)
+{
+    sweep_variant(GRAFT_GEMM_NATIVE, GRAFT_GEMM_VARIANT_DIRECT, "direct");
+}
 END_TEST
 
-START_TEST(gemm_native_packed_a_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "packa"); }
+START_TEST(gemm_native_packed_a_matches_reference)
+{
+    sweep_variant(GRAFT_GEMM_NATIVE, GRAFT_GEMM_VARIANT_PACKA, "packa");
+}
 END_TEST
 
-START_TEST(gemm_native_v1_matches_reference) { sweep_variant(GRAFT_GEMM_NATIVE, "v1"); }
+START_TEST(gemm_native_v1_matches_reference)
+{
+    sweep_variant(GRAFT_GEMM_NATIVE, GRAFT_GEMM_VARIANT_V1, "v1");
+}
 END_TEST
 
 /* The 6x16 float8 kernel, which the default only picks for N <= 16. */
-START_TEST(gemm_native_narrow_matches_reference) { sweep_env(GRAFT_GEMM_NATIVE, "GRAFT_GEMM_NR", "16"); }
+START_TEST(gemm_native_narrow_matches_reference)
+{
+    graft_gemm_tuning t = {0};
+    t.nr = 16;
+    sweep_tuned(GRAFT_GEMM_NATIVE, t, "nr 16");
+}
 END_TEST
 
 START_TEST(gemm_clblast_matches_reference) { sweep(GRAFT_GEMM_CLBLAST); }

@@ -4,19 +4,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-graft_ctx *tu_ctx(graft_gemm_backend gemm)
+#include "env_params.h"
+
+graft_ctx_params tu_params(graft_gemm_backend gemm)
 {
     graft_ctx_params p = graft_ctx_default_params();
-    p.gemm = gemm;
+    char err[512];
+    ck_assert_msg(graft_params_from_env(&p, err, sizeof err) == GRAFT_OK, "%s", err);
+    if (gemm != GRAFT_GEMM_AUTO) p.gemm = gemm;
+    return p;
+}
+
+graft_ctx *tu_ctx_params(const graft_ctx_params *p)
+{
     graft_ctx *ctx = NULL;
     char err[1024];
-    graft_status s = graft_ctx_create(&p, &ctx, err, sizeof err);
+    graft_status s = graft_ctx_create(p, &ctx, err, sizeof err);
     if (s == GRAFT_ERR_NO_DEVICE) {
         fprintf(stderr, "skipping: %s\n", err);
         exit(77);
     }
     ck_assert_msg(s == GRAFT_OK, "graft_ctx_create: %s", err);
     return ctx;
+}
+
+graft_ctx *tu_ctx(graft_gemm_backend gemm)
+{
+    graft_ctx_params p = tu_params(gemm);
+    return tu_ctx_params(&p);
 }
 
 uint64_t tu_next(tu_rng *r)

@@ -8,9 +8,18 @@
 
 #include "graft.h"
 
-/* Context on the default device (GRAFT_DEVICE honoured) with the given GEMM
- * back end. Exits the process with 77 (meson's skip) only when there is no
- * OpenCL device at all; any other failure fails the test. */
+/* Default context parameters for a test: graft_ctx_default_params() with
+ * the GRAFT_* environment applied through the graft tool's parser
+ * (src/cli/env_params.h: GRAFT_DEVICE, and GRAFT_KERNEL_STYLE=gpu, which
+ * tests/meson.build sets for the *_gpu_style runs), then gemm unless it is
+ * GRAFT_GEMM_AUTO. A bad variable fails the test. */
+graft_ctx_params tu_params(graft_gemm_backend gemm);
+
+/* Context with params p. Exits the process with 77 (meson's skip) only when
+ * there is no OpenCL device at all; any other failure fails the test. */
+graft_ctx *tu_ctx_params(const graft_ctx_params *p);
+
+/* tu_ctx_params(tu_params(gemm)). */
 graft_ctx *tu_ctx(graft_gemm_backend gemm);
 
 /* splitmix64-based generator; tests seed it explicitly. */

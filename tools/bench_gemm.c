@@ -14,7 +14,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_env.h"
 #include "ctx.h"
+#include "env_params.h"
 #include "gemm.h"
 #include "layer.h"
 
@@ -26,7 +28,8 @@ enum { IMPL_TOTAL, IMPL_KERNEL, IMPL_V1, IMPL_CLBLAST, IMPL_OPENBLAS, IMPL_CONV,
 #define MAXCFG 6
 #define NIMPL (IMPL_CFG0 + MAXCFG)
 /* --cfg "VAR=VAL,VAR=VAL": graft's gemm_run timed with those variables set
- * (GRAFT_GEMM_* knobs, POCL_*) as an extra column of the same run. */
+ * (GRAFT_GEMM_* knobs, re-read into the context's tuning; POCL_*) as an
+ * extra column of the same run. */
 static char *cfgs[MAXCFG];
 static int ncfg;
 
@@ -139,28 +142,29 @@ static double run_once(int impl, dev_ops *nat, dev_ops *clb, const shape *s, con
     double t0;
     if (impl >= IMPL_CFG0) {
         cfg_env(impl - IMPL_CFG0, 1);
-        ctx_read_gemm_tuning(&nat->ctx->tune);
+        bench_gemm_tuning_from_env(&nat->ctx->tune);
         t0 = now();
         CHECK(nat->ctx, gemm_run(nat->ctx, s->M, s->N, s->K, 1.0f, op_a(nat, s), op_b(nat, s), 0.0f,
                                  nat->c, 0, s->N), "gemm");
         CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
         double dt = now() - t0;
         cfg_env(impl - IMPL_CFG0, 0);
-        ctx_read_gemm_tuning(&nat->ctx->tune);
+        bench_gemm_tuning_from_env(&nat->ctx->tune);
         return dt;
     }
     t0 = now();
     switch (impl) {
     case IMPL_TOTAL:
-    case IMPL_V1:
-        if (impl == IMPL_V1) setenv("GRAFT_GEMM_VARIANT", "v1", 1);
-        ctx_read_gemm_tuning(&nat->ctx->tune); /* knobs are read per context */
+    case IMPL_V1: {
+        /* The knobs live in the context (read once from its params). */
+        gemm_tuning keep = nat->ctx->tune;
+        if (impl == IMPL_V1) nat->ctx->tune.variant = GRAFT_GEMM_VARIANT_V1;
         CHECK(nat->ctx, gemm_run(nat->ctx, s->M, s->N, s->K, 1.0f, op_a(nat, s), op_b(nat, s), 0.0f,
                                  nat->c, 0, s->N), "gemm");
         CHECK(nat->ctx, graft_ctx_finish(nat->ctx), "finish");
-        if (impl == IMPL_V1) unsetenv("GRAFT_GEMM_VARIANT");
-        ctx_read_gemm_tuning(&nat->ctx->tune);
+        nat->ctx->tune = keep;
         break;
+    }
     case IMPL_KERNEL: /* A was packed once beforehand */
         CHECK(nat->ctx, gemm_packed_run(nat->ctx, s->M, s->N, s->K, 1.0f, nat->ap, 0,
                                         op_b(nat, s), 0.0f, nat->c, 0, s->N), "gemm_packed_run");
@@ -301,6 +305,11 @@ int main(int argc, char **argv)
     char err[512];
     graft_ctx_params p = graft_ctx_default_params();
     dev_ops nat = {0}, clb = {0};
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "bench_gemm: %s\n", err);
+        return 1;
+    }
+    bench_params_from_env(&p);
     p.gemm = GRAFT_GEMM_NATIVE;
     if (graft_ctx_create(&p, &nat.ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "bench_gemm: %s\n", err);

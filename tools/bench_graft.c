@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_env.h"
+#include "env_params.h"
 #include "graft.h"
 
 static double now(clockid_t c)
@@ -75,7 +77,16 @@ static void die(const char *what)
 static void setup(const char *arch, int batch)
 {
     char err[1024];
-    if (graft_ctx_create(NULL, &ctx, err, sizeof err) != GRAFT_OK) {
+    graft_ctx_params p = graft_ctx_default_params();
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "bench_graft: %s\n", err);
+        exit(1);
+    }
+    bench_params_from_env(&p);
+    /* GRAFT_PROFILE_KERNELS=1: the per-kernel table on stderr at the end
+     * (tools/bench.sh keeps it as kernels-64.txt). */
+    p.log = graft_log_stderr;
+    if (graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "bench_graft: %s\n", err);
         exit(1);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "env_params.h"
 #include "graft.h"
 
 static double now(void)
@@ -18,10 +19,14 @@ static double now(void)
 static int gemm_twice(graft_gemm_backend be, const char *name)
 {
     graft_ctx_params p = graft_ctx_default_params();
-    p.gemm = be;
     graft_ctx *ctx;
     char err[1024];
     double t0 = now();
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "coldstart: %s\n", err);
+        return 1;
+    }
+    p.gemm = be;
     if (graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "coldstart: %s\n", err);
         return 1;

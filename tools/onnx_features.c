@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env_params.h"
 #include "graft.h"
 
 int main(int argc, char **argv)
@@ -20,7 +21,9 @@ int main(int argc, char **argv)
     int batch = argc > 5 ? atoi(argv[5]) : 8;
     graft_ctx *ctx;
     char err[1024];
-    if (graft_ctx_create(NULL, &ctx, err, sizeof err) != GRAFT_OK) {
+    graft_ctx_params p = graft_ctx_default_params();
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK ||
+        graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "onnx_features: %s\n", err);
         return 1;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env_params.h"
 #include "graft.h"
 
 int main(int argc, char **argv)
@@ -13,7 +14,9 @@ int main(int argc, char **argv)
     int batch = argc > 2 ? atoi(argv[2]) : 64, iters = argc > 3 ? atoi(argv[3]) : 5;
     graft_ctx *ctx;
     char err[1024];
-    if (graft_ctx_create(NULL, &ctx, err, sizeof err) != GRAFT_OK) {
+    graft_ctx_params p = graft_ctx_default_params();
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK ||
+        graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "profile_layers: %s\n", err);
         return 1;
     }

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "env_params.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,14 @@
 graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
 {
     graft_ctx_params p = graft_ctx_default_params();
-    p.device = co->device;
     graft_ctx *ctx = NULL;
     char err[1024];
+    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return NULL;
+    }
+    if (co->device && *co->device) p.device = co->device; /* --device beats $GRAFT_DEVICE */
+    p.log = graft_log_stderr; /* the kernel profile table, with GRAFT_PROFILE_KERNELS=1 */
     if (graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return NULL;

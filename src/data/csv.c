@@ -32,12 +32,13 @@ graft_status csv_parse(const char *text, size_t n, const char *name, csv_rows *o
 {
     memset(out, 0, sizeof *out);
     out->buf = malloc(n + 1);
-    if (!out->buf) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+    if (!out->buf) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
     memcpy(out->buf, text, n);
     out->buf[n] = '\0';
     if (memchr(text, '\0', n)) {
         csv_rows_free(out);
-        return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: contains a NUL byte (not a text CSV file)", name);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "%s: contains a NUL byte (not a text CSV file)", name);
     }
     int cap = 0;
     char *p = out->buf;
@@ -52,22 +53,23 @@ graft_status csv_parse(const char *text, size_t n, const char *name, csv_rows *o
         char *comma = strrchr(l, ',');
         if (!comma) {
             csv_rows_free(out);
-            return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s:%d: expected 'path,label', found no comma", name, line);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "%s:%d: expected 'path,label', found no comma", name, line);
         }
         *comma = '\0';
         char *path = trim(l), *label = trim(comma + 1);
         if (!*path || !*label) {
             const char *what = *path ? "label" : "path";
             csv_rows_free(out);
-            return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s:%d: expected 'path,label', found an empty %s", name,
-                            line, what);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "%s:%d: expected 'path,label', found an empty %s", name, line, what);
         }
         if (out->n == cap) {
             cap = cap ? cap * 2 : 64;
             csv_row *r = realloc(out->rows, (size_t)cap * sizeof *r);
             if (!r) {
                 csv_rows_free(out);
-                return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+                return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
             }
             out->rows = r;
         }
@@ -103,11 +105,13 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
     if (!opts || (opts->c != 1 && opts->c != 3) || opts->h < 0 || opts->w < 0 || (opts->h == 0) != (opts->w == 0))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "%s: load options need c 1 or 3 and h,w both set or both 0", csv_path);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "%s: load options need c 1 or 3 and h,w both set or both 0", csv_path);
     unsigned char *text;
     size_t n;
     int e = file_read_all(csv_path, CSV_MAX_BYTES, &text, &n);
-    if (e) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot read: %s", csv_path, strerror(e));
+    if (e)
+        return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot read: %s", csv_path, strerror(e));
     csv_rows rows;
     graft_status s = csv_parse((const char *)text, n, csv_path, &rows, err, errlen);
     free(text);
@@ -116,7 +120,7 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
     int *labels = NULL, nclasses = 0;
     dataset *d = NULL;
     if (rows.n == 0) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: no 'path,label' lines", csv_path);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no 'path,label' lines", csv_path);
         goto done;
     }
     labels = malloc((size_t)rows.n * sizeof *labels);
@@ -163,19 +167,19 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
             /* prefix with the CSV position */
             char tmp[512];
             snprintf(tmp, sizeof tmp, "%s", err ? err : "");
-            data_err(s, err, errlen, "%s:%d: %s", csv_path, rows.rows[i].line, tmp);
+            error_set(err, errlen, s, "%s:%d: %s", csv_path, rows.rows[i].line, tmp);
             goto done;
         }
     }
     if (!d) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: no readable PNG images", csv_path);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable PNG images", csv_path);
         goto done;
     }
     *out = d;
     d = NULL;
     goto done;
 oom:
-    s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", csv_path);
+    s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", csv_path);
 done:
     dataset_free(d);
     free(labels);

@@ -10,17 +10,6 @@
 #include "dataset.h"
 #include "rng.h"
 
-graft_status data_err(graft_status s, char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 char *data_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -42,10 +31,10 @@ graft_status dataset_create(int c, int h, int w, int nclasses, const char *const
 {
     *out = NULL;
     if (c < 1 || h < 1 || w < 1 || nclasses < 1 || (size_t)c * h * w > ((size_t)1 << 28))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen,
-                        "dataset: bad shape %dx%dx%d or class count %d", c, h, w, nclasses);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "dataset: bad shape %dx%dx%d or class count %d", c, h, w, nclasses);
     dataset *d = calloc(1, sizeof *d);
-    if (!d) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+    if (!d) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     d->c = c;
     d->h = h;
     d->w = w;
@@ -66,7 +55,7 @@ graft_status dataset_create(int c, int h, int w, int nclasses, const char *const
     return GRAFT_OK;
 oom:
     dataset_free(d);
-    return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+    return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
 }
 
 void dataset_free(dataset *d)
@@ -98,19 +87,22 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
     if (need <= d->cap) return GRAFT_OK;
     int cap = d->cap ? d->cap : 16;
     while (cap < need) {
-        if (cap > (1 << 29)) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: too many images");
+        if (cap > (1 << 29))
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: too many images");
         cap *= 2;
     }
     size_t isz = dataset_image_size(d);
     float *x = realloc(d->x, (size_t)cap * isz * sizeof *x);
-    if (!x) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory for %d images", cap);
+    if (!x)
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory for %d images",
+                         cap);
     d->x = x;
     int *y = realloc(d->y, (size_t)cap * sizeof *y);
-    if (!y) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+    if (!y) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     d->y = y;
     if (d->paths) {
         char **p = realloc(d->paths, (size_t)cap * sizeof *p);
-        if (!p) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+        if (!p) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
         for (int i = d->cap; i < cap; i++) p[i] = NULL;
         d->paths = p;
     }
@@ -122,17 +114,19 @@ graft_status dataset_append(dataset *d, const float *img, int label, const char 
                             size_t errlen)
 {
     if (label < 0 || label >= d->nclasses)
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "dataset: label %d outside 0..%d%s%s",
-                        label, d->nclasses - 1, path ? " for " : "", path ? path : "");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: label %d outside 0..%d%s%s",
+                         label, d->nclasses - 1, path ? " for " : "", path ? path : "");
     graft_status s = reserve(d, d->n + 1, err, errlen);
     if (s) return s;
     if (path && !d->paths) {
         d->paths = calloc((size_t)d->cap, sizeof *d->paths);
-        if (!d->paths) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+        if (!d->paths)
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
     if (path) {
         d->paths[d->n] = data_strdup(path);
-        if (!d->paths[d->n]) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+        if (!d->paths[d->n])
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
     size_t isz = dataset_image_size(d);
     memcpy(d->x + (size_t)d->n * isz, img, isz * sizeof *img);
@@ -151,7 +145,8 @@ static graft_status subset_mapped(const dataset *d, const int *idx, int n, const
     if (n > 0 && (s = reserve(o, n, err, errlen))) goto fail;
     for (int i = 0; i < n; i++) {
         if (idx[i] < 0 || idx[i] >= d->n) {
-            s = data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "dataset: index %d outside 0..%d", idx[i], d->n - 1);
+            s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: index %d outside 0..%d",
+                          idx[i], d->n - 1);
             goto fail;
         }
         int lab = map ? map[d->y[idx[i]]] : d->y[idx[i]];
@@ -175,20 +170,22 @@ graft_status dataset_select_classes(const dataset *d, const int *classes, int k,
                                     char *err, size_t errlen)
 {
     *out = NULL;
-    if (k < 1) return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "select classes: empty class list");
+    if (k < 1)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "select classes: empty class list");
     int *map = malloc((size_t)d->nclasses * sizeof *map);
     const char **names = malloc((size_t)k * sizeof *names);
     int *idx = malloc(((size_t)d->n + 1) * sizeof *idx);
     graft_status s = GRAFT_OK;
     if (!map || !names || !idx) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "select classes: out of memory");
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "select classes: out of memory");
         goto done;
     }
     for (int i = 0; i < d->nclasses; i++) map[i] = -1;
     for (int j = 0; j < k; j++) {
         if (classes[j] < 0 || classes[j] >= d->nclasses || map[classes[j]] >= 0) {
-            s = data_err(GRAFT_ERR_INVALID_ARG, err, errlen,
-                         "select classes: class %d is out of range 0..%d or repeated", classes[j], d->nclasses - 1);
+            s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                          "select classes: class %d is out of range 0..%d or repeated", classes[j],
+                          d->nclasses - 1);
             goto done;
         }
         map[classes[j]] = j;
@@ -225,7 +222,7 @@ static graft_status class_lists(const dataset *d, int **members, int **start, ch
         free(*members);
         free(*start);
         *members = *start = NULL;
-        return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
     int *st = *start;
     for (int i = 0; i < d->n; i++) st[d->y[i] + 1]++;
@@ -235,7 +232,7 @@ static graft_status class_lists(const dataset *d, int **members, int **start, ch
         free(*members);
         free(*start);
         *members = *start = NULL;
-        return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "dataset: out of memory");
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
     for (int i = 0; i < d->n; i++) (*members)[st[d->y[i]] + pos[d->y[i]]++] = i;
     free(pos);
@@ -252,13 +249,15 @@ graft_status dataset_per_class(const dataset *d, int per_class, uint64_t seed, d
                                char *err, size_t errlen)
 {
     *out = NULL;
-    if (per_class < 1) return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "per-class sample: count %d < 1", per_class);
+    if (per_class < 1)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "per-class sample: count %d < 1",
+                         per_class);
     int *mem, *st;
     graft_status s = class_lists(d, &mem, &st, err, errlen);
     if (s) return s;
     int *idx = malloc(((size_t)d->n + 1) * sizeof *idx);
     if (!idx) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "per-class sample: out of memory");
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "per-class sample: out of memory");
         goto done;
     }
     int m = 0;
@@ -281,7 +280,8 @@ graft_status dataset_split_stratified(const dataset *d, double val_frac, uint64_
                                       unsigned char *is_val, char *err, size_t errlen)
 {
     if (!(val_frac >= 0 && val_frac < 1))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "split: validation fraction %g outside [0, 1)", val_frac);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "split: validation fraction %g outside [0, 1)", val_frac);
     int *mem, *st;
     graft_status s = class_lists(d, &mem, &st, err, errlen);
     if (s) return s;
@@ -309,7 +309,7 @@ graft_status dataset_split(const dataset *d, double val_frac, uint64_t seed, dat
     int *a = malloc(((size_t)d->n + 1) * sizeof *a), *b = malloc(((size_t)d->n + 1) * sizeof *b);
     graft_status s;
     if (!f || !a || !b) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "split: out of memory");
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "split: out of memory");
         goto done;
     }
     if ((s = dataset_split_stratified(d, val_frac, seed, f, err, errlen))) goto done;
@@ -333,7 +333,7 @@ done:
 graft_status dataset_kfold(const dataset *d, int k, uint64_t seed, int *fold, char *err,
                            size_t errlen)
 {
-    if (k < 2) return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "k-fold: k = %d < 2", k);
+    if (k < 2) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "k-fold: k = %d < 2", k);
     int *mem, *st;
     graft_status s = class_lists(d, &mem, &st, err, errlen);
     if (s) return s;

@@ -48,7 +48,9 @@ graft_status data_append_png(dataset **d, const data_load_opts *o, int nclasses,
     float *pix = NULL, *rs = NULL;
     int w, h;
     graft_status s;
-    if (!has_png_ext(path)) s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: not a PNG file (expected a .png name)", path);
+    if (!has_png_ext(path))
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: not a PNG file (expected a .png name)",
+                      path);
     else s = png_decode_file(path, o->c, &pix, &w, &h, err, errlen);
     if (s == GRAFT_ERR_FORMAT && o->skip_bad) {
         if (r) {
@@ -66,7 +68,7 @@ graft_status data_append_png(dataset **d, const data_load_opts *o, int nclasses,
     if (h != (*d)->h || w != (*d)->w) {
         rs = malloc(dataset_image_size(*d) * sizeof *rs);
         if (!rs) {
-            s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", path);
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", path);
             goto done;
         }
         preprocess_resize_crop(pix, o->c, h, w, rs, (*d)->h, (*d)->w);
@@ -127,7 +129,9 @@ static graft_status list_dir(const char *dir, int want_dirs, strlist *out, data_
                              size_t errlen)
 {
     DIR *dp = opendir(dir);
-    if (!dp) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
+    if (!dp)
+        return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot open directory: %s", dir,
+                         strerror(errno));
     graft_status s = GRAFT_OK;
     struct dirent *e;
     errno = 0;
@@ -143,11 +147,11 @@ static graft_status list_dir(const char *dir, int want_dirs, strlist *out, data_
         char *full = join(dir, e->d_name);
         struct stat st;
         if (!full) {
-            s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", dir);
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", dir);
             break;
         }
         if (stat(full, &st) != 0) {
-            s = data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot stat: %s", full, strerror(errno));
+            s = error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot stat: %s", full, strerror(errno));
             free(full);
             break;
         }
@@ -155,7 +159,7 @@ static graft_status list_dir(const char *dir, int want_dirs, strlist *out, data_
         int isdir = S_ISDIR(st.st_mode);
         if (want_dirs ? isdir : S_ISREG(st.st_mode)) {
             if (strlist_add(out, e->d_name)) {
-                s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", dir);
+                s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", dir);
                 break;
             }
         } else if (want_dirs && r) {
@@ -166,7 +170,9 @@ static graft_status list_dir(const char *dir, int want_dirs, strlist *out, data_
         }
         errno = 0;
     }
-    if (!s && errno) s = data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot read directory: %s", dir, strerror(errno));
+    if (!s && errno)
+        s = error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot read directory: %s", dir,
+                      strerror(errno));
     closedir(dp);
     if (!s && out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return s;
@@ -178,7 +184,8 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
     if (!opts || (opts->c != 1 && opts->c != 3) || opts->h < 0 || opts->w < 0 || (opts->h == 0) != (opts->w == 0))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "%s: load options need c 1 or 3 and h,w both set or both 0", root);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "%s: load options need c 1 or 3 and h,w both set or both 0", root);
     strlist classes = {0}, keep = {0};
     strlist *files = NULL;
     dataset *d = NULL;
@@ -186,7 +193,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
     if (s) goto done;
     files = calloc((size_t)classes.n + 1, sizeof *files);
     if (!files) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", root);
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
         goto done;
     }
     /* list every class first: empty ones are dropped before numbering */
@@ -194,7 +201,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
     for (int i = 0; i < classes.n; i++) {
         char *cdir = join(root, classes.v[i]);
         if (!cdir) {
-            s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", root);
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
             goto done;
         }
         s = list_dir(cdir, 0, &files[nkeep], report, err, errlen);
@@ -208,25 +215,26 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
             continue;
         }
         if (strlist_add(&keep, classes.v[i])) {
-            s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", root);
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
             goto done;
         }
         nkeep++;
     }
     if (nkeep == 0) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: no non-empty class folders (expected root/<class>/*.png)", root);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                      "%s: no non-empty class folders (expected root/<class>/*.png)", root);
         goto done;
     }
     for (int c = 0; c < nkeep; c++) {
         char *cdir = join(root, keep.v[c]);
         if (!cdir) {
-            s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", root);
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
             goto done;
         }
         for (int j = 0; j < files[c].n && !s; j++) {
             char *path = join(cdir, files[c].v[j]);
             if (!path) {
-                s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", root);
+                s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
                 break;
             }
             s = data_append_png(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
@@ -236,7 +244,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
         if (s) goto done;
     }
     if (!d) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: no readable PNG images", root);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable PNG images", root);
         goto done;
     }
     *out = d;

@@ -25,9 +25,11 @@ graft_status gunzip_maybe(const unsigned char *buf, size_t n, size_t max_out, co
     *out = NULL;
     *outn = 0;
     if (n < 2 || buf[0] != 0x1f || buf[1] != 0x8b) {
-        if (n > max_out) return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: larger than %zu bytes", name, max_out);
+        if (n > max_out)
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: larger than %zu bytes", name,
+                             max_out);
         *out = malloc(n ? n : 1);
-        if (!*out) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+        if (!*out) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
         if (n) memcpy(*out, buf, n);
         *outn = n;
         return GRAFT_OK;
@@ -35,13 +37,13 @@ graft_status gunzip_maybe(const unsigned char *buf, size_t n, size_t max_out, co
     z_stream zs;
     memset(&zs, 0, sizeof zs);
     if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
-        return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: zlib init failed", name);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: zlib init failed", name);
     size_t cap = n * 4 + 1024, len = 0;
     if (cap > max_out) cap = max_out + 1;
     unsigned char *o = malloc(cap);
     graft_status s = GRAFT_OK;
     if (!o) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
         goto done;
     }
     const unsigned char *in = buf;
@@ -49,13 +51,14 @@ graft_status gunzip_maybe(const unsigned char *buf, size_t n, size_t max_out, co
     for (;;) {
         if (len == cap) {
             if (cap > max_out) {
-                s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: decompresses to more than %zu bytes", name, max_out);
+                s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                              "%s: decompresses to more than %zu bytes", name, max_out);
                 goto done;
             }
             size_t nc = cap * 2 > max_out + 1 ? max_out + 1 : cap * 2;
             unsigned char *p = realloc(o, nc);
             if (!p) {
-                s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+                s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
                 goto done;
             }
             o = p;
@@ -77,12 +80,12 @@ graft_status gunzip_maybe(const unsigned char *buf, size_t n, size_t max_out, co
             break;
         }
         if (r == Z_BUF_ERROR && inleft == 0 && len < cap) {
-            s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: truncated gzip stream", name);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: truncated gzip stream", name);
             goto done;
         }
         if (r != Z_OK && r != Z_BUF_ERROR) {
-            s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: corrupt gzip data (%s)", name,
-                         zs.msg ? zs.msg : "inflate error");
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: corrupt gzip data (%s)", name,
+                          zs.msg ? zs.msg : "inflate error");
             goto done;
         }
     }
@@ -158,30 +161,35 @@ graft_status idx_parse(const unsigned char *buf, size_t n, int want_dims, const 
                        int *ndims, int dims[3], const unsigned char **data, char *err,
                        size_t errlen)
 {
-    if (n < 4) return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: %zu bytes, too short for an IDX header", name, n);
+    if (n < 4)
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "%s: %zu bytes, too short for an IDX header", name, n);
     if (buf[0] != 0 || buf[1] != 0 || buf[2] != 0x08 || buf[3] < 1 || buf[3] > 3 ||
         (want_dims && buf[3] != want_dims))
-        return data_err(GRAFT_ERR_FORMAT, err, errlen,
-                        "%s: bad IDX magic 0x%02x%02x%02x%02x, expected 0x000008%02x (unsigned byte, %d dims)",
-                        name, buf[0], buf[1], buf[2], buf[3], want_dims ? want_dims : 3, want_dims ? want_dims : 3);
+        return error_set(
+            err, errlen, GRAFT_ERR_FORMAT,
+            "%s: bad IDX magic 0x%02x%02x%02x%02x, expected 0x000008%02x (unsigned byte, %d dims)",
+            name, buf[0], buf[1], buf[2], buf[3], want_dims ? want_dims : 3,
+            want_dims ? want_dims : 3);
     int nd = buf[3];
     size_t hdr = 4 + 4 * (size_t)nd;
-    if (n < hdr) return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: truncated IDX header", name);
+    if (n < hdr) return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: truncated IDX header", name);
     size_t total = 1;
     for (int i = 0; i < nd; i++) {
         const unsigned char *p = buf + 4 + 4 * i;
         uint32_t v = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         if (v == 0 || v > (1u << 30))
-            return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: IDX dimension %d is %u", name, i, v);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: IDX dimension %d is %u", name, i,
+                             v);
         dims[i] = (int)v;
         if (total > IDX_MAX_BYTES / v)
-            return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: IDX data too large", name);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: IDX data too large", name);
         total *= v;
     }
     if (n - hdr != total)
-        return data_err(GRAFT_ERR_FORMAT, err, errlen,
-                        "%s: IDX header declares %zu data bytes but the file has %zu%s", name, total,
-                        n - hdr, n - hdr < total ? " (truncated)" : "");
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "%s: IDX header declares %zu data bytes but the file has %zu%s", name,
+                         total, n - hdr, n - hdr < total ? " (truncated)" : "");
     *ndims = nd;
     *data = buf + hdr;
     return GRAFT_OK;
@@ -205,12 +213,13 @@ graft_status dataset_from_idx_mem(const unsigned char *img, size_t nimg, const c
     if ((s = idx_parse(ri, ni, 3, img_name, &ndi, di, &pi, err, errlen))) goto done;
     if ((s = idx_parse(rl, nl, 1, lab_name, &ndl, dl, &pl, err, errlen))) goto done;
     if (di[0] != dl[0]) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: %d labels but %s has %d images", lab_name, dl[0],
-                     img_name, di[0]);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: %d labels but %s has %d images", lab_name,
+                      dl[0], img_name, di[0]);
         goto done;
     }
     if ((size_t)di[1] * di[2] > ((size_t)1 << 24)) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: images of %dx%d are too large", img_name, di[1], di[2]);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: images of %dx%d are too large", img_name,
+                      di[1], di[2]);
         goto done;
     }
     int maxl = 0;
@@ -228,14 +237,15 @@ graft_status dataset_from_idx_mem(const unsigned char *img, size_t nimg, const c
             names = digits;
         }
     } else if (maxl >= nclasses) {
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: label %d but only %d classes", lab_name, maxl, nclasses);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: label %d but only %d classes", lab_name,
+                      maxl, nclasses);
         goto done;
     }
     if ((s = dataset_create(1, di[1], di[2], nclasses, names, &d, err, errlen))) goto done;
     size_t isz = (size_t)di[1] * di[2];
     tmp = malloc(isz * sizeof *tmp);
     if (!tmp) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", img_name);
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", img_name);
         goto done;
     }
     for (int i = 0; i < di[0]; i++) {
@@ -256,7 +266,7 @@ done:
 static graft_status read_file(const char *path, unsigned char **buf, size_t *n, char *err, size_t errlen)
 {
     int e = file_read_all(path, IDX_MAX_BYTES, buf, n);
-    if (e) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot read: %s", path, strerror(e));
+    if (e) return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot read: %s", path, strerror(e));
     return GRAFT_OK;
 }
 
@@ -312,7 +322,8 @@ graft_status dataset_resolve(const char *spec, int train, idx_source *src, char 
                              size_t errlen)
 {
     memset(src, 0, sizeof *src);
-    if (!spec || !*spec) return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "data: empty data spec");
+    if (!spec || !*spec)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "data: empty data spec");
     const char *split = train ? "train" : "t10k";
     const char *dir = NULL;
     if (strcmp(spec, "fashion-mnist") == 0) {
@@ -325,28 +336,34 @@ graft_status dataset_resolve(const char *spec, int train, idx_source *src, char 
     if (dir) {
         if (!find_in_dir(dir, split, "images-idx3", src->images, sizeof src->images) ||
             !find_in_dir(dir, split, "labels-idx1", src->labels, sizeof src->labels))
-            return data_err(GRAFT_ERR_IO, err, errlen,
-                            "data '%s': expected %s/%s-images-idx3-ubyte[.gz] and %s-labels-idx1-ubyte[.gz]%s",
-                            spec, dir, split, split,
-                            src->fashion && dir != spec ? " (install Debian's dataset-fashion-mnist)" : "");
+            return error_set(
+                err, errlen, GRAFT_ERR_IO,
+                "data '%s': expected %s/%s-images-idx3-ubyte[.gz] and %s-labels-idx1-ubyte[.gz]%s",
+                spec, dir, split, split,
+                src->fashion && dir != spec ? " (install Debian's dataset-fashion-mnist)" : "");
         return GRAFT_OK;
     }
     const char *p = strstr(spec, "images-idx3");
     if (!p) {
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen,
-                        "data '%s': not 'fashion-mnist', a directory, or a path containing 'images-idx3'", spec);
+        return error_set(
+            err, errlen, GRAFT_ERR_INVALID_ARG,
+            "data '%s': not 'fashion-mnist', a directory, or a path containing 'images-idx3'",
+            spec);
     }
-    if (!is_file(spec)) return data_err(GRAFT_ERR_IO, err, errlen, "data '%s': no such file", spec);
+    if (!is_file(spec))
+        return error_set(err, errlen, GRAFT_ERR_IO, "data '%s': no such file", spec);
     size_t len = strlen(spec);
-    if (len >= sizeof src->images) return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "data '%s': path too long", spec);
+    if (len >= sizeof src->images)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "data '%s': path too long", spec);
     memcpy(src->images, spec, len + 1);
     size_t pre = (size_t)(p - spec);
     int k = snprintf(src->labels, sizeof src->labels, "%.*s%s%s", (int)pre, spec, "labels-idx1",
                      p + strlen("images-idx3"));
     if (k < 0 || (size_t)k >= sizeof src->labels)
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "data '%s': path too long", spec);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "data '%s': path too long", spec);
     if (!is_file(src->labels))
-        return data_err(GRAFT_ERR_IO, err, errlen, "data '%s': labels file %s not found", spec, src->labels);
+        return error_set(err, errlen, GRAFT_ERR_IO, "data '%s': labels file %s not found", spec,
+                         src->labels);
     src->fashion = contains_fashion(spec);
     return GRAFT_OK;
 }
@@ -356,7 +373,7 @@ graft_status dataset_load_spec(const char *spec, int train, dataset **out, char 
 {
     *out = NULL;
     idx_source *src = malloc(sizeof *src);
-    if (!src) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "data: out of memory");
+    if (!src) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "data: out of memory");
     graft_status s = dataset_resolve(spec, train, src, err, errlen);
     if (!s)
         s = dataset_load_idx(src->images, src->labels, src->fashion ? fashion_names : NULL,

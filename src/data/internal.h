@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "dataset.h"
+#include "error.h"
 #include "graft.h"
 
 #if defined(__GNUC__)
@@ -13,8 +14,6 @@
 #define DATA_PRINTF(a, b)
 #endif
 
-/* snprintf into err (if non-NULL and errlen > 0) and return s. */
-graft_status data_err(graft_status s, char *err, size_t errlen, const char *fmt, ...) DATA_PRINTF(4, 5);
 /* malloc'd copy of s, or NULL. */
 char *data_strdup(const char *s);
 /* Mixes a seed with two stream ids into a new rng state. */

@@ -107,10 +107,11 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
     *out = NULL;
     if (!d || !o || o->batch < 1 || (!o->mean) != (!o->std) || o->nbuf < 0 || o->nindices < 0 ||
         (o->nindices > 0 && !o->indices))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "loader: bad options (batch %d, nbuf %d)",
-                        o ? o->batch : 0, o ? o->nbuf : 0);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "loader: bad options (batch %d, nbuf %d)", o ? o->batch : 0,
+                         o ? o->nbuf : 0);
     loader *l = calloc(1, sizeof *l);
-    if (!l) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "loader: out of memory");
+    if (!l) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "loader: out of memory");
     l->d = d;
     l->o = *o;
     l->nbuf = o->nbuf ? (o->nbuf < 2 ? 2 : o->nbuf) : 3;
@@ -125,7 +126,8 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
         l->base[i] = o->indices ? o->indices[i] : i;
         if (l->base[i] < 0 || l->base[i] >= d->n) {
             destroy(l);
-            return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "loader: index %d outside 0..%d", o->indices[i], d->n - 1);
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "loader: index %d outside 0..%d",
+                             o->indices[i], d->n - 1);
         }
     }
     if (o->mean) {
@@ -135,7 +137,8 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
         for (int k = 0; k < d->c; k++) {
             if (!(o->std[k] > 0)) {
                 destroy(l);
-                return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "loader: std[%d] = %g is not positive", k, o->std[k]);
+                return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                                 "loader: std[%d] = %g is not positive", k, o->std[k]);
             }
             l->mean[k] = o->mean[k];
             l->std[k] = o->std[k];
@@ -164,13 +167,14 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
         pthread_cond_destroy(&l->cv_work);
         pthread_mutex_destroy(&l->mu);
         destroy(l);
-        return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "loader: cannot start the prefetch thread");
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                         "loader: cannot start the prefetch thread");
     }
     *out = l;
     return GRAFT_OK;
 oom:
     destroy(l);
-    return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "loader: out of memory");
+    return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "loader: out of memory");
 }
 
 int loader_num_batches(const loader *l)

@@ -88,31 +88,33 @@ graft_status png_decode_mem(const unsigned char *buf, size_t n, const char *name
     *pix = NULL;
     *w = *h = 0;
     if (channels != 1 && channels != 3)
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "%s: channels must be 1 or 3, not %d", name, channels);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "%s: channels must be 1 or 3, not %d",
+                         name, channels);
     if (n < 8 || png_sig_cmp(buf, 0, 8) != 0)
-        return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: not a PNG file (bad signature)", name);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: not a PNG file (bad signature)", name);
     png_mem m = {buf, n, 0, ""};
     dec_state st;
     memset(&st, 0, sizeof st);
     st.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &m, on_error, on_warning);
-    if (!st.png) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+    if (!st.png) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
     st.info = png_create_info_struct(st.png);
     if (!st.info) {
         png_destroy_read_struct(&st.png, NULL, NULL);
-        return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
     }
     png_set_read_fn(st.png, &m, read_mem);
     graft_status s = GRAFT_OK;
     if (decode_raw(&st)) {
         s = strcmp(m.msg, "out of memory") == 0
-                ? data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name)
-                : data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: corrupt or truncated PNG: %s", name, m.msg);
+                ? error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name)
+                : error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: corrupt or truncated PNG: %s", name,
+                            m.msg);
         goto done;
     }
     size_t npix = (size_t)st.w * st.h;
     float *o = malloc(npix * channels * sizeof *o);
     if (!o) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "%s: out of memory", name);
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", name);
         goto done;
     }
     const int ic = st.chans, color = ic >= 3, alpha = (ic == 2 || ic == 4);
@@ -158,7 +160,7 @@ graft_status png_decode_file(const char *path, int channels, float **pix, int *w
     unsigned char *buf;
     size_t n;
     int e = file_read_all(path, PNG_MAX_FILE, &buf, &n);
-    if (e) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot read: %s", path, strerror(e));
+    if (e) return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot read: %s", path, strerror(e));
     graft_status s = png_decode_mem(buf, n, path, channels, pix, w, h, err, errlen);
     free(buf);
     return s;
@@ -257,23 +259,24 @@ graft_status png_encode_mem(const png_spec *sp, const void *pix, unsigned char *
         !(ct == 0 || ct == 2 || ct == 3 || ct == 4 || ct == 6) ||
         !(sp->bit_depth == 8 || (sp->bit_depth == 16 && ct != 3)) ||
         (ct == 3 && (!sp->palette || sp->npalette < 1 || sp->npalette > 256 || sp->ntrns > sp->npalette)))
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "png encode: unsupported %dx%d type %d depth %d",
-                        sp->w, sp->h, ct, sp->bit_depth);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "png encode: unsupported %dx%d type %d depth %d", sp->w, sp->h, ct,
+                         sp->bit_depth);
     png_out o;
     memset(&o, 0, sizeof o);
     enc_state st;
     memset(&st, 0, sizeof st);
     st.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &o, on_write_error, on_warning);
-    if (!st.png) return data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "png encode: out of memory");
+    if (!st.png) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "png encode: out of memory");
     st.info = png_create_info_struct(st.png);
     graft_status s = GRAFT_OK;
     if (!st.info) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "png encode: out of memory");
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "png encode: out of memory");
         goto done;
     }
     png_set_write_fn(st.png, &o, on_write, on_flush);
     if (encode(&st, sp, pix)) {
-        s = data_err(GRAFT_ERR_HOST_MEMORY, err, errlen, "png encode: %s", o.msg);
+        s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "png encode: %s", o.msg);
         goto done;
     }
     *out = o.buf;
@@ -291,7 +294,8 @@ graft_status png_write_file(const char *path, const unsigned char *pix, int w, i
                             int channels, char *err, size_t errlen)
 {
     if (channels != 1 && channels != 3)
-        return data_err(GRAFT_ERR_INVALID_ARG, err, errlen, "%s: PNG writer takes 1 or 3 channels, not %d", path, channels);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                         "%s: PNG writer takes 1 or 3 channels, not %d", path, channels);
     png_spec sp = {w, h, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, 8, NULL, 0, NULL, 0, 0};
     unsigned char *buf;
     size_t n;
@@ -299,6 +303,6 @@ graft_status png_write_file(const char *path, const unsigned char *pix, int w, i
     if (s) return s;
     int e = file_write_atomic(path, buf, n);
     free(buf);
-    if (e) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    if (e) return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     return GRAFT_OK;
 }

@@ -117,25 +117,23 @@ graft_status graft_model_reinit(graft_model *m, uint64_t seed)
     return GRAFT_OK;
 }
 
-static graft_status add_fail(graft_model *m, graft_status s, const char *name, const char *why)
-{
-    return ctx_fail(m->ctx, s, "layer '%s': %s", name ? name : "(null)", why);
-}
-
 graft_status graft_model_add(graft_model *m, const char *name, const graft_layer_spec *spec,
                              int ninputs, const int *inputs, int *out_id)
 {
     if (!m || !spec) return GRAFT_ERR_INVALID_ARG;
-    if (!name || !*name) return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "a name is required");
+    if (!name || !*name)
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': a name is required",
+                        name ? name : "(null)");
     if (strlen(name) >= LAYER_NAME_LEN)
-        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "name longer than 63 characters");
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': name longer than 63 characters",
+                        name);
     if (graft_model_find(m, name) >= 0)
-        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "name already used");
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': name already used", name);
     if ((int)spec->kind < 0 || spec->kind >= GRAFT_LAYER_KIND_COUNT)
-        return add_fail(m, GRAFT_ERR_INVALID_ARG, name, "unknown layer kind");
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': unknown layer kind", name);
     int is_input = spec->kind == GRAFT_LAYER_INPUT;
     if (is_input != (m->nnodes == 0))
-        return add_fail(m, GRAFT_ERR_INVALID_ARG, name,
+        return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': %s", name,
                         is_input ? "only one input node, added first, is supported"
                                  : "the first node must be an input node");
     int multi = spec->kind == GRAFT_LAYER_ADD || spec->kind == GRAFT_LAYER_CONCAT;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "error.h"
 #include "fileutil.h"
 #include "modelfile.h"
 
@@ -77,19 +78,6 @@ static const char *kind_name(graft_layer_kind k)
     return ((int)k >= 0 && k < GRAFT_LAYER_KIND_COUNT) ? kind_names[k] : "?";
 }
 
-__attribute__((format(printf, 4, 5))) static graft_status fail(char *err, size_t errlen,
-                                                               graft_status s, const char *fmt,
-                                                               ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
-
 /* ------------------------------------------------------------ model basics */
 
 static void free_tensors(mf_tensor *t, int n)
@@ -153,7 +141,7 @@ static graft_status check_unique(const char *what, const void *base, size_t stri
 {
     if (n < 2) return GRAFT_OK;
     const char **v = malloc((size_t)n * sizeof *v);
-    if (!v) return fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    if (!v) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (int i = 0; i < n; i++) {
         const char *p = (const char *)base + (size_t)i * stride;
         v[i] = indirect ? *(const char *const *)(const void *)p : p;
@@ -162,7 +150,7 @@ static graft_status check_unique(const char *what, const void *base, size_t stri
     graft_status s = GRAFT_OK;
     for (int i = 1; i < n; i++)
         if (strcmp(v[i - 1], v[i]) == 0) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT, "duplicate %s name '%s'", what, v[i]);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "duplicate %s name '%s'", what, v[i]);
             break;
         }
     free(v);
@@ -173,101 +161,103 @@ static graft_status validate_tensors(const char *what, const mf_tensor *t, int n
                                      size_t errlen)
 {
     if (n < 0 || n > MF_MAX_TENSORS || (n > 0 && !t))
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "bad %s count %d", what, n);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "bad %s count %d", what, n);
     for (int i = 0; i < n; i++) {
         if (!name_ok(t[i].name, MF_TENSOR_NAME_LEN))
-            return fail(err, errlen, GRAFT_ERR_FORMAT,
-                        "%s %d: name empty or longer than %d bytes", what, i,
-                        MF_TENSOR_NAME_LEN - 1);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "%s %d: name empty or longer than %d bytes", what, i,
+                             MF_TENSOR_NAME_LEN - 1);
         if (t[i].ndim < 1 || t[i].ndim > GRAFT_MAX_DIMS)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': %d dimensions (1..%d allowed)",
-                        what, t[i].name, t[i].ndim, GRAFT_MAX_DIMS);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "%s '%s': %d dimensions (1..%d allowed)", what, t[i].name, t[i].ndim,
+                             GRAFT_MAX_DIMS);
         for (int d = 0; d < t[i].ndim; d++)
             if (t[i].shape[d] < 1)
-                return fail(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': dimension %d is %d", what,
-                            t[i].name, d, t[i].shape[d]);
+                return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': dimension %d is %d", what,
+                                 t[i].name, d, t[i].shape[d]);
         size_t numel = mf_tensor_numel(&t[i]);
         if (numel == 0)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': size overflows", what,
-                        t[i].name);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': size overflows", what,
+                             t[i].name);
         if (!t[i].data)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': no data", what, t[i].name);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s '%s': no data", what, t[i].name);
         size_t bad = 0;
         for (size_t k = 0; k < numel; k++) bad += !isfinite(t[i].data[k]);
         if (bad)
-            return fail(err, errlen, GRAFT_ERR_FORMAT,
-                        "%s '%s': %zu of %zu values are NaN or infinite", what, t[i].name, bad,
-                        numel);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "%s '%s': %zu of %zu values are NaN or infinite", what, t[i].name, bad,
+                             numel);
     }
     return check_unique(what, t, sizeof *t, n, 0, err, errlen);
 }
 
 graft_status mf_validate(const mf_model *m, char *err, size_t errlen)
 {
-    if (!m) return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "no model");
+    if (!m) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "no model");
     if (!name_ok(m->arch, MF_ARCH_LEN))
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "architecture name empty or longer than %d bytes", MF_ARCH_LEN - 1);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "architecture name empty or longer than %d bytes", MF_ARCH_LEN - 1);
     if (m->channels < 1 || m->channels > MF_MAX_CHANNELS)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "input has %d channels (1..%d supported)",
-                    m->channels, MF_MAX_CHANNELS);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "input has %d channels (1..%d supported)",
+                         m->channels, MF_MAX_CHANNELS);
     if (m->height < 1 || m->width < 1 || m->height > MF_MAX_DIM || m->width > MF_MAX_DIM)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "bad input size %dx%d", m->height, m->width);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "bad input size %dx%d", m->height,
+                         m->width);
     for (int c = 0; c < m->channels; c++)
         if (!isfinite(m->mean[c]) || !isfinite(m->std[c]) || !(m->std[c] > 0))
-            return fail(err, errlen, GRAFT_ERR_FORMAT,
-                        "channel %d normalisation mean %g std %g: need finite values, std > 0",
-                        c, (double)m->mean[c], (double)m->std[c]);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "channel %d normalisation mean %g std %g: need finite values, std > 0",
+                             c, (double)m->mean[c], (double)m->std[c]);
 
     if (m->nnodes < 1 || m->nnodes > MF_MAX_NODES || !m->nodes)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "bad node count %d (1..%d)", m->nnodes,
-                    MF_MAX_NODES);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "bad node count %d (1..%d)", m->nnodes,
+                         MF_MAX_NODES);
     for (int i = 0; i < m->nnodes; i++) {
         const mf_node *nd = &m->nodes[i];
         if (!name_ok(nd->name, MF_NAME_LEN))
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node %d: name empty or longer than %d bytes",
-                        i, MF_NAME_LEN - 1);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "node %d: name empty or longer than %d bytes", i, MF_NAME_LEN - 1);
         graft_layer_kind k = nd->spec.kind;
         if ((int)k < 0 || k >= GRAFT_LAYER_KIND_COUNT)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s': unknown layer kind %d",
-                        nd->name, (int)k);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': unknown layer kind %d",
+                             nd->name, (int)k);
         if (nd->ninputs < 0 || nd->ninputs > MF_MAX_INPUTS)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %d inputs (0..%d allowed)",
-                        nd->name, nd->ninputs, MF_MAX_INPUTS);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %d inputs (0..%d allowed)",
+                             nd->name, nd->ninputs, MF_MAX_INPUTS);
         int want_ok = k == GRAFT_LAYER_INPUT ? nd->ninputs == 0
                       : (k == GRAFT_LAYER_ADD || k == GRAFT_LAYER_CONCAT) ? nd->ninputs >= 2
                                                                            : nd->ninputs == 1;
         if (!want_ok)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s) has %d inputs", nd->name,
-                        kind_name(k), nd->ninputs);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s) has %d inputs",
+                             nd->name, kind_name(k), nd->ninputs);
         for (int j = 0; j < nd->ninputs; j++) {
             int in = nd->inputs[j];
             if (in < 0 || in >= m->nnodes)
-                return fail(err, errlen, GRAFT_ERR_FORMAT,
-                            "node '%s' input %d refers to node %d, which does not exist",
-                            nd->name, j, in);
+                return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                                 "node '%s' input %d refers to node %d, which does not exist",
+                                 nd->name, j, in);
             if (in >= i)
-                return fail(err, errlen, GRAFT_ERR_FORMAT,
-                            "node '%s' input %d refers to node %d '%s', which does not come "
-                            "before it (nodes must be in topological order)",
-                            nd->name, j, in, m->nodes[in].name);
+                return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                                 "node '%s' input %d refers to node %d '%s', which does not come "
+                                 "before it (nodes must be in topological order)",
+                                 nd->name, j, in, m->nodes[in].name);
         }
         for (size_t f = 0; f < N_SPEC_FLOATS; f++)
             if (!isfinite(spec_float_c(&nd->spec, f)))
-                return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %s is not finite",
-                            nd->name, spec_floats[f].name);
+                return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %s is not finite",
+                                 nd->name, spec_floats[f].name);
     }
     graft_status s = check_unique("node", m->nodes, sizeof *m->nodes, m->nnodes, 0, err, errlen);
     if (s != GRAFT_OK) return s;
 
     if (m->nclasses < 0 || m->nclasses > MF_MAX_CLASSES || (m->nclasses > 0 && !m->class_names))
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "bad class count %d", m->nclasses);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "bad class count %d", m->nclasses);
     for (int i = 0; i < m->nclasses; i++) {
         const char *c = m->class_names[i];
         if (!c || !c[0] || strnlen(c, MF_MAX_CLASS_NAME + 1) > MF_MAX_CLASS_NAME)
-            return fail(err, errlen, GRAFT_ERR_FORMAT,
-                        "class %d: name missing, empty or longer than %d bytes", i,
-                        MF_MAX_CLASS_NAME);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                             "class %d: name missing, empty or longer than %d bytes", i,
+                             MF_MAX_CLASS_NAME);
     }
     s = check_unique("class", m->class_names, sizeof *m->class_names, m->nclasses, 1, err,
                      errlen);
@@ -280,7 +270,7 @@ graft_status mf_validate(const mf_model *m, char *err, size_t errlen)
         if (s != GRAFT_OK) return s;
     }
     if (m->meta_json && strlen(m->meta_json) > MF_MAX_FILE_BYTES)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "meta JSON too long");
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "meta JSON too long");
     return GRAFT_OK;
 }
 
@@ -457,7 +447,8 @@ graft_status mf_serialize(const mf_model *m, unsigned char **buf, size_t *n, cha
     if (!w.oom) w_u32(&w, crc_of(w.p, w.n));
     if (w.oom) {
         free(w.p);
-        return fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory encoding the model");
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                         "out of host memory encoding the model");
     }
     *buf = w.p;
     *n = w.n;
@@ -481,8 +472,9 @@ static size_t r_left(const rd *r) { return r->n - r->off; }
 static int r_need(rd *r, size_t k, const char *what)
 {
     if (k <= r_left(r)) return 1;
-    r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                 "bad section %s: %s needs %zu bytes, only %zu left", r->sec, what, k, r_left(r));
+    r->st =
+        error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                  "bad section %s: %s needs %zu bytes, only %zu left", r->sec, what, k, r_left(r));
     return 0;
 }
 static int r_u32(rd *r, uint32_t *v, const char *what)
@@ -527,15 +519,15 @@ static int r_str(rd *r, char *dst, size_t cap, const char *what)
     uint32_t len;
     if (!r_u32(r, &len, what)) return 0;
     if (len >= cap) {
-        r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                     "bad section %s: %s is %u bytes long, at most %zu allowed", r->sec, what,
-                     (unsigned)len, cap - 1);
+        r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s: %s is %u bytes long, at most %zu allowed", r->sec, what,
+                          (unsigned)len, cap - 1);
         return 0;
     }
     if (!r_need(r, len, what)) return 0;
     if (memchr(r->p + r->off, 0, len)) {
-        r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                     "bad section %s: %s contains a NUL byte", r->sec, what);
+        r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s: %s contains a NUL byte", r->sec, what);
         return 0;
     }
     memcpy(dst, r->p + r->off, len);
@@ -545,8 +537,8 @@ static int r_str(rd *r, char *dst, size_t cap, const char *what)
 }
 static int r_oom(rd *r)
 {
-    r->st = fail(r->err, r->errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory reading section %s",
-                 r->sec);
+    r->st = error_set(r->err, r->errlen, GRAFT_ERR_HOST_MEMORY,
+                      "out of host memory reading section %s", r->sec);
     return 0;
 }
 /* A count is refused unless that many minimal records fit in what is left,
@@ -556,15 +548,15 @@ static int r_count(rd *r, int *out, uint32_t max, size_t min_record, const char 
     uint32_t c;
     if (!r_u32(r, &c, what)) return 0;
     if (c > max) {
-        r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                     "bad section %s: %s %u exceeds the limit of %u", r->sec, what, (unsigned)c,
-                     (unsigned)max);
+        r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s: %s %u exceeds the limit of %u", r->sec, what,
+                          (unsigned)c, (unsigned)max);
         return 0;
     }
     if ((size_t)c > r_left(r) / min_record) {
-        r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                     "bad section %s: %s %u cannot fit in the %zu bytes left", r->sec, what,
-                     (unsigned)c, r_left(r));
+        r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s: %s %u cannot fit in the %zu bytes left", r->sec, what,
+                          (unsigned)c, r_left(r));
         return 0;
     }
     *out = (int)c;
@@ -585,9 +577,9 @@ static int r_tensors(rd *r, mf_tensor **out, int *count)
         uint32_t nd;
         if (!r_u32(r, &nd, "tensor rank")) return 0;
         if (nd < 1 || nd > GRAFT_MAX_DIMS) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section %s: tensor '%s' has %u dimensions (1..%d allowed)", r->sec,
-                         t[i].name, (unsigned)nd, GRAFT_MAX_DIMS);
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section %s: tensor '%s' has %u dimensions (1..%d allowed)",
+                              r->sec, t[i].name, (unsigned)nd, GRAFT_MAX_DIMS);
             return 0;
         }
         t[i].ndim = (int)nd;
@@ -595,9 +587,9 @@ static int r_tensors(rd *r, mf_tensor **out, int *count)
             uint32_t s;
             if (!r_u32(r, &s, "tensor dimension")) return 0;
             if (s < 1 || s > INT_MAX) {
-                r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                             "bad section %s: tensor '%s' dimension %u is %u", r->sec, t[i].name,
-                             (unsigned)d, (unsigned)s);
+                r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                                  "bad section %s: tensor '%s' dimension %u is %u", r->sec,
+                                  t[i].name, (unsigned)d, (unsigned)s);
                 return 0;
             }
             t[i].shape[d] = (int)s;
@@ -608,16 +600,16 @@ static int r_tensors(rd *r, mf_tensor **out, int *count)
         char sb[64];
         shape_str(&t[i], sb, sizeof sb);
         if (numel == 0 || declared != numel) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section %s: tensor '%s' declares %llu elements but its shape %s "
-                         "has %zu",
-                         r->sec, t[i].name, (unsigned long long)declared, sb, numel);
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section %s: tensor '%s' declares %llu elements but its shape %s "
+                              "has %zu",
+                              r->sec, t[i].name, (unsigned long long)declared, sb, numel);
             return 0;
         }
         if (numel > r_left(r) / 4) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section %s: tensor '%s' (%s) needs %zu bytes, only %zu left",
-                         r->sec, t[i].name, sb, numel * 4, r_left(r));
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section %s: tensor '%s' (%s) needs %zu bytes, only %zu left",
+                              r->sec, t[i].name, sb, numel * 4, r_left(r));
             return 0;
         }
         t[i].data = malloc(numel * sizeof(float));
@@ -639,8 +631,8 @@ static int r_arch(rd *r, mf_model *m)
     for (int i = 0; i < 3; i++) {
         if (!r_u32(r, &dims[i], "input size")) return 0;
         if (dims[i] > MF_MAX_DIM) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section ARCH: input dimension %u too large", (unsigned)dims[i]);
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section ARCH: input dimension %u too large", (unsigned)dims[i]);
             return 0;
         }
     }
@@ -665,9 +657,9 @@ static int r_arch(rd *r, mf_model *m)
         int k = 0;
         while (k < GRAFT_LAYER_KIND_COUNT && strcmp(kind_names[k], kind) != 0) k++;
         if (k == GRAFT_LAYER_KIND_COUNT) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section ARCH: node '%s' has unknown layer kind '%s'", nd->name,
-                         kind);
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section ARCH: node '%s' has unknown layer kind '%s'", nd->name,
+                              kind);
             return 0;
         }
         memset(&nd->spec, 0, sizeof nd->spec);
@@ -679,9 +671,9 @@ static int r_arch(rd *r, mf_model *m)
         uint32_t nin;
         if (!r_u32(r, &nin, "input count")) return 0;
         if (nin > MF_MAX_INPUTS) {
-            r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT,
-                         "bad section ARCH: node '%s' has %u inputs, at most %d allowed",
-                         nd->name, (unsigned)nin, MF_MAX_INPUTS);
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section ARCH: node '%s' has %u inputs, at most %d allowed",
+                              nd->name, (unsigned)nin, MF_MAX_INPUTS);
             return 0;
         }
         nd->ninputs = (int)nin;
@@ -725,7 +717,8 @@ static int r_state(rd *r, mf_model *m)
 static int r_json(rd *r, mf_model *m)
 {
     if (memchr(r->p, 0, r->n)) {
-        r->st = fail(r->err, r->errlen, GRAFT_ERR_FORMAT, "bad section JSON: contains a NUL byte");
+        r->st =
+            error_set(r->err, r->errlen, GRAFT_ERR_FORMAT, "bad section JSON: contains a NUL byte");
         return 0;
     }
     if (!(m->meta_json = malloc(r->n + 1))) return r_oom(r);
@@ -759,45 +752,46 @@ graft_status mf_parse(const unsigned char *buf, size_t n, mf_model *out, char *e
 {
     memset(out, 0, sizeof *out);
     if (!buf || n == 0)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "empty file, not a graft model file");
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "empty file, not a graft model file");
     if (memcmp(buf, MF_MAGIC, n < 8 ? n : 8) != 0)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "not a graft model file (bad magic, expected \"" MF_MAGIC "\")");
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "not a graft model file (bad magic, expected \"" MF_MAGIC "\")");
     if (n < 12)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "truncated: expected at least %u bytes, file has %zu", MIN_FILE_BYTES, n);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "truncated: expected at least %u bytes, file has %zu", MIN_FILE_BYTES, n);
     /* The version comes before anything else so that a newer layout is
      * reported as such, not as a checksum or size error. */
     uint32_t version = get_le32(buf + 8);
     if (version != MF_FORMAT_VERSION)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "unsupported format version %u (this graft reads version %u%s)",
-                    (unsigned)version, MF_FORMAT_VERSION,
-                    version > MF_FORMAT_VERSION ? "; written by a newer graft" : "");
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "unsupported format version %u (this graft reads version %u%s)",
+                         (unsigned)version, MF_FORMAT_VERSION,
+                         version > MF_FORMAT_VERSION ? "; written by a newer graft" : "");
     if (n < MIN_FILE_BYTES)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "truncated: expected at least %u bytes, file has %zu", MIN_FILE_BYTES, n);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "truncated: expected at least %u bytes, file has %zu", MIN_FILE_BYTES, n);
     uint32_t flags = get_le32(buf + 12);
     uint64_t size = get_le64(buf + 16);
     if (size < MIN_FILE_BYTES)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "bad header: declared file size %llu is below the %u-byte minimum",
-                    (unsigned long long)size, MIN_FILE_BYTES);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "bad header: declared file size %llu is below the %u-byte minimum",
+                         (unsigned long long)size, MIN_FILE_BYTES);
     if (size > n)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "truncated: expected %llu bytes, file has %zu",
-                    (unsigned long long)size, n);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "truncated: expected %llu bytes, file has %zu", (unsigned long long)size,
+                         n);
     if (size < n)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "%zu unexpected bytes after the declared end (%llu bytes)",
-                    n - (size_t)size, (unsigned long long)size);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "%zu unexpected bytes after the declared end (%llu bytes)",
+                         n - (size_t)size, (unsigned long long)size);
     uint32_t stored = get_le32(buf + n - 4), computed = crc_of(buf, n - 4);
     if (stored != computed)
-        return fail(err, errlen, GRAFT_ERR_FORMAT,
-                    "checksum mismatch (stored %08x, computed %08x): the file is corrupted",
-                    (unsigned)stored, (unsigned)computed);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                         "checksum mismatch (stored %08x, computed %08x): the file is corrupted",
+                         (unsigned)stored, (unsigned)computed);
     if (flags & ~MF_FLAG_CHECKPOINT)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "unknown header flags 0x%08x",
-                    (unsigned)flags);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "unknown header flags 0x%08x",
+                         (unsigned)flags);
 
     graft_status s = GRAFT_OK;
     int seen[SEC_COUNT] = {0};
@@ -805,26 +799,27 @@ graft_status mf_parse(const unsigned char *buf, size_t n, mf_model *out, char *e
     char tb[24];
     while (off < end) {
         if (end - off < 12) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT,
-                     "bad section header at offset %zu: %zu bytes left, 12 needed", off,
-                     end - off);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                          "bad section header at offset %zu: %zu bytes left, 12 needed", off,
+                          end - off);
             goto fail;
         }
         const unsigned char *tag = buf + off;
         uint64_t len = get_le64(buf + off + 4);
         off += 12;
         if (len > end - off) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT,
-                     "bad section %s at offset %zu: declares %llu bytes, only %zu left",
-                     tag_str(tag, tb, sizeof tb), off - 12, (unsigned long long)len, end - off);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s at offset %zu: declares %llu bytes, only %zu left",
+                          tag_str(tag, tb, sizeof tb), off - 12, (unsigned long long)len,
+                          end - off);
             goto fail;
         }
         int k = 0;
         while (k < SEC_COUNT && memcmp(tag, sections[k].tag, 4) != 0) k++;
         if (k == SEC_COUNT || seen[k]) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT, "bad section: %s %s at offset %zu",
-                     k == SEC_COUNT ? "unknown" : "repeated", tag_str(tag, tb, sizeof tb),
-                     off - 12);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "bad section: %s %s at offset %zu",
+                          k == SEC_COUNT ? "unknown" : "repeated", tag_str(tag, tb, sizeof tb),
+                          off - 12);
             goto fail;
         }
         seen[k] = 1;
@@ -836,21 +831,22 @@ graft_status mf_parse(const unsigned char *buf, size_t n, mf_model *out, char *e
             goto fail;
         }
         if (r.off != r.n) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT, "bad section %s: %zu unexpected bytes at its end",
-                     sections[k].tag, r.n - r.off);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                          "bad section %s: %zu unexpected bytes at its end", sections[k].tag,
+                          r.n - r.off);
             goto fail;
         }
         off += (size_t)len;
     }
     for (int k = SEC_ARCH; k <= SEC_TENS; k++)
         if (!seen[k]) {
-            s = fail(err, errlen, GRAFT_ERR_FORMAT, "missing section %s", sections[k].tag);
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "missing section %s", sections[k].tag);
             goto fail;
         }
     if (!!(flags & MF_FLAG_CHECKPOINT) != seen[SEC_STAT]) {
-        s = fail(err, errlen, GRAFT_ERR_FORMAT,
-                 seen[SEC_STAT] ? "STAT section in a file not flagged as a checkpoint"
-                                : "checkpoint flag set but no STAT section");
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT,
+                      seen[SEC_STAT] ? "STAT section in a file not flagged as a checkpoint"
+                                     : "checkpoint flag set but no STAT section");
         goto fail;
     }
     s = mf_validate(out, err, errlen);
@@ -868,10 +864,10 @@ graft_status mf_write(const mf_model *m, const char *path, char *err, size_t err
     unsigned char *buf;
     size_t n;
     graft_status s = mf_serialize(m, &buf, &n, msg, sizeof msg);
-    if (s != GRAFT_OK) return fail(err, errlen, s, "%s: not written: %s", path, msg);
+    if (s != GRAFT_OK) return error_set(err, errlen, s, "%s: not written: %s", path, msg);
     int e = file_write_atomic(path, buf, n);
     free(buf);
-    if (e) return fail(err, errlen, GRAFT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
+    if (e) return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot write: %s", path, strerror(e));
     return GRAFT_OK;
 }
 
@@ -882,13 +878,13 @@ graft_status mf_read(const char *path, mf_model *out, char *err, size_t errlen)
     size_t n;
     int e = file_read_all(path, MF_MAX_FILE_BYTES, &buf, &n);
     if (e == EFBIG)
-        return fail(err, errlen, GRAFT_ERR_IO, "%s: larger than the %zu-byte limit", path,
-                    MF_MAX_FILE_BYTES);
-    if (e) return fail(err, errlen, GRAFT_ERR_IO, "%s: cannot read: %s", path, strerror(e));
+        return error_set(err, errlen, GRAFT_ERR_IO, "%s: larger than the %zu-byte limit", path,
+                         MF_MAX_FILE_BYTES);
+    if (e) return error_set(err, errlen, GRAFT_ERR_IO, "%s: cannot read: %s", path, strerror(e));
     char msg[512];
     graft_status s = mf_parse(buf, n, out, msg, sizeof msg);
     free(buf);
-    if (s != GRAFT_OK) return fail(err, errlen, s, "%s: %s", path, msg);
+    if (s != GRAFT_OK) return error_set(err, errlen, s, "%s: %s", path, msg);
     return GRAFT_OK;
 }
 
@@ -898,58 +894,59 @@ graft_status mf_check_compatible(const mf_model *a, const mf_model *b, char *err
                                  size_t errlen)
 {
     if (strcmp(a->arch, b->arch) != 0)
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "architecture differs: '%s' vs '%s'", a->arch,
-                    b->arch);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "architecture differs: '%s' vs '%s'",
+                         a->arch, b->arch);
     int nn = a->nnodes < b->nnodes ? a->nnodes : b->nnodes;
     for (int i = 0; i < nn; i++) {
         const mf_node *x = &a->nodes[i], *y = &b->nodes[i];
         if (strcmp(x->name, y->name) != 0)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node %d differs: '%s' vs '%s'", i,
-                        x->name, y->name);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node %d differs: '%s' vs '%s'", i,
+                             x->name, y->name);
         if (x->spec.kind != y->spec.kind)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s': kind %s vs %s", x->name,
-                        kind_name(x->spec.kind), kind_name(y->spec.kind));
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': kind %s vs %s", x->name,
+                             kind_name(x->spec.kind), kind_name(y->spec.kind));
         for (size_t f = 0; f < N_SPEC_INTS; f++)
             if (spec_int_c(&x->spec, f) != spec_int_c(&y->spec, f))
-                return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %d vs %d",
-                            x->name, kind_name(x->spec.kind), spec_ints[f].name,
-                            spec_int_c(&x->spec, f), spec_int_c(&y->spec, f));
+                return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %d vs %d",
+                                 x->name, kind_name(x->spec.kind), spec_ints[f].name,
+                                 spec_int_c(&x->spec, f), spec_int_c(&y->spec, f));
         for (size_t f = 0; f < N_SPEC_FLOATS; f++)
             if (spec_float_c(&x->spec, f) != spec_float_c(&y->spec, f))
-                return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %g vs %g",
-                            x->name, kind_name(x->spec.kind), spec_floats[f].name,
-                            (double)spec_float_c(&x->spec, f), (double)spec_float_c(&y->spec, f));
+                return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %g vs %g",
+                                 x->name, kind_name(x->spec.kind), spec_floats[f].name,
+                                 (double)spec_float_c(&x->spec, f),
+                                 (double)spec_float_c(&y->spec, f));
         if (x->ninputs != y->ninputs)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %d inputs vs %d", x->name,
-                        x->ninputs, y->ninputs);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %d inputs vs %d", x->name,
+                             x->ninputs, y->ninputs);
         for (int j = 0; j < x->ninputs; j++)
             if (x->inputs[j] != y->inputs[j])
-                return fail(err, errlen, GRAFT_ERR_FORMAT,
-                            "node '%s': input %d is node %d vs node %d", x->name, j, x->inputs[j],
-                            y->inputs[j]);
+                return error_set(err, errlen, GRAFT_ERR_FORMAT,
+                                 "node '%s': input %d is node %d vs node %d", x->name, j,
+                                 x->inputs[j], y->inputs[j]);
     }
     if (a->nnodes != b->nnodes) {
         const mf_model *big = a->nnodes > b->nnodes ? a : b;
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "%d nodes vs %d; first extra node '%s'",
-                    a->nnodes, b->nnodes, big->nodes[nn].name);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "%d nodes vs %d; first extra node '%s'",
+                         a->nnodes, b->nnodes, big->nodes[nn].name);
     }
     int nt = a->ntensors < b->ntensors ? a->ntensors : b->ntensors;
     char sa[64], sb[64];
     for (int i = 0; i < nt; i++) {
         const mf_tensor *x = &a->tensors[i], *y = &b->tensors[i];
         if (strcmp(x->name, y->name) != 0)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "tensor %d differs: '%s' vs '%s'", i,
-                        x->name, y->name);
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "tensor %d differs: '%s' vs '%s'", i,
+                             x->name, y->name);
         int same = x->ndim == y->ndim;
         for (int d = 0; same && d < x->ndim; d++) same = x->shape[d] == y->shape[d];
         if (!same)
-            return fail(err, errlen, GRAFT_ERR_FORMAT, "tensor '%s': shape %s vs %s", x->name,
-                        shape_str(x, sa, sizeof sa), shape_str(y, sb, sizeof sb));
+            return error_set(err, errlen, GRAFT_ERR_FORMAT, "tensor '%s': shape %s vs %s", x->name,
+                             shape_str(x, sa, sizeof sa), shape_str(y, sb, sizeof sb));
     }
     if (a->ntensors != b->ntensors) {
         const mf_model *big = a->ntensors > b->ntensors ? a : b;
-        return fail(err, errlen, GRAFT_ERR_FORMAT, "%d tensors vs %d; first extra tensor '%s'",
-                    a->ntensors, b->ntensors, big->tensors[nt].name);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "%d tensors vs %d; first extra tensor '%s'",
+                         a->ntensors, b->ntensors, big->tensors[nt].name);
     }
     return GRAFT_OK;
 }

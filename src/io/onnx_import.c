@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "error.h"
 #include "fileutil.h"
 #include "onnx_common.h"
 
@@ -195,7 +196,7 @@ static graft_status nfail(nctx *c, graft_status s, const char *fmt, ...)
     char msg[700];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    error_vset(msg, sizeof msg, s, fmt, ap);
     va_end(ap);
     return ctx_fail(c->im->ctx, s, "%s: node '%s' (%s): %s", c->im->path, c->name,
                     onnx_str(c->nd->op_type), msg);

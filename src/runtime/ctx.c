@@ -1,8 +1,8 @@
-/* Context lifetime, last-error bookkeeping, buffers and kernel launches. */
+/* Context lifetime and configuration, last-error bookkeeping, logging,
+ * buffers, kernel launches and their profile. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "ctx.h"
 
@@ -61,9 +61,27 @@ graft_ctx_params graft_ctx_default_params(void)
     graft_ctx_params p;
     memset(&p, 0, sizeof p);
     p.gemm = GRAFT_GEMM_AUTO;
+    p.kernel_style = GRAFT_KERNELS_AUTO;
+    p.fuse = 1;
+    p.conv_path = GRAFT_CONV_PATH_AUTO;
+    p.conv_chunk_bytes = (size_t)32 << 20;
     return p;
 }
 
+void ctx_log(const graft_ctx *ctx, graft_log_level level, const char *fmt, ...)
+{
+    if (!ctx->log) return;
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ctx->log(ctx->log_user, level, msg);
+}
+
+/* The cache directory's default follows the platform convention
+ * ($XDG_CACHE_HOME, else ~/.cache): the one place the library reads the
+ * environment. */
 static void resolve_cache_dir(graft_ctx *ctx, const char *dir)
 {
     ctx->cache_dir[0] = '\0';
@@ -79,58 +97,45 @@ static void resolve_cache_dir(graft_ctx *ctx, const char *dir)
         snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s/.cache/graft", home);
 }
 
-static graft_status pick_gemm(graft_ctx *ctx, graft_gemm_backend want, char *err, size_t errlen)
+/* Refuses out-of-range fields before any device work, naming the field. */
+static graft_status check_params(const graft_ctx_params *p, char *err, size_t errlen)
 {
-    if (want == GRAFT_GEMM_AUTO) {
-        const char *env = getenv("GRAFT_GEMM");
-        if (env && *env) {
-            if (!strcasecmp(env, "clblast")) want = GRAFT_GEMM_CLBLAST;
-            else if (!strcasecmp(env, "native")) want = GRAFT_GEMM_NATIVE;
-            else {
-                if (err) snprintf(err, errlen, "GRAFT_GEMM='%s': expected 'clblast' or 'native'", env);
-                return GRAFT_ERR_INVALID_ARG;
-            }
-        }
-    }
-    if (want == GRAFT_GEMM_AUTO)
-        want = ctx->info.type == GRAFT_DEVICE_GPU ? GRAFT_GEMM_CLBLAST : GRAFT_GEMM_NATIVE;
-    ctx->gemm = want;
+    if ((unsigned)p->gemm > GRAFT_GEMM_NATIVE)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.gemm: %d is not a "
+                         "graft_gemm_backend", (int)p->gemm);
+    if ((unsigned)p->kernel_style > GRAFT_KERNELS_GPU)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.kernel_style: %d "
+                         "is not a graft_kernel_style", (int)p->kernel_style);
+    if (p->fuse != 0 && p->fuse != 1)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.fuse: %d, expected "
+                         "0 or 1", p->fuse);
+    if ((unsigned)p->conv_path > GRAFT_CONV_PATH_IM2COL)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_path: %d is "
+                         "not a graft_conv_path", (int)p->conv_path);
+    if (p->conv_chunk_bytes == 0)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_chunk_bytes: "
+                         "must be > 0 (start from graft_ctx_default_params)");
+    if ((unsigned)p->gemm_tuning.variant > GRAFT_GEMM_VARIANT_DIRECT)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.gemm_tuning.variant:"
+                         " %d is not a graft_gemm_variant", (int)p->gemm_tuning.variant);
     return GRAFT_OK;
-}
-
-static int env_int(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : 0;
-}
-
-void ctx_read_gemm_tuning(gemm_tuning *t)
-{
-    t->nr = env_int("GRAFT_GEMM_NR");
-    t->kc = env_int("GRAFT_GEMM_KC");
-    t->pc = env_int("GRAFT_GEMM_PC");
-    t->lws0 = env_int("GRAFT_GEMM_LWS0");
-    t->lws1 = env_int("GRAFT_GEMM_LWS1");
-    t->qdim = env_int("GRAFT_GEMM_QDIM");
-    t->qc = env_int("GRAFT_GEMM_QC");
-    const char *v = getenv("GRAFT_GEMM_VARIANT");
-    t->variant = !v ? 0 : !strcmp(v, "v1") ? 1 : !strcmp(v, "packa") ? 2 : !strcmp(v, "direct") ? 3 : 0;
 }
 
 graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *err, size_t errlen)
 {
-    if (!out) return GRAFT_ERR_INVALID_ARG;
+    if (!out) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_create: NULL out");
     *out = NULL;
     graft_ctx_params defp = graft_ctx_default_params();
     if (!p) p = &defp;
+    graft_status s = check_params(p, err, errlen);
+    if (s != GRAFT_OK) return s;
 
     device_handle *list;
     int n;
-    graft_status s = device_enumerate(&list, &n, err, errlen);
+    s = device_enumerate(&list, &n, err, errlen);
     if (s != GRAFT_OK) return s;
 
     const char *spec = p->device;
-    if (!spec || !*spec) spec = getenv("GRAFT_DEVICE");
     int idx = device_select(list, n, spec);
     if (idx < 0) {
         if (err) {
@@ -146,45 +151,25 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     graft_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) {
         free(list);
-        if (err) snprintf(err, errlen, "out of host memory");
-        return GRAFT_ERR_HOST_MEMORY;
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     ctx->platform = list[idx].platform;
     ctx->device = list[idx].device;
     ctx->info = list[idx].info;
-    ctx->verbose = p->verbose;
     free(list);
     resolve_cache_dir(ctx, p->cache_dir);
 
-    ctx->cpu_kernels = ctx->info.type != GRAFT_DEVICE_GPU;
-    ctx_read_gemm_tuning(&ctx->tune);
-    const char *style = getenv("GRAFT_KERNEL_STYLE");
-    if (style && *style) {
-        if (!strcasecmp(style, "cpu")) ctx->cpu_kernels = 1;
-        else if (!strcasecmp(style, "gpu")) ctx->cpu_kernels = 0;
-        else {
-            if (err) snprintf(err, errlen, "GRAFT_KERNEL_STYLE='%s': expected 'cpu' or 'gpu'", style);
-            graft_ctx_destroy(ctx);
-            return GRAFT_ERR_INVALID_ARG;
-        }
-    }
-    const char *pk = getenv("GRAFT_PROFILE_KERNELS");
-    ctx->prof_kernels = pk && !strcmp(pk, "1");
-    const char *fuse = getenv("GRAFT_FUSE");
-    ctx->fuse = 1;
-    if (fuse && *fuse) {
-        if (!strcmp(fuse, "0")) ctx->fuse = 0;
-        else if (strcmp(fuse, "1")) {
-            if (err) snprintf(err, errlen, "GRAFT_FUSE='%s': expected 0 or 1", fuse);
-            graft_ctx_destroy(ctx);
-            return GRAFT_ERR_INVALID_ARG;
-        }
-    }
-    s = pick_gemm(ctx, p->gemm, err, errlen);
-    if (s != GRAFT_OK) {
-        graft_ctx_destroy(ctx);
-        return s;
-    }
+    ctx->cpu_kernels = p->kernel_style == GRAFT_KERNELS_AUTO ? ctx->info.type != GRAFT_DEVICE_GPU
+                                                             : p->kernel_style == GRAFT_KERNELS_CPU;
+    ctx->fuse = p->fuse;
+    ctx->conv_path = p->conv_path;
+    ctx->conv_chunk_bytes = p->conv_chunk_bytes;
+    ctx->prof_kernels = p->profile_kernels != 0;
+    ctx->tune = p->gemm_tuning;
+    ctx->log = p->log;
+    ctx->log_user = p->log_user;
+    ctx->gemm = p->gemm != GRAFT_GEMM_AUTO ? p->gemm
+                : ctx->info.type == GRAFT_DEVICE_GPU ? GRAFT_GEMM_CLBLAST : GRAFT_GEMM_NATIVE;
 
     cl_int rc;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
@@ -192,14 +177,14 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     if (rc == CL_SUCCESS)
         ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, 0, &rc);
     if (rc != CL_SUCCESS) {
-        if (err) snprintf(err, errlen, "creating an OpenCL context on '%s': %s (%d)",
-                          ctx->info.name, cl_error_name(rc), rc);
+        error_set(err, errlen, GRAFT_ERR_OPENCL, "creating an OpenCL context on '%s': %s (%d)",
+                  ctx->info.name, cl_error_name(rc), rc);
         graft_ctx_destroy(ctx);
         return GRAFT_ERR_OPENCL;
     }
     s = ctx_build_program(ctx);
     if (s != GRAFT_OK) {
-        if (err) snprintf(err, errlen, "%s", ctx->err);
+        error_set(err, errlen, s, "%s", ctx->err);
         graft_ctx_destroy(ctx);
         return s;
     }
@@ -208,33 +193,81 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
 }
 
 
-static int by_prof_time(const void *a, const void *b)
+static int by_seconds(const void *a, const void *b)
 {
-    double x = ((const kernel_entry *)a)->prof_s, y = ((const kernel_entry *)b)->prof_s;
+    double x = ((const graft_kernel_stat *)a)->seconds, y = ((const graft_kernel_stat *)b)->seconds;
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* GRAFT_PROFILE_KERNELS=1: the per-kernel totals, slowest first, on stderr. */
-static void print_kernel_profile(graft_ctx *ctx)
+int graft_ctx_kernel_profile(const graft_ctx *ctx, graft_kernel_stat *out, int max)
 {
-    double tot = 0;
-    for (int i = 0; i < ctx->nkernels; i++) tot += ctx->kernels[i].prof_s;
-    if (tot <= 0) return;
-    qsort(ctx->kernels, (size_t)ctx->nkernels, sizeof *ctx->kernels, by_prof_time);
-    fprintf(stderr, "graft kernel profile (%s): %.1f ms in kernels\n", ctx->info.name, 1e3 * tot);
-    fprintf(stderr, "  %-28s %8s %10s %9s %6s\n", "kernel", "calls", "total ms", "ms/call", "share");
-    for (int i = 0; i < ctx->nkernels && ctx->kernels[i].prof_n; i++) {
+    if (!ctx || !ctx->prof_kernels) return 0;
+    int count = 0;
+    for (int i = 0; i < ctx->nkernels; i++) count += ctx->kernels[i].prof_n > 0;
+    if (count == 0 || !out || max <= 0) return count;
+    graft_kernel_stat *all = malloc((size_t)count * sizeof *all);
+    if (!all) return 0;
+    int k = 0;
+    for (int i = 0; i < ctx->nkernels; i++) {
         const kernel_entry *e = &ctx->kernels[i];
-        fprintf(stderr, "  %-28s %8ld %10.1f %9.3f %5.1f%%\n", e->name, e->prof_n, 1e3 * e->prof_s,
-                1e3 * e->prof_s / (double)e->prof_n, 100 * e->prof_s / tot);
+        if (!e->prof_n) continue;
+        snprintf(all[k].name, sizeof all[k].name, "%s", e->name);
+        all[k].calls = e->prof_n;
+        all[k].seconds = e->prof_s;
+        k++;
     }
+    qsort(all, (size_t)count, sizeof *all, by_seconds);
+    memcpy(out, all, (size_t)(count < max ? count : max) * sizeof *all);
+    free(all);
+    return count;
+}
+
+/* Appends to a bounded text buffer; *len stays below cap (truncates). */
+static void text_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void text_add(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+    if (*len + 1 >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *len, cap - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0) *len = *len + (size_t)k < cap ? *len + (size_t)k : cap - 1;
+}
+
+/* profile_kernels: the per-kernel totals, slowest first, as one message
+ * (tools/bench.sh parses the lines that start with two spaces). */
+static void log_kernel_profile(graft_ctx *ctx)
+{
+    int n = graft_ctx_kernel_profile(ctx, NULL, 0);
+    graft_kernel_stat *st = n > 0 ? malloc((size_t)n * sizeof *st) : NULL;
+    if (!st) return;
+    n = graft_ctx_kernel_profile(ctx, st, n);
+    double tot = 0;
+    for (int i = 0; i < n; i++) tot += st[i].seconds;
+    size_t cap = 1024 + (size_t)n * 160, len = 0;
+    char *msg = tot > 0 ? malloc(cap) : NULL;
+    if (msg) {
+        msg[0] = '\0';
+        text_add(msg, cap, &len, "graft kernel profile (%s): %.1f ms in kernels\n", ctx->info.name,
+                 1e3 * tot);
+        text_add(msg, cap, &len, "  %-28s %8s %10s %9s %6s", "kernel", "calls", "total ms",
+                 "ms/call", "share");
+        for (int i = 0; i < n; i++)
+            text_add(msg, cap, &len, "\n  %-28s %8ld %10.1f %9.3f %5.1f%%", st[i].name,
+                     st[i].calls, 1e3 * st[i].seconds, 1e3 * st[i].seconds / (double)st[i].calls,
+                     100 * st[i].seconds / tot);
+        ctx->log(ctx->log_user, GRAFT_LOG_INFO, msg);
+    }
+    free(msg);
+    free(st);
 }
 
 void graft_ctx_destroy(graft_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
-    if (ctx->prof_kernels) print_kernel_profile(ctx);
+    if (ctx->prof_kernels && ctx->log) log_kernel_profile(ctx);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].k);
     free(ctx->kernels);
     for (int i = 0; i < 6; i++)
@@ -412,11 +445,9 @@ graft_status ctx_build_program(graft_ctx *ctx)
     ctx->stats.build_seconds += dt;
     if (res.from_cache) ctx->stats.programs_from_cache++;
     else ctx->stats.programs_built++;
-    if (ctx->verbose) {
-        if (res.note[0]) fprintf(stderr, "graft: %s\n", res.note);
-        fprintf(stderr, "graft: kernels %s (%.3f s)\n",
-                res.from_cache ? "loaded from the cache" : "built from source", dt);
-    }
+    if (res.note[0]) ctx_log(ctx, GRAFT_LOG_DEBUG, "graft: %s", res.note);
+    ctx_log(ctx, GRAFT_LOG_DEBUG, "graft: kernels %s (%.3f s)",
+            res.from_cache ? "loaded from the cache" : "built from source", dt);
     return GRAFT_OK;
 }
 

@@ -16,19 +16,12 @@
 typedef struct kernel_entry {
     char name[64];
     cl_kernel k;
-    double prof_s; /* GRAFT_PROFILE_KERNELS: seconds and launches */
+    double prof_s; /* profile_kernels: seconds and launches */
     long prof_n;
 } kernel_entry;
 
-/* Benchmark knobs of the native GEMM (docs/performance.md), read from the
- * environment once when the context is created; 0 = not set. */
-typedef struct gemm_tuning {
-    int nr, kc, pc, lws0, lws1, qdim, qc;
-    int variant; /* 0 auto, 1 "v1", 2 "packa", 3 "direct" */
-} gemm_tuning;
-
-/* Fills t from GRAFT_GEMM_* (benchmarks re-read it after changing them). */
-void ctx_read_gemm_tuning(gemm_tuning *t);
+/* Benchmark knobs of the native GEMM (graft_ctx_params.gemm_tuning). */
+typedef graft_gemm_tuning gemm_tuning;
 
 struct graft_ctx {
     cl_platform_id platform;
@@ -38,12 +31,16 @@ struct graft_ctx {
     cl_program program;
     graft_device_info info;
     graft_gemm_backend gemm;
+    /* Configuration, fixed at creation (graft_ctx_params). */
     int cpu_kernels;  /* see ctx_is_cpu */
-    int fuse;         /* models fold activations into BatchNorm; GRAFT_FUSE=0 turns it off */
-    int prof_kernels; /* GRAFT_PROFILE_KERNELS=1: time every launch, print at destroy */
+    int fuse;         /* models fold activations into BatchNorm */
+    graft_conv_path conv_path;
+    size_t conv_chunk_bytes;
+    int prof_kernels; /* time every launch for graft_ctx_kernel_profile */
     gemm_tuning tune;
+    graft_log_fn log;
+    void *log_user;
     char cache_dir[1024];
-    int verbose;
     graft_build_stats stats;
 
     kernel_entry *kernels;
@@ -107,9 +104,13 @@ graft_status ctx_read(graft_ctx *ctx, cl_mem buf, size_t off, float *dst, size_t
 
 /* CPU-style kernels (PoCL and the like): kernels that loop inside few
  * work-items beat wide NDRanges there; GPUs want the opposite. Chosen from
- * the device type; GRAFT_KERNEL_STYLE=cpu|gpu overrides it so that both
- * families are tested on any device. */
+ * the device type unless graft_ctx_params.kernel_style forces one, so that
+ * both families are tested on any device. */
 static inline int ctx_is_cpu(const graft_ctx *ctx) { return ctx->cpu_kernels; }
+
+/* Passes a formatted message to the context's log sink, if any. */
+void ctx_log(const graft_ctx *ctx, graft_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Builds (or loads from the disk cache) the context's program. */
 graft_status ctx_build_program(graft_ctx *ctx);

@@ -6,6 +6,7 @@
 
 #include "ctx.h"
 #include "device.h"
+#include "error.h"
 
 static void get_str(cl_device_id d, cl_device_info what, char *dst, size_t n)
 {
@@ -66,29 +67,21 @@ const char *device_type_name(graft_device_type t)
     }
 }
 
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
-
 graft_status device_enumerate(device_handle **out, int *count, char *err, size_t errlen)
 {
     *out = NULL;
     *count = 0;
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
-    if (rc != CL_SUCCESS || np == 0) {
-        set_err(err, errlen,
-                "no OpenCL platform found: install an OpenCL driver, e.g. "
-                "'apt-get install pocl-opencl-icd' for the CPU, or your GPU "
-                "vendor's OpenCL ICD");
-        return GRAFT_ERR_NO_DEVICE;
-    }
+    if (rc != CL_SUCCESS || np == 0)
+        return error_set(err, errlen, GRAFT_ERR_NO_DEVICE,
+                         "no OpenCL platform found: install an OpenCL driver, e.g. "
+                         "'apt-get install pocl-opencl-icd' for the CPU, or your GPU "
+                         "vendor's OpenCL ICD");
     cl_platform_id *plats = calloc(np, sizeof *plats);
-    if (!plats) {
-        set_err(err, errlen, "out of host memory listing OpenCL platforms");
-        return GRAFT_ERR_HOST_MEMORY;
-    }
+    if (!plats)
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                         "out of host memory listing OpenCL platforms");
     clGetPlatformIDs(np, plats, NULL);
     device_handle *list = NULL;
     int n = 0;
@@ -102,8 +95,8 @@ graft_status device_enumerate(device_handle **out, int *count, char *err, size_t
             free(devs);
             free(grown ? grown : list);
             free(plats);
-            set_err(err, errlen, "out of host memory listing OpenCL devices");
-            return GRAFT_ERR_HOST_MEMORY;
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                             "out of host memory listing OpenCL devices");
         }
         list = grown;
         clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL);
@@ -118,10 +111,9 @@ graft_status device_enumerate(device_handle **out, int *count, char *err, size_t
     free(plats);
     if (n == 0) {
         free(list);
-        set_err(err, errlen,
-                "OpenCL platforms exist but expose no device: check the driver "
-                "installation (for the CPU: 'apt-get install pocl-opencl-icd')");
-        return GRAFT_ERR_NO_DEVICE;
+        return error_set(err, errlen, GRAFT_ERR_NO_DEVICE,
+                         "OpenCL platforms exist but expose no device: check the driver "
+                         "installation (for the CPU: 'apt-get install pocl-opencl-icd')");
     }
     *out = list;
     *count = n;
@@ -130,10 +122,8 @@ graft_status device_enumerate(device_handle **out, int *count, char *err, size_t
 
 graft_status graft_devices_list(graft_device_info **out, int *count, char *err, size_t errlen)
 {
-    if (!out || !count) {
-        set_err(err, errlen, "graft_devices_list: NULL output pointer");
-        return GRAFT_ERR_INVALID_ARG;
-    }
+    if (!out || !count)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_devices_list: NULL output pointer");
     device_handle *list;
     int n;
     graft_status s = device_enumerate(&list, &n, err, errlen);
@@ -145,8 +135,7 @@ graft_status graft_devices_list(graft_device_info **out, int *count, char *err, 
     graft_device_info *infos = calloc((size_t)n, sizeof *infos);
     if (!infos) {
         free(list);
-        set_err(err, errlen, "out of host memory");
-        return GRAFT_ERR_HOST_MEMORY;
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     for (int i = 0; i < n; i++) infos[i] = list[i].info;
     free(list);

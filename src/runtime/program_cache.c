@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "fileutil.h"
 #include "hash.h"
 
@@ -39,9 +40,9 @@ static graft_status build_log_fail(const program_request *rq, cl_program prog, c
         clGetProgramBuildInfo(prog, rq->device, CL_PROGRAM_BUILD_LOG, len, log, NULL);
         log[len] = '\0';
     }
-    if (err)
-        snprintf(err, errlen, "building graft's OpenCL program for '%s' failed: %s (%d)\n%.800s",
-                 rq->info->name, cl_error_name(rc), rc, log ? log : "");
+    error_set(err, errlen, GRAFT_ERR_BUILD,
+              "building graft's OpenCL program for '%s' failed: %s (%d)\n%.800s", rq->info->name,
+              cl_error_name(rc), rc, log ? log : "");
     free(log);
     return GRAFT_ERR_BUILD;
 }
@@ -122,15 +123,14 @@ graft_status program_cache_build(const program_request *rq, program_result *out,
     /* OpenCL 1.2 headers take char ** though nothing is written. */
     const char **srcs = malloc((size_t)rq->nsources * sizeof *srcs);
     if (!srcs) {
-        if (err) snprintf(err, errlen, "out of host memory");
-        return GRAFT_ERR_HOST_MEMORY;
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     for (int i = 0; i < rq->nsources; i++) srcs[i] = rq->sources[i];
     cl_program prog = clCreateProgramWithSource(rq->context, (cl_uint)rq->nsources, srcs, NULL, &rc);
     free(srcs);
     if (rc != CL_SUCCESS) {
-        if (err) snprintf(err, errlen, "clCreateProgramWithSource: OpenCL error %s (%d)", cl_error_name(rc), rc);
-        return GRAFT_ERR_OPENCL;
+        return error_set(err, errlen, GRAFT_ERR_OPENCL,
+                         "clCreateProgramWithSource: OpenCL error %s (%d)", cl_error_name(rc), rc);
     }
     rc = clBuildProgram(prog, 1, &rq->device, rq->options, NULL, NULL);
     if (rc != CL_SUCCESS) {
@@ -141,7 +141,11 @@ graft_status program_cache_build(const program_request *rq, program_result *out,
     out->program = prog;
     if (path[0]) {
         int e = store_cached(rq, prog, path, key);
-        if (e) snprintf(out->note, sizeof out->note, "cannot write kernel cache %s: %s", path, strerror(e));
+        /* A long path may truncate the note; it is informational only (the
+         * result is used so that -O0 builds do not flag the truncation). */
+        if (e && snprintf(out->note, sizeof out->note, "cannot write kernel cache %s: %s", path,
+                          strerror(e)) < 0)
+            out->note[0] = '\0';
     }
     return GRAFT_OK;
 }

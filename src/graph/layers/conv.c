@@ -1,5 +1,5 @@
 /* 2-D convolution (GRAFT_LAYER_CONV2D): im2col + GEMM per group over chunks
- * of images (scratch bounded by CONV_CHUNK_BYTES), or
+ * of images (scratch bounded by the context's conv_chunk_bytes), or
  * direct kernels when each group has a single input channel (depthwise). */
 #include <math.h>
 #include <stdio.h>
@@ -90,30 +90,19 @@ static graft_status conv_init(graft_ctx *ctx, layer *l, rng *r)
 /* Cap on each of the im2col path's scratch buffers (columns in slot 0, the
  * [Cout][nc*P] output or gradient in slot 1, the column gradient in slot 2):
  * the batch goes through im2col + GEMM in chunks of nc images so that none
- * of them exceeds it (at least one image per chunk, however large). The
- * environment variable GRAFT_CONV_CHUNK_BYTES (a byte count, read on every
- * call) overrides it; the tests use it to force small chunks. */
-#define CONV_CHUNK_BYTES ((size_t)32 << 20)
-
-static size_t conv_chunk_bytes(void)
-{
-    const char *e = getenv("GRAFT_CONV_CHUNK_BYTES");
-    if (e && *e) {
-        char *end;
-        unsigned long long v = strtoull(e, &end, 10);
-        if (*end == '\0' && v > 0) return (size_t)v;
-    }
-    return CONV_CHUNK_BYTES;
-}
+ * of them exceeds it (at least one image per chunk, however large). It is
+ * graft_ctx_params.conv_chunk_bytes (default 32 MiB); the tests set it small
+ * to force small chunks. */
+static size_t conv_chunk_bytes(const graft_ctx *ctx) { return ctx->conv_chunk_bytes; }
 
 /* Images per chunk: the largest count whose column matrix (groups*K rows)
  * and [Cout][nc*P] matrix both fit the cap, clamped to [1, n]. */
-static int conv_chunk_images(const conv_dims *d)
+static int conv_chunk_images(const graft_ctx *ctx, const conv_dims *d)
 {
     size_t rows = (size_t)d->groups * d->K;
     if ((size_t)d->cout > rows) rows = (size_t)d->cout;
     size_t per_image = rows * d->P * sizeof(float);
-    size_t nc = conv_chunk_bytes() / per_image;
+    size_t nc = conv_chunk_bytes(ctx) / per_image;
     if (nc < 1) nc = 1;
     if (nc > (size_t)d->n) nc = (size_t)d->n;
     return (int)nc;
@@ -137,9 +126,9 @@ static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->group
 /* Implicit GEMMs (cl/conv_implicit.cl) serve stride-1, dilation-1,
  * ungrouped convs on CPU devices: they read the input (zero-padded copy)
  * directly instead of an im2col matrix and write NCHW directly, so neither
- * the column matrix nor a layout pass exists. GRAFT_CONV_IMPLICIT=0 forces
- * im2col + GEMM everywhere and =1 the implicit kernels wherever they apply
- * (read on every call, for benchmarks and tests). By default
+ * the column matrix nor a layout pass exists. graft_ctx_params.conv_path
+ * IM2COL forces im2col + GEMM everywhere and IMPLICIT the implicit kernels
+ * wherever they apply (benchmarks and tests). By default
  * (docs/performance.md, items 7-8):
  *  - forward and input gradient by conv_tall, except a forward with
  *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
@@ -152,9 +141,8 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
     if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
     if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
-    const char *e = getenv("GRAFT_CONV_IMPLICIT");
-    if (e && !strcmp(e, "0")) return 0;
-    if (e && !strcmp(e, "1")) return 1;
+    if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
+    if (ctx->conv_path == GRAFT_CONV_PATH_IMPLICIT) return 1;
     return use != IMPLICIT_FWD || d->K >= 32;
 }
 
@@ -287,7 +275,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
         return GRAFT_OK;
     }
 
-    int nc = conv_chunk_images(&d);
+    int nc = conv_chunk_images(ctx, &d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
     cl_mem col, y;
     TRY(ctx_scratch(ctx, 0, (size_t)d.groups * d.K * cnp * sizeof(float), &col));
@@ -363,7 +351,7 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     }
     if (!pgrads && !din) return GRAFT_OK;
 
-    int nc = conv_chunk_images(&d);
+    int nc = conv_chunk_images(ctx, &d);
     size_t cnp = (size_t)nc * d.P; /* columns of a full chunk */
     size_t colbytes = (size_t)d.groups * d.K * cnp * sizeof(float);
     /* dY' = a chunk of dout as [Cout][nc*P]; with one sample it already is. */

@@ -1,0 +1,26 @@
+/* The GRAFT_* environment variables of the graft tool (and of the test and
+ * developer tools, which share this file): the one place they are read.
+ * The library itself reads none; it takes a graft_ctx_params. */
+#ifndef GRAFT_ENV_PARAMS_H
+#define GRAFT_ENV_PARAMS_H
+#include <stddef.h>
+
+#include "graft.h"
+
+/* Overrides fields of *p (start from graft_ctx_default_params()) with the
+ * variables that are set (docs/cli.md):
+ *   GRAFT_DEVICE          device (points into the environment: keep it
+ *                         unchanged while p is in use)
+ *   GRAFT_GEMM            clblast|native (any case)
+ *   GRAFT_KERNEL_STYLE    cpu|gpu (any case)
+ *   GRAFT_FUSE            0|1
+ *   GRAFT_PROFILE_KERNELS 1 turns profiling on; anything else is ignored
+ *   GRAFT_CONV_IMPLICIT   1 implicit, 0 im2col; anything else is ignored
+ * A bad value of the first four (empty counts as unset) returns
+ * GRAFT_ERR_INVALID_ARG with "NAME='value': expected ..." in err. */
+graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen);
+
+/* A graft_log_fn writing messages up to GRAFT_LOG_INFO (the kernel profile
+ * table) to stderr, one newline after each; user is ignored. */
+void graft_log_stderr(void *user, graft_log_level level, const char *msg);
+#endif
