@@ -152,7 +152,7 @@ static graft_status idx_inflate(const unsigned char *buf, size_t n, const char *
     }
     graft_status s = gunzip_maybe(buf, n, limit, name, out, outn, err, errlen);
     if (s == GRAFT_ERR_FORMAT && limit < IDX_MAX_BYTES && err && strstr(err, "decompresses to more than"))
-        s = data_err(s, err, errlen, "%s: decompresses to more than the %zu bytes its IDX header declares",
+        s = error_set(err, errlen, s, "%s: decompresses to more than the %zu bytes its IDX header declares",
                      name, limit);
     return s;
 }
