@@ -83,7 +83,7 @@ struct layer {
     param params[LAYER_MAX_PARAMS];
     int nparams;
     int bn_frozen;       /* batchnorm: use/keep running stats in training */
-    int fused_act;       /* batchnorm: 0, or 1 + the cl/batchnorm.cl act code of
+    int fused_act;       /* batchnorm: 0, or 1 + the cl/shared/batchnorm.cl act code of
                           * the activation the model folded into it */
     float fused_slope;   /* batchnorm: leaky slope of that activation */
     uint64_t seed;       /* dropout: base seed */
@@ -105,7 +105,7 @@ graft_status layer_create(graft_ctx *ctx, const char *name, const graft_layer_sp
                           int nin, const layer_shape *in, layer **out);
 void layer_free(layer *l);
 
-/* Helpers for kernels shared by several layers (cl/util.cl). */
+/* Helpers for kernels shared by several layers (cl/shared/util.cl). */
 /* db[c] (+)= sum over n and spatial of dy[n, c, s]; beta 0 or 1. */
 graft_status reduce_bias_grad(graft_ctx *ctx, cl_mem dy, int n, int c, int spatial, cl_mem db,
                               float beta);

@@ -18,7 +18,7 @@ graft_status gemm_run(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_ope
 /* Pre-packing for callers that own an operand and reuse it (CPU devices,
  * native back end only; not for GPU contexts). gemm_pack_a_into writes
  * op(A) (M x K) into dst at float offset dst_off in the panel layout of
- * cl/gemm.cl; dst needs gemm_packed_a_floats(M, K) floats from there.
+ * cl/cpu/gemm_cpu.cl; dst needs gemm_packed_a_floats(M, K) floats from there.
  * gemm_packed_run then computes C = alpha * op(A) op(B) + beta * C from that
  * packed A and B in any stored layout, exactly like gemm_run (M, N, K > 0;
  * GRAFT_ERR_UNSUPPORTED on GPU devices). gemm_native does the same, packing

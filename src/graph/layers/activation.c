@@ -1,7 +1,7 @@
 /* ReLU, ReLU6 and leaky ReLU; backward reads the forward input. */
 #include "layer.h"
 
-/* Kind codes of cl/activation.cl. */
+/* Kind codes of cl/shared/activation.cl. */
 static int act_code(graft_layer_kind k)
 {
     return k == GRAFT_LAYER_RELU ? 0 : k == GRAFT_LAYER_RELU6 ? 1 : 2;

@@ -2,9 +2,9 @@
  * for normalising, unbiased variance in the running estimate). */
 #include <stdlib.h>
 
+#include "kernel_options.h"
 #include "layer.h"
 
-#define BN_LWS 64 /* must match cl/batchnorm.cl */
 
 typedef struct bn_priv {
     cl_mem mean, invstd; /* statistics used by the last forward */
@@ -79,7 +79,7 @@ static graft_status bn_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
     size_t g2[2] = {(size_t)io->n, (size_t)C}, l2[2] = {1, 1}, g1 = (size_t)C, l1 = 1;
     if (batch) {
         size_t g = (size_t)C * BN_LWS, lw = BN_LWS;
-        TRY(LAUNCH(ctx, cpu ? "bn_stats_cpu" : "bn_stats", 1, cpu ? &g1 : &g, cpu ? &l1 : &lw, KA_MEM(io->in[0]), KA_INT(io->n), KA_INT(C),
+        TRY(LAUNCH(ctx, cpu ? "bn_stats_cpu" : "bn_stats_gpu", 1, cpu ? &g1 : &g, cpu ? &l1 : &lw, KA_MEM(io->in[0]), KA_INT(io->n), KA_INT(C),
                    KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd), KA_MEM(l->params[2].data),
                    KA_MEM(l->params[3].data), KA_FLT(l->spec.eps), KA_FLT(l->spec.momentum),
                    KA_INT(1)));
@@ -92,11 +92,11 @@ static graft_status bn_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
     p->valid = 1;
     int act = l->fused_act - 1;
     if (cpu)
-        return LAUNCH(ctx, "bn_apply_planes", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->out),
+        return LAUNCH(ctx, "bn_apply_cpu", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->out),
                       KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
                       KA_MEM(l->params[0].data), KA_MEM(l->params[1].data), KA_INT(act),
                       KA_FLT(l->fused_slope));
-    return LAUNCH1D(ctx, "bn_apply", total, KA_MEM(io->in[0]), KA_MEM(io->out), KA_INT(total),
+    return LAUNCH1D(ctx, "bn_apply_gpu", total, KA_MEM(io->in[0]), KA_MEM(io->out), KA_INT(total),
                     KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
                     KA_MEM(l->params[0].data), KA_MEM(l->params[1].data), KA_INT(act),
                     KA_FLT(l->fused_slope));
@@ -116,7 +116,7 @@ static graft_status bn_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     size_t g2[2] = {(size_t)io->n, (size_t)C}, l2[2] = {1, 1}, g1 = (size_t)C, l1 = 1;
     if (io->param_grads || (io->din[0] && p->batch_stats)) {
         size_t g = (size_t)C * BN_LWS, lw = BN_LWS;
-        TRY(LAUNCH(ctx, cpu ? "bn_bwd_reduce_cpu" : "bn_bwd_reduce", 1, cpu ? &g1 : &g, cpu ? &l1 : &lw, KA_MEM(io->in[0]), KA_MEM(io->dout),
+        TRY(LAUNCH(ctx, cpu ? "bn_bwd_reduce_cpu" : "bn_bwd_reduce_gpu", 1, cpu ? &g1 : &g, cpu ? &l1 : &lw, KA_MEM(io->in[0]), KA_MEM(io->dout),
                    KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
                    KA_MEM(p->sums), KA_MEM(l->params[0].grad), KA_MEM(l->params[1].grad),
                    KA_INT(io->param_grads ? 1 : 0), KA_MEM(io->out), KA_INT(act),
@@ -124,12 +124,12 @@ static graft_status bn_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     }
     if (!io->din[0]) return GRAFT_OK;
     if (cpu)
-        return LAUNCH(ctx, "bn_bwd_dx_planes", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->dout),
+        return LAUNCH(ctx, "bn_bwd_dx_cpu", 2, g2, l2, KA_MEM(io->in[0]), KA_MEM(io->dout),
                       KA_MEM(io->din[0]), KA_INT(io->n), KA_INT(C), KA_INT(S), KA_INT(io->n * S),
                       KA_MEM(p->mean), KA_MEM(p->invstd), KA_MEM(l->params[0].data),
                       KA_MEM(p->sums), KA_INT(p->batch_stats), KA_FLT(io->din_beta[0]),
                       KA_MEM(io->out), KA_INT(act), KA_FLT(l->fused_slope));
-    return LAUNCH1D(ctx, "bn_bwd_dx", total, KA_MEM(io->in[0]), KA_MEM(io->dout),
+    return LAUNCH1D(ctx, "bn_bwd_dx_gpu", total, KA_MEM(io->in[0]), KA_MEM(io->dout),
                     KA_MEM(io->din[0]), KA_INT(total), KA_INT(C), KA_INT(S),
                     KA_INT(io->n * S), KA_MEM(p->mean), KA_MEM(p->invstd),
                     KA_MEM(l->params[0].data), KA_MEM(p->sums), KA_INT(p->batch_stats),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernel_options.h"
 #include "layer.h"
 
 /* Derived sizes of one conv layer for a batch of n. */
@@ -134,14 +135,14 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
-/* Implicit GEMMs (cl/conv_implicit.cl) serve stride-1, dilation-1,
+/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve stride-1, dilation-1,
  * ungrouped convs on CPU devices: they read the input (zero-padded copy)
  * directly instead of an im2col matrix and write NCHW directly, so neither
  * the column matrix nor a layout pass exists. GRAFT_CONV_IMPLICIT=0 forces
  * im2col + GEMM everywhere and =1 the implicit kernels wherever they apply
  * (read on every call, for benchmarks and tests). By default
  * (docs/performance.md, items 7-8):
- *  - forward and input gradient by conv_tall, except a forward with
+ *  - forward and input gradient by conv_tall_cpu, except a forward with
  *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
  *    writes and its im2col matrix is tiny);
  *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
@@ -170,29 +171,29 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
     if (!xp) {
         TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
         size_t g2[2] = {(size_t)d->n, (size_t)d->cin};
-        TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+        TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
                    KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
     }
-    int rpc = 256 / d->wout; /* whole output rows per chunk, KC = 256 pixels at most */
+    int rpc = GEMM_KC / d->wout; /* whole output rows per chunk, at most KC pixels */
     if (rpc > d->hout) rpc = d->hout;
-    int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + 31) / 32;
+    int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + GEMM_NRW - 1) / GEMM_NRW;
     /* Enough items for every core (4 per compute unit), each with >= 1 chunk. */
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     int nsplit = (want + pn - 1) / pn;
     if (nsplit > nchunks) nsplit = nchunks;
     TRY(ctx_scratch(ctx, 1, (size_t)nsplit * d->K * d->cout * sizeof(float), &part));
     size_t gw[2] = {(size_t)pn, (size_t)nsplit};
-    TRY(LAUNCH(ctx, "conv_implicit_dw", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
+    TRY(LAUNCH(ctx, "conv_implicit_dw_cpu", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
                KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
                KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(rpc), KA_INT(nsplit)));
-    return LAUNCH1D(ctx, "conv_dw_reduce", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
+    return LAUNCH1D(ctx, "conv_dw_reduce_cpu", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
 /* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
  * (n x cin x h x wd, padded by pad) with the weights w of this layer
  * (flip 0: forward, cout x cin x k x k) or their rotated transpose (flip
- * 1: x is dy and y the input gradient), by conv_tall: the input padded
+ * 1: x is dy and y the input gradient), by conv_tall_cpu: the input padded
  * into scratch 0, the weights as kidx x nout into scratch 4. */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
                                   int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
@@ -203,18 +204,18 @@ static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, 
     cl_mem xp = keep, wt;
     if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
     size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
-    TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+    TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
                KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
     size_t nw = (size_t)K * nout;
     TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
-    TRY(LAUNCH1D(ctx, "conv_weights_t", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
+    TRY(LAUNCH1D(ctx, "conv_weights_t_cpu", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
                  KA_INT(d->cin), KA_INT(d->k), KA_INT(flip)));
     long np = (long)d->n * hout * wout;
-    int pm = (int)((np + 5) / 6), pn = (nout + 31) / 32, pc = 64;
+    int pm = (int)((np + GEMM_MR - 1) / GEMM_MR), pn = (nout + GEMM_NRW - 1) / GEMM_NRW, pc = 64;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
     size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
-    return LAUNCH(ctx, "conv_tall", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
+    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
                   KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
                   KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->k), KA_INT(pc),
                   KA_FLT(beta));
@@ -320,7 +321,7 @@ static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io 
 {
     param *pw = &l->params[0];
     if (io->param_grads) {
-        size_t lws = 64, gws = (size_t)d->cout * d->k * d->k * lws;
+        size_t lws = CONV_DW_WG, gws = (size_t)d->cout * d->k * d->k * lws;
         TRY(LAUNCH(ctx, "conv_dw_backward_weight", 1, &gws, &lws, KA_MEM(io->dout),
                    KA_MEM(io->in[0]), KA_MEM(pw->grad), KA_INT(d->n), KA_INT(d->cin),
                    KA_INT(d->h), KA_INT(d->w), KA_INT(d->cout), KA_INT(d->hout),

@@ -62,12 +62,12 @@ static graft_status pool_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
     }
     if (ctx_is_cpu(ctx)) {
         size_t g = (size_t)planes, lw = 1;
-        return LAUNCH(ctx, "pool_max_fwd_planes", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->out),
+        return LAUNCH(ctx, "pool_max_fwd_cpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->out),
                       KA_MEM(p->arg), KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h),
                       KA_INT(o.w), KA_INT(l->spec.kernel), KA_INT(l->spec.stride),
                       KA_INT(l->spec.pad));
     }
-    return LAUNCH1D(ctx, "pool_max_fwd", nout, KA_MEM(io->in[0]), KA_MEM(io->out), KA_MEM(p->arg),
+    return LAUNCH1D(ctx, "pool_max_fwd_gpu", nout, KA_MEM(io->in[0]), KA_MEM(io->out), KA_MEM(p->arg),
                     KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h), KA_INT(o.w),
                     KA_INT(l->spec.kernel), KA_INT(l->spec.stride), KA_INT(l->spec.pad));
 }
@@ -89,11 +89,11 @@ static graft_status pool_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
                         l->name);
     if (ctx_is_cpu(ctx)) {
         size_t g = (size_t)planes, lw = 1;
-        return LAUNCH(ctx, "pool_max_bwd_planes", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(p->arg),
+        return LAUNCH(ctx, "pool_max_bwd_cpu", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(p->arg),
                       KA_MEM(io->din[0]), KA_INT(planes), KA_INT(in.h), KA_INT(in.w),
                       KA_INT(o.h), KA_INT(o.w), KA_FLT(io->din_beta[0]));
     }
-    return LAUNCH1D(ctx, "pool_max_bwd", nin, KA_MEM(io->dout), KA_MEM(p->arg),
+    return LAUNCH1D(ctx, "pool_max_bwd_gpu", nin, KA_MEM(io->dout), KA_MEM(p->arg),
                     KA_MEM(io->din[0]), KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h),
                     KA_INT(o.w), KA_INT(l->spec.kernel), KA_INT(l->spec.stride),
                     KA_INT(l->spec.pad), KA_FLT(io->din_beta[0]));
@@ -131,10 +131,10 @@ static graft_status gap_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     int planes = io->n * l->in[0].c, S = l->in[0].h * l->in[0].w;
     if (ctx_is_cpu(ctx)) {
         size_t g = (size_t)planes, lw = 1;
-        return LAUNCH(ctx, "gap_bwd_planes", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(io->din[0]),
+        return LAUNCH(ctx, "gap_bwd_cpu", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(io->din[0]),
                       KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[0]));
     }
-    return LAUNCH1D(ctx, "gap_bwd", (size_t)planes * S, KA_MEM(io->dout), KA_MEM(io->din[0]),
+    return LAUNCH1D(ctx, "gap_bwd_gpu", (size_t)planes * S, KA_MEM(io->dout), KA_MEM(io->din[0]),
                     KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[0]));
 }
 
