@@ -248,6 +248,9 @@ size_t graft_model_node_param_count(const graft_model *m, int i);
 size_t graft_model_param_count(const graft_model *m);
 /* Forward multiply-adds x2 per image (conv, linear), in FLOP. */
 double graft_model_flops_per_image(const graft_model *m);
+/* Node i's share of graft_model_flops_per_image (0 for kinds not counted
+ * and for an index out of range). */
+double graft_model_node_flops(const graft_model *m, int i);
 
 /* Named parameter tensors (weights, biases, BN gamma/beta and running
  * statistics). Index order is stable for a given architecture. */

@@ -1,4 +1,5 @@
-/* Internal layer interface. Every layer kind implements layer_ops; the
+/* Internal layer interface. Every layer kind implements layer_ops (one
+ * table per kernel style when it has style-specific kernels); the
  * model (model.c) owns layers, wires their buffers and runs them in
  * topological order forward and in reverse order backward.
  *
@@ -91,8 +92,10 @@ struct layer {
     void *priv;          /* kind-specific state, freed by ops->destroy */
 };
 
-/* Ops table of a kind, or NULL when the kind has no implementation. */
-const layer_ops *layer_ops_for(graft_layer_kind kind);
+/* Ops of a kind for the context's kernel style (ctx_is_cpu), or NULL when
+ * the kind has no implementation. Each kind's descriptor (layer_kind.h)
+ * holds one table per style; layer_create picks one here, once. */
+const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
 
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
  * allocates its data (and grad when learnable) on the device. */

@@ -116,19 +116,24 @@ static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float al
                   KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
 }
 
-graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
-                         gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+/* GPU style: the tiled kernel, one work-item per element of C. */
+graft_status gemm_native_gpu(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                             gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
-    if (!ctx_is_cpu(ctx)) {
-        /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
-        int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
-        int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-        size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {GEMM_TS, GEMM_TS};
-        return LAUNCH(ctx, "gemm_tiled_gpu", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
-                      KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
-                      KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
-                      KA_INT(coff), KA_INT(ldc));
-    }
+    /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
+    int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
+    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+    size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {GEMM_TS, GEMM_TS};
+    return LAUNCH(ctx, "gemm_tiled_gpu", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
+                  KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
+                  KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
+                  KA_INT(coff), KA_INT(ldc));
+}
+
+/* CPU style: the blocked kernels, A packed or read in place. */
+graft_status gemm_native_cpu(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                             gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+{
     if (ctx->tune.variant == 1) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 
     /* Pack A when that pass is cheap (A small) or pays off because many

@@ -9,6 +9,7 @@
 #include "gemm.h"
 #include "kernel_options.h"
 #include "layer.h"
+#include "layer_kind.h"
 
 /* Derived sizes of one conv layer for a batch of n. */
 typedef struct conv_dims {
@@ -261,7 +262,9 @@ static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_
     return GRAFT_OK;
 }
 
-static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
+/* implicit: the CPU style, whose ops may take the implicit-GEMM kernels
+ * (cl/cpu/conv_implicit_cpu.cl); the GPU style never does. */
+static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit)
 {
     conv_dims d = conv_dims_of(l, io->n);
     cl_mem wt = l->params[0].data;
@@ -277,7 +280,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.pad), KA_INT(d.dil));
 
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
-    if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
+    if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
         if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
@@ -337,7 +340,7 @@ static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io 
                     KA_FLT(io->din_beta[0]));
 }
 
-static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
+static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, int implicit)
 {
     conv_dims d = conv_dims_of(l, io->n);
     param *pw = &l->params[0];
@@ -350,13 +353,13 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
      * transposed, flipped weights and pad k-1-pad: the implicit kernel
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
-    if (din && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
+    if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
                           pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
-    if (pgrads && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
+    if (pgrads && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
         const conv_priv *cp = l->priv;
         TRY(conv_implicit_dw_run(ctx, &d, io->in[0], cp && cp->n == d.n ? cp->xpad : NULL,
                                  io->dout, pw->grad));
@@ -414,5 +417,109 @@ static double conv_flops(const layer *l)
            l->spec.kernel * l->out.h * l->out.w;
 }
 
-const layer_ops conv2d_ops = {conv_setup, conv_init, conv_forward, conv_backward, conv_destroy,
-                               conv_flops};
+static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
+{
+    return conv_forward(ctx, l, io, 1);
+}
+static graft_status conv_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *io)
+{
+    return conv_forward(ctx, l, io, 0);
+}
+static graft_status conv_backward_cpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return conv_backward(ctx, l, io, 1);
+}
+static graft_status conv_backward_gpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return conv_backward(ctx, l, io, 0);
+}
+
+static const layer_ops conv_cpu_ops = {conv_setup, conv_init, conv_forward_cpu, conv_backward_cpu,
+                                       conv_destroy, conv_flops};
+static const layer_ops conv_gpu_ops = {conv_setup, conv_init, conv_forward_gpu, conv_backward_gpu,
+                                       conv_destroy, conv_flops};
+
+/* Conv: square 2-D kernels, symmetric pads (plus a preceding Pad's), the
+ * weight and optional bias as constants. */
+static graft_status conv_import(onnx_importer *im)
+{
+    onnx_value x;
+    onnx_const w = {0}, b = {0};
+    graft_status s = im->api->input(im, 0, 1, &x);
+    int stride, dil, pad;
+    if (s == GRAFT_OK) s = im->api->constant(im, 1, &w);
+    if (s == GRAFT_OK) s = im->api->attr_square(im, "strides", 1, &stride);
+    if (s == GRAFT_OK) s = im->api->attr_square(im, "dilations", 1, &dil);
+    if (s == GRAFT_OK) s = im->api->attr_pads(im, &pad);
+    if (s != GRAFT_OK) goto done;
+    int64_t group = im->api->attr_int(im, "group", 1);
+    if (x.rank != 4 || w.ndims != 4 || w.dims[2] != w.dims[3] || group < 1 || group > x.c ||
+        w.dims[1] * group != x.c || w.dims[0] < 1) {
+        s = onnx_fail(im, GRAFT_ERR_SHAPE, "weight of shape [%lld, %lld, %lld, %lld] with group "
+                      "%lld does not fit a %dx%dx%d input (graft needs square 2-D kernels)",
+                      (long long)w.dims[0], (long long)w.dims[1], (long long)w.dims[2],
+                      (long long)w.dims[3], (long long)group, x.c, x.h, x.w);
+        goto done;
+    }
+    int k;
+    if ((s = im->api->attr_square(im, "kernel_shape", (int)w.dims[2], &k)) != GRAFT_OK) goto done;
+    if (k != w.dims[2]) {
+        s = onnx_fail(im, GRAFT_ERR_SHAPE, "kernel_shape %d does not match the weight's %lld", k,
+                      (long long)w.dims[2]);
+        goto done;
+    }
+    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);
+    sp.channels = (int)w.dims[0];
+    sp.kernel = k;
+    sp.stride = stride;
+    sp.pad = pad + x.pad;
+    sp.dilation = dil;
+    sp.groups = (int)group;
+    sp.bias = im->api->has_input(im, 2);
+    if (sp.bias) {
+        if ((s = im->api->constant(im, 2, &b)) != GRAFT_OK) goto done;
+        if (b.n != (size_t)sp.channels) {
+            s = onnx_fail(im, GRAFT_ERR_SHAPE, "bias has %zu values for %d channels", b.n,
+                          sp.channels);
+            goto done;
+        }
+    }
+    int p0;
+    if ((s = im->api->emit(im, &sp, 1, &x.node, 4, &p0)) != GRAFT_OK) goto done;
+    s = im->api->set_param(im, p0, w.data, w.n);
+    if (s == GRAFT_OK && sp.bias) s = im->api->set_param(im, p0 + 1, b.data, b.n);
+done:
+    free(w.data);
+    free(b.data);
+    return s;
+}
+
+/* A conv the exporter did not fold a BatchNorm into (that path is the
+ * exporter's own graph rewrite, src/io/onnx_export.c). */
+static graft_status conv_export(onnx_exporter *ex, const char *name, const graft_layer_spec *s,
+                                int nin)
+{
+    (void)nin;
+    if (ex->api->input_rank(ex, 0) != 4) return ex->api->rank2(ex);
+    char wn[LAYER_NAME_LEN + 16], bn[LAYER_NAME_LEN + 16];
+    TRY(ex->api->param(ex, 0, "weight", wn, sizeof wn));
+    if (s->bias) TRY(ex->api->param(ex, 1, "bias", bn, sizeof bn));
+    ex->api->node(ex, "Conv", name, name);
+    ex->api->in(ex, ex->api->input_name(ex, 0));
+    ex->api->in(ex, wn);
+    if (s->bias) ex->api->in(ex, bn);
+    ex->api->attr_ints(ex, "kernel_shape", s->kernel, 2);
+    ex->api->attr_ints(ex, "strides", s->stride, 2);
+    ex->api->attr_ints(ex, "pads", s->pad, 4);
+    ex->api->attr_ints(ex, "dilations", s->dilation, 2);
+    ex->api->attr_int(ex, "group", s->groups);
+    return GRAFT_OK;
+}
+
+static const char *const conv_onnx_ops[] = {"Conv", NULL};
+
+const layer_kind conv2d_kind = {
+    .kind = GRAFT_LAYER_CONV2D, .name = "conv2d", .min_inputs = 1, .max_inputs = 1,
+    .ops_cpu = &conv_cpu_ops, .ops_gpu = &conv_gpu_ops, .counts_flops = 1,
+    .onnx_ops = conv_onnx_ops, .onnx_import = conv_import, .onnx_export = conv_export,
+};
