@@ -177,6 +177,7 @@ typedef enum graft_layer_kind {
     GRAFT_LAYER_ADD,
     GRAFT_LAYER_CONCAT,
     GRAFT_LAYER_FLATTEN,
+    GRAFT_LAYER_SIGMOID,
     GRAFT_LAYER_KIND_COUNT
 } graft_layer_kind;
 
