@@ -271,6 +271,7 @@ typedef enum graft_layer_kind {
     GRAFT_LAYER_ADD,
     GRAFT_LAYER_CONCAT,
     GRAFT_LAYER_FLATTEN,
+    GRAFT_LAYER_SIGMOID,
     GRAFT_LAYER_KIND_COUNT
 } graft_layer_kind;
 
@@ -342,6 +343,9 @@ size_t graft_model_node_param_count(const graft_model *m, int i);
 size_t graft_model_param_count(const graft_model *m);
 /* Forward multiply-adds x2 per image (conv, linear), in FLOP. */
 double graft_model_flops_per_image(const graft_model *m);
+/* Node i's share of graft_model_flops_per_image (0 for kinds not counted
+ * and for an index out of range). */
+double graft_model_node_flops(const graft_model *m, int i);
 
 /* Named parameter tensors (weights, biases, BN gamma/beta and running
  * statistics). Index order is stable for a given architecture. */

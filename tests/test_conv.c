@@ -250,9 +250,9 @@ static const conv_case clblast_cases[] = {
 };
 
 /* Stride-1, dilation-1, ungrouped convs take the implicit kernels on CPU
- * devices (conv_tall for forward and dx, conv_implicit_dw for dW): pixel
+ * devices (conv_tall_cpu for forward and dx, conv_implicit_dw_cpu for dW): pixel
  * panels crossing rows and images, several 8-row dW chunks per image and a
- * partial one, K over one conv_tall chunk (1152) with a bias, partial row
+ * partial one, K over one conv_tall_cpu chunk (1152) with a bias, partial row
  * panels and channel stripes (13, 20 channels), pads 0 to 2, kernels 1 to
  * 5, rows wider than 32 and (dW by im2col) than 256 pixels. */
 static const conv_case implicit_cases[] = {
@@ -262,7 +262,7 @@ static const conv_case implicit_cases[] = {
     {2, 5, 11, 7, 6, 3, 1, 1, 1, 1, 0},
     {2, 3, 33, 1, 4, 1, 1, 0, 1, 1, 1},   /* width 1 */
     {2, 32, 7, 7, 20, 3, 1, 1, 1, 1, 1},  /* K = 288: two dW chunks per image */
-    {1, 130, 5, 4, 6, 3, 1, 1, 1, 1, 1},  /* K = 1170: two conv_tall K chunks, bias on the last */
+    {1, 130, 5, 4, 6, 3, 1, 1, 1, 1, 1},  /* K = 1170: two conv_tall_cpu K chunks, bias on the last */
     {2, 3, 10, 9, 7, 5, 1, 2, 1, 1, 1},   /* k5 pad 2 */
     {1, 4, 6, 8, 3, 3, 1, 0, 1, 1, 1},    /* pad 0 */
     {2, 3, 5, 6, 4, 3, 1, 2, 1, 1, 0},    /* pad 2 = k - 1: dx with pad 0 */

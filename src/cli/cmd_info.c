@@ -12,21 +12,6 @@
 
 #define CMD "graft info"
 
-/* Forward FLOP of one node, as graft_model_flops_per_image counts them. */
-static double node_flops(const graft_model *m, int i)
-{
-    const graft_layer_spec *s = graft_model_node_spec(m, i);
-    const int *in;
-    int nin = graft_model_node_inputs(m, i, &in);
-    int c, h, w, ic = 0, ih = 0, iw = 0;
-    graft_model_node_shape(m, i, &c, &h, &w);
-    if (nin > 0) graft_model_node_shape(m, in[0], &ic, &ih, &iw);
-    if (s->kind == GRAFT_LAYER_CONV2D)
-        return 2.0 * c * (double)(ic / (s->groups > 0 ? s->groups : 1)) * s->kernel * s->kernel * h * w;
-    if (s->kind == GRAFT_LAYER_LINEAR) return 2.0 * s->channels * (double)ic * ih * iw;
-    return 0;
-}
-
 /* Bytes of one im2col scratch buffer of a conv node at this batch (0 for
  * other kinds and for the direct depthwise path). The layer runs the batch
  * in chunks of images that keep each buffer within 32 MiB (CONV_CHUNK_BYTES
@@ -83,7 +68,7 @@ static void print_table(const graft_model *m)
         printf("%4d  %-22s %-14s %-24s %-14s %10zu %9.3f\n", i,
                cli_trunc(graft_model_node_name(m, i), tn, 23), kn ? kn : "?",
                nin ? cli_trunc(ins, ti, 25) : "-", shape, graft_model_node_param_count(m, i),
-               node_flops(m, i) / 1e6);
+               graft_model_node_flops(m, i) / 1e6);
     }
 }
 

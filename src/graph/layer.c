@@ -1,47 +1,18 @@
-/* Layer lifetime, parameter allocation and the kind -> ops registry. */
+/* Layer lifetime and parameter allocation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layer.h"
+#include "layer_kind.h"
 
-/* Each kind's ops live in the file named for the layer. */
-extern const layer_ops flatten_ops, conv2d_ops, linear_ops;
-extern const layer_ops batchnorm_ops;
-extern const layer_ops activation_ops;
-extern const layer_ops pool_ops;
-extern const layer_ops global_avgpool_ops;
-extern const layer_ops dropout_ops;
-extern const layer_ops add_ops;
-extern const layer_ops concat_ops;
-
-const layer_ops *layer_ops_for(graft_layer_kind kind)
+/* The ops of kind k for the context's kernel style, chosen here once per
+ * layer so that forward and backward never test the style. */
+const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind)
 {
-    switch (kind) {
-    case GRAFT_LAYER_CONV2D: return &conv2d_ops;
-    case GRAFT_LAYER_LINEAR: return &linear_ops;
-    case GRAFT_LAYER_FLATTEN: return &flatten_ops;
-    case GRAFT_LAYER_BATCHNORM2D: return &batchnorm_ops;
-    case GRAFT_LAYER_RELU:
-    case GRAFT_LAYER_RELU6:
-    case GRAFT_LAYER_LEAKY_RELU: return &activation_ops;
-    case GRAFT_LAYER_MAXPOOL2D:
-    case GRAFT_LAYER_AVGPOOL2D: return &pool_ops;
-    case GRAFT_LAYER_GLOBAL_AVGPOOL: return &global_avgpool_ops;
-    case GRAFT_LAYER_DROPOUT: return &dropout_ops;
-    case GRAFT_LAYER_ADD: return &add_ops;
-    case GRAFT_LAYER_CONCAT: return &concat_ops;
-    default: return NULL;
-    }
-}
-
-const char *graft_layer_kind_name(graft_layer_kind k)
-{
-    static const char *names[GRAFT_LAYER_KIND_COUNT] = {
-        "input", "conv2d", "batchnorm2d", "relu", "relu6", "leaky_relu", "maxpool2d",
-        "avgpool2d", "global_avgpool", "linear", "dropout", "add", "concat", "flatten"};
-    if ((int)k < 0 || k >= GRAFT_LAYER_KIND_COUNT) return NULL;
-    return names[k];
+    const layer_kind *d = layer_kind_of(kind);
+    if (!d) return NULL;
+    return ctx_is_cpu(ctx) ? d->ops_cpu : d->ops_gpu;
 }
 
 graft_layer_spec graft_layer_default(graft_layer_kind kind)
@@ -100,7 +71,7 @@ graft_status layer_create(graft_ctx *ctx, const char *name, const graft_layer_sp
                           const layer_shape *in, layer **out)
 {
     *out = NULL;
-    const layer_ops *ops = layer_ops_for(spec->kind);
+    const layer_ops *ops = layer_ops_for(ctx, spec->kind);
     if (!ops)
         return ctx_fail(ctx, GRAFT_ERR_UNSUPPORTED, "layer '%s': kind %d (%s) is not implemented",
                         name, (int)spec->kind,
@@ -159,30 +130,3 @@ graft_status param_init_const(graft_ctx *ctx, param *p, float v)
 {
     return ctx_fill(ctx, p->data, 0, p->numel, v);
 }
-
-/* ---- flatten: a per-sample reshape to C*H*W x 1 x 1; data is a copy. */
-
-static graft_status flatten_setup(graft_ctx *ctx, layer *l)
-{
-    if (l->nin != 1) return ctx_fail(ctx, GRAFT_ERR_SHAPE, "flatten '%s': needs 1 input", l->name);
-    l->out = (layer_shape){(int)shape_numel(l->in[0]), 1, 1};
-    return GRAFT_OK;
-}
-
-static graft_status flatten_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
-{
-    size_t n = (size_t)io->n * shape_numel(l->out);
-    CL_TRY(ctx, clEnqueueCopyBuffer(ctx->queue, io->in[0], io->out, 0, 0, n * sizeof(float), 0,
-                                    NULL, NULL), "flatten forward copy");
-    return GRAFT_OK;
-}
-
-static graft_status flatten_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
-{
-    if (!io->din[0]) return GRAFT_OK;
-    size_t n = (size_t)io->n * shape_numel(l->out);
-    return LAUNCH1D(ctx, "axpby_f32", n, KA_MEM(io->dout), KA_MEM(io->din[0]), KA_INT(n),
-                    KA_FLT(1.0f), KA_FLT(io->din_beta[0]));
-}
-
-const layer_ops flatten_ops = {flatten_setup, NULL, flatten_forward, flatten_backward, NULL, NULL};

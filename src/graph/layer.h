@@ -1,4 +1,5 @@
-/* Internal layer interface. Every layer kind implements layer_ops; the
+/* Internal layer interface. Every layer kind implements layer_ops (one
+ * table per kernel style when it has style-specific kernels); the
  * model (model.c) owns layers, wires their buffers and runs them in
  * topological order forward and in reverse order backward.
  *
@@ -83,7 +84,7 @@ struct layer {
     param params[LAYER_MAX_PARAMS];
     int nparams;
     int bn_frozen;       /* batchnorm: use/keep running stats in training */
-    int fused_act;       /* batchnorm: 0, or 1 + the cl/batchnorm.cl act code of
+    int fused_act;       /* batchnorm: 0, or 1 + the cl/shared/batchnorm.cl act code of
                           * the activation the model folded into it */
     float fused_slope;   /* batchnorm: leaky slope of that activation */
     uint64_t seed;       /* dropout: base seed */
@@ -91,8 +92,10 @@ struct layer {
     void *priv;          /* kind-specific state, freed by ops->destroy */
 };
 
-/* Ops table of a kind, or NULL when the kind has no implementation. */
-const layer_ops *layer_ops_for(graft_layer_kind kind);
+/* Ops of a kind for the context's kernel style (ctx_is_cpu), or NULL when
+ * the kind has no implementation. Each kind's descriptor (layer_kind.h)
+ * holds one table per style; layer_create picks one here, once. */
+const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
 
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
  * allocates its data (and grad when learnable) on the device. */
@@ -105,7 +108,7 @@ graft_status layer_create(graft_ctx *ctx, const char *name, const graft_layer_sp
                           int nin, const layer_shape *in, layer **out);
 void layer_free(layer *l);
 
-/* Helpers for kernels shared by several layers (cl/util.cl). */
+/* Helpers for kernels shared by several layers (cl/shared/util.cl). */
 /* db[c] (+)= sum over n and spatial of dy[n, c, s]; beta 0 or 1. */
 graft_status reduce_bias_grad(graft_ctx *ctx, cl_mem dy, int n, int c, int spatial, cl_mem db,
                               float beta);

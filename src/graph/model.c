@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "layer_kind.h"
 #include "loss.h"
 #include "model.h"
 #include "clock.h"
@@ -136,11 +137,15 @@ graft_status graft_model_add(graft_model *m, const char *name, const graft_layer
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': %s", name,
                         is_input ? "only one input node, added first, is supported"
                                  : "the first node must be an input node");
-    int multi = spec->kind == GRAFT_LAYER_ADD || spec->kind == GRAFT_LAYER_CONCAT;
-    if (is_input ? ninputs != 0 : multi ? (ninputs < 2 || ninputs > LAYER_MAX_INPUTS) : ninputs != 1)
+    const layer_kind *kd = layer_kind_of(spec->kind);
+    if (!kd) return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s': unknown layer kind", name);
+    if (ninputs < kd->min_inputs || ninputs > kd->max_inputs) {
+        char want[32];
+        if (kd->min_inputs == kd->max_inputs) snprintf(want, sizeof want, "%d", kd->min_inputs);
+        else snprintf(want, sizeof want, "%d to %d", kd->min_inputs, kd->max_inputs);
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "layer '%s' (%s): %d inputs given, expected %s",
-                        name, graft_layer_kind_name(spec->kind), ninputs,
-                        is_input ? "0" : multi ? "2 to 8" : "1");
+                        name, kd->name, ninputs, want);
+    }
     layer_shape in[LAYER_MAX_INPUTS];
     for (int i = 0; i < ninputs; i++) {
         if (!inputs || inputs[i] < 0 || inputs[i] >= m->nnodes)
@@ -253,16 +258,21 @@ size_t graft_model_param_count(const graft_model *m)
     return n;
 }
 
-double graft_model_flops_per_image(const graft_model *m)
+double graft_model_node_flops(const graft_model *m, int i)
 {
     /* The usual convention: multiply-adds of conv and linear layers only
-     * (elementwise layers are memory-bound and conventionally left out). */
+     * (elementwise layers are memory-bound and conventionally left out);
+     * the kind's descriptor says whether it counts. */
+    if (!valid_node(m, i) || !m->nodes[i].l) return 0;
+    const layer_kind *kd = layer_kind_of(m->nodes[i].spec.kind);
+    const layer *l = m->nodes[i].l;
+    return kd && kd->counts_flops && l->ops->flops ? l->ops->flops(l) : 0;
+}
+
+double graft_model_flops_per_image(const graft_model *m)
+{
     double f = 0;
-    for (int i = 0; i < m->nnodes; i++) {
-        graft_layer_kind k = m->nodes[i].spec.kind;
-        if ((k == GRAFT_LAYER_CONV2D || k == GRAFT_LAYER_LINEAR) && m->nodes[i].l->ops->flops)
-            f += m->nodes[i].l->ops->flops(m->nodes[i].l);
-    }
+    for (int i = 0; i < m->nnodes; i++) f += graft_model_node_flops(m, i);
     return f;
 }
 
@@ -369,10 +379,11 @@ graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen)
     return GRAFT_OK;
 }
 
-/* Folds each ReLU / ReLU6 / leaky ReLU (slope >= 0) whose input is a
- * BatchNorm with no other consumer into that BatchNorm: one pass over the
- * data instead of two each way, and no buffer of its own. The BatchNorm
- * node's output then reads as the activation's. */
+/* Folds each activation its kind calls fusible (layer_bn_fusible: ReLU,
+ * ReLU6, leaky ReLU with slope >= 0) whose input is a BatchNorm with no
+ * other consumer into that BatchNorm: one pass over the data instead of
+ * two each way, and no buffer of its own. The BatchNorm node's output then
+ * reads as the activation's. */
 static void plan_fusion(graft_model *m)
 {
     for (int i = 0; i < m->nnodes; i++) {
@@ -382,9 +393,7 @@ static void plan_fusion(graft_model *m)
     if (!m->ctx->fuse) return;
     for (int i = 1; i < m->nnodes; i++) {
         node *nd = &m->nodes[i];
-        graft_layer_kind k = nd->spec.kind;
-        int code = k == GRAFT_LAYER_RELU ? 1 : k == GRAFT_LAYER_RELU6 ? 2
-                   : k == GRAFT_LAYER_LEAKY_RELU && nd->spec.slope >= 0.0f ? 3 : 0;
+        int code = layer_bn_fusible(&nd->spec);
         int b = nd->in[0];
         if (!code || b <= 0 || m->nodes[b].spec.kind != GRAFT_LAYER_BATCHNORM2D ||
             m->nodes[b].l->fused_act)

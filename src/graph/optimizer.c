@@ -1,5 +1,5 @@
 /* SGD (momentum, Nesterov, L2 weight decay) and AdamW with on-device update
- * kernels (cl/optim.cl). Weight decay applies to weights only (tensors of
+ * kernels (cl/shared/optim.cl). Weight decay applies to weights only (tensors of
  * two or more dimensions), not to biases or BatchNorm affine parameters. */
 #include <math.h>
 #include <stdlib.h>

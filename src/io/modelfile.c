@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "fileutil.h"
+#include "layer_kind.h"
 #include "modelfile.h"
 
 #define HEADER_BYTES 24u
@@ -23,14 +24,6 @@
 #define MIN_CLASS_BYTES (4 + 1)
 /* Refuse to slurp absurd files; a large CNN checkpoint is well below. */
 #define MF_MAX_FILE_BYTES ((size_t)(SIZE_MAX > 0xffffffffu ? (size_t)1 << 36 : 0x7fffffffu))
-
-/* Same names as graft_layer_kind_name in layer.c, repeated here so that this
- * module does not pull in the OpenCL side; the test checks they agree. */
-static const char *const kind_names[] = {
-    "input", "conv2d", "batchnorm2d", "relu", "relu6", "leaky_relu", "maxpool2d",
-    "avgpool2d", "global_avgpool", "linear", "dropout", "add", "concat", "flatten"};
-_Static_assert(sizeof kind_names / sizeof kind_names[0] == GRAFT_LAYER_KIND_COUNT,
-               "kind_names out of sync with graft_layer_kind");
 
 /* Layer spec fields in their encoded order. */
 static const struct {
@@ -73,9 +66,12 @@ static float spec_float_c(const graft_layer_spec *s, size_t i)
     return v;
 }
 
+/* Kind names and arity come from the kinds' descriptors (layer_kind.h,
+ * host-only): the name is what the file stores. */
 static const char *kind_name(graft_layer_kind k)
 {
-    return ((int)k >= 0 && k < GRAFT_LAYER_KIND_COUNT) ? kind_names[k] : "?";
+    const layer_kind *d = layer_kind_of(k);
+    return d ? d->name : "?";
 }
 
 /* ------------------------------------------------------------ model basics */
@@ -218,15 +214,14 @@ graft_status mf_validate(const mf_model *m, char *err, size_t errlen)
             return error_set(err, errlen, GRAFT_ERR_FORMAT,
                              "node %d: name empty or longer than %d bytes", i, MF_NAME_LEN - 1);
         graft_layer_kind k = nd->spec.kind;
-        if ((int)k < 0 || k >= GRAFT_LAYER_KIND_COUNT)
+        const layer_kind *kd = layer_kind_of(k);
+        if (!kd)
             return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': unknown layer kind %d",
-                             nd->name, (int)k);
+                        nd->name, (int)k);
         if (nd->ninputs < 0 || nd->ninputs > MF_MAX_INPUTS)
             return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s': %d inputs (0..%d allowed)",
-                             nd->name, nd->ninputs, MF_MAX_INPUTS);
-        int want_ok = k == GRAFT_LAYER_INPUT ? nd->ninputs == 0
-                      : (k == GRAFT_LAYER_ADD || k == GRAFT_LAYER_CONCAT) ? nd->ninputs >= 2
-                                                                           : nd->ninputs == 1;
+                        nd->name, nd->ninputs, MF_MAX_INPUTS);
+        int want_ok = nd->ninputs >= kd->min_inputs && nd->ninputs <= kd->max_inputs;
         if (!want_ok)
             return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s) has %d inputs",
                              nd->name, kind_name(k), nd->ninputs);
@@ -413,7 +408,7 @@ graft_status mf_serialize(const mf_model *m, unsigned char **buf, size_t *n, cha
     for (int i = 0; i < m->nnodes; i++) {
         const mf_node *nd = &m->nodes[i];
         w_str(&w, nd->name);
-        w_str(&w, kind_names[nd->spec.kind]);
+        w_str(&w, kind_name(nd->spec.kind));
         for (size_t f = 0; f < N_SPEC_INTS; f++) w_i32(&w, spec_int_c(&nd->spec, f));
         for (size_t f = 0; f < N_SPEC_FLOATS; f++) w_f32(&w, spec_float_c(&nd->spec, f));
         w_u32(&w, (uint32_t)nd->ninputs);
@@ -654,16 +649,15 @@ static int r_arch(rd *r, mf_model *m)
         if (!r_str(r, nd->name, MF_NAME_LEN, "node name")) return 0;
         char kind[32];
         if (!r_str(r, kind, sizeof kind, "layer kind")) return 0;
-        int k = 0;
-        while (k < GRAFT_LAYER_KIND_COUNT && strcmp(kind_names[k], kind) != 0) k++;
-        if (k == GRAFT_LAYER_KIND_COUNT) {
+        const layer_kind *kd = layer_kind_named(kind);
+        if (!kd) {
             r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
                               "bad section ARCH: node '%s' has unknown layer kind '%s'", nd->name,
                               kind);
             return 0;
         }
         memset(&nd->spec, 0, sizeof nd->spec);
-        nd->spec.kind = (graft_layer_kind)k;
+        nd->spec.kind = kd->kind;
         for (size_t f = 0; f < N_SPEC_INTS; f++)
             if (!r_i32(r, spec_int(&nd->spec, f), spec_ints[f].name)) return 0;
         for (size_t f = 0; f < N_SPEC_FLOATS; f++)

@@ -7,10 +7,14 @@
 
 #include "ctx.h"
 #include "fileutil.h"
+#include "layer_kind.h"
 #include "model.h"
 #include "onnx_common.h"
 
 typedef struct exp_ {
+    onnx_exporter base; /* first: the kinds' export callbacks see this */
+    int cur;            /* graft node being exported */
+    Onnx__NodeProto *open; /* ONNX node the kinds' in/attr calls go to */
     graft_model *m;
     graft_ctx *ctx;
     void **mem; /* everything allocated for the proto, freed at the end */
@@ -23,7 +27,6 @@ typedef struct exp_ {
     int *rank;          /* ONNX rank of each graft node's output: 4 or 2 */
     int *fold_into;     /* BN node -> conv node folded into it, else -1 */
     int *folded_conv;   /* conv nodes emitted at their BN */
-    int relu6_consts;   /* the shared Clip bounds exist */
     int oom;
 } exp_;
 
@@ -191,19 +194,16 @@ static graft_status fail(exp_ *e, graft_status s, const char *what)
     return ctx_fail(e->ctx, s, "export: %s", what);
 }
 
-/* Conv node i, with BN node bn (>= 0) folded into its weights. Output
- * tensor out. */
+/* Conv node i with BN node bn folded into its weights (the exporter's own
+ * rewrite; an unfolded conv is conv2d_kind's onnx_export). Output tensor
+ * out. */
 static graft_status emit_conv(exp_ *e, int i, int bn, const char *out)
 {
     const node *nd = &e->m->nodes[i];
     const graft_layer_spec *s = &nd->spec;
     char wn[LAYER_NAME_LEN + 16], bname[LAYER_NAME_LEN + 16];
     int has_bias = s->bias;
-    if (bn < 0) {
-        if (param_init(e, i, 0, "weight", wn, sizeof wn)) return fail(e, GRAFT_ERR_INTERNAL, "conv weight");
-        if (has_bias && param_init(e, i, 1, "bias", bname, sizeof bname))
-            return fail(e, GRAFT_ERR_INTERNAL, "conv bias");
-    } else {
+    {
         size_t nw, nb = 0, nbn[4];
         int shape[GRAFT_MAX_DIMS], ndim, sh2[GRAFT_MAX_DIMS], nd2;
         float *w = param_of(e, i, 0, &nw, shape, &ndim);
@@ -248,139 +248,99 @@ static graft_status emit_conv(exp_ *e, int i, int bn, const char *out)
     return e->oom ? fail(e, GRAFT_OK, "") : GRAFT_OK;
 }
 
+/* ---- the kinds' view (onnx_map.h) */
+
+static exp_ *ex_of(onnx_exporter *ex) { return (exp_ *)ex; }
+
+static const char *api_input_name(onnx_exporter *ex, int k)
+{
+    exp_ *e = ex_of(ex);
+    return e->m->nodes[e->m->nodes[e->cur].in[k]].name;
+}
+
+static int api_input_rank(onnx_exporter *ex, int k)
+{
+    exp_ *e = ex_of(ex);
+    return e->rank[e->m->nodes[e->cur].in[k]];
+}
+
+static void api_set_rank(onnx_exporter *ex, int rank) { ex_of(ex)->rank[ex_of(ex)->cur] = rank; }
+
+static void api_node(onnx_exporter *ex, const char *op, const char *name, const char *out)
+{
+    ex_of(ex)->open = add_node(ex_of(ex), op, name, out);
+}
+
+static void api_in(onnx_exporter *ex, const char *tensor)
+{
+    if (ex_of(ex)->open) node_in(ex_of(ex), ex_of(ex)->open, tensor);
+}
+
+static void api_attr_int(onnx_exporter *ex, const char *name, int64_t v)
+{
+    if (ex_of(ex)->open) attr_i(ex_of(ex), ex_of(ex)->open, name, v);
+}
+
+static void api_attr_float(onnx_exporter *ex, const char *name, float v)
+{
+    if (ex_of(ex)->open) attr_f(ex_of(ex), ex_of(ex)->open, name, v);
+}
+
+static void api_attr_ints(onnx_exporter *ex, const char *name, int64_t v, int n)
+{
+    if (ex_of(ex)->open) attr_rep(ex_of(ex), ex_of(ex)->open, name, v, n);
+}
+
+static graft_status api_param(onnx_exporter *ex, int k, const char *suffix, char *out,
+                              size_t outlen)
+{
+    exp_ *e = ex_of(ex);
+    if (param_init(e, e->cur, k, suffix, out, outlen)) {
+        char what[64];
+        snprintf(what, sizeof what, "%s parameters", graft_layer_kind_name(e->m->nodes[e->cur].spec.kind));
+        return fail(e, GRAFT_ERR_INTERNAL, what);
+    }
+    return GRAFT_OK;
+}
+
+static void api_scalar(onnx_exporter *ex, const char *name, float v)
+{
+    exp_ *e = ex_of(ex);
+    for (size_t i = 0; i < e->ninits; i++)
+        if (!strcmp(e->inits[i]->name, name)) return;
+    add_init(e, name, 0, NULL, &v, 1);
+}
+
+static graft_status api_rank2(onnx_exporter *ex)
+{
+    exp_ *e = ex_of(ex);
+    const node *nd = &e->m->nodes[e->cur];
+    return ctx_fail(e->ctx, GRAFT_ERR_UNSUPPORTED, "export: layer '%s' (%s) works on a flattened "
+                    "tensor here; graft exports spatial layers only before the first "
+                    "flatten/linear", nd->name, graft_layer_kind_name(nd->spec.kind));
+}
+
+static const onnx_export_api export_api = {
+    api_input_name, api_input_rank, api_set_rank, api_node, api_in, api_attr_int,
+    api_attr_float, api_attr_ints, api_param, api_scalar, api_rank2,
+};
+
+/* One graft node: the conv/BatchNorm folding is the exporter's own graph
+ * rewrite; everything else is the kind's export callback. */
 static graft_status emit_node(exp_ *e, int i)
 {
     const node *nd = &e->m->nodes[i];
-    const graft_layer_spec *s = &nd->spec;
-    const char *name = nd->name, *x = e->m->nodes[nd->in[0]].name;
-    int rin = e->rank[nd->in[0]];
-    e->rank[i] = rin;
-    char buf[LAYER_NAME_LEN + 16];
-    Onnx__NodeProto *o = NULL;
-    switch (s->kind) {
-    case GRAFT_LAYER_CONV2D:
-        if (rin != 4) goto rank2;
-        if (e->folded_conv[i]) return GRAFT_OK; /* emitted at its BN */
-        return emit_conv(e, i, -1, name);
-    case GRAFT_LAYER_BATCHNORM2D:
-        if (e->fold_into[i] >= 0) return emit_conv(e, e->fold_into[i], i, name);
-        {
-            char pn[4][LAYER_NAME_LEN + 16];
-            static const char *const suf[4] = {"weight", "bias", "running_mean", "running_var"};
-            for (int k = 0; k < 4; k++)
-                if (param_init(e, i, k, suf[k], pn[k], sizeof pn[k]))
-                    return fail(e, GRAFT_ERR_INTERNAL, "batchnorm parameters");
-            o = add_node(e, "BatchNormalization", name, name);
-            node_in(e, o, x);
-            for (int k = 0; k < 4; k++) node_in(e, o, pn[k]);
-            attr_f(e, o, "epsilon", s->eps);
-            attr_f(e, o, "momentum", 1.0f - s->momentum); /* ONNX's convention */
-        }
-        break;
-    case GRAFT_LAYER_RELU:
-        o = add_node(e, "Relu", name, name);
-        node_in(e, o, x);
-        break;
-    case GRAFT_LAYER_RELU6:
-        if (!e->relu6_consts) {
-            float z = 0.0f, six = 6.0f;
-            add_init(e, "graft.clip_min", 0, NULL, &z, 1);
-            add_init(e, "graft.clip_max", 0, NULL, &six, 1);
-            e->relu6_consts = 1;
-        }
-        o = add_node(e, "Clip", name, name);
-        node_in(e, o, x);
-        node_in(e, o, "graft.clip_min");
-        node_in(e, o, "graft.clip_max");
-        break;
-    case GRAFT_LAYER_LEAKY_RELU:
-        o = add_node(e, "LeakyRelu", name, name);
-        node_in(e, o, x);
-        attr_f(e, o, "alpha", s->slope);
-        break;
-    case GRAFT_LAYER_MAXPOOL2D:
-    case GRAFT_LAYER_AVGPOOL2D:
-        if (rin != 4) goto rank2;
-        o = add_node(e, s->kind == GRAFT_LAYER_MAXPOOL2D ? "MaxPool" : "AveragePool", name, name);
-        node_in(e, o, x);
-        attr_rep(e, o, "kernel_shape", s->kernel, 2);
-        attr_rep(e, o, "strides", s->stride, 2);
-        attr_rep(e, o, "pads", s->pad, 4);
-        if (s->kind == GRAFT_LAYER_AVGPOOL2D) attr_i(e, o, "count_include_pad", 1);
-        break;
-    case GRAFT_LAYER_GLOBAL_AVGPOOL:
-        if (rin != 4) goto rank2;
-        o = add_node(e, "GlobalAveragePool", name, name);
-        node_in(e, o, x);
-        break;
-    case GRAFT_LAYER_LINEAR: {
-        if (rin == 4) { /* Gemm takes [N, features] */
-            snprintf(buf, sizeof buf, "%s.flatten", name);
-            o = add_node(e, "Flatten", buf, buf);
-            node_in(e, o, x);
-            attr_i(e, o, "axis", 1);
-            x = buf;
-        }
-        char wn[LAYER_NAME_LEN + 16], bn[LAYER_NAME_LEN + 16];
-        if (param_init(e, i, 0, "weight", wn, sizeof wn) ||
-            (s->bias && param_init(e, i, 1, "bias", bn, sizeof bn)))
-            return fail(e, GRAFT_ERR_INTERNAL, "linear parameters");
-        o = add_node(e, "Gemm", name, name);
-        node_in(e, o, x);
-        node_in(e, o, wn);
-        if (s->bias) node_in(e, o, bn);
-        attr_i(e, o, "transB", 1);
-        e->rank[i] = 2;
-        break;
-    }
-    case GRAFT_LAYER_DROPOUT: {
-        float r = s->p;
-        snprintf(buf, sizeof buf, "%s.ratio", name);
-        add_init(e, buf, 0, NULL, &r, 1);
-        o = add_node(e, "Dropout", name, name);
-        node_in(e, o, x);
-        node_in(e, o, buf);
-        break;
-    }
-    case GRAFT_LAYER_ADD: {
-        /* ONNX Add is binary: a chain for more inputs. */
-        const char *acc = x;
-        char prev[LAYER_NAME_LEN + 16];
-        for (int k = 1; k < nd->nin; k++) {
-            if (e->rank[nd->in[k]] != rin) goto rank2;
-            snprintf(buf, sizeof buf, "%s.sum%d", name, k);
-            const char *outn = k == nd->nin - 1 ? name : buf;
-            o = add_node(e, "Add", k == nd->nin - 1 ? name : buf, outn);
-            node_in(e, o, acc);
-            node_in(e, o, e->m->nodes[nd->in[k]].name);
-            snprintf(prev, sizeof prev, "%s", outn);
-            acc = prev;
-        }
-        break;
-    }
-    case GRAFT_LAYER_CONCAT:
-        o = add_node(e, "Concat", name, name);
-        for (int k = 0; k < nd->nin; k++) {
-            if (e->rank[nd->in[k]] != rin) goto rank2;
-            node_in(e, o, e->m->nodes[nd->in[k]].name);
-        }
-        attr_i(e, o, "axis", 1);
-        break;
-    case GRAFT_LAYER_FLATTEN:
-        o = add_node(e, "Flatten", name, name);
-        node_in(e, o, x);
-        attr_i(e, o, "axis", 1);
-        e->rank[i] = 2;
-        break;
-    default:
+    e->rank[i] = e->rank[nd->in[0]];
+    e->cur = i;
+    e->open = NULL;
+    if (e->folded_conv[i] && e->rank[i] == 4) return GRAFT_OK; /* emitted at its BN */
+    if (e->fold_into[i] >= 0) return emit_conv(e, e->fold_into[i], i, nd->name);
+    const layer_kind *kd = layer_kind_of(nd->spec.kind);
+    if (!kd || !kd->onnx_export)
         return ctx_fail(e->ctx, GRAFT_ERR_UNSUPPORTED, "export: layer '%s' of kind %s has no ONNX "
-                        "mapping", name, graft_layer_kind_name(s->kind));
-    }
+                        "mapping", nd->name, graft_layer_kind_name(nd->spec.kind));
+    TRY(kd->onnx_export(&e->base, nd->name, &nd->spec, nd->nin));
     return e->oom ? fail(e, GRAFT_OK, "") : GRAFT_OK;
-rank2:
-    return ctx_fail(e->ctx, GRAFT_ERR_UNSUPPORTED, "export: layer '%s' (%s) works on a flattened "
-                    "tensor here; graft exports spatial layers only before the first "
-                    "flatten/linear", name, graft_layer_kind_name(s->kind));
 }
 
 /* ValueInfo: float tensor [N, c, h, w] or [N, c]. */
@@ -445,6 +405,7 @@ graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn)
     if (!m || !path) return GRAFT_ERR_INVALID_ARG;
     exp_ e;
     memset(&e, 0, sizeof e);
+    e.base.api = &export_api;
     e.m = m;
     e.ctx = m->ctx;
     if (m->nnodes < 2) return ctx_fail(e.ctx, GRAFT_ERR_INVALID_ARG, "export: the model is empty");

@@ -12,6 +12,7 @@
 #include "ctx.h"
 #include "error.h"
 #include "fileutil.h"
+#include "layer_kind.h"
 #include "onnx_common.h"
 
 /* A named value of the ONNX graph: the output of a graft node, or a
@@ -46,12 +47,11 @@ typedef struct cten {
     int64_t dims[8];
 } cten;
 
-static const char *const supported_ops[] = {
-    "Conv", "BatchNormalization", "Relu", "Clip", "LeakyRelu", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "Add", "Concat", "Flatten", "Reshape", "Gemm", "MatMul", "Softmax",
-    "Dropout", "Identity", "Constant", "Pad",
-};
-#define NSUPPORTED (sizeof supported_ops / sizeof supported_ops[0])
+/* ONNX ops the importer maps itself: they make no layer (constants,
+ * aliases, padding folded into the consumer, the final Softmax). Every
+ * other supported op belongs to a layer kind (layer_kind.h: onnx_ops). */
+static const char *const graph_ops[] = {"Softmax", "Identity", "Constant", "Pad"};
+#define NGRAPH_OPS (sizeof graph_ops / sizeof graph_ops[0])
 
 static void add_note(imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void add_note(imp *im, const char *fmt, ...)
@@ -184,6 +184,7 @@ static float attr_float(const Onnx__NodeProto *nd, const char *name, float def)
 /* ---------------------------------------------------------------- node helpers */
 
 typedef struct nctx {
+    onnx_importer base; /* first: layer kinds see this node through it */
     imp *im;
     const Onnx__NodeProto *nd;
     char name[64]; /* graft node name */
@@ -334,178 +335,10 @@ static void node_shape(const nctx *c, const val *v, int *ch, int *h, int *w)
     graft_model_node_shape(c->im->m, v->node, ch, h, w);
 }
 
-/* ---------------------------------------------------------------- operators */
-
-static graft_status op_conv(nctx *c)
+/* Add of a constant to a tensor: supported as the bias of a MatMul (the
+ * linear layer left its bias parameter in lin_bias). */
+static graft_status fold_bias_add(nctx *c)
 {
-    val x;
-    cten w = {0}, b = {0};
-    graft_status s = in_node_pad(c, 0, &x);
-    int C, H, W, stride, dil, pad;
-    if (s == GRAFT_OK) s = in_const(c, 1, &w);
-    if (s == GRAFT_OK) s = square_attr(c, "strides", 1, &stride);
-    if (s == GRAFT_OK) s = square_attr(c, "dilations", 1, &dil);
-    if (s == GRAFT_OK) s = sym_pads(c, &pad);
-    if (s != GRAFT_OK) goto done;
-    node_shape(c, &x, &C, &H, &W);
-    int64_t group = attr_int(c->nd, "group", 1);
-    if (x.rank != 4 || w.ndims != 4 || w.dims[2] != w.dims[3] || group < 1 || group > C ||
-        w.dims[1] * group != C || w.dims[0] < 1) {
-        s = nfail(c, GRAFT_ERR_SHAPE, "weight of shape [%lld, %lld, %lld, %lld] with group %lld "
-                  "does not fit a %dx%dx%d input (graft needs square 2-D kernels)",
-                  (long long)w.dims[0], (long long)w.dims[1], (long long)w.dims[2],
-                  (long long)w.dims[3], (long long)group, C, H, W);
-        goto done;
-    }
-    int k;
-    if ((s = square_attr(c, "kernel_shape", (int)w.dims[2], &k)) != GRAFT_OK) goto done;
-    if (k != w.dims[2]) {
-        s = nfail(c, GRAFT_ERR_SHAPE, "kernel_shape %d does not match the weight's %lld", k,
-                  (long long)w.dims[2]);
-        goto done;
-    }
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);
-    sp.channels = (int)w.dims[0];
-    sp.kernel = k;
-    sp.stride = stride;
-    sp.pad = pad + x.pad;
-    sp.dilation = dil;
-    sp.groups = (int)group;
-    sp.bias = has_input(c, 2);
-    if (sp.bias) {
-        if ((s = in_const(c, 2, &b)) != GRAFT_OK) goto done;
-        if (b.n != (size_t)sp.channels) {
-            s = nfail(c, GRAFT_ERR_SHAPE, "bias has %zu values for %d channels", b.n, sp.channels);
-            goto done;
-        }
-    }
-    int p0 = graft_model_num_params(c->im->m);
-    if ((s = emit(c, &sp, 1, &x.node, 4, NULL)) != GRAFT_OK) goto done;
-    s = set_param(c, p0, w.data, w.n);
-    if (s == GRAFT_OK && sp.bias) s = set_param(c, p0 + 1, b.data, b.n);
-done:
-    free(w.data);
-    free(b.data);
-    return s;
-}
-
-static graft_status op_batchnorm(nctx *c)
-{
-    val x;
-    cten p[4];
-    memset(p, 0, sizeof p);
-    graft_status s = in_node(c, 0, &x);
-    int C, H, W;
-    if (s != GRAFT_OK) return s;
-    node_shape(c, &x, &C, &H, &W);
-    for (int i = 0; i < 4 && s == GRAFT_OK; i++) {
-        s = in_const(c, (size_t)i + 1, &p[i]);
-        if (s == GRAFT_OK && p[i].n != (size_t)C)
-            s = nfail(c, GRAFT_ERR_SHAPE, "input %d has %zu values for %d channels", i + 1,
-                      p[i].n, C);
-    }
-    if (s == GRAFT_OK && attr_int(c->nd, "training_mode", 0))
-        s = nfail(c, GRAFT_ERR_UNSUPPORTED, "training_mode=1 graphs are not supported");
-    if (s == GRAFT_OK) {
-        graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_BATCHNORM2D);
-        sp.eps = attr_float(c->nd, "epsilon", 1e-5f);
-        /* ONNX: running = m*running + (1-m)*batch; graft uses the complement. */
-        sp.momentum = 1.0f - attr_float(c->nd, "momentum", 0.9f);
-        int p0 = graft_model_num_params(c->im->m);
-        s = emit(c, &sp, 1, &x.node, x.rank, NULL);
-        for (int i = 0; i < 4 && s == GRAFT_OK; i++) s = set_param(c, p0 + i, p[i].data, p[i].n);
-    }
-    for (int i = 0; i < 4; i++) free(p[i].data);
-    return s;
-}
-
-/* Optional scalar input k of Clip (opset >= 11). */
-static graft_status clip_bound(nctx *c, size_t k, double *out)
-{
-    if (!has_input(c, k)) return GRAFT_OK;
-    cten t;
-    graft_status s = in_const(c, k, &t);
-    if (s != GRAFT_OK) return s;
-    if (t.n != 1) s = nfail(c, GRAFT_ERR_UNSUPPORTED, "bound %zu is not a scalar", k);
-    else *out = t.data[0];
-    free(t.data);
-    return s;
-}
-
-static graft_status op_activation(nctx *c, const char *op)
-{
-    val x;
-    graft_status s = in_node(c, 0, &x);
-    if (s != GRAFT_OK) return s;
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_RELU);
-    if (!strcmp(op, "LeakyRelu")) {
-        sp = graft_layer_default(GRAFT_LAYER_LEAKY_RELU);
-        sp.slope = attr_float(c->nd, "alpha", 0.01f);
-    } else if (!strcmp(op, "Clip")) {
-        double lo = -INFINITY, hi = INFINITY;
-        if (c->im->opset < 11) {
-            lo = attr_float(c->nd, "min", -FLT_MAX);
-            hi = attr_float(c->nd, "max", FLT_MAX);
-        } else {
-            if ((s = clip_bound(c, 1, &lo)) != GRAFT_OK) return s;
-            if ((s = clip_bound(c, 2, &hi)) != GRAFT_OK) return s;
-        }
-        if (lo == 0 && hi == 6) sp = graft_layer_default(GRAFT_LAYER_RELU6);
-        else if (!(lo == 0 && hi >= FLT_MAX))
-            return nfail(c, GRAFT_ERR_UNSUPPORTED, "Clip to [%g, %g]; graft maps only [0, 6] "
-                         "(ReLU6) and [0, inf) (ReLU)", lo, hi);
-    }
-    return emit(c, &sp, 1, &x.node, x.rank, NULL);
-}
-
-static graft_status op_pool(nctx *c, int is_max)
-{
-    val x;
-    int k, stride, pad, dil, C, H, W;
-    graft_status s = is_max ? in_node(c, 0, &x) : in_node_pad(c, 0, &x);
-    if (s == GRAFT_OK) s = square_attr(c, "kernel_shape", 0, &k);
-    if (s == GRAFT_OK) s = square_attr(c, "strides", 1, &stride);
-    if (s == GRAFT_OK) s = square_attr(c, "dilations", 1, &dil);
-    if (s == GRAFT_OK) s = sym_pads(c, &pad);
-    if (s != GRAFT_OK) return s;
-    node_shape(c, &x, &C, &H, &W);
-    if (x.rank != 4 || k < 1) return nfail(c, GRAFT_ERR_UNSUPPORTED, "needs a 4-D input and kernel_shape");
-    if (dil != 1) return nfail(c, GRAFT_ERR_UNSUPPORTED, "dilated pooling is not supported");
-    if (c->nd->n_output > 1 && c->nd->output[1] && c->nd->output[1][0] &&
-        uses(c->im, c->nd->output[1]))
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "the Indices output is used");
-    if (attr_int(c->nd, "ceil_mode", 0)) {
-        /* Fine when ceil and floor give the same size. */
-        for (int d = 0; d < 2; d++) {
-            int span = (d ? W : H) + 2 * pad - k;
-            if (span >= 0 && span % stride)
-                return nfail(c, GRAFT_ERR_UNSUPPORTED, "ceil_mode=1 changes the output size "
-                             "here; graft pools with floor");
-        }
-    }
-    if (!is_max && pad > 0 && !attr_int(c->nd, "count_include_pad", 0))
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "count_include_pad=0 with padding; graft's "
-                     "average pooling counts the padding");
-    pad += x.pad; /* a preceding Pad's zeros count, as graft's padding does */
-    graft_layer_spec sp = graft_layer_default(is_max ? GRAFT_LAYER_MAXPOOL2D : GRAFT_LAYER_AVGPOOL2D);
-    sp.kernel = k;
-    sp.stride = stride;
-    sp.pad = pad;
-    return emit(c, &sp, 1, &x.node, 4, NULL);
-}
-
-static graft_status op_global_avgpool(nctx *c)
-{
-    val x;
-    graft_status s = in_node(c, 0, &x);
-    if (s != GRAFT_OK) return s;
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
-    return emit(c, &sp, 1, &x.node, 4, NULL);
-}
-
-static graft_status op_add(nctx *c)
-{
-    if (c->nd->n_input != 2) return nfail(c, GRAFT_ERR_FORMAT, "needs 2 inputs");
     val *a = find_val(c->im, onnx_str(c->nd->input[0]));
     val *b = find_val(c->im, onnx_str(c->nd->input[1]));
     if (!a || !b)
@@ -516,193 +349,134 @@ static graft_status op_add(nctx *c)
     if (a->pad || b->pad)
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "an input comes from a Pad; graft folds Pad only "
                      "into a following Conv or AveragePool");
-    if (a->node < 0 || b->node < 0) {
-        /* MatMul + Add(bias): the bias of the MatMul's linear layer. */
-        size_t kc = a->node < 0 ? 0 : 1;
-        val lin = a->node < 0 ? *b : *a;
-        if (lin.lin_bias < 0)
-            return nfail(c, GRAFT_ERR_UNSUPPORTED, "adds a constant to a tensor; graft supports "
-                         "that only as the bias of a MatMul");
-        int ch, h, w;
-        node_shape(c, &lin, &ch, &h, &w);
-        cten t;
-        graft_status s = in_const(c, kc, &t);
-        if (s != GRAFT_OK) return s;
-        if (t.n != (size_t)ch && t.n != 1) {
-            free(t.data);
-            return nfail(c, GRAFT_ERR_SHAPE, "bias has %zu values for %d outputs", t.n, ch);
-        }
-        double *bias = malloc((size_t)ch * sizeof *bias);
-        if (!bias) s = ctx_fail(c->im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
-        for (int i = 0; s == GRAFT_OK && i < ch; i++) bias[i] = t.data[t.n == 1 ? 0 : i];
-        if (s == GRAFT_OK) s = set_param(c, lin.lin_bias, bias, (size_t)ch);
-        free(bias);
-        free(t.data);
-        lin.lin_bias = -1;
-        return s == GRAFT_OK ? alias(c, &lin) : s;
-    }
-    val va = *a, vb = *b;
-    int ca, ha, wa, cb, hb, wb;
-    node_shape(c, &va, &ca, &ha, &wa);
-    node_shape(c, &vb, &cb, &hb, &wb);
-    if (ca != cb || ha != hb || wa != wb || va.rank != vb.rank)
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "adds %dx%dx%d and %dx%dx%d; graft adds tensors of "
-                     "one shape (no broadcasting)", ca, ha, wa, cb, hb, wb);
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_ADD);
-    int ins[2] = {va.node, vb.node};
-    return emit(c, &sp, 2, ins, va.rank, NULL);
-}
-
-static graft_status op_concat(nctx *c)
-{
-    int ins[8], n = (int)c->nd->n_input, rank = 0;
-    if (n < 2 || n > 8) return nfail(c, GRAFT_ERR_UNSUPPORTED, "%d inputs; graft concatenates 2 to 8", n);
-    for (int i = 0; i < n; i++) {
-        val v;
-        graft_status s = in_node(c, (size_t)i, &v);
-        if (s != GRAFT_OK) return s;
-        ins[i] = v.node;
-        rank = v.rank;
-    }
-    int64_t axis = attr_int(c->nd, "axis", 1);
-    if (!(axis == 1 || axis == 1 - rank))
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "axis %lld; graft concatenates channels (axis 1)",
-                     (long long)axis);
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONCAT);
-    return emit(c, &sp, n, ins, rank, NULL);
-}
-
-/* Flatten to N x features: a FLATTEN layer, or nothing when the tensor is
- * already C x 1 x 1. */
-static graft_status to_2d(nctx *c, const val *x)
-{
-    int C, H, W;
-    node_shape(c, x, &C, &H, &W);
-    if (H == 1 && W == 1) {
-        val v = *x;
-        v.rank = 2;
-        return alias(c, &v);
-    }
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_FLATTEN);
-    return emit(c, &sp, 1, &x->node, 2, NULL);
-}
-
-static graft_status op_flatten(nctx *c)
-{
-    val x;
-    graft_status s = in_node(c, 0, &x);
-    if (s != GRAFT_OK) return s;
-    int64_t axis = attr_int(c->nd, "axis", 1);
-    if (!(axis == 1 || axis == 1 - x.rank))
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "axis %lld; graft flattens at axis 1", (long long)axis);
-    return to_2d(c, &x);
-}
-
-static graft_status op_reshape(nctx *c)
-{
-    val x;
+    size_t kc = a->node < 0 ? 0 : 1;
+    val lin = a->node < 0 ? *b : *a;
+    if (lin.lin_bias < 0)
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "adds a constant to a tensor; graft supports "
+                     "that only as the bias of a MatMul");
+    int ch, h, w;
+    node_shape(c, &lin, &ch, &h, &w);
     cten t;
-    graft_status s = in_node(c, 0, &x);
-    if (s == GRAFT_OK) s = in_const(c, 1, &t);
+    graft_status s = in_const(c, kc, &t);
     if (s != GRAFT_OK) return s;
-    int C, H, W;
-    node_shape(c, &x, &C, &H, &W);
-    double f = (double)C * H * W;
-    int ok = t.n == 2 && (t.data[1] == -1 || t.data[1] == f) &&
-             (t.data[0] == 0 || t.data[0] == -1 || (t.data[0] >= 1 && t.data[1] == f));
-    double d0 = t.n > 0 ? t.data[0] : 0, d1 = t.n > 1 ? t.data[1] : 0;
-    size_t n = t.n;
-    free(t.data);
-    if (!ok)
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "reshape of %dx%dx%d to a %zu-D shape (%g, %g, ..); "
-                     "graft supports only flattening to [N, %g]", C, H, W, n, d0, d1, f);
-    return to_2d(c, &x);
-}
-
-/* Gemm (B constant) and MatMul (B constant [in, out]) as a LINEAR layer. */
-static graft_status op_linear(nctx *c, int is_gemm)
-{
-    val x;
-    cten B = {0}, Cb = {0};
-    graft_status s = in_node(c, 0, &x);
-    if (s == GRAFT_OK) s = in_const(c, 1, &B);
-    if (s != GRAFT_OK) return s;
-    int C, H, W;
-    node_shape(c, &x, &C, &H, &W);
-    int64_t fin = (int64_t)C * H * W;
-    int transB = is_gemm ? (int)attr_int(c->nd, "transB", 0) : 0;
-    double alpha = is_gemm ? attr_float(c->nd, "alpha", 1.0f) : 1.0;
-    double beta = is_gemm ? attr_float(c->nd, "beta", 1.0f) : 1.0;
-    if (is_gemm && attr_int(c->nd, "transA", 0)) {
-        s = nfail(c, GRAFT_ERR_UNSUPPORTED, "transA=1 is not supported");
-        goto done;
-    }
-    if (B.ndims != 2 || B.dims[transB ? 1 : 0] != fin) {
-        s = nfail(c, GRAFT_ERR_SHAPE, "weight of %d dimensions [%lld, %lld]%s does not take %lld "
-                  "input features", B.ndims, (long long)B.dims[0], (long long)B.dims[1],
-                  transB ? " (transB)" : "", (long long)fin);
-        goto done;
-    }
-    int nout = (int)B.dims[transB ? 0 : 1];
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_LINEAR);
-    sp.channels = nout;
-    sp.bias = 1; /* MatMul: zero until an Add supplies it */
-    if (is_gemm && has_input(c, 2)) {
-        if ((s = in_const(c, 2, &Cb)) != GRAFT_OK) goto done;
-        if (Cb.n != (size_t)nout && Cb.n != 1) {
-            s = nfail(c, GRAFT_ERR_UNSUPPORTED, "C has %zu values; graft needs a bias of %d "
-                      "values (or a scalar)", Cb.n, nout);
-            goto done;
-        }
-    }
-    /* graft's weight is [out, in]. */
-    double *wt = malloc((size_t)nout * (size_t)fin * sizeof *wt);
-    double *bias = calloc((size_t)nout, sizeof *bias);
-    if (!wt || !bias) {
-        free(wt);
-        free(bias);
-        s = ctx_fail(c->im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
-        goto done;
-    }
-    for (int64_t o = 0; o < nout; o++)
-        for (int64_t i = 0; i < fin; i++)
-            wt[o * fin + i] = alpha * (transB ? B.data[o * fin + i] : B.data[i * nout + o]);
-    for (int o = 0; Cb.data && o < nout; o++) bias[o] = beta * Cb.data[Cb.n == 1 ? 0 : o];
-    int p0 = graft_model_num_params(c->im->m), id;
-    s = emit(c, &sp, 1, &x.node, 2, &id);
-    if (s == GRAFT_OK) s = set_param(c, p0, wt, (size_t)nout * (size_t)fin);
-    if (s == GRAFT_OK) s = set_param(c, p0 + 1, bias, (size_t)nout);
-    if (s == GRAFT_OK && !is_gemm && uses(c->im, c->nd->output[0]) == 1)
-        c->im->v[c->im->nv - 1].lin_bias = p0 + 1;
-    free(wt);
-    free(bias);
-done:
-    free(B.data);
-    free(Cb.data);
-    return s;
-}
-
-static graft_status op_dropout(nctx *c)
-{
-    val x;
-    graft_status s = in_node(c, 0, &x);
-    if (s != GRAFT_OK) return s;
-    double ratio = 0.5;
-    if (c->im->opset < 12) ratio = attr_float(c->nd, "ratio", 0.5f);
-    else if (has_input(c, 1)) {
-        cten t;
-        if ((s = in_const(c, 1, &t)) != GRAFT_OK) return s;
-        if (t.n == 1) ratio = t.data[0];
+    if (t.n != (size_t)ch && t.n != 1) {
         free(t.data);
+        return nfail(c, GRAFT_ERR_SHAPE, "bias has %zu values for %d outputs", t.n, ch);
     }
-    if (c->nd->n_output > 1 && c->nd->output[1] && c->nd->output[1][0] && uses(c->im, c->nd->output[1]))
-        return nfail(c, GRAFT_ERR_UNSUPPORTED, "the mask output is used");
-    if (!(ratio > 0)) return alias(c, &x);
-    if (!(ratio < 1)) return nfail(c, GRAFT_ERR_UNSUPPORTED, "ratio %g not below 1", ratio);
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_DROPOUT);
-    sp.p = (float)ratio;
-    return emit(c, &sp, 1, &x.node, x.rank, NULL);
+    double *bias = malloc((size_t)ch * sizeof *bias);
+    if (!bias) s = ctx_fail(c->im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    for (int i = 0; s == GRAFT_OK && i < ch; i++) bias[i] = t.data[t.n == 1 ? 0 : i];
+    if (s == GRAFT_OK) s = set_param(c, lin.lin_bias, bias, (size_t)ch);
+    free(bias);
+    free(t.data);
+    lin.lin_bias = -1;
+    return s == GRAFT_OK ? alias(c, &lin) : s;
 }
+
+/* ---------------------------------------------------------------- the kinds' view */
+
+static nctx *nc(onnx_importer *im) { return (nctx *)im; }
+
+static const char *api_op(onnx_importer *im) { return onnx_str(nc(im)->nd->op_type); }
+static int api_opset(onnx_importer *im) { return nc(im)->im->opset; }
+static int api_num_inputs(onnx_importer *im) { return (int)nc(im)->nd->n_input; }
+static int api_has_input(onnx_importer *im, int k) { return k >= 0 && has_input(nc(im), (size_t)k); }
+
+static graft_status api_input(onnx_importer *im, int k, int allow_pad, onnx_value *out)
+{
+    nctx *c = nc(im);
+    val v;
+    TRY(allow_pad ? in_node_pad(c, (size_t)k, &v) : in_node(c, (size_t)k, &v));
+    out->node = v.node;
+    out->rank = v.rank;
+    out->pad = v.pad;
+    out->lin_bias = v.lin_bias;
+    node_shape(c, &v, &out->c, &out->h, &out->w);
+    return GRAFT_OK;
+}
+
+static int api_input_is_const(onnx_importer *im, int k)
+{
+    nctx *c = nc(im);
+    if (!has_input(c, (size_t)k)) return 0;
+    const val *v = find_val(c->im, c->nd->input[k]);
+    return v && v->node < 0;
+}
+
+static graft_status api_constant(onnx_importer *im, int k, onnx_const *out)
+{
+    cten t;
+    graft_status s = in_const(nc(im), (size_t)k, &t);
+    memset(out, 0, sizeof *out);
+    if (s != GRAFT_OK) return s;
+    out->data = t.data;
+    out->n = t.n;
+    out->ndims = t.ndims;
+    memcpy(out->dims, t.dims, sizeof out->dims);
+    return GRAFT_OK;
+}
+
+static int api_output_uses(onnx_importer *im, int k)
+{
+    const Onnx__NodeProto *nd = nc(im)->nd;
+    if (k < 0 || (size_t)k >= nd->n_output || !nd->output[k] || !nd->output[k][0]) return 0;
+    return uses(nc(im)->im, nd->output[k]);
+}
+
+static int64_t api_attr_int(onnx_importer *im, const char *name, int64_t def)
+{
+    return attr_int(nc(im)->nd, name, def);
+}
+
+static float api_attr_float(onnx_importer *im, const char *name, float def)
+{
+    return attr_float(nc(im)->nd, name, def);
+}
+
+static graft_status api_attr_square(onnx_importer *im, const char *name, int def, int *out)
+{
+    return square_attr(nc(im), name, def, out);
+}
+
+static graft_status api_attr_pads(onnx_importer *im, int *pad) { return sym_pads(nc(im), pad); }
+
+static graft_status api_fail(onnx_importer *im, graft_status s, const char *msg)
+{
+    return nfail(nc(im), s, "%s", msg);
+}
+
+static graft_status api_emit(onnx_importer *im, const graft_layer_spec *sp, int nin,
+                             const int *ins, int rank, int *param0)
+{
+    nctx *c = nc(im);
+    if (param0) *param0 = graft_model_num_params(c->im->m);
+    return emit(c, sp, nin, ins, rank, NULL);
+}
+
+static graft_status api_set_param(onnx_importer *im, int idx, const double *src, size_t n)
+{
+    return set_param(nc(im), idx, src, n);
+}
+
+static graft_status api_alias(onnx_importer *im, const onnx_value *v)
+{
+    val src = {NULL, v->node, v->rank, NULL, NULL, 0, v->lin_bias, v->pad};
+    return alias(nc(im), &src);
+}
+
+static void api_await_bias(onnx_importer *im, int idx)
+{
+    imp *p = nc(im)->im;
+    p->v[p->nv - 1].lin_bias = idx;
+}
+
+static graft_status api_fold_bias_add(onnx_importer *im) { return fold_bias_add(nc(im)); }
+
+static const onnx_import_api import_api = {
+    api_op, api_opset, api_num_inputs, api_has_input, api_input, api_input_is_const,
+    api_constant, api_output_uses, api_attr_int, api_attr_float, api_attr_square, api_attr_pads,
+    api_fail, api_emit, api_set_param, api_alias, api_await_bias, api_fold_bias_add,
+};
 
 /* Pad with zeros on H and W alike: remembered on the value and added to
  * the pads of the Conv or AveragePool that reads it. */
@@ -774,20 +548,8 @@ static graft_status op_constant(nctx *c)
 static graft_status map_node(nctx *c)
 {
     const char *op = onnx_str(c->nd->op_type);
-    if (!strcmp(op, "Conv")) return op_conv(c);
-    if (!strcmp(op, "BatchNormalization")) return op_batchnorm(c);
-    if (!strcmp(op, "Relu") || !strcmp(op, "LeakyRelu") || !strcmp(op, "Clip"))
-        return op_activation(c, op);
-    if (!strcmp(op, "MaxPool")) return op_pool(c, 1);
-    if (!strcmp(op, "AveragePool")) return op_pool(c, 0);
-    if (!strcmp(op, "GlobalAveragePool")) return op_global_avgpool(c);
-    if (!strcmp(op, "Add")) return op_add(c);
-    if (!strcmp(op, "Concat")) return op_concat(c);
-    if (!strcmp(op, "Flatten")) return op_flatten(c);
-    if (!strcmp(op, "Reshape")) return op_reshape(c);
-    if (!strcmp(op, "Gemm")) return op_linear(c, 1);
-    if (!strcmp(op, "MatMul")) return op_linear(c, 0);
-    if (!strcmp(op, "Dropout")) return op_dropout(c);
+    const layer_kind *kd = layer_kind_for_onnx(op);
+    if (kd) return kd->onnx_import(&c->base);
     if (!strcmp(op, "Constant")) return op_constant(c);
     if (!strcmp(op, "Pad")) return op_pad(c);
     val *cv = c->nd->n_input ? find_val(c->im, onnx_str(c->nd->input[0])) : NULL;
@@ -859,8 +621,9 @@ static graft_status check_ops(imp *im)
         const Onnx__NodeProto *nd = g->node[i];
         const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
         int ok = !*dom || !strcmp(dom, "ai.onnx");
-        for (size_t k = 0; ok && k < NSUPPORTED; k++)
-            if (!strcmp(op, supported_ops[k])) goto next;
+        if (ok && layer_kind_for_onnx(op)) goto next;
+        for (size_t k = 0; ok && k < NGRAPH_OPS; k++)
+            if (!strcmp(op, graph_ops[k])) goto next;
         /* First node of this type: list it with every node of that type. */
         for (size_t j = 0; j < i; j++)
             if (!strcmp(onnx_str(g->node[j]->op_type), op) && !strcmp(onnx_str(g->node[j]->domain), dom))
@@ -884,11 +647,23 @@ static graft_status check_ops(imp *im)
     next:;
     }
     if (!ntypes) return GRAFT_OK;
+    /* What graft imports: the layer kinds' ops, then the graph-level ones. */
+    char known[512] = "";
+    size_t kn = 0;
+    for (int k = 0; k < GRAFT_LAYER_KIND_COUNT; k++) {
+        const layer_kind *kd = layer_kind_of((graft_layer_kind)k);
+        for (const char *const *o = kd ? kd->onnx_ops : NULL; o && *o; o++) {
+            int w = snprintf(known + kn, sizeof known - kn, "%s%s", kn ? ", " : "", *o);
+            if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
+        }
+    }
+    for (size_t k = 0; k < NGRAPH_OPS; k++) {
+        int w = snprintf(known + kn, sizeof known - kn, "%s%s", k + 1 < NGRAPH_OPS ? ", " : " and ",
+                         graph_ops[k]);
+        if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
+    }
     return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: %d unsupported ONNX operator type%s: %s; "
-                    "graft imports Conv, BatchNormalization, Relu, Clip, LeakyRelu, MaxPool, "
-                    "AveragePool, GlobalAveragePool, Add, Concat, Flatten, Reshape, Gemm, MatMul, "
-                    "Softmax, Dropout, Identity, Constant and Pad", im->path, ntypes,
-                    ntypes > 1 ? "s" : "", list);
+                    "graft imports %s", im->path, ntypes, ntypes > 1 ? "s" : "", list, known);
 }
 
 static int is_initializer(const imp *im, const char *name)
@@ -963,7 +738,7 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
                                NULL, 0, -1, 0}));
     TRY(add_input(im));
     for (size_t i = 0; i < im->g->n_node; i++) {
-        nctx c = {im, im->g->node[i], ""};
+        nctx c = {{&import_api}, im, im->g->node[i], ""};
         node_name(im, c.nd, i, c.name);
         TRY(map_node(&c));
     }

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "device.h"
 #include "error.h"
+#include "kernel_options.h"
 #include "program_cache.h"
 
 #define DEFAULT_LWS 64
@@ -433,8 +434,7 @@ graft_status ctx_build_program(graft_ctx *ctx)
 {
     double t0 = now_seconds();
     char opts[256];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -cl-mad-enable -DGRAFT_DEVICE_%s=1",
-             ctx->info.type == GRAFT_DEVICE_GPU ? "GPU" : "CPU");
+    kernel_build_options(ctx->info.type, opts, sizeof opts);
     program_request rq = {ctx->context, ctx->device, &ctx->info, graft_cl_count, graft_cl_sources,
                           opts, ctx->cache_dir};
     program_result res;

@@ -1,6 +1,17 @@
 /* GEMM dispatch: argument checks, degenerate sizes, back-end choice. */
 #include "gemm.h"
 
+typedef graft_status (*gemm_fn)(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                                gemm_operand b, float beta, cl_mem c, size_t coff, int ldc);
+
+/* The one place the GEMM implementation is chosen: the context's back end
+ * and, for the native one, its kernel style. */
+static gemm_fn gemm_backend(const graft_ctx *ctx)
+{
+    if (ctx->gemm == GRAFT_GEMM_CLBLAST) return gemm_clblast;
+    return ctx_is_cpu(ctx) ? gemm_native_cpu : gemm_native_gpu;
+}
+
 graft_status gemm_run(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
                       gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
@@ -14,6 +25,5 @@ graft_status gemm_run(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_ope
         return LAUNCH(ctx, "scale_rows_f32", 2, gws, lws, KA_MEM(c), KA_INT(coff), KA_INT(M),
                       KA_INT(N), KA_INT(ldc), KA_FLT(beta));
     }
-    if (ctx->gemm == GRAFT_GEMM_CLBLAST) return gemm_clblast(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
-    return gemm_native(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
+    return gemm_backend(ctx)(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 }

@@ -1,4 +1,4 @@
-/* graft's own GEMM. On CPU devices (PoCL) gemm_blocked_w (cl/gemm.cl)
+/* graft's own GEMM. On CPU devices (PoCL) gemm_blocked32_cpu (cl/cpu/gemm_cpu.cl)
  * streams op(B) from its stored layout and reads A either in place or
  * after packing it into 6-row panels; no pass packs B. On GPUs, where the
  * CPU kernel makes no sense, a local-memory tiled kernel runs. Numbers and
@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernel_options.h"
 
-#define MR 6
-#define NR 16
-#define KC 256 /* largest K chunk, the local array size in cl/gemm.cl */
+#define MR GEMM_MR
+#define NR GEMM_NR
+#define KC GEMM_KC
 #define PC 64 /* row panels per work-item sharing one copied B stripe (8, 16, 32 were slower) */
 
 size_t gemm_packed_a_floats(int M, int K) { return (size_t)((M + MR - 1) / MR) * MR * (size_t)K; }
@@ -24,26 +25,26 @@ graft_status gemm_pack_a_into(graft_ctx *ctx, int M, int K, gemm_operand a, cl_m
      * is stored untransposed (W in forward); only small A gets packed. */
     size_t lws[2] = {16, 1};
     size_t ga[2] = {(size_t)K, (size_t)pm};
-    return LAUNCH(ctx, "gemm_pack_a", 2, ga, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
+    return LAUNCH(ctx, "gemm_pack_a_cpu", 2, ga, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
                   KA_INT(a_sk), KA_INT(M), KA_INT(K), KA_MEM(dst), KA_INT(dst_off));
 }
 
 /* A tuning knob, or dflt when it is not set. */
 static int knob(int v, int dflt) { return v ? v : dflt; }
 
-/* Launches gemm_blocked with A given by the strides of cl/gemm.cl. */
+/* Launches gemm_blocked{16,32}_cpu with A given by the strides of cl/cpu/gemm_cpu.cl. */
 static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha, cl_mem a,
                                 size_t aoff, int aps, int ask, int asr, int a_packed,
                                 gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
     int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-    /* 6 x 32 blocks in float16 registers (AVX-512 CPUs; see gemm_blocked_w)
+    /* 6 x 32 blocks in float16 registers (AVX-512 CPUs; gemm_blocked32_cpu)
      * unless the output is too narrow to fill them. */
     const gemm_tuning *t = &ctx->tune;
-    int wide = knob(t->nr, N > 16 ? 32 : NR) == 32;
+    int wide = knob(t->nr, N > NR ? GEMM_NRW : NR) == GEMM_NRW;
     int kc = knob(t->kc, KC);
     if (kc < 8 || kc > KC) kc = KC;
-    int nr = wide ? 32 : NR;
+    int nr = wide ? GEMM_NRW : NR;
     int pm = (M + MR - 1) / MR, pn = (N + nr - 1) / nr;
     /* Benchmark-only knobs (docs/performance.md): panels per item, local
      * size, which grid dimension holds the column stripes. */
@@ -73,7 +74,7 @@ static graft_status run_blocked(graft_ctx *ctx, int M, int N, int K, float alpha
     /* Work-groups of one item by default: PoCL compiles per local size and
      * gains nothing from bigger groups for this explicitly vectorised code. */
     size_t gc[2] = {qdim ? np : nq, qdim ? nq : np}, lc[2] = {(size_t)lx, (size_t)ly};
-    return LAUNCH(ctx, wide ? "gemm_blocked_w" : "gemm_blocked", 2, gc, lc, KA_MEM(a),
+    return LAUNCH(ctx, wide ? "gemm_blocked32_cpu" : "gemm_blocked16_cpu", 2, gc, lc, KA_MEM(a),
                   KA_INT(aoff), KA_INT(aps), KA_INT(ask), KA_INT(asr), KA_MEM(b.buf),
                   KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc), KA_INT(M), KA_INT(N), KA_INT(K),
                   KA_INT(pc), KA_INT(qc), KA_INT(qdim), KA_INT(kc), KA_FLT(alpha),
@@ -108,26 +109,31 @@ static graft_status gemm_native_v1(graft_ctx *ctx, int M, int N, int K, float al
     TRY(gemm_pack_a_into(ctx, M, K, a, ap, 0));
     size_t lws[2] = {16, 1};
     size_t gb[2] = {(size_t)K, (size_t)pn};
-    TRY(LAUNCH(ctx, "gemm_pack_b", 2, gb, lws, KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
+    TRY(LAUNCH(ctx, "gemm_pack_b_cpu", 2, gb, lws, KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk),
                KA_INT(b_sc), KA_INT(K), KA_INT(N), KA_MEM(bp)));
     size_t gc[2] = {(size_t)pm, (size_t)pn}, lc[2] = {1, 1};
-    return LAUNCH(ctx, "gemm_packed", 2, gc, lc, KA_MEM(ap), KA_MEM(bp), KA_INT(M), KA_INT(N),
+    return LAUNCH(ctx, "gemm_packed_cpu", 2, gc, lc, KA_MEM(ap), KA_MEM(bp), KA_INT(M), KA_INT(N),
                   KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c), KA_INT(coff), KA_INT(ldc));
 }
 
-graft_status gemm_native(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
-                         gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+/* GPU style: the tiled kernel, one work-item per element of C. */
+graft_status gemm_native_gpu(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                             gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
 {
-    if (!ctx_is_cpu(ctx)) {
-        /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
-        int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
-        int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
-        size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {16, 16};
-        return LAUNCH(ctx, "gemm_tiled", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
-                      KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
-                      KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
-                      KA_INT(coff), KA_INT(ldc));
-    }
+    /* Element (r, k) of op(A) and (k, col) of op(B) as strides. */
+    int a_sr = a.trans ? 1 : a.ld, a_sk = a.trans ? a.ld : 1;
+    int b_sk = b.trans ? 1 : b.ld, b_sc = b.trans ? b.ld : 1;
+    size_t gws[2] = {(size_t)N, (size_t)M}, lws[2] = {GEMM_TS, GEMM_TS};
+    return LAUNCH(ctx, "gemm_tiled_gpu", 2, gws, lws, KA_MEM(a.buf), KA_INT(a.off), KA_INT(a_sr),
+                  KA_INT(a_sk), KA_MEM(b.buf), KA_INT(b.off), KA_INT(b_sk), KA_INT(b_sc),
+                  KA_INT(M), KA_INT(N), KA_INT(K), KA_FLT(alpha), KA_FLT(beta), KA_MEM(c),
+                  KA_INT(coff), KA_INT(ldc));
+}
+
+/* CPU style: the blocked kernels, A packed or read in place. */
+graft_status gemm_native_cpu(graft_ctx *ctx, int M, int N, int K, float alpha, gemm_operand a,
+                             gemm_operand b, float beta, cl_mem c, size_t coff, int ldc)
+{
     if (ctx->tune.variant == 1) return gemm_native_v1(ctx, M, N, K, alpha, a, b, beta, c, coff, ldc);
 
     /* Pack A when that pass is cheap (A small) or pays off because many

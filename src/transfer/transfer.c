@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "hash.h"
+#include "layer_kind.h"
 #include "model.h"
 #include "clock.h"
 
@@ -455,10 +456,9 @@ graft_status transfer_cached_finetune(graft_model *m, const dataset *train, cons
                     consumers++;
                     next = j;
                 }
-        graft_layer_kind k = next > 0 ? m->nodes[next].spec.kind : GRAFT_LAYER_INPUT;
         if (m->nodes[cut].spec.kind != GRAFT_LAYER_BATCHNORM2D || consumers != 1 ||
             next >= m->nnodes - 1 || m->nodes[next].nin != 1 ||
-            (k != GRAFT_LAYER_RELU && k != GRAFT_LAYER_RELU6 && k != GRAFT_LAYER_LEAKY_RELU) ||
+            !layer_bn_fusible(&m->nodes[next].spec) ||
             transfer_check_cut(m, next, NULL, 0) != GRAFT_OK)
             break;
         set_node_frozen(m, next, 1, 0);

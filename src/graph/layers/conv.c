@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "kernel_options.h"
 #include "layer.h"
+#include "layer_kind.h"
 
 /* Derived sizes of one conv layer for a batch of n. */
 typedef struct conv_dims {
@@ -123,22 +125,23 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
-/* Implicit GEMMs (cl/conv_implicit.cl) serve stride-1, dilation-1,
+/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve stride-1, dilation-1,
  * ungrouped convs on CPU devices: they read the input (zero-padded copy)
  * directly instead of an im2col matrix and write NCHW directly, so neither
  * the column matrix nor a layout pass exists. graft_ctx_params.conv_path
  * IM2COL forces im2col + GEMM everywhere and IMPLICIT the implicit kernels
  * wherever they apply (benchmarks and tests). By default
  * (docs/performance.md, items 7-8):
- *  - forward and input gradient by conv_tall, except a forward with
+ *  - forward and input gradient by conv_tall_cpu, except a forward with
  *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
  *    writes and its im2col matrix is tiny);
  *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
  *    rows of at most 256 pixels). */
 enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
+/* Only the CPU-style ops ask (their forward and backward pass implicit = 1). */
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
-    if (!ctx_is_cpu(ctx) || d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
+    if (d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
     if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
@@ -158,29 +161,29 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
     if (!xp) {
         TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
         size_t g2[2] = {(size_t)d->n, (size_t)d->cin};
-        TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+        TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
                    KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
     }
-    int rpc = 256 / d->wout; /* whole output rows per chunk, KC = 256 pixels at most */
+    int rpc = GEMM_KC / d->wout; /* whole output rows per chunk, at most KC pixels */
     if (rpc > d->hout) rpc = d->hout;
-    int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + 31) / 32;
+    int nchunks = d->n * ((d->hout + rpc - 1) / rpc), pn = (d->cout + GEMM_NRW - 1) / GEMM_NRW;
     /* Enough items for every core (4 per compute unit), each with >= 1 chunk. */
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     int nsplit = (want + pn - 1) / pn;
     if (nsplit > nchunks) nsplit = nchunks;
     TRY(ctx_scratch(ctx, 1, (size_t)nsplit * d->K * d->cout * sizeof(float), &part));
     size_t gw[2] = {(size_t)pn, (size_t)nsplit};
-    TRY(LAUNCH(ctx, "conv_implicit_dw", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
+    TRY(LAUNCH(ctx, "conv_implicit_dw_cpu", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
                KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
                KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(rpc), KA_INT(nsplit)));
-    return LAUNCH1D(ctx, "conv_dw_reduce", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
+    return LAUNCH1D(ctx, "conv_dw_reduce_cpu", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
 /* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
  * (n x cin x h x wd, padded by pad) with the weights w of this layer
  * (flip 0: forward, cout x cin x k x k) or their rotated transpose (flip
- * 1: x is dy and y the input gradient), by conv_tall: the input padded
+ * 1: x is dy and y the input gradient), by conv_tall_cpu: the input padded
  * into scratch 0, the weights as kidx x nout into scratch 4. */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
                                   int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
@@ -191,18 +194,18 @@ static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, 
     cl_mem xp = keep, wt;
     if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
     size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
-    TRY(LAUNCH(ctx, "conv_pad_input", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+    TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
                KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
     size_t nw = (size_t)K * nout;
     TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
-    TRY(LAUNCH1D(ctx, "conv_weights_t", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
+    TRY(LAUNCH1D(ctx, "conv_weights_t_cpu", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
                  KA_INT(d->cin), KA_INT(d->k), KA_INT(flip)));
     long np = (long)d->n * hout * wout;
-    int pm = (int)((np + 5) / 6), pn = (nout + 31) / 32, pc = 64;
+    int pm = (int)((np + GEMM_MR - 1) / GEMM_MR), pn = (nout + GEMM_NRW - 1) / GEMM_NRW, pc = 64;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
     size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
-    return LAUNCH(ctx, "conv_tall", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
+    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
                   KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
                   KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->k), KA_INT(pc),
                   KA_FLT(beta));
@@ -248,7 +251,9 @@ static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_
     return GRAFT_OK;
 }
 
-static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
+/* implicit: the CPU style, whose ops may take the implicit-GEMM kernels
+ * (cl/cpu/conv_implicit_cpu.cl); the GPU style never does. */
+static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit)
 {
     conv_dims d = conv_dims_of(l, io->n);
     cl_mem wt = l->params[0].data;
@@ -264,7 +269,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                         KA_INT(d.pad), KA_INT(d.dil));
 
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
-    if (conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
+    if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
         if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
@@ -308,7 +313,7 @@ static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io 
 {
     param *pw = &l->params[0];
     if (io->param_grads) {
-        size_t lws = 64, gws = (size_t)d->cout * d->k * d->k * lws;
+        size_t lws = CONV_DW_WG, gws = (size_t)d->cout * d->k * d->k * lws;
         TRY(LAUNCH(ctx, "conv_dw_backward_weight", 1, &gws, &lws, KA_MEM(io->dout),
                    KA_MEM(io->in[0]), KA_MEM(pw->grad), KA_INT(d->n), KA_INT(d->cin),
                    KA_INT(d->h), KA_INT(d->w), KA_INT(d->cout), KA_INT(d->hout),
@@ -324,7 +329,7 @@ static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io 
                     KA_FLT(io->din_beta[0]));
 }
 
-static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
+static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, int implicit)
 {
     conv_dims d = conv_dims_of(l, io->n);
     param *pw = &l->params[0];
@@ -337,13 +342,13 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
      * transposed, flipped weights and pad k-1-pad: the implicit kernel
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
-    if (din && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
+    if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
                           pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
-    if (pgrads && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
+    if (pgrads && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
         const conv_priv *cp = l->priv;
         TRY(conv_implicit_dw_run(ctx, &d, io->in[0], cp && cp->n == d.n ? cp->xpad : NULL,
                                  io->dout, pw->grad));
@@ -401,5 +406,109 @@ static double conv_flops(const layer *l)
            l->spec.kernel * l->out.h * l->out.w;
 }
 
-const layer_ops conv2d_ops = {conv_setup, conv_init, conv_forward, conv_backward, conv_destroy,
-                               conv_flops};
+static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
+{
+    return conv_forward(ctx, l, io, 1);
+}
+static graft_status conv_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *io)
+{
+    return conv_forward(ctx, l, io, 0);
+}
+static graft_status conv_backward_cpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return conv_backward(ctx, l, io, 1);
+}
+static graft_status conv_backward_gpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return conv_backward(ctx, l, io, 0);
+}
+
+static const layer_ops conv_cpu_ops = {conv_setup, conv_init, conv_forward_cpu, conv_backward_cpu,
+                                       conv_destroy, conv_flops};
+static const layer_ops conv_gpu_ops = {conv_setup, conv_init, conv_forward_gpu, conv_backward_gpu,
+                                       conv_destroy, conv_flops};
+
+/* Conv: square 2-D kernels, symmetric pads (plus a preceding Pad's), the
+ * weight and optional bias as constants. */
+static graft_status conv_import(onnx_importer *im)
+{
+    onnx_value x;
+    onnx_const w = {0}, b = {0};
+    graft_status s = im->api->input(im, 0, 1, &x);
+    int stride, dil, pad;
+    if (s == GRAFT_OK) s = im->api->constant(im, 1, &w);
+    if (s == GRAFT_OK) s = im->api->attr_square(im, "strides", 1, &stride);
+    if (s == GRAFT_OK) s = im->api->attr_square(im, "dilations", 1, &dil);
+    if (s == GRAFT_OK) s = im->api->attr_pads(im, &pad);
+    if (s != GRAFT_OK) goto done;
+    int64_t group = im->api->attr_int(im, "group", 1);
+    if (x.rank != 4 || w.ndims != 4 || w.dims[2] != w.dims[3] || group < 1 || group > x.c ||
+        w.dims[1] * group != x.c || w.dims[0] < 1) {
+        s = onnx_fail(im, GRAFT_ERR_SHAPE, "weight of shape [%lld, %lld, %lld, %lld] with group "
+                      "%lld does not fit a %dx%dx%d input (graft needs square 2-D kernels)",
+                      (long long)w.dims[0], (long long)w.dims[1], (long long)w.dims[2],
+                      (long long)w.dims[3], (long long)group, x.c, x.h, x.w);
+        goto done;
+    }
+    int k;
+    if ((s = im->api->attr_square(im, "kernel_shape", (int)w.dims[2], &k)) != GRAFT_OK) goto done;
+    if (k != w.dims[2]) {
+        s = onnx_fail(im, GRAFT_ERR_SHAPE, "kernel_shape %d does not match the weight's %lld", k,
+                      (long long)w.dims[2]);
+        goto done;
+    }
+    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);
+    sp.channels = (int)w.dims[0];
+    sp.kernel = k;
+    sp.stride = stride;
+    sp.pad = pad + x.pad;
+    sp.dilation = dil;
+    sp.groups = (int)group;
+    sp.bias = im->api->has_input(im, 2);
+    if (sp.bias) {
+        if ((s = im->api->constant(im, 2, &b)) != GRAFT_OK) goto done;
+        if (b.n != (size_t)sp.channels) {
+            s = onnx_fail(im, GRAFT_ERR_SHAPE, "bias has %zu values for %d channels", b.n,
+                          sp.channels);
+            goto done;
+        }
+    }
+    int p0;
+    if ((s = im->api->emit(im, &sp, 1, &x.node, 4, &p0)) != GRAFT_OK) goto done;
+    s = im->api->set_param(im, p0, w.data, w.n);
+    if (s == GRAFT_OK && sp.bias) s = im->api->set_param(im, p0 + 1, b.data, b.n);
+done:
+    free(w.data);
+    free(b.data);
+    return s;
+}
+
+/* A conv the exporter did not fold a BatchNorm into (that path is the
+ * exporter's own graph rewrite, src/io/onnx_export.c). */
+static graft_status conv_export(onnx_exporter *ex, const char *name, const graft_layer_spec *s,
+                                int nin)
+{
+    (void)nin;
+    if (ex->api->input_rank(ex, 0) != 4) return ex->api->rank2(ex);
+    char wn[LAYER_NAME_LEN + 16], bn[LAYER_NAME_LEN + 16];
+    TRY(ex->api->param(ex, 0, "weight", wn, sizeof wn));
+    if (s->bias) TRY(ex->api->param(ex, 1, "bias", bn, sizeof bn));
+    ex->api->node(ex, "Conv", name, name);
+    ex->api->in(ex, ex->api->input_name(ex, 0));
+    ex->api->in(ex, wn);
+    if (s->bias) ex->api->in(ex, bn);
+    ex->api->attr_ints(ex, "kernel_shape", s->kernel, 2);
+    ex->api->attr_ints(ex, "strides", s->stride, 2);
+    ex->api->attr_ints(ex, "pads", s->pad, 4);
+    ex->api->attr_ints(ex, "dilations", s->dilation, 2);
+    ex->api->attr_int(ex, "group", s->groups);
+    return GRAFT_OK;
+}
+
+static const char *const conv_onnx_ops[] = {"Conv", NULL};
+
+const layer_kind conv2d_kind = {
+    .kind = GRAFT_LAYER_CONV2D, .name = "conv2d", .min_inputs = 1, .max_inputs = 1,
+    .ops_cpu = &conv_cpu_ops, .ops_gpu = &conv_gpu_ops, .counts_flops = 1,
+    .onnx_ops = conv_onnx_ops, .onnx_import = conv_import, .onnx_export = conv_export,
+};

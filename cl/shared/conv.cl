@@ -175,9 +175,9 @@ __kernel void conv_dw_backward_data(__global const float *dout, __global const f
     dx[i] = beta == 0.0f ? acc : acc + beta * dx[i];
 }
 
-#define CONV_DW_WG 64
 /* dw[co][ky][kx] = sum over batch and output pixels; one work-group of
- * CONV_DW_WG items per weight, each striding over n*P, then a tree sum. */
+ * CONV_DW_WG items per weight (a build option), each striding over n*P,
+ * then a tree sum. */
 __kernel __attribute__((reqd_work_group_size(CONV_DW_WG, 1, 1)))
 void conv_dw_backward_weight(__global const float *dout, __global const float *x,
                              __global float *dw, int n, int cin, int h, int w, int cout,

@@ -1,16 +1,18 @@
 /* Implicit-GEMM convolution for CPU devices (PoCL): stride 1, dilation 1,
- * one group. The register blocks and macros of gemm_blocked_w (cl/gemm.cl)
- * with operands read straight from a zero-padded copy of the input
- * (conv_pad_input) instead of an im2col matrix, and results written
- * straight to NCHW:
- *  - conv_tall: forward, and the input gradient as a conv of dy with the
- *    kernel rotated by 180 degrees (conv_weights_t prepares either B);
- *  - conv_implicit_dw: the weight gradient, split over items and summed by
- *    conv_dw_reduce. */
+ * one group. The register blocks of gemm_blocked32_cpu (macros and
+ * copy_stripe_t from cl/cpu/blocks_cpu.cl) with operands read straight
+ * from a zero-padded copy of the input (conv_pad_input_cpu) instead of an
+ * im2col matrix, and results written straight to NCHW:
+ *  - conv_tall_cpu: forward, and the input gradient as a conv of dy with the
+ *    kernel rotated by 180 degrees (conv_weights_t_cpu prepares either B);
+ *  - conv_implicit_dw_cpu: the weight gradient, split over items and summed
+ *    by conv_dw_reduce_cpu.
+ * The block sizes MR, NRW, KC and TALL_KC (K chunk of conv_tall_cpu: the
+ * whole K of 3x3 convs up to 128 input channels) are build options. */
 
 /* Zero-padded copy of images 0 .. n-1: xp[img][ci] is (h+2*pad) x
  * (w+2*pad). One work-item per plane. */
-__kernel void conv_pad_input(__global const float *x, __global float *xp, int n, int cin, int h,
+__kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, int n, int cin, int h,
                              int w, int pad)
 {
     int img = get_global_id(0), ci = get_global_id(1);
@@ -34,17 +36,17 @@ __kernel void conv_pad_input(__global const float *x, __global float *xp, int n,
  * with kidx = (ci, ky, kx): rows are kidx (6-row panels, all of them in
  * one item), columns a 32-wide stripe of output channels. The reduction
  * runs over chunks of whole output rows (<= KC pixels) of one image; each
- * chunk's dy^T stripe is copied into local memory with copy_stripe_t
- * (cl/gemm.cl), then every panel runs its 6 x 32 block,
+ * chunk's dy^T stripe is copied into local memory with copy_stripe_t,
+ * then every panel runs its 6 x 32 block,
  * reading the six kidx rows straight from the padded input. Items split
- * the chunks (gid 1) and conv_dw_reduce sums their partial results. */
+ * the chunks (gid 1) and conv_dw_reduce_cpu sums their partial results. */
 #define DW_FMA(r)                                                              \
     {                                                                          \
         float a_ = ar##r[ox];                                                  \
         c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
         c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
     }
-__kernel void conv_implicit_dw(__global const float *xp, __global const float *dy,
+__kernel void conv_implicit_dw_cpu(__global const float *xp, __global const float *dy,
                                __global float *part, int n, int cin, int hp, int wp, int cout,
                                int hout, int wout, int k, int rpc, int nsplit)
 {
@@ -65,7 +67,7 @@ __kernel void conv_implicit_dw(__global const float *xp, __global const float *d
         int img = ch / cpi, oy0 = (ch % cpi) * rpc, rows = min(rpc, hout - oy0);
         int kn = rows * wout;
         /* bs[t][co] = dy[img][j0 + co][oy0 * wout + t]: columns are
-         * contiguous runs over t, as op(B) = stored^T in gemm_blocked_w. */
+         * contiguous runs over t, as op(B) = stored^T in gemm_blocked32_cpu. */
         __global const float *bq = dy + ((size_t)img * cout + j0) * P + (size_t)oy0 * wout;
         if (full) {
             copy_stripe_t(bs, bq, P, kn, NRW);
@@ -100,14 +102,15 @@ __kernel void conv_implicit_dw(__global const float *xp, __global const float *d
                 }
                 ar0 += wp, ar1 += wp, ar2 += wp, ar3 += wp, ar4 += wp, ar5 += wp;
             }
-            ROW_STORE16(0) ROW_STORE16(1) ROW_STORE16(2) ROW_STORE16(3) ROW_STORE16(4) ROW_STORE16(5)
+            ROW_STORE_V(16, 0) ROW_STORE_V(16, 1) ROW_STORE_V(16, 2)
+            ROW_STORE_V(16, 3) ROW_STORE_V(16, 4) ROW_STORE_V(16, 5)
         }
     }
 }
 #undef DW_FMA
 
 /* dw[co][kidx] = sum over s of part[s][kidx][co]. */
-__kernel void conv_dw_reduce(__global const float *part, __global float *dw, int cout, int K,
+__kernel void conv_dw_reduce_cpu(__global const float *part, __global float *dw, int cout, int K,
                              int nsplit)
 {
     int i = get_global_id(0);
@@ -118,11 +121,11 @@ __kernel void conv_dw_reduce(__global const float *part, __global float *dw, int
     dw[i] = acc;
 }
 
-/* B operand of conv_tall: wt[kidx][o] (kidx = (i, ky, kx) over the conv's
+/* B operand of conv_tall_cpu: wt[kidx][o] (kidx = (i, ky, kx) over the conv's
  * input channels i, o its output channels). flip = 0: the forward conv
  * (i = ci, o = co). flip = 1: the input gradient, a conv of dy (i = co)
  * producing ci with the kernel rotated by 180 degrees. */
-__kernel void conv_weights_t(__global const float *w, __global float *wt, int cout, int cin,
+__kernel void conv_weights_t_cpu(__global const float *w, __global float *wt, int cout, int cin,
                              int k, int flip)
 {
     int i = get_global_id(0), kk2 = k * k;
@@ -146,8 +149,7 @@ __kernel void conv_weights_t(__global const float *w, __global float *wt, int co
  * at offsets that step identically for all six pixels. Results are
  * scattered into NCHW y (nout channels, hout x wout):
  *   y = beta * y + conv (+ bias). */
-#define TALL_KC 1152 /* K chunk: the whole K of 3x3 convs up to 128 input channels */
-__kernel void conv_tall(__global const float *xp, __global const float *wt,
+__kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
                         __global const float *bias, int has_bias, __global float *y, int n,
                         int cin, int hp, int wp, int nout, int hout, int wout, int k, int pc,
                         float beta0)
