@@ -184,39 +184,53 @@ static void orientation_walk(int o, int w, int h, ptrdiff_t *base, ptrdiff_t *dx
     }
 }
 
-/* Stored 8-bit samples -> upright float planes. */
+/* Stored 8-bit samples -> upright float planes, one output row at a time
+ * walking the stored image along the orientation's strides. Values are
+ * computed in double and rounded once, as the PNG reader does, so a grey or
+ * RGB sample v is exactly (float)(v / 255.0). */
 static void to_float(const jpeg_state *st, int channels, float *o, int ow, int oh)
 {
+    double lut[256];
+    for (int v = 0; v < 256; v++) lut[v] = v / 255.0;
     ptrdiff_t base, dx, dy;
     orientation_walk(st->orientation, st->w, st->h, &base, &dx, &dy);
     const size_t npix = (size_t)ow * oh;
     const int ic = st->comps;
+    const ptrdiff_t step = dx * ic;
+    float *o0 = o, *o1 = o + npix, *o2 = o + 2 * npix;
     for (int oy = 0; oy < oh; oy++) {
-        for (int ox = 0; ox < ow; ox++) {
-            const unsigned char *s = st->raw + (base + ox * dx + oy * dy) * ic;
-            const size_t p = (size_t)oy * ow + ox;
-            double r, g, b;
-            if (ic == 1) {
-                r = g = b = s[0] / 255.0;
-            } else if (ic == 3) {
-                r = s[0] / 255.0;
-                g = s[1] / 255.0;
-                b = s[2] / 255.0;
-            } else {
-                /* CMYK: light left after ink, (1 - c)(1 - k). Adobe files
-                 * store 255 - ink, so the samples are already 1 - c. */
-                double c = s[0] / 255.0, m = s[1] / 255.0, y = s[2] / 255.0, k = s[3] / 255.0;
-                if (!st->inverted_cmyk) c = 1 - c, m = 1 - m, y = 1 - y, k = 1 - k;
-                r = c * k;
-                g = m * k;
-                b = y * k;
+        const unsigned char *s = st->raw + (base + oy * dy) * ic;
+        const size_t row = (size_t)oy * ow;
+        if (ic == 1) {
+            for (int ox = 0; ox < ow; ox++, s += step) {
+                const float g = (float)lut[s[0]];
+                o0[row + ox] = g;
+                if (channels == 3) o1[row + ox] = o2[row + ox] = g;
             }
-            if (channels == 1) {
-                o[p] = (float)(ic == 1 ? r : 0.299 * r + 0.587 * g + 0.114 * b);
-            } else {
-                o[p] = (float)r;
-                o[npix + p] = (float)g;
-                o[2 * npix + p] = (float)b;
+        } else if (ic == 3 && channels == 3) {
+            for (int ox = 0; ox < ow; ox++, s += step) {
+                o0[row + ox] = (float)lut[s[0]];
+                o1[row + ox] = (float)lut[s[1]];
+                o2[row + ox] = (float)lut[s[2]];
+            }
+        } else if (ic == 3) {
+            for (int ox = 0; ox < ow; ox++, s += step)
+                o0[row + ox] = (float)(0.299 * lut[s[0]] + 0.587 * lut[s[1]] + 0.114 * lut[s[2]]);
+        } else {
+            /* CMYK: the light left after ink is (1 - c)(1 - k). Adobe files
+             * store 255 - ink, so their samples are already 1 - c. */
+            const int inv = !st->inverted_cmyk;
+            for (int ox = 0; ox < ow; ox++, s += step) {
+                double k = lut[inv ? 255 - s[3] : s[3]];
+                double r = lut[inv ? 255 - s[0] : s[0]] * k, g = lut[inv ? 255 - s[1] : s[1]] * k,
+                       b = lut[inv ? 255 - s[2] : s[2]] * k;
+                if (channels == 1) {
+                    o0[row + ox] = (float)(0.299 * r + 0.587 * g + 0.114 * b);
+                } else {
+                    o0[row + ox] = (float)r;
+                    o1[row + ox] = (float)g;
+                    o2[row + ox] = (float)b;
+                }
             }
         }
     }
