@@ -2,7 +2,8 @@
  * fixtures in data/fixtures/jpeg (tools/make_jpeg_fixtures.py) and Pillow's
  * decoding of them (expected.txt): baseline, progressive, grey, Adobe CMYK,
  * YCCK and plain CMYK made here with libjpeg's encoder, all eight EXIF
- * orientations in both byte orders, truncated and corrupt files, every
+ * orientations in both byte orders, reduced-size (DCT-scaled) decoding,
+ * truncated and corrupt files, every
  * prefix and every single-byte corruption, huge dimensions, and formats
  * graft recognises but does not read. */
 #include <math.h>
@@ -225,10 +226,11 @@ START_TEST(exif_orientation)
 }
 END_TEST
 
-/* 4-component JPEG made with libjpeg's encoder: CMYK or YCCK, with or
- * without the Adobe marker. Pillow cannot write YCCK, hence here. */
-static unsigned char *encode_cmyk(const unsigned char *samples, int w, int h, J_COLOR_SPACE space, int adobe,
-                                  size_t *n)
+/* A JPEG made with libjpeg's encoder, no chroma subsampling, quality 100:
+ * comps = 4 gives CMYK or YCCK (space) with or without the Adobe marker
+ * (Pillow cannot write YCCK, hence here), comps = 3 RGB stored as YCbCr. */
+static unsigned char *encode_jpeg(const unsigned char *samples, int w, int h, int comps, J_COLOR_SPACE space,
+                                  int adobe, size_t *n)
 {
     struct jpeg_compress_struct ci;
     struct jpeg_error_mgr jerr;
@@ -239,16 +241,16 @@ static unsigned char *encode_cmyk(const unsigned char *samples, int w, int h, J_
     jpeg_mem_dest(&ci, &out, &outn);
     ci.image_width = (JDIMENSION)w;
     ci.image_height = (JDIMENSION)h;
-    ci.input_components = 4;
-    ci.in_color_space = JCS_CMYK;
+    ci.input_components = comps;
+    ci.in_color_space = comps == 4 ? JCS_CMYK : JCS_RGB;
     jpeg_set_defaults(&ci);
     jpeg_set_colorspace(&ci, space);
     jpeg_set_quality(&ci, 100, TRUE);
-    for (int k = 0; k < 4; k++) ci.comp_info[k].h_samp_factor = ci.comp_info[k].v_samp_factor = 1;
-    ci.write_Adobe_marker = adobe ? TRUE : FALSE;
+    for (int k = 0; k < comps; k++) ci.comp_info[k].h_samp_factor = ci.comp_info[k].v_samp_factor = 1;
+    if (comps == 4) ci.write_Adobe_marker = adobe ? TRUE : FALSE;
     jpeg_start_compress(&ci, TRUE);
     while (ci.next_scanline < ci.image_height) {
-        JSAMPROW row = (JSAMPROW)(samples + (size_t)ci.next_scanline * w * 4);
+        JSAMPROW row = (JSAMPROW)(samples + (size_t)ci.next_scanline * w * comps);
         jpeg_write_scanlines(&ci, &row, 1);
     }
     jpeg_finish_compress(&ci);
@@ -269,7 +271,7 @@ START_TEST(cmyk_and_ycck)
     } cases[] = {{JCS_YCCK, 1}, {JCS_CMYK, 1}, {JCS_CMYK, 0}};
     for (int c = 0; c < 3; c++) {
         size_t n;
-        unsigned char *jpg = encode_cmyk(s, W, H, cases[c].space, cases[c].adobe, &n);
+        unsigned char *jpg = encode_jpeg(s, W, H, 4, cases[c].space, cases[c].adobe, &n);
         float *x;
         int w, h;
         char err[512];
@@ -291,6 +293,77 @@ START_TEST(cmyk_and_ycck)
         free(x);
         free(jpg);
     }
+}
+END_TEST
+
+START_TEST(reduced_size_decode)
+{
+    /* a smooth 64x48 picture: decoded at 1/2, 1/4 or 1/8 size, each pixel is
+     * close to the mean of the block of the full decode it stands for */
+    enum { W = 64, H = 48 };
+    unsigned char s[W * H * 3];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            unsigned char *p = s + (y * W + x) * 3;
+            p[0] = (unsigned char)(x * 4);
+            p[1] = (unsigned char)(y * 5);
+            p[2] = (unsigned char)(128 + 60 * sin(x * 0.1 + y * 0.07));
+        }
+    size_t n;
+    unsigned char *jpg = encode_jpeg(s, W, H, 3, JCS_YCbCr, 0, &n);
+    float *full;
+    int fw, fh;
+    char err[512];
+    ck_assert_msg(jpeg_decode_mem(jpg, n, "f.jpg", 3, &full, &fw, &fh, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert(fw == W && fh == H);
+    /* {min_w, min_h} -> expected reduction */
+    const int cases[][3] = {{8, 6, 8}, {8, 7, 4}, {16, 12, 4}, {17, 12, 2}, {32, 24, 2}, {33, 10, 1},
+                            {64, 48, 1}, {100, 100, 1}, {0, 5, 1}, {5, 0, 1}};
+    for (int c = 0; c < 10; c++) {
+        const int f = cases[c][2];
+        for (int ch = 1; ch <= 3; ch += 2) {
+            float *x;
+            int w, h;
+            ck_assert_msg(image_decode_mem_fit(jpg, n, "f.jpg", ch, cases[c][0], cases[c][1], &x, &w, &h, err,
+                                               sizeof err) == GRAFT_OK, "%s", err);
+            ck_assert_msg(w == W / f && h == H / f, "min %dx%d: %dx%d, expected 1/%d", cases[c][0], cases[c][1], w, h, f);
+            double worst = 0;
+            for (int k = 0; k < ch; k++)
+                for (int y = 0; y < h; y++)
+                    for (int xx = 0; xx < w; xx++) {
+                        double m = 0;
+                        for (int dy = 0; dy < f; dy++)
+                            for (int dx = 0; dx < f; dx++) {
+                                const size_t q = (size_t)(y * f + dy) * W + xx * f + dx;
+                                m += ch == 3 ? full[k * W * H + q]
+                                             : 0.299 * full[q] + 0.587 * full[W * H + q] + 0.114 * full[2 * W * H + q];
+                            }
+                        worst = fmax(worst, fabs(x[(k * h + y) * w + xx] - m / (f * f)));
+                    }
+            ck_assert_msg(worst < 3.0 / 255, "1/%d, %d channel(s): %.2f levels from the block means", f, ch, worst * 255);
+            free(x);
+        }
+    }
+    free(full);
+    free(jpg);
+
+    /* orientation is taken into account: exif6_be is stored 7x13, upright
+     * 13x7; asking for 4x2 upright allows 1/4 (upright 4x2), not 1/8 */
+    char p[1024];
+    snprintf(p, sizeof p, FIX "exif6_be.jpg");
+    float *x;
+    int w, h;
+    ck_assert_msg(image_decode_file_fit(p, 3, 4, 2, &x, &w, &h, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert_msg(w == 4 && h == 2, "%dx%d", w, h);
+    free(x);
+    ck_assert_msg(image_decode_file_fit(p, 3, 2, 4, &x, &w, &h, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert_msg(w == 7 && h == 4, "%dx%d", w, h); /* 1/4 would be 4x2: too short */
+    free(x);
+    /* PNG: full size whatever the hint */
+    snprintf(p, sizeof p, FIX "png_named.jpg");
+    ck_assert_msg(image_decode_file_fit(p, 1, 2, 2, &x, &w, &h, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert(w == 13 && h == 7);
+    free(x);
 }
 END_TEST
 
@@ -435,6 +508,7 @@ int main(void)
     tcase_add_test(tc, matches_pillow);
     tcase_add_test(tc, exif_orientation);
     tcase_add_test(tc, cmyk_and_ycck);
+    tcase_add_test(tc, reduced_size_decode);
     tcase_add_test(tc, broken_files);
     tcase_add_test(tc, huge_dimensions);
     tcase_add_test(tc, formats_by_content);

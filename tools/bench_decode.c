@@ -1,6 +1,7 @@
 /* Image decoding throughput on one thread: how many images per second the
- * data loader can decode (image_decode_mem) and decode + resize/centre-crop
- * to the training size, to compare with the images/s training consumes.
+ * data loader can decode (image_decode_mem), decode + resize/centre-crop to
+ * the training size, and do that with JPEGs decoded at a reduced size
+ * (image_decode_mem_fit), to compare with the images/s training consumes.
  *
  *   bench_decode [--seconds S] [--size N] [--channels C] FILE...
  *
@@ -53,7 +54,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    for (int resize = 0; resize <= 1; resize++) {
+    for (int mode = 0; mode <= 2; mode++) {
+        const int resize = mode > 0, fit = mode == 2 ? size : 0;
         long n = 0;
         double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID), w1;
         int iw = 0, ih = 0;
@@ -61,7 +63,7 @@ int main(int argc, char **argv)
             float *pix;
             char err[512];
             const int i = (int)(n % nfiles);
-            if (image_decode_mem(buf[i], len[i], argv[first + i], channels, &pix, &iw, &ih, err, sizeof err)) {
+            if (image_decode_mem_fit(buf[i], len[i], argv[first + i], channels, fit, fit, &pix, &iw, &ih, err, sizeof err)) {
                 fprintf(stderr, "bench_decode: %s\n", err);
                 return 1;
             }
@@ -72,7 +74,8 @@ int main(int argc, char **argv)
         } while (w1 - w0 < seconds);
         const double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
         char what[64];
-        snprintf(what, sizeof what, resize ? "decode + crop to %dx%d" : "decode", size, size);
+        snprintf(what, sizeof what, mode == 2 ? "fit-decode + crop to %dx%d" : resize ? "decode + crop to %dx%d" : "decode",
+                 size, size);
         printf("%-26s %6ld images (%dx%d) in %.2f s: %5.0f images/s wall, %5.0f images/s per CPU second\n", what,
                n, iw, ih, w1 - w0, n / (w1 - w0), n / cpu);
     }

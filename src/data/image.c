@@ -63,12 +63,19 @@ const char *image_format_name(image_format f)
 graft_status image_decode_mem(const unsigned char *buf, size_t n, const char *name, int channels,
                               float **pix, int *w, int *h, char *err, size_t errlen)
 {
+    return image_decode_mem_fit(buf, n, name, channels, 0, 0, pix, w, h, err, errlen);
+}
+
+graft_status image_decode_mem_fit(const unsigned char *buf, size_t n, const char *name, int channels,
+                                  int min_w, int min_h, float **pix, int *w, int *h, char *err,
+                                  size_t errlen)
+{
     *pix = NULL;
     *w = *h = 0;
     image_format f = image_sniff(buf, n);
     switch (f) {
     case IMAGE_PNG: return png_decode_mem(buf, n, name, channels, pix, w, h, err, errlen);
-    case IMAGE_JPEG: return jpeg_decode_mem(buf, n, name, channels, pix, w, h, err, errlen);
+    case IMAGE_JPEG: return jpeg_decode_mem_fit(buf, n, name, channels, min_w, min_h, pix, w, h, err, errlen);
     case IMAGE_UNKNOWN:
         if (n == 0) return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: empty file; graft reads PNG and JPEG", name);
         return data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: not an image graft recognises; graft reads PNG and JPEG", name);
@@ -81,13 +88,19 @@ graft_status image_decode_mem(const unsigned char *buf, size_t n, const char *na
 graft_status image_decode_file(const char *path, int channels, float **pix, int *w, int *h,
                                char *err, size_t errlen)
 {
+    return image_decode_file_fit(path, channels, 0, 0, pix, w, h, err, errlen);
+}
+
+graft_status image_decode_file_fit(const char *path, int channels, int min_w, int min_h, float **pix,
+                                   int *w, int *h, char *err, size_t errlen)
+{
     *pix = NULL;
     *w = *h = 0;
     unsigned char *buf;
     size_t n;
     int e = file_read_all(path, IMAGE_MAX_FILE, &buf, &n);
     if (e) return data_err(GRAFT_ERR_IO, err, errlen, "%s: cannot read: %s", path, strerror(e));
-    graft_status s = image_decode_mem(buf, n, path, channels, pix, w, h, err, errlen);
+    graft_status s = image_decode_mem_fit(buf, n, path, channels, min_w, min_h, pix, w, h, err, errlen);
     free(buf);
     return s;
 }

@@ -40,6 +40,16 @@ const char *image_format_name(image_format f);
  * memory is allocated. Never exits. Caller owns *pix (free()). */
 graft_status jpeg_decode_mem(const unsigned char *buf, size_t n, const char *name, int channels,
                              float **pix, int *w, int *h, char *err, size_t errlen);
+/* jpeg_decode_mem for callers that shrink the image to a fixed size anyway
+ * (data loaders, predict): when min_w and min_h are > 0, libjpeg decodes at
+ * the smallest of 1/8, 1/4 or 1/2 size whose upright result is still at
+ * least min_w x min_h (each side is rounded up, so the aspect ratio may move
+ * by under one output pixel). That is a 4-60x saving on camera photos, and
+ * DCT-domain scaling averages where a bilinear shrink of the full image
+ * would alias. min_w or min_h <= 0: full size. Caller owns *pix (free()). */
+graft_status jpeg_decode_mem_fit(const unsigned char *buf, size_t n, const char *name, int channels,
+                                 int min_w, int min_h, float **pix, int *w, int *h, char *err,
+                                 size_t errlen);
 
 /* Sniffs buf and decodes PNG (png_decode_mem) or JPEG (jpeg_decode_mem).
  * A recognised format graft does not decode (WebP, BMP, GIF, TIFF,
@@ -52,4 +62,12 @@ graft_status image_decode_mem(const unsigned char *buf, size_t n, const char *na
  * Unreadable -> GRAFT_ERR_IO. Caller owns *pix (free()). */
 graft_status image_decode_file(const char *path, int channels, float **pix, int *w, int *h,
                                char *err, size_t errlen);
+/* The same two with a size hint: JPEGs go through jpeg_decode_mem_fit
+ * (decoded at a reduced size that still covers min_w x min_h); PNGs decode
+ * at full size. Caller owns *pix (free()). */
+graft_status image_decode_mem_fit(const unsigned char *buf, size_t n, const char *name, int channels,
+                                  int min_w, int min_h, float **pix, int *w, int *h, char *err,
+                                  size_t errlen);
+graft_status image_decode_file_fit(const char *path, int channels, int min_w, int min_h, float **pix,
+                                   int *w, int *h, char *err, size_t errlen);
 #endif

@@ -119,7 +119,23 @@ typedef struct jpeg_state {
 
 enum { DEC_OK, DEC_LIBJPEG, DEC_TOO_BIG, DEC_NO_MEMORY, DEC_UNSUPPORTED };
 
-static int decode_raw(jpeg_state *st, const unsigned char *buf, size_t n)
+/* The smallest of libjpeg's fast DCT-domain reductions (1/8, 1/4, 1/2)
+ * whose upright output is still at least min_w x min_h; 1/1 when none is. */
+static void choose_scale(j_decompress_ptr ci, int rotated, int min_w, int min_h)
+{
+    if (min_w < 1 || min_h < 1) return;
+    for (unsigned denom = 8; denom >= 2; denom /= 2) {
+        ci->scale_num = 1;
+        ci->scale_denom = denom;
+        jpeg_calc_output_dimensions(ci);
+        JDIMENSION uw = rotated ? ci->output_height : ci->output_width;
+        JDIMENSION uh = rotated ? ci->output_width : ci->output_height;
+        if (uw >= (JDIMENSION)min_w && uh >= (JDIMENSION)min_h) return;
+    }
+    ci->scale_num = ci->scale_denom = 1;
+}
+
+static int decode_raw(jpeg_state *st, const unsigned char *buf, size_t n, int min_w, int min_h)
 {
     j_decompress_ptr ci = &st->cinfo;
     if (setjmp(st->fail.jump)) return DEC_LIBJPEG;
@@ -150,6 +166,7 @@ static int decode_raw(jpeg_state *st, const unsigned char *buf, size_t n)
             break;
         }
     }
+    choose_scale(ci, st->orientation >= 5, min_w, min_h);
 
     jpeg_start_decompress(ci);
     st->w = (int)ci->output_width;
@@ -239,6 +256,12 @@ static void to_float(const jpeg_state *st, int channels, float *o, int ow, int o
 graft_status jpeg_decode_mem(const unsigned char *buf, size_t n, const char *name, int channels,
                              float **pix, int *w, int *h, char *err, size_t errlen)
 {
+    return jpeg_decode_mem_fit(buf, n, name, channels, 0, 0, pix, w, h, err, errlen);
+}
+
+graft_status jpeg_decode_mem_fit(const unsigned char *buf, size_t n, const char *name, int channels, int min_w,
+                                 int min_h, float **pix, int *w, int *h, char *err, size_t errlen)
+{
     *pix = NULL;
     *w = *h = 0;
     if (channels != 1 && channels != 3)
@@ -255,7 +278,7 @@ graft_status jpeg_decode_mem(const unsigned char *buf, size_t n, const char *nam
     st->fail.pub.output_message = on_output_message;
 
     graft_status s = GRAFT_OK;
-    switch (decode_raw(st, buf, n)) {
+    switch (decode_raw(st, buf, n, min_w, min_h)) {
     case DEC_OK: break;
     case DEC_LIBJPEG:
         s = st->fail.pub.msg_code == JERR_OUT_OF_MEMORY
