@@ -214,30 +214,37 @@ static void to_float(const jpeg_state *st, int channels, float *o, int ow, int o
     const size_t npix = (size_t)ow * oh;
     const int ic = st->comps;
     const ptrdiff_t step = dx * ic;
-    float *o0 = o, *o1 = o + npix, *o2 = o + 2 * npix;
+    float *o0 = o, *o1 = channels == 3 ? o + npix : NULL, *o2 = channels == 3 ? o + 2 * npix : NULL;
     for (int oy = 0; oy < oh; oy++) {
-        const unsigned char *s = st->raw + (base + oy * dy) * ic;
+        /* pixel ox of this output row is at row0 + ox * step (step may be
+         * negative; computed per pixel so no pointer leaves the image) */
+        const unsigned char *row0 = st->raw + (base + oy * dy) * ic;
         const size_t row = (size_t)oy * ow;
         if (ic == 1) {
-            for (int ox = 0; ox < ow; ox++, s += step) {
+            for (int ox = 0; ox < ow; ox++) {
+                const unsigned char *s = row0 + ox * step;
                 const float g = (float)lut[s[0]];
                 o0[row + ox] = g;
                 if (channels == 3) o1[row + ox] = o2[row + ox] = g;
             }
         } else if (ic == 3 && channels == 3) {
-            for (int ox = 0; ox < ow; ox++, s += step) {
+            for (int ox = 0; ox < ow; ox++) {
+                const unsigned char *s = row0 + ox * step;
                 o0[row + ox] = (float)lut[s[0]];
                 o1[row + ox] = (float)lut[s[1]];
                 o2[row + ox] = (float)lut[s[2]];
             }
         } else if (ic == 3) {
-            for (int ox = 0; ox < ow; ox++, s += step)
+            for (int ox = 0; ox < ow; ox++) {
+                const unsigned char *s = row0 + ox * step;
                 o0[row + ox] = (float)(0.299 * lut[s[0]] + 0.587 * lut[s[1]] + 0.114 * lut[s[2]]);
+            }
         } else {
             /* CMYK: the light left after ink is (1 - c)(1 - k). Adobe files
              * store 255 - ink, so their samples are already 1 - c. */
             const int inv = !st->inverted_cmyk;
-            for (int ox = 0; ox < ow; ox++, s += step) {
+            for (int ox = 0; ox < ow; ox++) {
+                const unsigned char *s = row0 + ox * step;
                 double k = lut[inv ? 255 - s[3] : s[3]];
                 double r = lut[inv ? 255 - s[0] : s[0]] * k, g = lut[inv ? 255 - s[1] : s[1]] * k,
                        b = lut[inv ? 255 - s[2] : s[2]] * k;
