@@ -228,7 +228,8 @@ END_TEST
 
 /* A JPEG made with libjpeg's encoder, no chroma subsampling, quality 100:
  * comps = 4 gives CMYK or YCCK (space) with or without the Adobe marker
- * (Pillow cannot write YCCK, hence here), comps = 3 RGB stored as YCbCr. */
+ * (Pillow cannot write YCCK, hence here), comps = 3 RGB stored as YCbCr,
+ * other counts JCS_UNKNOWN. */
 static unsigned char *encode_jpeg(const unsigned char *samples, int w, int h, int comps, J_COLOR_SPACE space,
                                   int adobe, size_t *n)
 {
@@ -242,7 +243,7 @@ static unsigned char *encode_jpeg(const unsigned char *samples, int w, int h, in
     ci.image_width = (JDIMENSION)w;
     ci.image_height = (JDIMENSION)h;
     ci.input_components = comps;
-    ci.in_color_space = comps == 4 ? JCS_CMYK : JCS_RGB;
+    ci.in_color_space = comps == 4 ? JCS_CMYK : comps == 3 ? JCS_RGB : JCS_UNKNOWN;
     jpeg_set_defaults(&ci);
     jpeg_set_colorspace(&ci, space);
     jpeg_set_quality(&ci, 100, TRUE);
@@ -258,6 +259,9 @@ static unsigned char *encode_jpeg(const unsigned char *samples, int w, int h, in
     *n = outn;
     return out;
 }
+
+static void expect_refused(const unsigned char *buf, size_t n, const char *name, graft_status want,
+                           const char *words);
 
 START_TEST(cmyk_and_ycck)
 {
@@ -293,6 +297,11 @@ START_TEST(cmyk_and_ycck)
         free(x);
         free(jpg);
     }
+    /* two components: a valid JPEG, but no colour model graft knows */
+    size_t n;
+    unsigned char *two = encode_jpeg(s, W, H / 2, 2, JCS_UNKNOWN, 0, &n);
+    expect_refused(two, n, "two.jpg", GRAFT_ERR_UNSUPPORTED, "unsupported JPEG colour space (2 components");
+    free(two);
 }
 END_TEST
 

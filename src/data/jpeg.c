@@ -293,12 +293,13 @@ graft_status jpeg_decode_mem_fit(const unsigned char *buf, size_t n, const char 
                 : data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: corrupt or truncated JPEG: %s", name, st->fail.msg);
         goto done;
     case DEC_TOO_BIG:
-        s = data_err(GRAFT_ERR_FORMAT, err, errlen, "%s: JPEG of %ux%u pixels is too large (%zu pixels, the limit is %zu)",
-                     name, st->cinfo.image_width, st->cinfo.image_height, st->too_big, JPEG_MAX_PIXELS);
+        s = data_err(GRAFT_ERR_FORMAT, err, errlen,
+                     "%s: JPEG of %ux%u pixels is too large (%zu pixels, the limit is %zu)", name, st->cinfo.image_width, st->cinfo.image_height, st->too_big, JPEG_MAX_PIXELS);
         goto done;
     case DEC_UNSUPPORTED:
         s = data_err(GRAFT_ERR_UNSUPPORTED, err, errlen,
-                     "%s: unsupported JPEG colour space (%d components, libjpeg colour space %d); graft reads grey, RGB/YCbCr and CMYK/YCCK",
+                     "%s: unsupported JPEG colour space (%d components, libjpeg colour space %d); "
+                     "graft reads grey, RGB/YCbCr and CMYK/YCCK JPEGs",
                      name, st->cinfo.num_components, (int)st->unsupported);
         goto done;
     default:
