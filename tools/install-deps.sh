@@ -10,7 +10,7 @@ pkgs=(
   ocl-icd-opencl-dev opencl-headers ocl-icd-libopencl1 clinfo
   pocl-opencl-icd
   libclblast-dev
-  libpng-dev zlib1g-dev
+  libpng-dev zlib1g-dev libjpeg62-turbo-dev
   check
   clang libclang-rt-14-dev
   liblapacke-dev
@@ -19,7 +19,7 @@ pkgs=(
   dataset-fashion-mnist
 )
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-torch python3-numpy libopenblas-dev python3-onnx)
+  pkgs+=(python3-torch python3-numpy libopenblas-dev python3-onnx python3-pil)
 fi
 
 missing=()
