@@ -211,6 +211,8 @@ typedef struct graft_model graft_model;
  * (graft_model_free), which must be freed before ctx. */
 graft_status graft_model_create(graft_ctx *ctx, graft_model **out);
 void graft_model_free(graft_model *m);
+/* The context m lives on (borrowed): where its calls report errors. */
+graft_ctx *graft_model_ctx(const graft_model *m);
 
 /* Appends a layer fed by the nodes in inputs[0..ninputs-1] (node ids
  * returned by earlier calls; none for INPUT, two or more for ADD and CONCAT,

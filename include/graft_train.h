@@ -131,6 +131,22 @@ graft_status graft_checkpoint_save(graft_model *m, graft_optimizer *o,
 graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const char *path,
                                    int *epoch);
 
+/* Device memory a model needs at a batch size, in bytes (an estimate from
+ * shapes: every node's output, gradients alive at once during backward,
+ * parameters and optimizer state, im2col scratch of the largest conv). */
+typedef struct graft_memory_estimate {
+    double train_activations;  /* outputs and their gradients */
+    double train_parameters;   /* every stored tensor, gradients and optimizer
+                                * state of the trainable ones */
+    double train_scratch;
+    double infer_activations, infer_parameters, infer_scratch;
+} graft_memory_estimate;
+
+/* The estimate for training with an optimizer of kind opt, and for
+ * inference, at batch images. Pure function of m's graph. */
+graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batch,
+                                                  graft_opt_kind opt);
+
 /* Metadata of a model trained on d: its class names (copied) and its
  * per-channel statistics as normalisation (channels beyond d's: mean 0,
  * std 1); arch copied from arch (NULL = "custom"). The caller owns *meta

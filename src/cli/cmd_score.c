@@ -12,10 +12,12 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "dataset.h"
+#include "train.h"
+#include "transfer.h"
 #include "logme.h"
 #include "modelcli.h"
 #include "textbuf.h"
-#include "transfer.h"
 #include "progress.h"
 
 #define CMD "graft score"
