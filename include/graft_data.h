@@ -152,6 +152,12 @@ graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
                               char *err, size_t errlen);
 void graft_image_list_free(char **list, int count);
 
+/* Writes n bytes to path atomically (a temporary file beside it, fsync,
+ * rename): on failure an existing file is left as it was. For reports and
+ * logs a caller writes whole. */
+graft_status graft_file_write_atomic(const char *path, const void *data, size_t n, char *err,
+                                     size_t errlen);
+
 /* ---------------------------------------------------------- augmentation */
 
 /* Training-time augmentation, applied per image and epoch, seeded. */

@@ -66,7 +66,7 @@ typedef enum graft_strategy {
 
 /* "linear-probe", "finetune", "gradual"; NULL for an unknown value. */
 const char *graft_strategy_name(graft_strategy s);
-/* The inverse (case-sensitive); -1 when s names none. */
+/* The inverse, case-insensitive; -1 when s names none. */
 int graft_strategy_parse(const char *s);
 
 typedef struct graft_finetune_params {

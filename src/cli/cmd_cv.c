@@ -11,6 +11,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "clock.h"
 #include "dataset.h"
 #include "train.h"
 #include "transfer.h"

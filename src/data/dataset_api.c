@@ -1,7 +1,10 @@
 /* The public dataset API (graft_data.h) over the dataset layer. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "dataset.h"
+#include "error.h"
+#include "fileutil.h"
 #include "graft_data.h"
 
 graft_status graft_dataset_create(int c, int h, int w, int nclasses, const char *const *names,
@@ -80,4 +83,11 @@ graft_augment graft_augment_default(void) { return augment_defaults(); }
 void graft_image_normalize(float *x, int c, int hw, const float *mean, const float *std)
 {
     preprocess_normalize(x, c, hw, mean, std);
+}
+
+graft_status graft_file_write_atomic(const char *path, const void *data, size_t n, char *err,
+                                     size_t errlen)
+{
+    int e = file_write_atomic(path, data, n);
+    return e ? error_set(err, errlen, GRAFT_ERR_IO, "%s: %s", path, strerror(e)) : GRAFT_OK;
 }
