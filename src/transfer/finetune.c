@@ -99,8 +99,8 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
     return fp->freeze_until;
 }
 
-/* GRADUAL: one more stage after every unfreeze_every epochs, then the
- * caller's own epoch callback. */
+/* GRADUAL: the caller's own epoch callback (its epoch line comes first),
+ * then one more stage after every unfreeze_every epochs. */
 typedef struct gradual_hook {
     graft_model *m;
     const finetune_opts *fo;
@@ -110,12 +110,13 @@ typedef struct gradual_hook {
 static int gradual_epoch(void *user, const graft_epoch_stats *st)
 {
     gradual_hook *g = user;
+    int stop = g->cb.epoch ? g->cb.epoch(g->cb.user, st) : 0;
     if (transfer_gradual_step(g->m, g->fo, st->epoch) && g->cb.log) {
         char msg[96];
         snprintf(msg, sizeof msg, "gradual: unfroze another stage after epoch %d", st->epoch);
         g->cb.log(g->cb.user, GRAFT_LOG_INFO, msg);
     }
-    return g->cb.epoch ? g->cb.epoch(g->cb.user, st) : 0;
+    return stop;
 }
 
 static void relay_progress(void *user, const graft_progress *p)
