@@ -118,8 +118,8 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
  *    over the run, no warm-up, no Nesterov;
  *  - FINETUNE with a cached cut (graft_finetune_cache_plan) trains the
  *    layers above the frozen prefix on its outputs computed once, with op;
- *  - otherwise graft_train with op (GRADUAL unfreezes through the epoch
- *    callback, then calls cfg->cb.epoch).
+ *  - otherwise graft_train with op (GRADUAL: after cfg->cb.epoch of an
+ *    epoch, one more stage is unfrozen when its turn has come).
  * op's total_steps, step_size and warmup_steps are ignored: the schedule
  * is fitted to the run (graft_opt_fit_run with train's size, cfg->batch,
  * cfg->epochs and fp->warmup_epochs). Log lines: "gradual: unfroze another
