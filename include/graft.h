@@ -141,7 +141,7 @@ typedef struct graft_gemm_tuning {
 /* Log messages: levels, most important first. */
 typedef enum graft_log_level {
     GRAFT_LOG_WARN = 0,
-    GRAFT_LOG_INFO = 1,  /* the kernel profile table at destroy */
+    GRAFT_LOG_INFO = 1,  /* the run's own story; the kernel profile table at destroy */
     GRAFT_LOG_DEBUG = 2  /* kernel builds and cache hits */
 } graft_log_level;
 /* Receives one message (one or more lines, no trailing newline; borrowed
@@ -306,6 +306,8 @@ typedef struct graft_model graft_model;
  * (graft_model_free), which must be freed before ctx. */
 graft_status graft_model_create(graft_ctx *ctx, graft_model **out);
 void graft_model_free(graft_model *m);
+/* The context m lives on (borrowed): where its calls report errors. */
+graft_ctx *graft_model_ctx(const graft_model *m);
 
 /* Appends a layer fed by the nodes in inputs[0..ninputs-1] (node ids
  * returned by earlier calls; none for INPUT, two or more for ADD and CONCAT,

@@ -252,7 +252,7 @@ static int has_kernel(const graft_kernel_stat *st, int n, const char *name)
 }
 
 /* kernel_style from the params picks the kernel family on any device (the
- * GPU-shaped GEMM is gemm_tiled), and the profile API sees the launches. */
+ * GPU-shaped GEMM is gemm_tiled_gpu), and the profile API sees the launches. */
 START_TEST(kernel_style_and_profile_from_params)
 {
     graft_kernel_stat st[32];
@@ -266,7 +266,7 @@ START_TEST(kernel_style_and_profile_from_params)
         int n = profile_of_gemm(ctx, st, 32);
         ck_assert_int_ge(n, 1);
         ck_assert_int_le(n, 32);
-        ck_assert_int_eq(has_kernel(st, n, "gemm_tiled"), gpu);
+        ck_assert_int_eq(has_kernel(st, n, "gemm_tiled_gpu"), gpu);
         long calls = 0;
         for (int i = 0; i < n; i++) {
             ck_assert_int_ge(st[i].calls, 1);

@@ -76,7 +76,7 @@ static train_config quiet_config(int epochs)
     c.epochs = epochs;
     c.batch = 16;
     c.seed = 5;
-    c.quiet = 1;
+
     return c;
 }
 

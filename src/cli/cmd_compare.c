@@ -11,6 +11,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "dataset.h"
 #include "finetune_run.h"
 #include "report.h"
 #include "train.h"
@@ -194,7 +195,9 @@ int cmd_compare(int argc, char **argv)
             finetune_cli fc;
             finetune_cli_defaults(&fc);
             fc.freeze = freeze_s;
-            if (finetune_cli_freeze(cmd, &fc, src, from, &pfo)) goto done;
+            graft_finetune_params fp = graft_finetune_default_params();
+            if (finetune_cli_freeze(cmd, &fc, src, from, &fp)) goto done;
+            pfo.freeze_until = fp.freeze_until;
         } else if ((pfo.freeze_until = transfer_default_cut(src)) < 0) {
             fprintf(stderr, "%s: the partial arm needs --freeze-until for this model (no default "
                             "cut found)\n", cmd);
@@ -243,8 +246,7 @@ int cmd_compare(int argc, char **argv)
         if (!co.quiet) printf("warm-up: one untimed training epoch and an inference pass\n");
         train_config wc = cfg;
         wc.epochs = 1;
-        wc.quiet = 1;
-        wc.on_epoch = NULL;
+        memset(&wc.cb, 0, sizeof wc.cb);
         eval_result er;
         graft_status s = transfer_build_target(src, train->nclasses, 0, (uint64_t)co.seed, &m);
         if (s == GRAFT_OK) s = trainopts_optimizer(&to, m, train, &o);
@@ -293,8 +295,7 @@ int cmd_compare(int argc, char **argv)
             cfg.seed = seed;
             epoch_hook hook = {m, fo.strategy == STRATEGY_GRADUAL && arms[a].kind >= 0 ? &fo : NULL,
                                co.quiet};
-            cfg.on_epoch = on_epoch;
-            cfg.user = &hook;
+            trainopts_chain_epoch(&cfg, on_epoch, &hook);
             graft_status s;
             if (arms[a].kind == STRATEGY_LINEAR_PROBE) {
                 graft_opt_params op = graft_opt_default_params(adamw ? GRAFT_OPT_ADAMW : GRAFT_OPT_SGD);

@@ -11,6 +11,10 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "clock.h"
+#include "dataset.h"
+#include "train.h"
+#include "transfer.h"
 #include "finetune_run.h"
 #include "textbuf.h"
 #include "progress.h"
@@ -30,7 +34,7 @@ typedef struct cv_job {
     const int *fold;
     int k;
     const graft_model_meta *meta;
-    const finetune_opts *fo;
+    const graft_finetune_params *fo;
     int keep_head;
     const train_opts *to;
     const common_opts *co; /* quiet is forced for the fold runs */
@@ -80,7 +84,7 @@ static int run_fold(cv_job *j, graft_model *src, int f, fold_result *r)
     }
     common_opts co = *j->co;
     co.quiet = 1;
-    if (finetune_run(j->cmd, src, train, NULL, NULL, j->meta, j->fo, j->keep_head, j->to, &co,
+    if (finetune_run(j->cmd, src, train, NULL, NULL, j->meta, j->fo, j->to, &co,
                      fold_seed(j->co, f), NULL, &m, &tres))
         goto done;
     if (evaluate(m, held, j->meta->mean, j->meta->std, j->to->batch, 0, &er, err, sizeof err) !=
@@ -252,7 +256,7 @@ int cmd_cv(int argc, char **argv)
         fprintf(stderr, "%s: --from and --data are required (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    finetune_opts fo;
+    graft_finetune_params fo;
     if (finetune_cli_check(cmd, &fc, &to, &fo)) return EXIT_USAGE;
     char devbuf[1024];
     const char *dev[MAX_DEVICES];
@@ -325,12 +329,12 @@ int cmd_cv(int argc, char **argv)
     int nthreads = ndev < k ? ndev : k;
     if (!co.quiet)
         printf("%s: %d folds of %d images (%d classes), %s from %s, %d epochs, %d device%s\n", cmd,
-               k, data->n, data->nclasses, transfer_strategy_name(fo.strategy), from, to.epochs,
+               k, data->n, data->nclasses, graft_strategy_name(fo.strategy), from, to.epochs,
                nthreads, nthreads > 1 ? "s" : "");
     printf("fold    train  held-out  accuracy  seconds\n");
     fflush(stdout);
 
-    job = (cv_job){cmd, from, data, fold, k, &meta, &fo, fc.keep_head, &to, &co, res,
+    job = (cv_job){cmd, from, data, fold, k, &meta, &fo, fo.keep_head, &to, &co, res,
                    PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     if (pthread_mutex_init(&job.mu, NULL)) {
         fprintf(stderr, "%s: cannot create a mutex\n", cmd);
@@ -376,12 +380,12 @@ int cmd_cv(int argc, char **argv)
     double sd = sqrt(var / (k - 1));
     printf("mean accuracy: %.2f%% \xc2\xb1 %.2f%%\n", 100 * mean, 100 * sd);
     if (csv && write_csv(cmd, csv, res, k)) goto done;
-    if (json && write_json(cmd, json, res, k, transfer_strategy_name(fo.strategy), data, co.seed,
+    if (json && write_json(cmd, json, res, k, graft_strategy_name(fo.strategy), data, co.seed,
                            nthreads, mean, sd))
         goto done;
     if (refit) {
         if (!co.quiet) printf("%s: refitting on all %d images\n", cmd, data->n);
-        if (finetune_run(cmd, src, data, NULL, NULL, &meta, &fo, fc.keep_head, &to, &co,
+        if (finetune_run(cmd, src, data, NULL, NULL, &meta, &fo, &to, &co,
                          (uint64_t)co.seed, out, &m, &tres))
             goto done;
         if (graft_model_save(m, &meta, out) != GRAFT_OK) {

@@ -1,8 +1,5 @@
 /* graft finetune: adapt a pretrained model to a new (small) target set. */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include "args.h"
 #include "cli.h"
@@ -39,60 +36,32 @@ int cmd_finetune(int argc, char **argv)
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
-    if (!from || !to.data) {
-        fprintf(stderr, "%s: --from and --data are required (see --help)\n", cmd);
-        return EXIT_USAGE;
-    }
-    finetune_opts fo;
-    if (finetune_cli_check(cmd, &fc, &to, &fo)) return EXIT_USAGE;
-
-    graft_ctx *ctx = cli_open_device(cmd, &co);
-    if (!ctx) return 1;
+    graft_finetune_params fp;
+    transfer_open t;
+    if ((rc = transfer_open_all(cmd, from, &to, &co, &fc, &fp, 1, &t))) return rc;
+    graft_model *m = NULL;
+    graft_train_result res = {0};
     int status = 1;
-    graft_model *src = NULL, *m = NULL;
-    graft_model_meta smeta, meta;
-    memset(&smeta, 0, sizeof smeta);
-    memset(&meta, 0, sizeof meta);
-    dataset *train = NULL, *eval = NULL;
-    train_result res;
-    memset(&res, 0, sizeof res);
-    const char *eval_name = NULL;
-
-    if (graft_model_load(ctx, from, &src, &smeta) != GRAFT_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
-        goto done;
-    }
-    int c, h, w;
-    graft_model_node_shape(src, 0, &c, &h, &w);
-    if (trainopts_load(cmd, &to, &co, c, h, w, &train, &eval, &eval_name)) goto done;
-    if (finetune_meta(cmd, &to, train, &smeta, &meta)) goto done;
-    if (finetune_cli_freeze(cmd, &fc, src, from, &fo)) goto done;
     if (!co.quiet)
         printf("%s: %s from %s on %d images of %d classes, %d epochs\n", cmd,
-               transfer_strategy_name(fo.strategy), from, train->n, train->nclasses, to.epochs);
-    if (finetune_run(cmd, src, train, eval, eval_name, &meta, &fo, fc.keep_head, &to, &co,
+               graft_strategy_name(fp.strategy), from, graft_dataset_size(t.train),
+               graft_dataset_num_classes(t.train), to.epochs);
+    if (finetune_run(cmd, t.src, t.train, t.eval, t.eval_name, &t.meta, &fp, &to, &co,
                      (uint64_t)co.seed, out, &m, &res))
         goto done;
-    graft_model_free(src);
-    src = NULL;
-    if (graft_model_save(m, &meta, out) != GRAFT_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
+    if (graft_model_save(m, &t.meta, out) != GRAFT_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(t.ctx));
         goto done;
     }
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
-        printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
+        printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", t.eval_name,
                100 * res.hist[res.nepochs - 1].eval_acc, 100 * res.best_eval_acc, res.best_epoch, out);
     else
         printf("wrote %s\n", out);
     status = 0;
 done:
-    train_result_free(&res);
+    graft_train_result_free(&res);
     graft_model_free(m);
-    graft_model_free(src);
-    graft_model_meta_free(&meta);
-    graft_model_meta_free(&smeta);
-    dataset_free(train);
-    dataset_free(eval);
-    graft_ctx_destroy(ctx);
+    transfer_close(&t);
     return status;
 }

@@ -8,149 +8,10 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "info_print.h"
 #include "modelcli.h"
 
 #define CMD "graft info"
-
-/* Bytes of one im2col scratch buffer of a conv node at this batch (0 for
- * other kinds and for the direct depthwise path). The layer runs the batch
- * in chunks of images that keep each buffer within 32 MiB (CONV_CHUNK_BYTES
- * in src/layer_conv.c; at least one image), sized for the larger of the
- * column matrix (Cin*k*k rows) and the [Cout] output rows. */
-static double node_im2col(const graft_model *m, int i, int batch)
-{
-    const graft_layer_spec *s = graft_model_node_spec(m, i);
-    if (s->kind != GRAFT_LAYER_CONV2D) return 0;
-    const int *in;
-    if (graft_model_node_inputs(m, i, &in) < 1) return 0;
-    int c, h, w, ic, ih, iw;
-    graft_model_node_shape(m, i, &c, &h, &w);
-    graft_model_node_shape(m, in[0], &ic, &ih, &iw);
-    int groups = s->groups > 0 ? s->groups : 1;
-    if (groups > 1 && ic / groups == 1) return 0;
-    double rows = (double)ic * s->kernel * s->kernel;
-    if (c > rows) rows = c;
-    double per_image = rows * h * w * 4, cap = 32.0 * 1024 * 1024;
-    double nc = (double)(long long)(cap / per_image);
-    if (nc < 1) nc = 1;
-    if (nc > batch) nc = batch;
-    return nc * per_image;
-}
-
-static void print_bytes(const char *label, double b)
-{
-    if (b >= 1024.0 * 1024 * 1024) printf("%s%.2f GiB", label, b / (1024.0 * 1024 * 1024));
-    else printf("%s%.1f MiB", label, b / (1024.0 * 1024));
-}
-
-static void print_table(const graft_model *m)
-{
-    int N = graft_model_num_nodes(m);
-    printf("%4s  %-22s %-14s %-24s %-14s %10s %9s\n", "#", "name", "kind", "inputs", "output",
-           "params", "MFLOPs");
-    for (int i = 0; i < N; i++) {
-        const graft_layer_spec *s = graft_model_node_spec(m, i);
-        const char *kn = graft_layer_kind_name(s->kind);
-        const int *in;
-        int nin = graft_model_node_inputs(m, i, &in);
-        char ins[256] = "", shape[48], tn[32], ti[32];
-        size_t used = 0;
-        for (int k = 0; k < nin && used < sizeof ins - 1; k++) {
-            int wr = snprintf(ins + used, sizeof ins - used, "%s%s", k ? "," : "",
-                              graft_model_node_name(m, in[k]));
-            if (wr < 0) break;
-            used += (size_t)wr;
-        }
-        if (used >= sizeof ins) used = sizeof ins - 1;
-        int c, h, w;
-        graft_model_node_shape(m, i, &c, &h, &w);
-        snprintf(shape, sizeof shape, "%dx%dx%d", c, h, w);
-        printf("%4d  %-22s %-14s %-24s %-14s %10zu %9.3f\n", i,
-               cli_trunc(graft_model_node_name(m, i), tn, 23), kn ? kn : "?",
-               nin ? cli_trunc(ins, ti, 25) : "-", shape, graft_model_node_param_count(m, i),
-               graft_model_node_flops(m, i) / 1e6);
-    }
-}
-
-static double node_numel(const graft_model *m, int i)
-{
-    int c, h, w;
-    graft_model_node_shape(m, i, &c, &h, &w);
-    return (double)c * h * w;
-}
-
-static void print_totals(const graft_model *m, int batch, int adamw)
-{
-    int N = graft_model_num_nodes(m);
-    double acts = 0, scratch = 0;
-    for (int i = 0; i < N; i++) {
-        int c, h, w;
-        graft_model_node_shape(m, i, &c, &h, &w);
-        acts += (double)c * h * w;
-        double s = node_im2col(m, i, batch);
-        if (s > scratch) scratch = s;
-    }
-    /* Every stored tensor (running statistics too); optimizer state only
-     * for the trainable ones. */
-    double all = 0, trainable = 0;
-    for (int p = 0; p < graft_model_num_params(m); p++) {
-        double n = (double)graft_model_param_numel(m, p);
-        all += n;
-        if (graft_model_param_is_trainable(m, p)) trainable += n;
-    }
-    /* Output gradients live from their first consumer's backward to the
-     * node's own (the model pools them): peak of the live set, walking
-     * backward as graft_model_backward does. */
-    double live = 0, peak = 0;
-    char *held = calloc((size_t)N + 1, 1);
-    for (int i = N - 1; i >= 1 && held; i--) {
-        if (i == N - 1) {
-            held[i] = 1;
-            live += node_numel(m, i);
-        }
-        const int *in;
-        int nin = graft_model_node_inputs(m, i, &in);
-        for (int k = 0; k < nin; k++)
-            if (in[k] > 0 && !held[in[k]]) {
-                held[in[k]] = 1;
-                live += node_numel(m, in[k]);
-            }
-        if (live > peak) peak = live;
-        live -= node_numel(m, i);
-    }
-    free(held);
-    double tr_act = (double)batch * (acts + peak) * 4;
-    double tr_par = all * 4 + trainable * 4 * (1 + (adamw ? 2 : 1));
-    double tr_scr = scratch * 3;
-    double inf_act = (double)batch * acts * 4, inf_par = all * 4, inf_scr = scratch * 2;
-    printf("\nparameters: %zu\n", graft_model_param_count(m));
-    printf("forward: %.2f MFLOP/image\n", graft_model_flops_per_image(m) / 1e6);
-    printf("training memory at batch %d, %s: ~", batch, adamw ? "adamw" : "sgd");
-    print_bytes("", tr_act + tr_par + tr_scr);
-    print_bytes(" (activations+gradients ", tr_act);
-    print_bytes(", parameters+gradients+optimizer ", tr_par);
-    print_bytes(", im2col scratch ", tr_scr);
-    printf(")\n");
-    printf("inference memory at batch %d: ~", batch);
-    print_bytes("", inf_act + inf_par + inf_scr);
-    print_bytes(" (activations ", inf_act);
-    print_bytes(", parameters ", inf_par);
-    print_bytes(", im2col scratch ", inf_scr);
-    printf(")\n");
-}
-
-static void print_meta(const graft_model_meta *meta, int channels)
-{
-    printf("\nclasses (%d):", meta->nclasses);
-    char nb[32];
-    for (int k = 0; k < meta->nclasses; k++)
-        printf("%s %d=%s", k ? "," : "", k, cli_class_name(meta, k, nb, sizeof nb));
-    printf("\nnormalisation: mean");
-    for (int c = 0; c < channels && c < 4; c++) printf(" %.4f", (double)meta->mean[c]);
-    printf(", std");
-    for (int c = 0; c < channels && c < 4; c++) printf(" %.4f", (double)meta->std[c]);
-    printf("\nmeta: %s\n", meta->meta_json ? meta->meta_json : "(none)");
-}
 
 int cmd_info(int argc, char **argv)
 {
@@ -225,9 +86,9 @@ int cmd_info(int argc, char **argv)
                ap.height, ap.width, ap.classes, (double)width, graft_model_num_nodes(m));
         c = ap.channels;
     }
-    print_table(m);
-    print_totals(m, batch, adamw);
-    if (model) print_meta(&meta, c);
+    info_print_table(m);
+    info_print_totals(m, batch, adamw);
+    if (model) info_print_meta(&meta, c);
     status = 0;
 done:
     graft_model_meta_free(&meta);

@@ -12,6 +12,10 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "clock.h"
+#include "dataset.h"
+#include "train.h"
+#include "transfer.h"
 #include "finetune_run.h"
 #include "pseudolabel.h"
 #include "textbuf.h"
@@ -137,7 +141,7 @@ int cmd_selftrain(int argc, char **argv)
         fprintf(stderr, "%s: --from, --data and --unlabelled are required (see --help)\n", cmd);
         return EXIT_USAGE;
     }
-    finetune_opts fo;
+    graft_finetune_params fo;
     if (finetune_cli_check(cmd, &fc, &to, &fo)) return EXIT_USAGE;
 
     graft_ctx *ctx = cli_open_device(cmd, &co);
@@ -199,7 +203,7 @@ int cmd_selftrain(int argc, char **argv)
     }
     if (!co.quiet)
         printf("%s: %s from %s; %d labelled images of %d classes, pool of %d, %s set of %d\n", cmd,
-               transfer_strategy_name(fo.strategy), from, lab->n, lab->nclasses, pool->n, eval_name,
+               graft_strategy_name(fo.strategy), from, lab->n, lab->nclasses, pool->n, eval_name,
                test->n);
     common_opts qco = co;
     qco.quiet = 1;
@@ -257,7 +261,7 @@ int cmd_selftrain(int argc, char **argv)
         } else {
             graft_model *nm = NULL;
             train_result_free(&tres);
-            if (finetune_run(cmd, src, train, NULL, NULL, &meta, &fo, fc.keep_head, &to, &qco,
+            if (finetune_run(cmd, src, train, NULL, NULL, &meta, &fo, &to, &qco,
                              (uint64_t)co.seed, NULL, &nm, &tres))
                 goto done;
             graft_model_free(m);

@@ -1,14 +1,35 @@
 /* graft train: train a built-in architecture from scratch ("pretraining"). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "args.h"
 #include "cli.h"
 #include "common.h"
-#include "train.h"
+#include "graft_train.h"
 #include "trainopts.h"
+
+#define CMD "graft train"
+
+/* Loads the data at the architecture's input size, or (from_data) at the
+ * data's own size, at least 32; 0 or an exit status. */
+static int load_data(const train_opts *to, const common_opts *co, graft_arch_params *ap,
+                     int from_data, graft_dataset **train, graft_dataset **eval,
+                     const char **eval_name)
+{
+    if (from_data) ap->height = ap->width = 0;
+    int rc = trainopts_load(CMD, to, co, ap->channels, ap->height, ap->width, train, eval, eval_name);
+    if (rc || ap->height) return rc;
+    int h, w;
+    graft_dataset_shape(*train, NULL, &h, &w);
+    ap->height = h < 32 ? 32 : h;
+    ap->width = w < 32 ? 32 : w;
+    if (ap->height == h && ap->width == w) return 0;
+    /* Reload at the architecture's minimum size. */
+    graft_dataset_free(*train);
+    graft_dataset_free(*eval);
+    return trainopts_load(CMD, to, co, ap->channels, ap->height, ap->width, train, eval, eval_name);
+}
 
 int cmd_train(int argc, char **argv)
 {
@@ -38,61 +59,38 @@ int cmd_train(int argc, char **argv)
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     if (strcasecmp(arch, "refnet") && strcasecmp(arch, "resnet18") && strcasecmp(arch, "mobilenetv2")) {
-        fprintf(stderr, "graft train: --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
+        fprintf(stderr, CMD ": --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
         return EXIT_USAGE;
     }
-    if (trainopts_check("graft train", &to)) return EXIT_USAGE;
+    if (trainopts_check(CMD, &to)) return EXIT_USAGE;
 
     graft_arch_params ap = graft_arch_default_params(arch);
     if (size) ap.height = ap.width = size;
-    else if (strcasecmp(arch, "refnet")) ap.height = ap.width = 0; /* from the data */
-    dataset *train = NULL, *eval = NULL;
+    graft_dataset *train = NULL, *eval = NULL;
     const char *eval_name = NULL;
-    if (trainopts_load("graft train", &to, &co, ap.channels, ap.height, ap.width, &train, &eval,
-                       &eval_name))
-        return 1;
-    if (ap.height == 0) {
-        ap.height = train->h < 32 ? 32 : train->h;
-        ap.width = train->w < 32 ? 32 : train->w;
-        if (ap.height != train->h || ap.width != train->w) {
-            /* Reload at the architecture's minimum size. */
-            dataset_free(train);
-            dataset_free(eval);
-            if (trainopts_load("graft train", &to, &co, ap.channels, ap.height, ap.width, &train,
-                               &eval, &eval_name))
-                return 1;
-        }
-    }
-    ap.classes = train->nclasses;
+    if (load_data(&to, &co, &ap, !size && strcasecmp(arch, "refnet"), &train, &eval, &eval_name)) return 1;
+    ap.classes = graft_dataset_num_classes(train);
     ap.width_mult = width;
     if (dropout > 0) ap.dropout = dropout;
 
-    graft_ctx *ctx = cli_open_device("graft train", &co);
-    if (!ctx) {
-        dataset_free(train);
-        dataset_free(eval);
-        return 1;
-    }
+    graft_ctx *ctx = cli_open_device(CMD, &co);
     graft_model *m = NULL;
     graft_optimizer *o = NULL;
-    graft_model_meta meta;
-    memset(&meta, 0, sizeof meta);
-    train_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    int status = 1;
-    if (graft_model_create(ctx, &m) != GRAFT_OK) goto fail_ctx;
-    graft_model_set_seed(m, (uint64_t)co.seed);
-    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK) goto fail_ctx;
+    graft_model_meta meta = {0};
+    graft_train_config cfg = {0};
+    graft_train_result res = {0};
+    int status = 1, epoch = 0;
+    if (!ctx) goto done;
     snprintf(meta.arch, sizeof meta.arch, "%s", arch);
-    if (trainopts_meta("graft train", &to, train, &meta)) goto done;
-    if (trainopts_optimizer(&to, m, train, &o) != GRAFT_OK) goto fail_ctx;
-
-    trainopts_config(&to, &co, train, &meta, eval_name, out, &cfg);
+    if (trainopts_meta(CMD, &to, train, &meta) || trainopts_config(&to, &co, train, &meta, eval_name, out, &cfg))
+        goto done;
+    if (graft_model_create(ctx, &m) != GRAFT_OK) goto fail;
+    graft_model_set_seed(m, (uint64_t)co.seed);
+    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK || trainopts_optimizer(&to, m, train, &o) != GRAFT_OK)
+        goto fail;
     if (resume) {
-        char err[1024] = "";
-        int epoch = 0;
-        if (checkpoint_load(m, o, resume, &epoch, err, sizeof err) != GRAFT_OK) {
-            fprintf(stderr, "graft train: --resume: %s\n", err);
+        if (graft_checkpoint_load(m, o, resume, &epoch) != GRAFT_OK) {
+            fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));
             goto done;
         }
         cfg.start_epoch = epoch;
@@ -101,37 +99,28 @@ int cmd_train(int argc, char **argv)
     if (!co.quiet)
         printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
                "%d epochs, batch %d\n", arch, graft_model_param_count(m),
-               graft_model_flops_per_image(m) / 1e6, train->n, train->nclasses, to.epochs, to.batch);
+               graft_model_flops_per_image(m) / 1e6, graft_dataset_size(train), ap.classes,
+               to.epochs, to.batch);
     fflush(stdout); /* before the progress lines on stderr */
-    train_result res;
-    char err[2048] = "";
-    if (train_model(m, o, train, eval, &cfg, &res, err, sizeof err) != GRAFT_OK) {
-        fprintf(stderr, "graft train: %s\n", err);
-        train_result_free(&res);
-        goto done;
-    }
-    if (graft_model_save(m, &meta, out) != GRAFT_OK) {
-        fprintf(stderr, "graft train: %s\n", graft_last_error(ctx));
-        train_result_free(&res);
-        goto done;
-    }
+    if (graft_train(m, o, train, eval, &cfg, &res) != GRAFT_OK || graft_model_save(m, &meta, out) != GRAFT_OK)
+        goto fail;
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
         printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
                100 * res.hist[res.nepochs - 1].eval_acc, 100 * res.best_eval_acc, res.best_epoch, out);
     else
         printf("wrote %s\n", out);
-    train_result_free(&res);
     status = 0;
     goto done;
-fail_ctx:
-    fprintf(stderr, "graft train: %s\n", graft_last_error(ctx));
+fail:
+    fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
 done:
+    graft_train_result_free(&res);
     trainopts_config_free(&cfg);
     graft_optimizer_free(o);
     graft_model_free(m);
     graft_model_meta_free(&meta);
     graft_ctx_destroy(ctx);
-    dataset_free(train);
-    dataset_free(eval);
+    graft_dataset_free(train);
+    graft_dataset_free(eval);
     return status;
 }

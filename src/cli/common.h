@@ -1,9 +1,9 @@
 /* Pieces every sub-command shares: opening the device, loading data from a
- * spec, class selection lists, and printing errors. */
+ * spec, loading a model, and printing errors. */
 #ifndef GRAFT_CLI_COMMON_H
 #define GRAFT_CLI_COMMON_H
-#include "dataset.h"
 #include "graft.h"
+#include "graft_data.h"
 
 /* Options common to all commands that touch a device. */
 typedef struct common_opts {
@@ -23,7 +23,7 @@ typedef struct common_opts {
 graft_ctx *cli_open_device(const char *cmd, const common_opts *co);
 
 /* Which split of a source that has them (IDX: train / test). */
-typedef enum data_split { SPLIT_TRAIN, SPLIT_TEST } data_split;
+typedef enum data_split { SPLIT_TRAIN = GRAFT_SPLIT_TRAIN, SPLIT_TEST = GRAFT_SPLIT_TEST } data_split;
 
 typedef struct data_request {
     const char *spec;   /* "fashion-mnist", IDX dir/file, class folder, .csv */
@@ -36,14 +36,19 @@ typedef struct data_request {
     int quiet;
 } data_request;
 
-/* Loads, converts to the wanted shape, selects classes and samples.
- * Caller owns *out. Messages go to stderr prefixed with cmd. */
-int cli_load_data(const char *cmd, const data_request *rq, dataset **out);
+/* graft_dataset_open with notes on stderr (unless quiet) and errors
+ * printed as "cmd: message". Returns 0, 2 for a bad request (source form,
+ * class list) or 1. Caller owns *out. */
+int cli_load_data(const char *cmd, const data_request *rq, graft_dataset **out);
 /* True when spec names an IDX source that has a test split. */
 int cli_has_test_split(const char *spec);
 
-/* Parses "5,6,7" or "5-9" into classes[]; returns count or -1. */
-int parse_class_list(const char *s, int *classes, int max);
+/* Exit status for a failed library call: 2 for GRAFT_ERR_INVALID_ARG
+ * (the request was wrong), else 1. */
+int cli_exit_status(graft_status s);
+
+/* Monotonic seconds, for the timings commands print. */
+double cli_seconds(void);
 
 /* "model.graft" -> "model" + suffix into buf. */
 void path_with_suffix(const char *path, const char *suffix, char *buf, size_t n);

@@ -7,7 +7,6 @@
 #include <strings.h>
 
 #include "cli.h"
-#include "model.h"
 
 void finetune_cli_defaults(finetune_cli *f)
 {
@@ -18,9 +17,10 @@ void finetune_cli_defaults(finetune_cli *f)
     f->lr_decay = 1.0f;
 }
 
-int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, finetune_opts *fo)
+int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to,
+                       graft_finetune_params *fp)
 {
-    int strat = transfer_strategy_parse(f->strategy);
+    int strat = graft_strategy_parse(f->strategy);
     if (strat < 0) {
         fprintf(stderr, "%s: --strategy '%s': expected linear-probe, finetune or gradual\n", cmd,
                 f->strategy);
@@ -32,30 +32,26 @@ int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, f
     }
     if (trainopts_check(cmd, to)) return EXIT_USAGE;
     if (to->lr < 0)
-        to->lr = strat == STRATEGY_LINEAR_PROBE ? 0.1f : (strcasecmp(to->opt, "adamw") ? 0.01f : 3e-4f);
-    finetune_opts o = {(transfer_strategy)strat, -1, f->lr_backbone, f->lr_decay,
-                       f->unfreeze_every, f->bn && !strcasecmp(f->bn, "frozen"), !f->no_cache};
-    *fo = o;
+        to->lr = strat == GRAFT_STRATEGY_LINEAR_PROBE ? 0.1f : (strcasecmp(to->opt, "adamw") ? 0.01f : 3e-4f);
+    *fp = graft_finetune_default_params();
+    fp->strategy = (graft_strategy)strat;
+    fp->keep_head = f->keep_head;
+    fp->lr_backbone = f->lr_backbone;
+    fp->lr_decay = f->lr_decay;
+    fp->unfreeze_every = f->unfreeze_every;
+    fp->bn_frozen = f->bn && !strcasecmp(f->bn, "frozen");
+    fp->cache = !f->no_cache;
+    fp->warmup_epochs = to->warmup;
     return 0;
 }
 
-/* Node index from a name or a number; -2 when unknown. */
-static int node_ref(graft_model *m, const char *s)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (*s && !*end) return (v >= 0 && v < graft_model_num_nodes(m)) ? (int)v : -2;
-    int i = graft_model_find(m, s);
-    return i >= 0 ? i : -2;
-}
-
 int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src,
-                        const char *from, finetune_opts *fo)
+                        const char *from, graft_finetune_params *fp)
 {
     if (!f->freeze) return 0;
     /* The target has the source's nodes (only the head is replaced). */
-    fo->freeze_until = node_ref(src, f->freeze);
-    if (fo->freeze_until == -2) {
+    fp->freeze_until = graft_model_node_ref(src, f->freeze);
+    if (fp->freeze_until < 0) {
         fprintf(stderr, "%s: --freeze-until '%s': no such layer (see graft info --model %s)\n",
                 cmd, f->freeze, from);
         return 1;
@@ -63,7 +59,7 @@ int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src
     return 0;
 }
 
-int finetune_meta(const char *cmd, const train_opts *to, const dataset *train,
+int finetune_meta(const char *cmd, const train_opts *to, const graft_dataset *train,
                   const graft_model_meta *smeta, graft_model_meta *meta)
 {
     if (trainopts_meta(cmd, to, train, meta)) return 1;
@@ -73,112 +69,85 @@ int finetune_meta(const char *cmd, const train_opts *to, const dataset *train,
     return 0;
 }
 
-int finetune_cache_cut(const char *cmd, const finetune_opts *fo, const graft_model *m,
-                       const train_opts *to, const train_config *cfg, int quiet)
+/* Says whether the run caches the frozen prefix (and why not). */
+static void say_cache_plan(const char *cmd, graft_model *src, const graft_finetune_params *fp,
+                           const graft_train_config *cfg)
 {
-    if (fo->strategy != STRATEGY_FINETUNE || fo->freeze_until <= 0 || !fo->cache) return -1;
-    const char *name = graft_model_node_name(m, fo->freeze_until);
-    char why[1024] = "";
-    if (cfg->augment)
-        snprintf(why, sizeof why, "not caching the output of '%s': augmentation is on (the "
-                 "frozen layers must see every epoch's augmented images)", name);
-    else if (to->keep_best || to->ckpt_every)
-        snprintf(why, sizeof why, "not caching the output of '%s': --keep-best and "
-                 "--checkpoint-every save the whole model during training", name);
-    else
-        transfer_check_cut(m, fo->freeze_until, why, sizeof why);
-    if (why[0]) {
-        if (!quiet) printf("%s: note: %s; the frozen layers run at every step\n", cmd, why);
-        return -1;
-    }
-    if (!quiet)
+    char why[1024];
+    int cut = graft_finetune_cache_plan(src, fp, cfg, why, sizeof why);
+    if (cut > 0)
         printf("%s: caching the output of '%s' once: layers 1-%d are frozen and run once per "
-               "image, only the %d above train (--no-cache: run them at every step)\n", cmd, name,
-               fo->freeze_until, graft_model_num_nodes(m) - 1 - fo->freeze_until);
-    return fo->freeze_until;
+               "image, only the %d above train (--no-cache: run them at every step)\n", cmd,
+               graft_model_node_name(src, cut), cut, graft_model_num_nodes(src) - 1 - cut);
+    else if (why[0])
+        printf("%s: note: %s; the frozen layers run at every step\n", cmd, why);
 }
 
-typedef struct gradual_state {
-    graft_model *m;
-    const finetune_opts *fo;
-    int quiet;
-} gradual_state;
-
-static int gradual_cb(void *user, const epoch_stats *st)
-{
-    gradual_state *g = user;
-    if (transfer_gradual_step(g->m, g->fo, st->epoch) && !g->quiet) {
-        printf("gradual: unfroze another stage after epoch %d\n", st->epoch);
-    }
-    return 0;
-}
-
-int finetune_run(const char *cmd, graft_model *src, const dataset *train, const dataset *eval,
-                 const char *eval_name, const graft_model_meta *meta, const finetune_opts *fo,
-                 int keep_head, const train_opts *to, const common_opts *co, uint64_t seed,
-                 const char *out_path, graft_model **out, train_result *res)
+int finetune_run(const char *cmd, graft_model *src, const graft_dataset *train,
+                 const graft_dataset *eval, const char *eval_name, const graft_model_meta *meta,
+                 const graft_finetune_params *fp, const train_opts *to, const common_opts *co,
+                 uint64_t seed, const char *out_path, graft_model **out, graft_train_result *res)
 {
     *out = NULL;
     memset(res, 0, sizeof *res);
-    graft_ctx *ctx = src->ctx;
-    graft_model *m = NULL;
-    graft_optimizer *o = NULL;
-    train_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    char err[2048] = "";
-    int status = 1;
+    graft_train_config cfg;
     common_opts c = *co;
     c.seed = (int)seed;
-
-    if (transfer_build_target(src, train->nclasses, keep_head, seed, &m) != GRAFT_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
-        goto done;
-    }
-    transfer_apply(m, fo);
-    trainopts_config(to, &c, train, meta, eval_name, out_path, &cfg);
+    if (trainopts_config(to, &c, train, meta, eval_name, out_path, &cfg)) return 1;
     cfg.seed = seed;
-    if (!out_path) cfg.log_path = cfg.ckpt_path = cfg.best_path = NULL;
     cfg.restore_best = eval_name && !strcmp(eval_name, "val");
-    int cut = finetune_cache_cut(cmd, fo, m, to, &cfg, co->quiet);
-    if (cut > 0) {
-        graft_opt_params op = trainopts_opt_params(to, train);
-        if (transfer_cached_finetune(m, train, eval, &cfg, &op, cut, res, err, sizeof err) != GRAFT_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err);
-            goto done;
-        }
-    } else if (fo->strategy == STRATEGY_LINEAR_PROBE) {
-        graft_opt_params op =
-            graft_opt_default_params(strcasecmp(to->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW);
-        op.lr = to->lr;
-        if (to->wd >= 0) op.weight_decay = to->wd;
-        op.momentum = to->momentum;
-        op.schedule = GRAFT_SCHED_COSINE;
-        if (transfer_linear_probe(m, train, eval, &cfg, &op, res, err, sizeof err) != GRAFT_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err);
-            goto done;
-        }
-    } else {
-        if (trainopts_optimizer(to, m, train, &o) != GRAFT_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, graft_last_error(ctx));
-            goto done;
-        }
-        gradual_state gs = {m, fo, co->quiet};
-        if (fo->strategy == STRATEGY_GRADUAL) {
-            cfg.on_epoch = gradual_cb;
-            cfg.user = &gs;
-        }
-        if (train_model(m, o, train, eval, &cfg, res, err, sizeof err) != GRAFT_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err);
-            goto done;
-        }
+    if (!co->quiet) say_cache_plan(cmd, src, fp, &cfg);
+    graft_opt_params op = trainopts_opt_params(to, train);
+    int status = 0;
+    if (graft_finetune(src, train, eval, fp, &op, &cfg, out, res) != GRAFT_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(graft_model_ctx(src)));
+        status = 1;
     }
-    *out = m;
-    m = NULL;
-    status = 0;
-done:
-    if (status) train_result_free(res);
     trainopts_config_free(&cfg);
-    graft_optimizer_free(o);
-    graft_model_free(m);
     return status;
+}
+
+int transfer_open_all(const char *cmd, const char *from, train_opts *to, const common_opts *co,
+                      const finetune_cli *fc, graft_finetune_params *fp, int with_eval,
+                      transfer_open *t)
+{
+    memset(t, 0, sizeof *t);
+    if (!from || !to->data) {
+        fprintf(stderr, "%s: --from and --data are required (see --help)\n", cmd);
+        return EXIT_USAGE;
+    }
+    if (fc && finetune_cli_check(cmd, fc, to, fp)) return EXIT_USAGE;
+    if (!(t->ctx = cli_open_device(cmd, co))) return 1;
+    int rc = 1, c, h, w;
+    if (graft_model_load(t->ctx, from, &t->src, &t->smeta) != GRAFT_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, graft_last_error(t->ctx));
+        goto fail;
+    }
+    graft_model_node_shape(t->src, 0, &c, &h, &w);
+    if (with_eval) {
+        rc = trainopts_load(cmd, to, co, c, h, w, &t->train, &t->eval, &t->eval_name);
+    } else {
+        data_request rq = {to->data, SPLIT_TRAIN, c, h, w, to->skip_bad, to->classes,
+                           to->per_class, (uint64_t)co->seed, co->quiet};
+        rc = cli_load_data(cmd, &rq, &t->train);
+    }
+    if (rc) goto fail;
+    rc = 1;
+    if (finetune_meta(cmd, to, t->train, &t->smeta, &t->meta)) goto fail;
+    if (fc && finetune_cli_freeze(cmd, fc, t->src, from, fp)) goto fail;
+    return 0;
+fail:
+    transfer_close(t);
+    return rc;
+}
+
+void transfer_close(transfer_open *t)
+{
+    graft_model_free(t->src);
+    graft_model_meta_free(&t->smeta);
+    graft_model_meta_free(&t->meta);
+    graft_dataset_free(t->train);
+    graft_dataset_free(t->eval);
+    graft_ctx_destroy(t->ctx);
+    memset(t, 0, sizeof *t);
 }

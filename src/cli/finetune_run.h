@@ -7,9 +7,8 @@
 
 #include "args.h"
 #include "common.h"
-#include "train.h"
+#include "graft_transfer.h"
 #include "trainopts.h"
-#include "transfer.h"
 
 /* Finetune options as given on the command line. */
 typedef struct finetune_cli {
@@ -34,37 +33,54 @@ void finetune_cli_defaults(finetune_cli *f);
     {"bn", OPT_STRING, &(f).bn, "MODE", "frozen (keep source BatchNorm statistics) or train "   \
      "(default train; frozen layers always keep theirs)", 0, 0}
 
-/* Checks --strategy and --bn, fills fo (freeze_until -1) and sets the
- * strategy's default learning rate when --lr was not given. Prints and
- * returns EXIT_USAGE on error, else 0. */
-int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to, finetune_opts *fo);
+/* Checks --strategy and --bn, fills fp (freeze_until -1, keep_head,
+ * warm-up) and sets the strategy's default learning rate when --lr was not
+ * given. Prints and returns EXIT_USAGE on error, else 0. */
+int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to,
+                       graft_finetune_params *fp);
 /* Resolves --freeze-until (a name or an index) on the source model into
- * fo->freeze_until; prints and returns 1 when there is no such layer. */
+ * fp->freeze_until; prints and returns 1 when there is no such layer. */
 int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src,
-                        const char *from, finetune_opts *fo);
-
-/* The cut to train above with transfer_cached_finetune for this run, or -1:
- * FINETUNE with --freeze-until at a graph cut, caching not turned off, no
- * augmentation, no --keep-best/--checkpoint-every. Prints one line saying
- * whether (and why not) it caches, unless quiet. m is the target model. */
-int finetune_cache_cut(const char *cmd, const finetune_opts *fo, const graft_model *m,
-                       const train_opts *to, const train_config *cfg, int quiet);
+                        const char *from, graft_finetune_params *fp);
 
 /* Metadata of a target model: the target's class names, the source's
  * architecture name and normalisation (the backbone expects its own input
  * statistics). Caller frees with graft_model_meta_free. */
-int finetune_meta(const char *cmd, const train_opts *to, const dataset *train,
+int finetune_meta(const char *cmd, const train_opts *to, const graft_dataset *train,
                   const graft_model_meta *smeta, graft_model_meta *meta);
 
-/* One fine-tuning run: a fresh target model from src (left unchanged),
- * the strategy applied, trained on train (evaluated on eval after every
- * epoch when eval is given; restore-best only when eval_name is "val").
- * out_path names the model file the log, checkpoint and best-model paths
- * derive from; NULL writes no files. seed initialises the new head and
- * drives shuffling/augmentation. On success (0) the caller owns *out and
- * res; on failure (1) a message went to stderr and nothing is owned. */
-int finetune_run(const char *cmd, graft_model *src, const dataset *train, const dataset *eval,
-                 const char *eval_name, const graft_model_meta *meta, const finetune_opts *fo,
-                 int keep_head, const train_opts *to, const common_opts *co, uint64_t seed,
-                 const char *out_path, graft_model **out, train_result *res);
+/* What a transfer command has open before it trains. */
+typedef struct transfer_open {
+    graft_ctx *ctx;
+    graft_model *src;
+    graft_model_meta smeta;   /* the source's */
+    graft_model_meta meta;    /* the target's (finetune_meta) */
+    graft_dataset *train, *eval;
+    const char *eval_name;    /* NULL without an evaluation set */
+} transfer_open;
+
+/* The opening shared by the transfer commands: --from and --data are
+ * required, the finetune options are checked (when fc is not NULL, into
+ * fp), the device opened, the source loaded, the data loaded at its input
+ * shape (with_eval: training and evaluation data as trainopts_load; else
+ * --data alone), the target's metadata made and --freeze-until resolved.
+ * Returns 0, or the exit status after printing why (t is then closed). */
+int transfer_open_all(const char *cmd, const char *from, train_opts *to, const common_opts *co,
+                      const finetune_cli *fc, graft_finetune_params *fp, int with_eval,
+                      transfer_open *t);
+void transfer_close(transfer_open *t);
+
+/* One fine-tuning run (graft_finetune): a fresh target model from src (left
+ * unchanged), trained on train (evaluated on eval after every epoch when
+ * eval is given; restore-best only when eval_name is "val"), printing as
+ * graft finetune does unless co->quiet, and saying whether it caches a
+ * frozen prefix. out_path names the model file the log, checkpoint and
+ * best-model paths derive from; NULL writes no files. seed initialises the
+ * new head and drives shuffling/augmentation. On success (0) the caller
+ * owns *out and res; on failure (1) a message went to stderr and nothing
+ * is owned. */
+int finetune_run(const char *cmd, graft_model *src, const graft_dataset *train,
+                 const graft_dataset *eval, const char *eval_name, const graft_model_meta *meta,
+                 const graft_finetune_params *fp, const train_opts *to, const common_opts *co,
+                 uint64_t seed, const char *out_path, graft_model **out, graft_train_result *res);
 #endif

@@ -3,6 +3,18 @@
 #include <stdio.h>
 #include <string.h>
 
+int cli_open_model(const char *cmd, const common_opts *co, const char *path, graft_ctx **ctx,
+                   graft_model **m, graft_model_meta *meta)
+{
+    *m = NULL;
+    memset(meta, 0, sizeof *meta);
+    if (!(*ctx = cli_open_device(cmd, co))) return 1;
+    if (cli_load_model(cmd, *ctx, path, m, meta) == 0) return 0;
+    graft_ctx_destroy(*ctx);
+    *ctx = NULL;
+    return 1;
+}
+
 int cli_model_classes(const graft_model *m)
 {
     int c = 0;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileutil.h"
+#include "graft_data.h"
 
 static int reserve(textbuf *tb, size_t extra)
 {
@@ -80,9 +80,9 @@ int tb_write(const textbuf *tb, const char *cmd, const char *path)
         fprintf(stderr, "%s: %s: out of memory building the file\n", cmd, path);
         return -1;
     }
-    int e = file_write_atomic(path, tb->s ? tb->s : "", tb->len);
-    if (e) {
-        fprintf(stderr, "%s: cannot write %s: %s\n", cmd, path, strerror(e));
+    char err[4200];
+    if (graft_file_write_atomic(path, tb->s ? tb->s : "", tb->len, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "%s: cannot write %s\n", cmd, err);
         return -1;
     }
     return 0;

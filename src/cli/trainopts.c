@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "console.h"
+
 void trainopts_defaults(train_opts *t)
 {
     memset(t, 0, sizeof *t);
@@ -28,9 +30,9 @@ static int parse_schedule(const char *s, graft_schedule_kind *k)
     return 0;
 }
 
-static int parse_augment(const char *s, augment_opts *a, int *on)
+static int parse_augment(const char *s, graft_augment *a, int *on)
 {
-    *a = augment_defaults();
+    *a = graft_augment_default();
     *on = 0;
     if (!strcasecmp(s, "none")) return 0;
     char buf[128];
@@ -48,7 +50,7 @@ static int parse_augment(const char *s, augment_opts *a, int *on)
 int trainopts_check(const char *cmd, const train_opts *t)
 {
     graft_schedule_kind k;
-    augment_opts a;
+    graft_augment a;
     int on;
     if (strcasecmp(t->opt, "sgd") && strcasecmp(t->opt, "adamw")) {
         fprintf(stderr, "%s: --opt '%s': expected sgd or adamw\n", cmd, t->opt);
@@ -68,7 +70,7 @@ int trainopts_check(const char *cmd, const train_opts *t)
 }
 
 int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, int c, int h,
-                   int w, dataset **train, dataset **eval, const char **eval_name)
+                   int w, graft_dataset **train, graft_dataset **eval, const char **eval_name)
 {
     *train = *eval = NULL;
     *eval_name = NULL;
@@ -77,16 +79,16 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
     int rc = cli_load_data(cmd, &rq, train);
     if (rc) return rc;
     if (t->val_split > 0) {
-        dataset *tr, *va;
+        graft_dataset *tr, *va;
         char err[512];
-        if (dataset_split(*train, t->val_split, (uint64_t)co->seed + 17, &tr, &va, err, sizeof err) !=
+        if (graft_dataset_split(*train, t->val_split, (uint64_t)co->seed + 17, &tr, &va, err, sizeof err) !=
             GRAFT_OK) {
             fprintf(stderr, "%s: --val-split: %s\n", cmd, err);
-            dataset_free(*train);
+            graft_dataset_free(*train);
             *train = NULL;
             return 1;
         }
-        dataset_free(*train);
+        graft_dataset_free(*train);
         *train = tr;
         *eval = va;
         *eval_name = "val";
@@ -101,12 +103,14 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
         split = SPLIT_TEST;
     }
     if (!espec) return 0;
-    data_request er = {espec, split, (*train)->c, (*train)->h, (*train)->w, t->skip_bad,
+    int tc, th, tw;
+    graft_dataset_shape(*train, &tc, &th, &tw);
+    data_request er = {espec, split, tc, th, tw, t->skip_bad,
                        t->eval_classes ? t->eval_classes : t->classes, 0, (uint64_t)co->seed,
                        co->quiet};
     rc = cli_load_data(cmd, &er, eval);
     if (rc) {
-        dataset_free(*train);
+        graft_dataset_free(*train);
         *train = NULL;
         return rc;
     }
@@ -114,34 +118,21 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
     return 0;
 }
 
-int trainopts_meta(const char *cmd, const train_opts *t, const dataset *train, graft_model_meta *meta)
+int trainopts_meta(const char *cmd, const train_opts *t, const graft_dataset *train,
+                   graft_model_meta *meta)
 {
     (void)t;
-    meta->nclasses = train->nclasses;
-    meta->class_names = calloc((size_t)train->nclasses, sizeof *meta->class_names);
-    if (!meta->class_names) {
-        fprintf(stderr, "%s: out of memory\n", cmd);
-        return 1;
+    char err[256], arch[sizeof meta->arch];
+    memcpy(arch, meta->arch, sizeof arch); /* the caller may have named it */
+    if (graft_model_meta_from_dataset(train, NULL, meta, err, sizeof err) == GRAFT_OK) {
+        memcpy(meta->arch, arch, sizeof arch);
+        return 0;
     }
-    for (int i = 0; i < train->nclasses; i++) {
-        size_t L = strlen(train->class_names[i]) + 1;
-        meta->class_names[i] = malloc(L);
-        if (!meta->class_names[i]) {
-            fprintf(stderr, "%s: out of memory\n", cmd);
-            return 1;
-        }
-        memcpy(meta->class_names[i], train->class_names[i], L);
-    }
-    float mean[4] = {0}, std[4] = {1, 1, 1, 1};
-    dataset_channel_stats(train, mean, std);
-    for (int c = 0; c < 4; c++) {
-        meta->mean[c] = c < train->c ? mean[c] : 0.0f;
-        meta->std[c] = c < train->c ? std[c] : 1.0f;
-    }
-    return 0;
+    fprintf(stderr, "%s: %s\n", cmd, err);
+    return 1;
 }
 
-graft_opt_params trainopts_opt_params(const train_opts *t, const dataset *train)
+graft_opt_params trainopts_opt_params(const train_opts *t, const graft_dataset *train)
 {
     graft_opt_kind kind = strcasecmp(t->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
     graft_opt_params p = graft_opt_default_params(kind);
@@ -150,59 +141,73 @@ graft_opt_params trainopts_opt_params(const train_opts *t, const dataset *train)
     p.momentum = t->momentum;
     p.nesterov = t->nesterov;
     parse_schedule(t->schedule, &p.schedule);
-    long per_epoch = (train->n + t->batch - 1) / t->batch;
-    p.total_steps = per_epoch * t->epochs;
-    p.step_size = per_epoch * (t->epochs >= 3 ? t->epochs / 3 : 1);
-    p.warmup_steps = (long)(t->warmup * (float)per_epoch);
+    graft_opt_fit_run(&p, graft_dataset_size(train), t->batch, t->epochs, t->warmup);
     return p;
 }
 
-graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
+graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const graft_dataset *train,
                                  graft_optimizer **o)
 {
     graft_opt_params p = trainopts_opt_params(t, train);
     return graft_optimizer_create(m, &p, o);
 }
 
-void trainopts_config(const train_opts *t, const common_opts *co, const dataset *train,
-                      const graft_model_meta *meta, const char *eval_name, const char *out,
-                      train_config *cfg)
+/* What a config's callbacks print with, and the paths it names. */
+typedef struct run_state {
+    console con;
+    char log[4096], ckpt[4096], best[4096];
+} run_state;
+
+int trainopts_config(const train_opts *t, const common_opts *co, const graft_dataset *train,
+                     const graft_model_meta *meta, const char *eval_name, const char *out,
+                     graft_train_config *cfg)
 {
-    memset(cfg, 0, sizeof *cfg);
+    *cfg = graft_train_default_config();
+    run_state *rs = calloc(1, sizeof *rs);
+    if (!rs) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     cfg->epochs = t->epochs;
     cfg->batch = t->batch;
     cfg->label_smoothing = t->label_smoothing;
     cfg->seed = (uint64_t)co->seed;
     cfg->mean = meta->mean;
     cfg->std = meta->std;
-    cfg->quiet = co->quiet;
     cfg->eval_name = eval_name;
     cfg->meta = meta;
     cfg->patience = t->patience;
     cfg->ckpt_every = t->ckpt_every;
     cfg->stop_after = t->stop_after;
     const char *aug = t->augment;
+    int c, h;
+    graft_dataset_shape(train, &c, &h, NULL);
     if (!aug) /* small grey images (MNIST-like) train best unaugmented at these
                * budgets; photos want crops and flips */
-        aug = (train->c == 1 && train->h <= 28) ? "none" : "crop,flip";
+        aug = (c == 1 && h <= 28) ? "none" : "crop,flip";
     parse_augment(aug, &cfg->aug, &cfg->augment);
     if (out) {
-        char *buf = malloc(3 * 4096);
-        if (buf) {
-            path_with_suffix(out, "-log.csv", buf, 4096);
-            path_with_suffix(out, "-ckpt.graft", buf + 4096, 4096);
-            path_with_suffix(out, "-best.graft", buf + 8192, 4096);
-            cfg->user = NULL;
-            cfg->log_path = t->log ? t->log : buf;
-            cfg->ckpt_path = buf + 4096;
-            cfg->best_path = t->keep_best ? buf + 8192 : NULL;
-            cfg->owned = buf;
-        }
+        path_with_suffix(out, "-log.csv", rs->log, sizeof rs->log);
+        path_with_suffix(out, "-ckpt.graft", rs->ckpt, sizeof rs->ckpt);
+        path_with_suffix(out, "-best.graft", rs->best, sizeof rs->best);
+        cfg->log_path = t->log ? t->log : rs->log;
+        cfg->ckpt_path = rs->ckpt;
+        cfg->best_path = t->keep_best ? rs->best : NULL;
     }
+    console_init(&rs->con, "graft", co->quiet, t->epochs, eval_name);
+    cfg->cb = console_callbacks(&rs->con);
+    return 0;
 }
 
-void trainopts_config_free(train_config *cfg)
+void trainopts_chain_epoch(graft_train_config *cfg, graft_epoch_fn fn, void *user)
 {
-    free(cfg->owned);
-    cfg->owned = NULL;
+    run_state *rs = cfg->cb.user;
+    rs->con.chain = fn;
+    rs->con.chain_user = user;
+}
+
+void trainopts_config_free(graft_train_config *cfg)
+{
+    free(cfg->cb.user);
+    cfg->cb.user = NULL;
 }

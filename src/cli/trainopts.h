@@ -4,7 +4,7 @@
 #define GRAFT_TRAINOPTS_H
 #include "args.h"
 #include "common.h"
-#include "train.h"
+#include "graft_train.h"
 
 typedef struct train_opts {
     const char *data, *eval_data, *classes, *eval_classes;
@@ -61,21 +61,29 @@ void trainopts_defaults(train_opts *t);
 /* Checks values that the table cannot; prints and returns non-zero on error. */
 int trainopts_check(const char *cmd, const train_opts *t);
 /* Loads training and evaluation data at c x h x w (h = 0: as stored).
- * *eval may be NULL (no evaluation set); *eval_name is "val" or "test". */
+ * *eval may be NULL (no evaluation set); *eval_name is "val", "test" or
+ * "eval". Returns 0, or the exit status after printing why. */
 int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, int c, int h,
-                   int w, dataset **train, dataset **eval, const char **eval_name);
+                   int w, graft_dataset **train, graft_dataset **eval, const char **eval_name);
 /* Class names and normalisation statistics of the training data. */
-int trainopts_meta(const char *cmd, const train_opts *t, const dataset *train, graft_model_meta *meta);
+int trainopts_meta(const char *cmd, const train_opts *t, const graft_dataset *train,
+                   graft_model_meta *meta);
 /* Optimizer parameters with the schedule sized to the run. */
-graft_opt_params trainopts_opt_params(const train_opts *t, const dataset *train);
+graft_opt_params trainopts_opt_params(const train_opts *t, const graft_dataset *train);
 /* Optimizer with the schedule sized to the run. */
-graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const dataset *train,
+graft_status trainopts_optimizer(const train_opts *t, graft_model *m, const graft_dataset *train,
                                  graft_optimizer **o);
-/* Fills a train_config; out names the model file, from which the log,
- * checkpoint and best-model paths are derived (kept in cfg->owned). */
-void trainopts_config(const train_opts *t, const common_opts *co, const dataset *train,
-                      const graft_model_meta *meta, const char *eval_name, const char *out,
-                      train_config *cfg);
+/* Fills a graft_train_config whose callbacks print as the commands do
+ * (nothing but chained hooks when co->quiet); out names the model file
+ * from which the log, checkpoint and best-model paths derive (NULL: no
+ * files). Storage for both lives in cfg->cb.user until
+ * trainopts_config_free. Returns non-zero (after printing) when out of
+ * memory. */
+int trainopts_config(const train_opts *t, const common_opts *co, const graft_dataset *train,
+                     const graft_model_meta *meta, const char *eval_name, const char *out,
+                     graft_train_config *cfg);
+/* Calls fn(user, st) after each epoch line (e.g. gradual unfreezing). */
+void trainopts_chain_epoch(graft_train_config *cfg, graft_epoch_fn fn, void *user);
 /* Releases what trainopts_config allocated. */
-void trainopts_config_free(train_config *cfg);
+void trainopts_config_free(graft_train_config *cfg);
 #endif

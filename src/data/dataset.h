@@ -19,11 +19,15 @@
 #include <stdint.h>
 
 #include "graft.h"
+#include "graft_data.h"
 
 /* ------------------------------------------------------------------ */
 /* In-memory dataset                                                    */
 
-typedef struct dataset {
+/* The public graft_dataset (graft_data.h) is this struct; the library's own
+ * code uses the short name and reads the fields directly. */
+typedef struct graft_dataset dataset;
+struct graft_dataset {
     int n;              /* number of images */
     int cap;            /* allocated image slots */
     int c, h, w;        /* fixed per dataset */
@@ -32,7 +36,7 @@ typedef struct dataset {
     int nclasses;
     char **class_names; /* nclasses strings */
     char **paths;       /* NULL, or cap entries (each may be NULL) */
-} dataset;
+};
 
 /* Creates an empty dataset with the given image shape and class names
  * (copied; names may be NULL for "0".."nclasses-1"). Caller owns *out. */
@@ -204,13 +208,8 @@ void dataset_channel_stats(const dataset *d, float *mean, float *std);
 /* x = (x - mean[ch]) / std[ch] in place over one c x hw image. */
 void preprocess_normalize(float *x, int c, int hw, const float *mean, const float *std);
 
-typedef struct augment_opts {
-    int pad;         /* random crop with zero padding of pad pixels; 0 = off */
-    int hflip;       /* random horizontal flip with probability 1/2 */
-    int rrc;         /* random resized crop */
-    double scale_lo, scale_hi; /* rrc area fraction, default 0.08..1 */
-    double ratio_lo, ratio_hi; /* rrc aspect ratio w/h, default 3/4..4/3 */
-} augment_opts;
+/* The public graft_augment (graft_data.h). */
+typedef graft_augment augment_opts;
 /* Defaults: everything off, rrc ranges as torchvision. */
 augment_opts augment_defaults(void);
 /* Writes an augmented copy of src (c x h x w) into dst (same shape, must not

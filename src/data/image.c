@@ -5,7 +5,6 @@
 #include "dataset.h"
 #include "error.h"
 #include "fileutil.h"
-
 #include "image.h"
 #include "internal.h"
 

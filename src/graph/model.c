@@ -596,3 +596,5 @@ graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size
                         n, want);
     return ctx_read(m->ctx, m->nodes[nodei].out, 0, dst, n);
 }
+
+graft_ctx *graft_model_ctx(const graft_model *m) { return m->ctx; }

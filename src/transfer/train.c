@@ -2,12 +2,15 @@
 #include "train.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "ctx.h"
+#include "error.h"
 #include "model_io.h"
-#include "progress.h"
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
@@ -208,6 +211,18 @@ graft_status checkpoint_load(graft_model *m, graft_optimizer *o, const char *pat
     return s;
 }
 
+/* An event line for the log callback. */
+__attribute__((format(printf, 2, 3))) static void note(const graft_callbacks *cb, const char *fmt, ...)
+{
+    if (!cb->log) return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cb->log(cb->user, GRAFT_LOG_INFO, msg);
+}
+
 static void log_epoch(FILE *f, int csv, const epoch_stats *st, const char *eval_name)
 {
     if (!f) return;
@@ -280,16 +295,15 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     int nb = loader_num_batches(ld);
     double total_train = 0;
     int since_best = 0;
-    progress pr;
+    const graft_callbacks *cb = &cfg->cb;
     for (int e = cfg->start_epoch; e < cfg->epochs && s == GRAFT_OK; e++) {
-        progress_init(&pr, stderr, cfg->quiet);
         loader_start_epoch(ld, (uint64_t)e);
         const float *x;
         const int *y;
         int n, b = 0;
         long seen = 0, hits = 0;
         double lsum = 0, t0 = now_seconds();
-        char label[32], fields[160];
+        char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, cfg->epochs);
         while (loader_next(ld, &x, &y, &n)) {
             float loss;
@@ -311,12 +325,13 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             seen += n;
             hits += correct;
             lsum += (double)loss * n;
-            double el = now_seconds() - t0;
-            snprintf(fields, sizeof fields, "loss %.4f acc %5.1f%% %.0f img/s", lsum / seen,
-                     100.0 * hits / seen, seen / (el > 0 ? el : 1e-9));
-            progress_update(&pr, label, b, nb, fields);
+            if (cb->progress) {
+                double el = now_seconds() - t0;
+                graft_progress p = {label, e + 1, cfg->epochs, b, nb, seen, lsum / seen,
+                                    (double)hits / seen, seen / (el > 0 ? el : 1e-9), el};
+                cb->progress(cb->user, &p);
+            }
         }
-        progress_clear(&pr);
         if (s != GRAFT_OK) break;
         /* The loss read-back above synchronises every step, so wall time
          * here is device time too. */
@@ -341,15 +356,6 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             eval_result_free(&er);
         }
         res->hist[res->nepochs++] = st;
-        if (!cfg->quiet) {
-            char ev[64] = "";
-            if (eval) snprintf(ev, sizeof ev, "  %s loss %.4f acc %.2f%%", ename, st.eval_loss,
-                               100 * st.eval_acc);
-            printf("epoch %d/%d  train loss %.4f acc %.2f%%%s  %.0f img/s  %.1f s  lr %.4g\n",
-                   st.epoch, cfg->epochs, st.train_loss, 100 * st.train_acc, ev, st.images_per_s,
-                   tt, (double)st.lr);
-            fflush(stdout);
-        }
         log_epoch(logf, csv, &st, ename);
         int improved = eval && st.eval_acc > res->best_eval_acc;
         if (improved) {
@@ -372,13 +378,12 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             s = checkpoint_save(m, o, cfg->meta, st.epoch, cfg->ckpt_path, err, errlen);
             if (s != GRAFT_OK) break;
         }
-        if (cfg->on_epoch && cfg->on_epoch(cfg->user, &st)) break;
+        if (cb->epoch && cb->epoch(cb->user, &st)) break;
         if (cfg->stop_after > 0 && st.epoch >= cfg->stop_after) break;
         if (eval && cfg->patience > 0 && since_best >= cfg->patience) {
             res->stopped_early = 1;
-            if (!cfg->quiet)
-                printf("early stop: no %s improvement for %d epochs (best %.2f%% at epoch %d)\n",
-                       ename, cfg->patience, 100 * res->best_eval_acc, res->best_epoch);
+            note(cb, "early stop: no %s improvement for %d epochs (best %.2f%% at epoch %d)",
+                 ename, cfg->patience, 100 * res->best_eval_acc, res->best_epoch);
             break;
         }
     }
@@ -386,9 +391,11 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         if (s == GRAFT_OK && res->best_epoch > 0 && res->best_epoch != res->hist[res->nepochs - 1].epoch) {
             for (int i = 0; s == GRAFT_OK && i < m->nparams; i++)
                 s = graft_model_param_set(m, i, best[i], model_param(m, i)->numel);
-            if (s == GRAFT_OK && !cfg->quiet)
-                printf("restored the weights of epoch %d (%s accuracy %.2f%%)\n", res->best_epoch,
-                       ename, 100 * res->best_eval_acc);
+            if (s == GRAFT_OK) {
+                res->restored_epoch = res->best_epoch;
+                note(cb, "restored the weights of epoch %d (%s accuracy %.2f%%)", res->best_epoch,
+                     ename, 100 * res->best_eval_acc);
+            }
         }
         for (int i = 0; i < m->nparams; i++) free(best[i]);
         free(best);
@@ -396,4 +403,83 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     if (logf) fclose(logf);
     loader_free(ld);
     return s;
+}
+
+/* ------------------------------------------------------- public API */
+
+graft_train_config graft_train_default_config(void)
+{
+    graft_train_config c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 5;
+    c.batch = 64;
+    c.seed = 1;
+    c.aug = augment_defaults();
+    return c;
+}
+
+void graft_train_result_free(graft_train_result *r) { train_result_free(r); }
+
+/* A failure whose message sits in err, recorded on m's context. */
+static graft_status on_ctx(graft_model *m, graft_status s, const char *err)
+{
+    return s == GRAFT_OK ? s : ctx_fail(m->ctx, s, "%s", err[0] ? err : graft_status_name(s));
+}
+
+graft_status graft_train(graft_model *m, graft_optimizer *o, const graft_dataset *train,
+                         const graft_dataset *eval, const graft_train_config *cfg,
+                         graft_train_result *res)
+{
+    char err[2048] = "";
+    graft_status s = train_model(m, o, train, eval, cfg, res, err, sizeof err);
+    if (s != GRAFT_OK) train_result_free(res);
+    return on_ctx(m, s, err);
+}
+
+void graft_opt_fit_run(graft_opt_params *p, int nimages, int batch, int epochs,
+                       float warmup_epochs)
+{
+    long per_epoch = (nimages + batch - 1) / batch;
+    p->total_steps = per_epoch * epochs;
+    p->step_size = per_epoch * (epochs >= 3 ? epochs / 3 : 1);
+    p->warmup_steps = (long)(warmup_epochs * (float)per_epoch);
+}
+
+graft_status graft_checkpoint_save(graft_model *m, graft_optimizer *o,
+                                   const graft_model_meta *meta, int epoch, const char *path)
+{
+    char err[2048] = "";
+    return on_ctx(m, checkpoint_save(m, o, meta, epoch, path, err, sizeof err), err);
+}
+
+graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const char *path,
+                                   int *epoch)
+{
+    char err[2048] = "";
+    return on_ctx(m, checkpoint_load(m, o, path, epoch, err, sizeof err), err);
+}
+
+graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
+                                           graft_model_meta *meta, char *err, size_t errlen)
+{
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->arch, sizeof meta->arch, "%s", arch ? arch : "custom");
+    meta->nclasses = d->nclasses;
+    meta->class_names = calloc((size_t)d->nclasses, sizeof *meta->class_names);
+    for (int i = 0; meta->class_names && i < d->nclasses; i++) {
+        size_t L = strlen(d->class_names[i]) + 1;
+        if (!(meta->class_names[i] = malloc(L))) break;
+        memcpy(meta->class_names[i], d->class_names[i], L);
+    }
+    if (!meta->class_names || (d->nclasses > 0 && !meta->class_names[d->nclasses - 1])) {
+        graft_model_meta_free(meta);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory copying class names");
+    }
+    float mean[4] = {0}, std[4] = {1, 1, 1, 1};
+    dataset_channel_stats(d, mean, std);
+    for (int c = 0; c < 4; c++) {
+        meta->mean[c] = c < d->c ? mean[c] : 0.0f;
+        meta->std[c] = c < d->c ? std[c] : 1.0f;
+    }
+    return GRAFT_OK;
 }

@@ -1,8 +1,8 @@
 /* Transfer-learning building blocks shared by finetune, cv, selftrain,
  * score and compare: a target model from a source model, freezing
  * strategies, feature extraction and linear probing on cached features. */
-#ifndef GRAFT_TRANSFER_H
-#define GRAFT_TRANSFER_H
+#ifndef GRAFT_TRANSFER_TRANSFER_H
+#define GRAFT_TRANSFER_TRANSFER_H
 #include "dataset.h"
 #include "graft.h"
 #include "train.h"

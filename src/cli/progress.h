@@ -5,8 +5,6 @@
 #define GRAFT_PROGRESS_H
 #include <stdio.h>
 
-#include "clock.h"
-
 typedef struct progress {
     FILE *out;
     int tty;

@@ -1,6 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
-#include "clock.h"
+#include "common.h"
 
 #include <string.h>
 #include <time.h>
@@ -12,7 +12,7 @@ void progress_init(progress *p, FILE *out, int quiet)
     p->out = out;
     p->quiet = quiet;
     p->tty = isatty(fileno(out));
-    p->start = now_seconds();
+    p->start = cli_seconds();
     p->last_print = 0;
     p->interval = 15.0;
 }
@@ -31,7 +31,7 @@ void format_duration(double s, char *buf, size_t n)
 void progress_update(progress *p, const char *label, long done, long total, const char *fields)
 {
     if (p->quiet) return;
-    double t = now_seconds();
+    double t = cli_seconds();
     /* A terminal gets at most 10 redraws a second, a log one line per
      * interval (and the last one). */
     double gap = p->tty ? 0.1 : p->interval;

@@ -1,0 +1,160 @@
+/* graft training: the epoch loop over a dataset with an optional
+ * evaluation set, callbacks for progress and per-epoch metrics, logs,
+ * checkpoints, best-model keeping and early stopping.
+ *
+ * Conventions (those of graft.h, plus):
+ *  - Functions that take a model report failures through
+ *    graft_last_error(ctx) of the model's context.
+ *  - The library never prints. A long call reports through the callbacks
+ *    of graft_callbacks: progress within an epoch, one record per epoch,
+ *    and log lines for events ("early stop: ...", "restored the weights
+ *    of epoch 3 ..."). All callbacks are optional and run on the calling
+ *    thread, synchronously; they must not call back into the same model.
+ *  - Files named in a config (log, checkpoint, best model) are written by
+ *    the library; model files atomically.
+ */
+#ifndef GRAFT_TRAIN_H
+#define GRAFT_TRAIN_H
+
+#include "graft.h"
+#include "graft_data.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------- callbacks */
+
+/* Progress within one pass (an epoch, a feature extraction). */
+typedef struct graft_progress {
+    const char *label;   /* "epoch 3/10", "features"; borrowed for the call */
+    int epoch, epochs;   /* 1-based epoch of epochs; 0, 0 outside an epoch */
+    long done, total;    /* batches done of total in this pass */
+    long images;         /* images done in this pass */
+    double loss;         /* running mean training loss; < 0 when not training */
+    double accuracy;     /* running training accuracy in [0, 1]; < 0 when not training */
+    double images_per_s; /* over this pass so far */
+    double elapsed_s;    /* seconds since this pass began */
+} graft_progress;
+
+/* One completed epoch. Accuracies in [0, 1]. */
+typedef struct graft_epoch_stats {
+    int epoch;                  /* 1-based, counting resumed epochs */
+    double train_loss, train_acc;
+    double eval_loss, eval_acc; /* -1 without an evaluation set */
+    double train_seconds;       /* this epoch's training time (evaluation not counted) */
+    double total_train_seconds; /* cumulative over the epochs of this call */
+    double images_per_s;
+    float lr;                   /* learning rate at the end of the epoch */
+} graft_epoch_stats;
+
+typedef void (*graft_progress_fn)(void *user, const graft_progress *p);
+/* Returns non-zero to stop training after this epoch (not an error). */
+typedef int (*graft_epoch_fn)(void *user, const graft_epoch_stats *st);
+
+/* Every callback may be NULL; all share user. With none set a call is
+ * silent. Progress is reported after every batch (the receiver throttles). */
+typedef struct graft_callbacks {
+    graft_progress_fn progress;
+    graft_epoch_fn epoch;
+    graft_log_fn log;
+    void *user;
+} graft_callbacks;
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct graft_train_config {
+    int epochs;               /* total epochs of the run (the schedule spans them) */
+    int start_epoch;          /* epochs already done (resume from a checkpoint) */
+    int batch;                /* >= 1 */
+    float label_smoothing;    /* in [0, 1) */
+    uint64_t seed;            /* shuffling and augmentation */
+    int augment;              /* apply aug to training images */
+    graft_augment aug;
+    const float *mean, *std;  /* per-channel normalisation (borrowed); NULL = none */
+    const char *eval_name;    /* how the evaluation set is named in logs: "val", "test"; NULL = "val" */
+    const char *log_path;     /* per-epoch log: .csv, else JSON lines; NULL = none */
+    const char *ckpt_path;    /* checkpoint written every ckpt_every epochs; NULL = none */
+    int ckpt_every;
+    const char *best_path;    /* model file rewritten at every new best evaluation accuracy */
+    int patience;             /* stop after this many epochs without improvement; 0 = off */
+    int restore_best;         /* end with the weights of the best evaluation epoch */
+    int stop_after;           /* stop once this many epochs are done (as if interrupted); 0 = off */
+    const graft_model_meta *meta; /* saved into checkpoints and the best model (borrowed) */
+    graft_callbacks cb;
+} graft_train_config;
+
+/* epochs 5, batch 64, seed 1, everything else off. */
+graft_train_config graft_train_default_config(void);
+
+/* What a training call did; hist covers the epochs run in this call. */
+typedef struct graft_train_result {
+    graft_epoch_stats *hist; /* nepochs entries; owned */
+    int nepochs;
+    int best_epoch;          /* 0 without an evaluation set */
+    double best_eval_acc;
+    int stopped_early;       /* patience ran out */
+    int restored_epoch;      /* restore_best put back this epoch's weights; 0 = none */
+} graft_train_result;
+
+/* Releases what r owns and zeroes it; a zeroed result is fine. */
+void graft_train_result_free(graft_train_result *r);
+
+/* ------------------------------------------------------------- training */
+
+/* Trains m with o on train for cfg->epochs - cfg->start_epoch epochs
+ * (shuffled every epoch, augmented when asked, normalised with mean/std),
+ * evaluating on eval (may be NULL) after every epoch. Shapes must match
+ * m's input; the data may have fewer classes than m's outputs. On success
+ * the caller owns *res (graft_train_result_free), also after an early stop
+ * or a stop requested by the epoch callback; on failure *res is zeroed and
+ * graft_last_error names the cause (a diverging loss names the epoch and
+ * batch). Log lines: "early stop: no val improvement for N epochs (best
+ * A% at epoch E)", "restored the weights of epoch E (val accuracy A%)". */
+graft_status graft_train(graft_model *m, graft_optimizer *o, const graft_dataset *train,
+                         const graft_dataset *eval, const graft_train_config *cfg,
+                         graft_train_result *res);
+
+/* Sizes p's schedule to a run of epochs over nimages in batches of batch:
+ * total_steps = ceil(nimages / batch) * epochs, step_size = the steps of
+ * max(1, epochs / 3) epochs, warmup_steps = warmup_epochs worth of steps. */
+void graft_opt_fit_run(graft_opt_params *p, int nimages, int batch, int epochs,
+                       float warmup_epochs);
+
+/* Checkpoint = model file + optimizer state + epoch count. Written
+ * atomically to path; meta is borrowed (may be NULL). */
+graft_status graft_checkpoint_save(graft_model *m, graft_optimizer *o,
+                                   const graft_model_meta *meta, int epoch, const char *path);
+/* Restores weights, optimizer state (o may be NULL) and the epoch count
+ * into an existing model of the same architecture. A model file without
+ * optimizer state or of another architecture is GRAFT_ERR_FORMAT. */
+graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const char *path,
+                                   int *epoch);
+
+/* Device memory a model needs at a batch size, in bytes (an estimate from
+ * shapes: every node's output, gradients alive at once during backward,
+ * parameters and optimizer state, im2col scratch of the largest conv). */
+typedef struct graft_memory_estimate {
+    double train_activations;  /* outputs and their gradients */
+    double train_parameters;   /* every stored tensor, gradients and optimizer
+                                * state of the trainable ones */
+    double train_scratch;
+    double infer_activations, infer_parameters, infer_scratch;
+} graft_memory_estimate;
+
+/* The estimate for training with an optimizer of kind opt, and for
+ * inference, at batch images. Pure function of m's graph. */
+graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batch,
+                                                  graft_opt_kind opt);
+
+/* Metadata of a model trained on d: its class names (copied) and its
+ * per-channel statistics as normalisation (channels beyond d's: mean 0,
+ * std 1); arch copied from arch (NULL = "custom"). The caller owns *meta
+ * (graft_model_meta_free); on failure it is zeroed. */
+graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
+                                           graft_model_meta *meta, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,137 @@
+/* Single image files for prediction: decoding one to a model's input, and
+ * expanding files and directories into the list of PNGs to classify. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dataset.h"
+#include "error.h"
+#include "graft_data.h"
+
+graft_status graft_image_load(const char *path, int c, int h, int w, float *dst, char *err,
+                              size_t errlen)
+{
+    char why[1024] = "";
+    float *pix = NULL;
+    int pw = 0, ph = 0;
+    if (png_decode_file(path, c, &pix, &pw, &ph, why, sizeof why) != GRAFT_OK) {
+        /* Name the file unless the decoder's message already does. */
+        if (strstr(why, path)) return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s", why);
+        return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: %s", path, why[0] ? why : "cannot decode");
+    }
+    preprocess_resize_crop(pix, c, ph, pw, dst, h, w);
+    free(pix);
+    return GRAFT_OK;
+}
+
+typedef struct path_list {
+    char **v;
+    int n, cap;
+} path_list;
+
+static int pl_add(path_list *pl, const char *p)
+{
+    if (pl->n == pl->cap) {
+        int cap = pl->cap ? pl->cap * 2 : 256;
+        char **v = realloc(pl->v, (size_t)cap * sizeof *v);
+        if (!v) return -1;
+        pl->v = v;
+        pl->cap = cap;
+    }
+    if (!(pl->v[pl->n] = strdup(p))) return -1;
+    pl->n++;
+    return 0;
+}
+
+void graft_image_list_free(char **list, int count)
+{
+    for (int i = 0; i < count; i++) free(list[i]);
+    free(list);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int has_png_ext(const char *name)
+{
+    size_t L = strlen(name);
+    if (L < 4) return 0;
+    const char *e = name + L - 4;
+    return e[0] == '.' && (e[1] | 32) == 'p' && (e[2] | 32) == 'n' && (e[3] | 32) == 'g';
+}
+
+static graft_status oom(char *err, size_t errlen)
+{
+    return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory listing images");
+}
+
+/* Every *.png under dir (recursive; hidden entries skipped), sorted. */
+static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *err, size_t errlen)
+{
+    if (depth > 64) return error_set(err, errlen, GRAFT_ERR_IO, "%s: directories nested too deeply", dir);
+    DIR *dp = opendir(dir);
+    if (!dp) return error_set(err, errlen, GRAFT_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
+    path_list local = {0};
+    struct dirent *e;
+    graft_status s = GRAFT_OK;
+    while (s == GRAFT_OK && (e = readdir(dp))) {
+        if (e->d_name[0] == '.') continue;
+        size_t L = strlen(dir) + strlen(e->d_name) + 2;
+        char *p = malloc(L);
+        if (!p) {
+            s = oom(err, errlen);
+            break;
+        }
+        snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0 && (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_png_ext(p))) &&
+            pl_add(&local, p))
+            s = oom(err, errlen);
+        free(p);
+    }
+    closedir(dp);
+    if (s == GRAFT_OK) qsort(local.v, (size_t)local.n, sizeof *local.v, cmp_str);
+    for (int i = 0; i < local.n && s == GRAFT_OK; i++) {
+        struct stat st;
+        if (stat(local.v[i], &st) == 0 && S_ISDIR(st.st_mode)) s = scan_dir(local.v[i], pl, depth + 1, err, errlen);
+        else if (pl_add(pl, local.v[i])) s = oom(err, errlen);
+    }
+    graft_image_list_free(local.v, local.n);
+    return s;
+}
+
+graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
+                              graft_log_fn log, void *log_user, char ***out, int *count,
+                              char *err, size_t errlen)
+{
+    *out = NULL;
+    *count = 0;
+    path_list pl = {0};
+    graft_status s = GRAFT_OK;
+    for (int i = 0; i < n && s == GRAFT_OK; i++) {
+        struct stat st;
+        if (stat(paths[i], &st) != 0) {
+            char msg[4200];
+            snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
+            if (!skip_missing) s = error_set(err, errlen, GRAFT_ERR_IO, "%s", msg);
+            else if (log) log(log_user, GRAFT_LOG_WARN, msg);
+        } else if (S_ISDIR(st.st_mode)) {
+            s = scan_dir(paths[i], &pl, 0, err, errlen);
+        } else if (pl_add(&pl, paths[i])) {
+            s = oom(err, errlen);
+        }
+    }
+    if (s != GRAFT_OK) {
+        graft_image_list_free(pl.v, pl.n);
+        return s;
+    }
+    *out = pl.v;
+    *count = pl.n;
+    return GRAFT_OK;
+}
