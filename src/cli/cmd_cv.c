@@ -1,6 +1,7 @@
 /* graft cv: stratified k-fold cross-validation of fine-tuning on a target
  * set (graft_cv), optionally with folds run concurrently on several devices. */
 #include <stdio.h>
+#include <string.h>
 
 #include "args.h"
 #include "cli.h"
@@ -79,7 +80,12 @@ int cmd_cv(int argc, char **argv)
     graft_train_result tres = {0};
     if (trainopts_config(&to, &co, t.train, &t.meta, NULL, NULL, &cfg.train)) goto done;
     if (graft_cv(t.src, t.train, &cfg, &res) != GRAFT_OK) {
-        fprintf(stderr, CMD ": %s\n", graft_last_error(t.ctx));
+        /* "k=K: ..." is about --folds. */
+        const char *e = graft_last_error(t.ctx);
+        char kk[32];
+        int n = snprintf(kk, sizeof kk, "k=%d: ", k);
+        if (!strncmp(e, kk, (size_t)n)) fprintf(stderr, CMD ": --folds %d: %s\n", k, e + n);
+        else fprintf(stderr, CMD ": %s\n", e);
         goto done;
     }
     printf("mean accuracy: %.2f%% \xc2\xb1 %.2f%%\n", 100 * res.mean_accuracy, 100 * res.std_accuracy);
