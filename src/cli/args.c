@@ -133,3 +133,16 @@ int args_parse(const cmd_spec *spec, int argc, char **argv, char ***pos, int *np
     if (npos) *npos = n;
     return 0;
 }
+
+int args_split_list(char *s, const char **items, int max)
+{
+    int n = 0;
+    for (char *p = s;;) {
+        char *c = strchr(p, ',');
+        if (c) *c = '\0';
+        if (!*p || n >= max) return -1;
+        items[n++] = p;
+        if (!c) return n;
+        p = c + 1;
+    }
+}

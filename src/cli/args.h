@@ -27,4 +27,8 @@ typedef struct cmd_spec {
  * was printed (caller exits 0), 2 on a usage error (message printed). */
 int args_parse(const cmd_spec *spec, int argc, char **argv, char ***pos, int *npos);
 void args_help(const cmd_spec *spec);
+/* Splits a comma-separated option value in place ("0,1" -> "0", "1"):
+ * items[] points into s. Returns the count, or -1 when an item is empty
+ * or there are more than max. */
+int args_split_list(char *s, const char **items, int max);
 #endif
