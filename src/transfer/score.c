@@ -13,6 +13,7 @@
 #include "ctx.h"
 #include "dataset.h"
 #include "graft_transfer.h"
+#include "log.h"
 #include "logme.h"
 #include "model.h"
 
@@ -20,13 +21,10 @@ static void say(const graft_score_config *cfg, graft_log_level level, const char
     __attribute__((format(printf, 3, 4)));
 static void say(const graft_score_config *cfg, graft_log_level level, const char *fmt, ...)
 {
-    if (!cfg->log) return;
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_vemit(cfg->log, cfg->user, level, fmt, ap);
     va_end(ap);
-    cfg->log(cfg->user, level, msg);
 }
 
 static int cmp_rows(const void *a, const void *b)
