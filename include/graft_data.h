@@ -125,6 +125,46 @@ graft_status graft_dataset_split(const graft_dataset *d, double val_frac, uint64
 graft_status graft_dataset_kfold(const graft_dataset *d, int k, uint64_t seed, int *fold,
                                  char *err, size_t errlen);
 
+/* ------------------------------------------------------ class matching */
+
+/* How a dataset's classes meet a model's (or another dataset's) classes.
+ * Classes are matched by name wherever both sides name them; a side is
+ * "nameless" when it has no names or its names read "0", "1", ... in order
+ * (IDX data, integer-labelled CSV lists). Both sides numeric ("5","6","7"
+ * against "0".."9") still match by name; one nameless side against real
+ * names matches by position (by_name = 0; callers say so once). */
+typedef struct graft_class_match {
+    int by_name;        /* 1: matched by name; 0: by index */
+    int data_named, model_named; /* whether each side has real (not "0".."n-1") names */
+    int data_classes;   /* the dataset's classes */
+    int model_classes;  /* the model's classes */
+    int *to_model;      /* [data_classes]: model class of each data label, -1 when the
+                         * model lacks it; owned */
+    int nunknown;       /* data classes the model lacks ... */
+    int *unknown;       /* ... their data labels, ascending; owned */
+    int nabsent;        /* model classes no data class maps to ... */
+    int *absent;        /* ... their model indices, ascending; owned */
+} graft_class_match;
+
+/* Matches d's classes against the model's model_names[model_classes]
+ * (borrowed; NULL = nameless). Unknown data classes are not an error here:
+ * the caller decides (eval refuses them unless told to skip them). On
+ * success the caller owns *out (graft_class_match_free); on failure it is
+ * zeroed. Errors: GRAFT_ERR_INVALID_ARG (no dataset, model_classes < 1),
+ * GRAFT_ERR_HOST_MEMORY. */
+graft_status graft_class_match_names(const char *const *model_names, int model_classes,
+                                     const graft_dataset *d, graft_class_match *out, char *err,
+                                     size_t errlen);
+/* Releases what m owns and zeroes it; a zeroed match is fine. */
+void graft_class_match_free(graft_class_match *m);
+/* A copy of d in the model's classes: labels mapped by m->to_model, the
+ * classes named model_names (borrowed; NULL = "0".."K-1"), images of
+ * unknown classes left out (*dropped counts them; may be NULL). Caller owns
+ * *out. GRAFT_ERR_INVALID_ARG when m was not made for d. */
+graft_status graft_dataset_relabel(const graft_dataset *d, const graft_class_match *m,
+                                   const char *const *model_names, graft_dataset **out,
+                                   int *dropped, char *err, size_t errlen);
+
 /* ----------------------------------------------------------- image files */
 
 /* Decodes one PNG file (any colour type and depth) to c = 1 or 3 channels,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "class_match_cli.h"
 #include "cli.h"
 #include "common.h"
 #include "eval_report.h"
@@ -18,7 +19,7 @@ int cmd_eval(int argc, char **argv)
     common_opts co = {NULL, 0, 1};
     const char *model = NULL, *data = "fashion-mnist", *classes = NULL, *split = NULL;
     const char *json = NULL, *csv = NULL, *preds = NULL;
-    int batch = 256, skip_bad = 0;
+    int batch = 256, skip_bad = 0, allow_unknown = 0;
     opt opts[] = {
         {"model", OPT_STRING, &model, "PATH", "model file to evaluate (required)", 0, 0},
         {"data", OPT_STRING, &data, "SPEC", "labelled data: fashion-mnist, an IDX file or folder, "
@@ -33,13 +34,17 @@ int cmd_eval(int argc, char **argv)
          "label, predicted class and its probability", 0, 0},
         {"skip-bad", OPT_FLAG, &skip_bad, NULL, "skip unreadable image files (reported) instead "
          "of stopping", 0, 0},
+        {"allow-unknown", OPT_FLAG, &allow_unknown, NULL, "skip (and count) images of classes the "
+         "model lacks instead of stopping", 0, 0},
         COMMON_OPTS(co),
     };
     cmd_spec spec = {"graft eval --model PATH [--data SPEC] [OPTIONS]",
                      "Evaluates a model on labelled data, converted to the model's input shape and\n"
                      "normalised with the model's statistics. Prints top-1 and top-5 accuracy, the\n"
                      "mean loss, per-class precision, recall, F1 and support, and the confusion\n"
-                     "matrix. Labels are class indices of the model; differing class names are\n"
+                     "matrix. The data's classes are matched to the model's by name (by index only\n"
+                     "when one side has no names); a data class the model lacks is an error\n"
+                     "(--allow-unknown skips its images), model classes absent from the data are\n"
                      "reported.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
@@ -67,12 +72,8 @@ int cmd_eval(int argc, char **argv)
         status = rc;
         goto done;
     }
-    if (graft_dataset_num_classes(d) > K) {
-        fprintf(stderr, CMD ": %s has %d classes but the model %s only %d (choose some with "
-                        "--classes)\n", data, graft_dataset_num_classes(d), model, K);
+    if (cli_match_classes(CMD, cli_model_names(&meta, K), K, "the model", data, allow_unknown, co.quiet, &d))
         goto done;
-    }
-    eval_report_compare_classes(d, &meta, co.quiet);
     int is_split = cli_has_test_split(data);
     const char *split_name = is_split ? (sp == SPLIT_TRAIN ? "train" : "test") : NULL;
     if (split && !is_split && !co.quiet)

@@ -155,24 +155,3 @@ int eval_report_csv(const eval_report *e, const char *path)
     tb_free(&tb);
     return rc;
 }
-
-/* Reports differing class names; the labels are used as indices anyway. */
-void eval_report_compare_classes(const graft_dataset *d, const graft_model_meta *meta, int quiet)
-{
-    int differ = 0;
-    for (int c = 0; c < graft_dataset_num_classes(d) && c < meta->nclasses; c++) {
-        const char *a = graft_dataset_class_name(d, c);
-        const char *b = meta->class_names ? meta->class_names[c] : NULL;
-        if (!a || !b || !strcmp(a, b)) continue;
-        if (!differ && !quiet)
-            fprintf(stderr, CMD ": note: the data's class names differ from the model's; "
-                            "labels are taken as class indices:\n");
-        if (!quiet && differ < 5)
-            fprintf(stderr, "  class %d: data '%s', model '%s'\n", c, a, b);
-        differ++;
-    }
-    if (differ > 5 && !quiet) fprintf(stderr, "  ... %d classes differ in all\n", differ);
-    if (graft_dataset_num_classes(d) < meta->nclasses && !quiet)
-        fprintf(stderr, CMD ": note: the data has %d of the model's %d classes\n", graft_dataset_num_classes(d),
-                meta->nclasses);
-}

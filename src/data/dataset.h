@@ -224,6 +224,12 @@ void augment_image(const float *src, int c, int h, int w, float *dst, const augm
 /* New dataset with images idx[0..n-1] (in that order). Caller owns *out. */
 graft_status dataset_subset(const dataset *d, const int *idx, int n, dataset **out, char *err,
                             size_t errlen);
+/* Images idx[0..n-1] with labels map[label] (NULL = as they are) in a
+ * dataset of nclasses classes named names (NULL = "0".."nclasses-1").
+ * Caller owns *out. */
+graft_status dataset_subset_mapped(const dataset *d, const int *idx, int n, const int *map,
+                                   int nclasses, const char *const *names, dataset **out,
+                                   char *err, size_t errlen);
 /* Keeps classes classes[0..k-1], relabelled 0..k-1 in the given order; the
  * class names are kept. Caller owns *out. */
 graft_status dataset_select_classes(const dataset *d, const int *classes, int k, dataset **out,

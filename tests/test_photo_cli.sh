@@ -1,0 +1,59 @@
+#!/bin/sh
+# A photo-folder workflow end to end: class folders made here, classes
+# matched by name between a model and data that holds only some of them.
+# Usage: test_photo_cli.sh GRAFT_EXECUTABLE SOURCE_ROOT
+# Exits 1 on any failure, 77 (skip) when no OpenCL device exists.
+set -u
+G=${1:?usage: test_photo_cli.sh GRAFT SOURCE_ROOT}
+SRC=${2:?usage: test_photo_cli.sh GRAFT SOURCE_ROOT}
+FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
+. "$SRC/tests/shlib.sh"
+
+run "$G" devices
+if [ "$rc" -ne 0 ]; then
+    echo "# no OpenCL device; skipping"
+    finish 77
+fi
+
+# Four named classes from the fixture (labels 1 trouser, 5 sandal, 8 bag,
+# 9 boot): train/<name>/*.png; the test folder lacks the first class by
+# name order, so matching by position would shift every label.
+python3 "$SRC/tools/idx_to_pngs.py" -n 512 --folders "$FIX" "$T/all" >/dev/null 2>&1 \
+    || { bad "idx_to_pngs --folders"; finish; }
+for pair in 1:bag 5:boot 8:sandal 9:trouser; do
+    lab=${pair%%:*} name=${pair#*:}
+    mkdir -p "$T/train/$name" "$T/test/$name"
+    cp "$T/all/$lab"/*.png "$T/train/$name/"
+    [ "$name" = bag ] || cp "$T/all/$lab"/*.png "$T/test/$name/"
+done
+M="$T/m.graft"
+run "$G" train --quiet --data "$T/train" --epochs 4 --batch 16 --lr 0.05 --out "$M"
+if [ "$rc" -eq 0 ] && [ -s "$M" ]; then ok "train on a 4-class folder"; else bad "train (exit $rc)"; finish; fi
+run "$G" eval --model "$M" --data "$T/train" --json "$T/all.json"
+full=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["top1"])' "$T/all.json" 2>/dev/null)
+run "$G" eval --model "$M" --data "$T/test" --json "$T/three.json"
+three=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["top1"])' "$T/three.json" 2>/dev/null)
+if [ "$rc" -eq 0 ] && python3 -c "import sys; sys.exit(not (float('$three') >= 0.7 and float('$full') >= 0.7))" 2>/dev/null
+then ok "eval on 3 of the model's 4 classes matches them by name (top-1 $three, all four $full)"
+else bad "eval on 3 of 4 classes: top-1 '$three' (all four '$full', exit $rc)"; fi
+if grep -q "has no images of 1 of the 4 classes of the model: 'bag'" "$T/err"; then ok "eval names the model class absent from the data"
+else bad "eval does not name the absent class"; fi
+mkdir -p "$T/test/zebra" && cp "$T/all/0"/*.png "$T/test/zebra/"
+nz=$(ls "$T/test/zebra" | wc -l)
+run "$G" eval --model "$M" --data "$T/test"
+if [ "$rc" -eq 1 ] && grep -q "the model lacks 1 of the 4 classes of .*: 'zebra'" "$T/err"
+then ok "a data class the model lacks is an error naming it"; else bad "unknown class (exit $rc)"; fi
+run "$G" eval --model "$M" --data "$T/test" --allow-unknown --json "$T/skip.json"
+skip=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["top1"])' "$T/skip.json" 2>/dev/null)
+if [ "$rc" -eq 0 ] && grep -q "skipped $nz images of 1 class the model lacks: 'zebra'" "$T/err" && [ "$skip" = "$three" ]
+then ok "--allow-unknown skips them and says how many ($nz)"; else bad "--allow-unknown (exit $rc, top-1 '$skip')"; fi
+rm -rf "$T/test/zebra"
+run "$G" finetune --quiet --from "$M" --data "$T/test" --keep-head --strategy linear-probe --epochs 1 \
+    --lr 0.001 --out "$T/kept.graft"
+run2=$rc
+run "$G" eval --model "$T/kept.graft" --data "$T/test" --json "$T/kept.json"
+kept=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["top1"], j["classes"])' "$T/kept.json" 2>/dev/null)
+if [ "$run2" -eq 0 ] && [ "$rc" -eq 0 ] && python3 -c "import sys; a,k='$kept'.split(); sys.exit(not (float(a) >= 0.7 and k == '4'))" 2>/dev/null
+then ok "finetune --keep-head on 3 of 4 classes keeps the labels by name ($kept)"; else bad "finetune --keep-head (exit $run2/$rc, '$kept')"; fi
+
+finish
