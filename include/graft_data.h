@@ -45,7 +45,9 @@ typedef struct graft_data_spec {
      *    ubyte[.gz], or an images file whose name contains "idx3" (its
      *    labels file: the same name with "labels-idx1");
      *  - "*.csv": "path,label" lines, paths relative to the CSV;
-     *  - a directory root/<class>/<image>.png (classes sorted by name). */
+     *  - a directory root/<class>/<image> (classes sorted by name; every
+     *    non-hidden file of a class folder is an image, PNG or JPEG told by
+     *    its content, not its name). */
     const char *source;
     graft_split split;     /* IDX directories and "fashion-mnist" only */
     /* Wanted image shape; 0 = as stored (folders and CSV lists decode to 3
@@ -53,7 +55,8 @@ typedef struct graft_data_spec {
      * (shorter side, bilinear) and centre-cropped; grey is replicated to
      * RGB, RGB turned grey by 0.299R+0.587G+0.114B. */
     int channels, height, width;
-    int skip_bad;          /* skip (and report) undecodable files instead of failing */
+    int skip_bad;          /* skip (and report) undecodable files and formats graft does
+                            * not read (WebP, BMP, ...) instead of failing */
     /* Class selection "5,6,7" or "5-9" (ranges and lists mix: "0,3-5"):
      * only these classes, relabelled 0..k-1 in the given order, names
      * kept. NULL = every class. */
@@ -167,16 +170,23 @@ graft_status graft_dataset_relabel(const graft_dataset *d, const graft_class_mat
 
 /* ----------------------------------------------------------- image files */
 
-/* Decodes one PNG file (any colour type and depth) to c = 1 or 3 channels,
+/* Decodes one image file, PNG (any colour type and depth) or JPEG (told by
+ * content; a JPEG at a reduced size that still covers h x w) to c = 1 or 3 channels,
  * resizes (shorter side) and centre-crops it to h x w into dst (c*h*w
- * floats, caller's), values in [0, 1]. Errors name the file. Reentrant. */
+ * floats, caller's), values in [0, 1]. Errors name the file: GRAFT_ERR_FORMAT
+ * (unreadable, corrupt, not an image), GRAFT_ERR_UNSUPPORTED (a format graft
+ * does not read: "x.webp: unsupported image format (WebP); graft reads PNG
+ * and JPEG"). Reentrant. */
 graft_status graft_image_load(const char *path, int c, int h, int w, float *dst, char *err,
                               size_t errlen);
 /* x = (x - mean[ch]) / std[ch] in place over one c x hw image. */
 void graft_image_normalize(float *x, int c, int hw, const float *mean, const float *std);
 
-/* Expands paths[0..n-1] into the PNG files to classify: a file stands for
- * itself (whatever its name), a directory for every *.png below it
+/* Expands paths[0..n-1] into the image files to classify: a file stands for
+ * itself (whatever its name), a directory for every file below it whose
+ * name ends in an image extension (.png .jpg .jpeg .jpe .jfif, and .webp
+ * .bmp .gif .tif .tiff .heic .heif .avif so those are reported, not passed
+ * over)
  * (recursively, hidden entries skipped, sorted by path). A path that does
  * not exist fails with GRAFT_ERR_IO, or with skip_missing is reported to
  * log (GRAFT_LOG_WARN, "PATH: No such file or directory") and left out.

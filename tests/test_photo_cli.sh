@@ -26,9 +26,15 @@ for pair in 1:bag 5:boot 8:sandal 9:trouser; do
     cp "$T/all/$lab"/*.png "$T/train/$name/"
     [ "$name" = bag ] || cp "$T/all/$lab"/*.png "$T/test/$name/"
 done
+# mixed formats: committed JPEG fixtures among the PNGs, one under a PNG name
+J="$SRC/data/fixtures/jpeg"
+cp "$J/baseline.jpg" "$T/train/bag/j1.jpg"
+cp "$J/progressive.jpg" "$T/train/boot/j2.jpeg"
+cp "$J/exif6_be.jpg" "$T/train/boot/j3.png"
+cp "$J/cmyk_adobe.jpg" "$T/test/boot/j4.jpg"
 M="$T/m.graft"
 run "$G" train --quiet --data "$T/train" --epochs 4 --batch 16 --lr 0.05 --out "$M"
-if [ "$rc" -eq 0 ] && [ -s "$M" ]; then ok "train on a 4-class folder"; else bad "train (exit $rc)"; finish; fi
+if [ "$rc" -eq 0 ] && [ -s "$M" ]; then ok "train on a 4-class folder of PNGs and JPEGs"; else bad "train (exit $rc)"; finish; fi
 run "$G" eval --model "$M" --data "$T/train" --json "$T/all.json"
 full=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["top1"])' "$T/all.json" 2>/dev/null)
 run "$G" eval --model "$M" --data "$T/test" --json "$T/three.json"
@@ -55,5 +61,29 @@ run "$G" eval --model "$T/kept.graft" --data "$T/test" --json "$T/kept.json"
 kept=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["top1"], j["classes"])' "$T/kept.json" 2>/dev/null)
 if [ "$run2" -eq 0 ] && [ "$rc" -eq 0 ] && python3 -c "import sys; a,k='$kept'.split(); sys.exit(not (float(a) >= 0.7 and k == '4'))" 2>/dev/null
 then ok "finetune --keep-head on 3 of 4 classes keeps the labels by name ($kept)"; else bad "finetune --keep-head (exit $run2/$rc, '$kept')"; fi
+
+# ---- predict on JPEGs; formats graft does not read are named
+mkdir -p "$T/pred"
+cp "$J/baseline.jpg" "$T/pred/a.jpg"
+cp "$T/test/boot/$(ls "$T/test/boot" | head -n 1)" "$T/pred/b.png"
+cp "$J/png_named.jpg" "$T/pred/c.jpg"
+run "$G" predict --quiet --model "$M" --csv - "$T/pred"
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^.*/[abc]\.\(jpg\|png\),' "$T/out")" -eq 3 ]; then ok "predict a folder with JPEGs"
+else bad "predict JPEGs (exit $rc)"; fi
+cp "$J/sample.webp" "$T/pred/d.jpg"
+run "$G" predict --quiet --model "$M" "$T/pred"
+if [ "$rc" -eq 1 ] && grep -q "d.jpg: unsupported image format (WebP); graft reads PNG and JPEG" "$T/err"
+then ok "a WebP-headed file is named as an unsupported format"; else bad "WebP in predict (exit $rc)"; fi
+run "$G" predict --quiet --skip-bad --model "$M" "$T/pred"
+if [ "$rc" -eq 0 ] && grep -q "skipped 1 bad file" "$T/err"; then ok "predict --skip-bad skips it and counts it"
+else bad "predict --skip-bad (exit $rc)"; fi
+cp "$J/sample.webp" "$T/test/boot/w.png"
+run "$G" eval --model "$M" --data "$T/test"
+if [ "$rc" -eq 1 ] && grep -q "w.png: unsupported image format (WebP)" "$T/err"; then ok "eval names a WebP in a class folder"
+else bad "WebP in a class folder (exit $rc)"; fi
+run "$G" eval --model "$M" --data "$T/test" --skip-bad
+if [ "$rc" -eq 0 ] && grep -q "skipped 1 bad file (1 in formats graft does not read)" "$T/err"
+then ok "eval --skip-bad skips and counts the unsupported file"; else bad "eval --skip-bad (exit $rc)"; fi
+rm -f "$T/test/boot/w.png"
 
 finish

@@ -21,7 +21,7 @@ void trainopts_defaults(train_opts *t);
 
 #define TRAINOPTS_DATA(t)                                                                      \
     {"data", OPT_STRING, &(t).data, "SPEC", "training data: fashion-mnist, an IDX file or "     \
-     "folder, a class folder root/<class>/*.png, or a path,label .csv (default fashion-mnist)", 0, 0}, \
+     "folder, a class folder root/<class>/<images>, or a path,label .csv (default fashion-mnist)", 0, 0}, \
     {"eval-data", OPT_STRING, &(t).eval_data, "SPEC", "evaluation data (default: the test "     \
      "split of an IDX source, else none)", 0, 0},                                               \
     {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, e.g. 5,6,7 or 5-9 "  \

@@ -148,7 +148,16 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
     }
     char msg[4200];
     if (s == GRAFT_OK && rep.bad_skipped) {
-        snprintf(msg, sizeof msg, "skipped %d bad files", rep.bad_skipped);
+        /* the count, and the first file's reason as an example */
+        const char *first = rep.messages ? strstr(rep.messages, "skipped ") : NULL;
+        int flen = first ? (int)strcspn(first + 8, "\n") : 0;
+        char kinds[64] = "";
+        if (rep.unsupported_skipped)
+            snprintf(kinds, sizeof kinds, " (%d in formats graft does not read)",
+                     rep.unsupported_skipped);
+        snprintf(msg, sizeof msg, "skipped %d bad file%s%s%s%.*s", rep.bad_skipped,
+                 rep.bad_skipped == 1 ? "" : "s", kinds, first ? "; first: " : "", flen,
+                 first ? first + 8 : "");
         note(sp, msg);
     }
     if (s == GRAFT_OK && folder && (rep.hidden || rep.empty_classes)) {
