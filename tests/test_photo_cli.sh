@@ -85,5 +85,51 @@ run "$G" eval --model "$M" --data "$T/test" --skip-bad
 if [ "$rc" -eq 0 ] && grep -q "skipped 1 bad file (1 in formats graft does not read)" "$T/err"
 then ok "eval --skip-bad skips and counts the unsupported file"; else bad "eval --skip-bad (exit $rc)"; fi
 rm -f "$T/test/boot/w.png"
+rm -f "$T/pred/d.jpg"
+
+# ---- export with the model card; import reads it back
+run "$G" export "$M" --out "$T/m.onnx"
+if [ "$rc" -eq 0 ] && [ -s "$T/m.onnx" ]; then ok "export"; else bad "export (exit $rc)"; fi
+"$G" info --model "$M" >"$T/info0" 2>&1
+run "$G" import "$T/m.onnx" --out "$T/back.graft"
+"$G" info --model "$T/back.graft" >"$T/info1" 2>&1
+if [ "$rc" -eq 0 ] && grep -q "model card: 4 class names" "$T/err" \
+    && grep -q "classes (4): 0=bag, 1=boot, 2=sandal, 3=trouser" "$T/info1" \
+    && [ "$(grep '^normalisation' "$T/info0")" = "$(grep '^normalisation' "$T/info1")" ]
+then ok "import reads the class names and mean/std back from the card"
+else bad "card round trip (exit $rc)"; sed 's/^/#   /' "$T/info1" | tail -n 4; fi
+run "$G" predict --quiet --model "$T/back.graft" --csv - "$T/pred"
+cp "$T/out" "$T/pred_back.csv"
+run "$G" predict --quiet --model "$M" --csv - "$T/pred"
+if cmp -s "$T/out" "$T/pred_back.csv"; then ok "the re-imported model predicts as the original"
+else bad "re-imported predictions differ"; fi
+cp "$T/out" "$T/pred_graft.csv"
+PY=""
+for p in "${GRAFT_PYTHON:-}" /usr/bin/python3 python3; do
+    [ -n "$p" ] && "$p" -c 'import onnx' >/dev/null 2>&1 && { PY=$p; break; }
+done
+if [ -z "$PY" ]; then ok "ONNX metadata_props # SKIP no python onnx package"
+else
+    run "$PY" - "$T/m.onnx" "$T/info0" <<'PYEOF'
+import json, sys, onnx
+card = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}
+norm = [l for l in open(sys.argv[2]) if l.startswith("normalisation")][0]
+assert json.loads(card["class_names"]) == ["bag", "boot", "sandal", "trouser"], card
+assert json.loads(card["input_shape"]) == [1, 28, 28], card   # refnet trains grey at 28x28
+assert card["colour_mode"] == "grey" and card["pixel_scale"] == "1/255", card
+assert card["resize"] == "shorter_side_bilinear_centre_crop" and card["output"] == "logits", card
+mean, std = json.loads(card["mean"]), json.loads(card["std"])
+assert len(mean) == 1 and len(std) == 1 and std[0] > 0, card
+assert "%.4f" % mean[0] in norm and "%.4f" % std[0] in norm, (norm, mean, std)
+PYEOF
+    if [ "$rc" -eq 0 ]; then ok "ONNX metadata_props hold the model card (python3-onnx)"; else bad "metadata_props"; fi
+fi
+if [ -n "$PY" ] && "$PY" -c 'import onnxruntime, PIL, numpy' >/dev/null 2>&1; then
+    run "$PY" "$SRC/tools/onnx_predict.py" "$T/m.onnx" "$T/pred"/*
+    if [ "$rc" -eq 0 ] && [ "$(cut -d, -f1,2 "$T/out")" = "$(tail -n +2 "$T/pred_graft.csv" | cut -d, -f1,2)" ]
+    then ok "tools/onnx_predict.py (ONNX Runtime) predicts as graft"; else bad "onnx_predict.py differs from graft"; fi
+else
+    ok "ONNX Runtime reproduces graft predict # SKIP no onnxruntime/Pillow/numpy"
+fi
 
 finish
