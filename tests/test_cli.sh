@@ -21,6 +21,22 @@ run "$G" frobnicate
 if [ "$rc" -eq 2 ] && grep -q "unknown command 'frobnicate'" "$T/err"; then ok "unknown command exits 2"; else bad "unknown command (exit $rc)"; fi
 run "$G" eval --bogus
 if [ "$rc" -eq 2 ] && grep -q "unknown option '--bogus'" "$T/err"; then ok "unknown flag exits 2"; else bad "unknown flag (exit $rc)"; fi
+run "$G" eval --modle m.graft
+if [ "$rc" -eq 2 ] && grep -q "unknown option '--modle'; did you mean --model?" "$T/err"; then ok "an unknown option suggests the nearest"
+else bad "nearest option (exit $rc)"; fi
+run "$G" finetune --strat linear-probe
+if [ "$rc" -eq 2 ] && grep -q "did you mean --strategy?" "$T/err"; then ok "a prefix of one option suggests it"
+else bad "prefix suggestion (exit $rc)"; fi
+# --help defaults: every "(default X)" in each command's help equals the value
+# its option table starts from (args_check_defaults; "{}" prints the value)
+for c in train finetune cv selftrain score compare eval predict info import export; do
+    run "$G" "$c" --help-defaults
+    if [ "$rc" -eq 0 ] && grep -q " 0 differ$" "$T/out"; then ok "$c --help defaults equal the code's"
+    else bad "$c --help defaults (exit $rc)"; fi
+done
+run "$G" finetune --help
+if grep -q -- '--epochs N  *epochs (default 15)' "$T/out" && grep -q -- '--batch N  *batch size (default 32)' "$T/out"
+then ok "finetune --help shows its own epochs and batch defaults"; else bad "finetune --help defaults"; fi
 run "$G" train --epochs abc
 if [ "$rc" -eq 2 ] && grep -q "epochs" "$T/err"; then ok "--epochs abc exits 2"; else bad "--epochs abc (exit $rc)"; fi
 run "$G" eval

@@ -24,7 +24,7 @@ int cmd_eval(int argc, char **argv)
         {"model", OPT_STRING, &model, "PATH", "model file to evaluate (required)", 0, 0},
         {"data", OPT_STRING, &data, "SPEC", "labelled data: fashion-mnist, an IDX file or folder, "
          "a class folder root/<class>/<images>, or a path,label .csv (default fashion-mnist)", 0, 0},
-        {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default test)", 0, 0},
+        {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default: test)", 0, 0},
         {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, e.g. 5,6,7 "
          "or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
         {"batch", OPT_INT, &batch, "N", "inference batch size (default 256)", 1, 65536},
