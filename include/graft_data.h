@@ -57,9 +57,11 @@ typedef struct graft_data_spec {
     int channels, height, width;
     int skip_bad;          /* skip (and report) undecodable files and formats graft does
                             * not read (WebP, BMP, ...) instead of failing */
-    /* Class selection "5,6,7" or "5-9" (ranges and lists mix: "0,3-5"):
-     * only these classes, relabelled 0..k-1 in the given order, names
-     * kept. NULL = every class. */
+    /* Class selection by name, index or index range, mixed and comma-
+     * separated ("cat,rocket", "5,6,7", "5-9", "0,3-5,cat"; a class name
+     * wins over an index that reads the same): only these classes,
+     * relabelled 0..k-1 in the given order, names kept. NULL = every
+     * class. */
     const char *classes;
     int per_class;         /* seeded sample of this many images per class; 0 = all */
     uint64_t seed;         /* of the per-class sample */
@@ -75,8 +77,9 @@ graft_data_spec graft_data_default_spec(void);
  * (graft_dataset_free). Errors:
  *  GRAFT_ERR_INVALID_ARG  the source is none of the forms above, the class
  *                         list does not parse or names a class the data
- *                         lacks (message: "classes '5,x': expected a list
- *                         such as 5,6,7 or 5-9");
+ *                         lacks (message: "classes 'cat,x': 'x' is neither a
+ *                         class name of the data (cat, dog, ...) nor an
+ *                         index or range such as 5 or 5-9");
  *  GRAFT_ERR_IO / GRAFT_ERR_FORMAT  a file is missing, unreadable or bad
  *                         (unless skip_bad); FORMAT also when no image is
  *                         left after selection ("SOURCE: no images selected");

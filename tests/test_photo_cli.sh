@@ -44,6 +44,8 @@ then ok "eval on 3 of the model's 4 classes matches them by name (top-1 $three, 
 else bad "eval on 3 of 4 classes: top-1 '$three' (all four '$full', exit $rc)"; fi
 if grep -q "has no images of 1 of the 4 classes of the model: 'bag'" "$T/err"; then ok "eval names the model class absent from the data"
 else bad "eval does not name the absent class"; fi
+if grep -q '^top-1 accuracy' "$T/out" && ! grep -q '^top-5' "$T/out"; then ok "no top-5 line with 4 classes"
+else bad "top-5 printed with 4 classes"; fi
 mkdir -p "$T/test/zebra" && cp "$T/all/0"/*.png "$T/test/zebra/"
 nz=$(ls "$T/test/zebra" | wc -l)
 run "$G" eval --model "$M" --data "$T/test"
@@ -61,6 +63,28 @@ run "$G" eval --model "$T/kept.graft" --data "$T/test" --json "$T/kept.json"
 kept=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["top1"], j["classes"])' "$T/kept.json" 2>/dev/null)
 if [ "$run2" -eq 0 ] && [ "$rc" -eq 0 ] && python3 -c "import sys; a,k='$kept'.split(); sys.exit(not (float(a) >= 0.7 and k == '4'))" 2>/dev/null
 then ok "finetune --keep-head on 3 of 4 classes keeps the labels by name ($kept)"; else bad "finetune --keep-head (exit $run2/$rc, '$kept')"; fi
+
+# ---- info shortens a long class list (a 30-class list from a CSV)
+i=0
+for f in "$T"/all/*/*.png; do
+    [ $i -lt 30 ] || break
+    printf '%s,class_%02d\n' "$f" $i
+    i=$((i + 1))
+done >"$T/many.csv"
+run "$G" train --quiet --data "$T/many.csv" --epochs 1 --out "$T/many.graft"
+run "$G" info --model "$T/many.graft"
+if [ "$rc" -eq 0 ] && grep -q "^classes (30): 0=class_00, .* 11=class_11, ... 15 more ..., 27=class_27, 28=class_28, 29=class_29$" "$T/out"
+then ok "info shortens a 30-class list"; else bad "info class list (exit $rc)"; grep '^classes' "$T/out"; fi
+
+# ---- --classes by name (mixed with indices)
+run "$G" eval --model "$M" --data "$T/train" --classes trouser,0 --json "$T/sel.json"
+sel=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["images"], sum(c["support"] for c in j["per_class"] if c["name"] in ("trouser","bag")))' "$T/sel.json" 2>/dev/null)
+set -- $sel
+if [ "$rc" -eq 0 ] && [ -n "$sel" ] && [ "$1" = "$2" ]; then ok "--classes trouser,0 selects by name and index ($1 images)"
+else bad "--classes by name (exit $rc, '$sel')"; fi
+run "$G" eval --model "$M" --data "$T/train" --classes trouser,zebra
+if [ "$rc" -eq 2 ] && grep -q "'zebra' is neither a class name of the data (bag, boot, ...)" "$T/err"
+then ok "an unknown class name in --classes is a usage error naming it"; else bad "--classes zebra (exit $rc)"; fi
 
 # ---- predict on JPEGs; formats graft does not read are named
 mkdir -p "$T/pred"

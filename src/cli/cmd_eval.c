@@ -25,8 +25,8 @@ int cmd_eval(int argc, char **argv)
         {"data", OPT_STRING, &data, "SPEC", "labelled data: fashion-mnist, an IDX file or folder, "
          "a class folder root/<class>/<images>, or a path,label .csv (default fashion-mnist)", 0, 0},
         {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default: test)", 0, 0},
-        {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, e.g. 5,6,7 "
-         "or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
+        {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, by name "
+         "or index: cat,rocket, 5,6,7 or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
         {"batch", OPT_INT, &batch, "N", "inference batch size (default 256)", 1, 65536},
         {"json", OPT_STRING, &json, "PATH", "write every metric and the confusion matrix as JSON", 0, 0},
         {"csv", OPT_STRING, &csv, "PATH", "write per-class precision/recall/F1/support as CSV", 0, 0},
@@ -61,6 +61,7 @@ int cmd_eval(int argc, char **argv)
     graft_ctx *ctx;
     graft_model *m;
     graft_model_meta meta;
+    if (cli_check_data_path(CMD, "--data", data)) return 1;
     if (cli_open_model(CMD, &co, model, &ctx, &m, &meta)) return 1;
     graft_dataset *d = NULL;
     graft_eval_result er = {0};

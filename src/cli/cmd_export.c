@@ -39,6 +39,7 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, CMD ": give the model file and --out PATH (see --help)\n");
         return EXIT_USAGE;
     }
+    if (cli_check_model_path(CMD, "", in)) return 1;
     co.quiet = 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) return 1;

@@ -72,6 +72,7 @@ int cmd_import(int argc, char **argv)
             fprintf(stderr, CMD ": --std values must be positive\n");
             return EXIT_USAGE;
         }
+    if (cli_check_data_path(CMD, "", in)) return 1; /* exists (any file) */
     int quiet = co.quiet;
     co.quiet = 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);

@@ -61,6 +61,7 @@ int cmd_info(int argc, char **argv)
     }
     /* Building or loading a model needs a context (parameters live there). */
     co.quiet = 1;
+    if (model && cli_check_model_path(CMD, "--model", model)) return 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) return 1;
     graft_model *m = NULL;

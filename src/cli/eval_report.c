@@ -26,7 +26,8 @@ void eval_report_print(const eval_report *e)
     int K = r->classes;
     char nb[32], tb[32];
     printf("top-1 accuracy: %.2f%%\n", 100 * r->top1);
-    printf("top-5 accuracy: %.2f%%\n", 100 * r->top5);
+    if (K > 5) /* with 5 classes or fewer it is 100% by definition */
+        printf("top-5 accuracy: %.2f%%\n", 100 * r->top5);
     printf("mean loss: %.4f\n\n", r->loss);
 
     printf("%-3s %-20s %9s %7s %7s %8s\n", "#", "class", "precision", "recall", "f1", "support");

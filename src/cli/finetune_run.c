@@ -119,6 +119,9 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         return EXIT_USAGE;
     }
     if (fc && finetune_cli_check(cmd, fc, to, fp)) return EXIT_USAGE;
+    if (cli_check_model_path(cmd, "--from", from) || cli_check_data_path(cmd, "--data", to->data) ||
+        cli_check_data_path(cmd, "--eval-data", to->eval_data))
+        return 1;
     if (!(t->ctx = cli_open_device(cmd, co))) return 1;
     int rc = 1, c, h, w;
     if (graft_model_load(t->ctx, from, &t->src, &t->smeta) != GRAFT_OK) {

@@ -24,8 +24,8 @@ void trainopts_defaults(train_opts *t);
      "folder, a class folder root/<class>/<images>, or a path,label .csv (default {})", 0, 0}, \
     {"eval-data", OPT_STRING, &(t).eval_data, "SPEC", "evaluation data (default: the test "     \
      "split of an IDX source, else none)", 0, 0},                                               \
-    {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, e.g. 5,6,7 or 5-9 "  \
-     "(relabelled 0..k-1, names kept)", 0, 0},                                                  \
+    {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, by name or index: "  \
+     "cat,rocket, 5,6,7 or 5-9 (relabelled 0..k-1, names kept)", 0, 0},                                                  \
     {"eval-classes", OPT_STRING, &(t).eval_classes, "LIST", "classes of the evaluation data "   \
      "(default: same as --classes)", 0, 0},                                                     \
     {"per-class", OPT_INT, &(t).per_class, "N", "seeded sample of N images per class (few-shot)", 1, 100000000}, \

@@ -129,7 +129,8 @@ graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
         struct stat st;
         if (stat(paths[i], &st) != 0) {
             char msg[4200];
-            snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
+            if (errno == ENOENT) snprintf(msg, sizeof msg, "%s does not exist", paths[i]);
+            else snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
             if (!skip_missing) s = error_set(err, errlen, GRAFT_ERR_IO, "%s", msg);
             else if (log) log(log_user, GRAFT_LOG_WARN, msg);
         } else if (S_ISDIR(st.st_mode)) {
