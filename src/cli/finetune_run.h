@@ -31,7 +31,7 @@ void finetune_cli_defaults(finetune_cli *f);
     {"lr-decay", OPT_FLOAT, &(f).lr_decay, "F", "further multiplier per stage below the head (default 1)", 0, 1}, \
     {"unfreeze-every", OPT_INT, &(f).unfreeze_every, "E", "gradual: unfreeze one more stage every E epochs (default 2)", 1, 100000}, \
     {"bn", OPT_STRING, &(f).bn, "MODE", "frozen (keep source BatchNorm statistics) or train "   \
-     "(default train; frozen layers always keep theirs)", 0, 0}
+     "(default: train; frozen layers always keep theirs)", 0, 0}
 
 /* Checks --strategy and --bn, fills fp (freeze_until -1, keep_head,
  * warm-up) and sets the strategy's default learning rate when --lr was not

@@ -20,7 +20,7 @@ static const command commands[] = {
     {"score", cmd_score, "rank pretrained models for a target dataset by LogME, no training"},
     {"compare", cmd_compare, "scratch vs linear probe vs fine-tuning: time-to-accuracy report"},
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
-    {"predict", cmd_predict, "classify PNG images or folders of them"},
+    {"predict", cmd_predict, "classify images (PNG, JPEG) or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
     {"import", cmd_import, "convert an ONNX model into a .graft model"},
     {"export", cmd_export, "write a .graft model as ONNX"},
