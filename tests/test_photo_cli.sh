@@ -63,6 +63,21 @@ run "$G" eval --model "$T/kept.graft" --data "$T/test" --json "$T/kept.json"
 kept=$(python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(j["top1"], j["classes"])' "$T/kept.json" 2>/dev/null)
 if [ "$run2" -eq 0 ] && [ "$rc" -eq 0 ] && python3 -c "import sys; a,k='$kept'.split(); sys.exit(not (float(a) >= 0.7 and k == '4'))" 2>/dev/null
 then ok "finetune --keep-head on 3 of 4 classes keeps the labels by name ($kept)"; else bad "finetune --keep-head (exit $run2/$rc, '$kept')"; fi
+# cv and selftrain meet the model's classes the same way (the folder's
+# order boot,sandal,trouser differs from the model's bag,boot,sandal,trouser)
+run "$G" cv --from "$M" --data "$T/test" --keep-head --strategy linear-probe --folds 2 --epochs 1 \
+    --lr 0.001 --csv "$T/cv.csv"
+cvacc=$(python3 -c 'import csv,sys; r=list(csv.DictReader(open(sys.argv[1]))); print(min(float(x["accuracy"]) for x in r))' "$T/cv.csv" 2>/dev/null)
+if [ "$rc" -eq 0 ] && grep -q "has no images of 1 of the 4 classes of the source model: 'bag'" "$T/err" \
+    && python3 -c "import sys; sys.exit(not float('$cvacc') >= 0.7)" 2>/dev/null
+then ok "cv --keep-head matches the folder's classes to the model's by name (worst fold $cvacc)"
+else bad "cv --keep-head (exit $rc, worst fold '$cvacc')"; fi
+run "$G" selftrain --from "$M" --data "$T/test" --unlabelled "$T/train" --eval-data "$T/test" --keep-head \
+    --strategy linear-probe --rounds 1 --epochs 1 --lr 0.001 --json "$T/st.json" --out "$T/st.graft"
+stacc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["final_test_accuracy"])' "$T/st.json" 2>/dev/null)
+if [ "$rc" -eq 0 ] && python3 -c "import sys; sys.exit(not float('$stacc') >= 0.7)" 2>/dev/null
+then ok "selftrain --keep-head matches labelled and evaluation classes by name ($stacc)"
+else bad "selftrain --keep-head (exit $rc, accuracy '$stacc')"; fi
 
 # ---- info shortens a long class list (a 30-class list from a CSV)
 i=0
