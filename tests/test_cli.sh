@@ -52,6 +52,27 @@ else bad "finetune missing --data (exit $rc)"; fi
 run env GRAFT_DEVICE=no-such-device "$G" predict --model "$T/x.graft" "$T/none.jpg"
 if [ "$rc" -eq 1 ] && grep -q "$T/none.jpg does not exist" "$T/err"; then ok "predict: a missing image does not exist, before the device"
 else bad "predict missing image (exit $rc)"; fi
+# the workflow commands: every path option, and score's positional models
+nodev() { # nodev WHAT EXPECTED-MESSAGE ARGS...: exit 1 with the path's message, not the device's
+    what=$1 msg=$2
+    shift 2
+    run env GRAFT_DEVICE=no-such-device "$G" "$@"
+    if [ "$rc" -eq 1 ] && grep -q -- "$msg does not exist" "$T/err" && ! grep -q "no-such-device" "$T/err"
+    then ok "$what does not exist, before the device"; else bad "$what (exit $rc)"; cat "$T/err"; fi
+}
+nodev "cv: a missing --from" "--from $T/none.graft" cv --from "$T/none.graft" --data "$FIX"
+nodev "cv: a missing --data" "--data $T/none" cv --from "$T/x.graft" --data "$T/none"
+nodev "selftrain: a missing --from" "--from $T/none.graft" selftrain --from "$T/none.graft" --data "$FIX" --unlabelled "$FIX"
+nodev "selftrain: a missing --data" "--data $T/none" selftrain --from "$T/x.graft" --data "$T/none" --unlabelled "$FIX"
+nodev "selftrain: a missing --unlabelled" "--unlabelled $T/none" selftrain --from "$T/x.graft" --data "$FIX" --unlabelled "$T/none"
+nodev "compare: a missing --from" "--from $T/none.graft" compare --from "$T/none.graft" --data "$FIX"
+nodev "compare: a missing --data" "--data $T/none" compare --from "$T/x.graft" --data "$T/none"
+nodev "compare: a missing --eval-data" "--eval-data $T/none" compare --from "$T/x.graft" --data "$FIX" --eval-data "$T/none"
+nodev "score: a missing --data" "--data $T/none" score --data "$T/none" "$T/x.graft"
+nodev "score: a missing model" "graft score: $T/none.graft" score --data "$FIX" "$T/x.graft" "$T/none.graft"
+run env GRAFT_DEVICE=no-such-device "$G" score --data "$FIX" "$SRC/data/onnx/resnet_mini.onnx"
+if [ "$rc" -eq 1 ] && grep -q "is an ONNX model" "$T/err"; then ok "score x.onnx points to graft import"
+else bad "score x.onnx (exit $rc)"; fi
 run "$G" finetune --help
 if grep -q -- '--epochs N  *epochs (default 15)' "$T/out" && grep -q -- '--batch N  *batch size (default 32)' "$T/out"
 then ok "finetune --help shows its own epochs and batch defaults"; else bad "finetune --help defaults"; fi

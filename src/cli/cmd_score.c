@@ -1,10 +1,8 @@
 /* graft score: rank candidate source models for a target dataset by the
  * LogME transferability score of their features, without any training
  * (graft_score), with a random-init baseline row. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "args.h"
 #include "cli.h"
@@ -64,15 +62,10 @@ int cmd_score(int argc, char **argv)
         cfg.layers = layers;
     }
     status = 1;
-    /* Fail before any work when a candidate file is missing. */
-    for (int i = 0; i < npos; i++) {
-        FILE *f = fopen(pos[i], "rb");
-        if (!f) {
-            fprintf(stderr, CMD ": %s: cannot open: %s\n", pos[i], strerror(errno));
-            goto done;
-        }
-        fclose(f);
-    }
+    /* Fail before the device opens (it compiles kernels) on a missing path. */
+    if (cli_check_data_path(CMD, "--data", cfg.data.source)) goto done;
+    for (int i = 0; i < npos; i++)
+        if (cli_check_model_path(CMD, "", pos[i])) goto done;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) goto done;
     cfg.user = &co.quiet;

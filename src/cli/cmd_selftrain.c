@@ -57,6 +57,7 @@ int cmd_selftrain(int argc, char **argv)
         fprintf(stderr, CMD ": --from, --data and --unlabelled are required (see --help)\n");
         return EXIT_USAGE;
     }
+    if (cli_check_data_path(CMD, "--unlabelled", pool_spec)) return 1;
     graft_finetune_params fp;
     transfer_open t;
     if ((rc = transfer_open_all(CMD, from, &to, &co, &fc, &fp, 1, &t))) return rc;
