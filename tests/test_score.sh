@@ -86,4 +86,16 @@ if [ "$rc" -eq 0 ] && grep -Eq ' conv4\.act +64 ' "$T/out" && grep -Eq ' pool1 +
     && [ "$(grep -c 'random-init' "$T/out")" -eq 2 ]
 then ok "--layers conv4.act,pool1 (64 and 32 features, random rows too)"; else bad "--layers (exit $rc)"; fi
 
+# ---- the table stays aligned for long layer and model names: the layer
+# column is as wide as the longest name (up to 40), the model column up to
+# 60, longer names end in '~'
+LONG="$T/a_candidate_with_a_file_name_longer_than_the_model_column_allows.graft"
+run "$G" import "$SRC/data/onnx/mobile_mini.onnx" --out "$LONG"
+run "$G" score --quiet --data "$FIX" --per-class 5 --layers 4,MatMul "$LONG"
+if [ "$rc" -eq 0 ] && grep -q '  b1_body_body.0_body.0.0_Conv  *24 ' "$T/out" \
+    && [ "$(grep -c '~  ' "$T/out")" -eq 2 ] \
+    && [ "$(grep -E '^ *(rank|[0-9]+)  ' "$T/out" | awk '{ print length($0) }' | sort -u | wc -l)" -eq 1 ]
+then ok "table aligned with a 28-character layer name and a shortened model name"
+else bad "long names misalign the table (exit $rc)"; cat "$T/out"; fi
+
 finish

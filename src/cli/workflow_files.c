@@ -135,20 +135,32 @@ int score_write_files(const graft_score_result *r, const char *data, const char 
     return rc;
 }
 
+/* Width of a column that holds s from every row: at least min, at most max
+ * (longer names are shortened with cli_trunc). */
+static int score_col_width(const graft_score_result *r, int layer, int min, int max)
+{
+    int w = min;
+    for (int i = 0; i < r->nrows; i++) {
+        int L = (int)strlen(layer ? r->rows[i].layer : r->rows[i].model);
+        if (L > w) w = L;
+    }
+    return w < max ? w : max;
+}
+
 void score_print_table(const graft_score_result *r, const char *data)
 {
-    int mw = 5; /* model column width */
-    for (int i = 0; i < r->nrows; i++)
-        if ((int)strlen(r->rows[i].model) > mw) mw = (int)strlen(r->rows[i].model);
-    if (mw > 60) mw = 60;
+    enum { MODEL_MAX = 60, LAYER_MAX = 40 };
+    int mw = score_col_width(r, 0, 5, MODEL_MAX), lw = score_col_width(r, 1, 5, LAYER_MAX);
     printf("LogME ranking on %s: %d images, %d classes (higher is better)\n", data, r->images,
            r->classes);
-    printf("%4s  %-*s  %-12s %6s %10s %8s\n", "rank", mw, "model", "layer", "dim", "LogME", "seconds");
+    printf("%4s  %-*s  %-*s %6s %10s %8s\n", "rank", mw, "model", lw, "layer", "dim", "LogME",
+           "seconds");
     for (int i = 0; i < r->nrows; i++) {
-        char nb[61];
-        printf("%4d  %-*s  %-12s %6d %10.4f %8.2f\n", i + 1, mw,
-               cli_trunc(r->rows[i].model, nb, sizeof nb), r->rows[i].layer, r->rows[i].dim,
-               r->rows[i].logme, r->rows[i].seconds);
+        char nb[MODEL_MAX + 1], lb[LAYER_MAX + 1];
+        printf("%4d  %-*s  %-*s %6d %10.4f %8.2f\n", i + 1, mw,
+               cli_trunc(r->rows[i].model, nb, sizeof nb), lw,
+               cli_trunc(r->rows[i].layer, lb, sizeof lb), r->rows[i].dim, r->rows[i].logme,
+               r->rows[i].seconds);
     }
     if (r->negative_transfer)
         printf("warning: the best candidate does not beat a randomly initialised network: "
