@@ -381,6 +381,9 @@ typedef struct graft_compare_config {
     graft_compare_begin_fn on_begin; /* may be NULL */
     graft_compare_end_fn on_end;     /* may be NULL */
     void *user;
+    /* The accuracy every run's time to target is measured to, in (0, 1];
+     * 0 = derived from the runs (graft_compare_result.target_accuracy). */
+    double target;
 } graft_compare_config;
 
 typedef struct graft_compare_result {
@@ -388,10 +391,11 @@ typedef struct graft_compare_result {
     graft_compare_run *runs;    /* narms * nseeds, arm-major (run a * nseeds + s); owned */
     int freeze_until;           /* the PARTIAL arm's cut; -1 without that arm */
     int scratch_arm;            /* index into the arms of SCRATCH; -1 = none */
-    /* The target: the lowest over seeds of the scratch arm's best accuracy
-     * (so every scratch run reaches it); without a scratch arm the best
-     * accuracy of any run. */
+    /* The target: cfg->target when set (target_given = 1), else the lowest
+     * over seeds of the scratch arm's best accuracy (so every scratch run
+     * reaches it), or without a scratch arm the best accuracy of any run. */
     double target_accuracy;
+    int target_given;
     int best_arm;               /* arm index of the best final accuracy */
     int nclasses;
     int *confusion;             /* nclasses^2 of the best final model on eval; owned */
@@ -441,7 +445,8 @@ graft_status graft_compare_write_report(const graft_compare_result *r, const cha
 
 /* The terminal summary: a table of the arms, then one line per arm that
  * reaches the target, e.g. "linear-probe: reaches scratch's best 0.8730 in
- * 3.1 s vs 41.0 s: 92.4% time saved". *text is caller-owned (graft_free). */
+ * 3.1 s vs 41.0 s: 92.4% time saved" ("reaches the target 0.9500" when
+ * the target was given). *text is caller-owned (graft_free). */
 graft_status graft_compare_summary_text(const graft_compare_result *r, char **text, char *err,
                                         size_t errlen);
 

@@ -157,18 +157,25 @@ START_TEST(report_csv_rows_and_values)
 }
 END_TEST
 
-START_TEST(report_terminal_lines)
+/* report_print_summary of in into text[n]. */
+static void summary_text(const report_input *in, char *text, size_t len)
 {
-    report_input in = make_input();
     FILE *f = tmpfile();
     ck_assert_ptr_nonnull(f);
-    char err[256], text[4096];
-    ck_assert_int_eq(report_print_summary(&in, f, err, sizeof err), GRAFT_OK);
+    char err[256];
+    ck_assert_int_eq(report_print_summary(in, f, err, sizeof err), GRAFT_OK);
     rewind(f);
-    size_t n = fread(text, 1, sizeof text - 1, f);
+    size_t n = fread(text, 1, len - 1, f);
     text[n] = 0;
     fclose(f);
     fprintf(stderr, "%s", text);
+}
+
+START_TEST(report_terminal_lines)
+{
+    report_input in = make_input();
+    char text[4096];
+    summary_text(&in, text, sizeof text);
     int saved = 0;
     for (char *p = text; (p = strstr(p, "time saved")); p++) saved++;
     ck_assert_int_eq(saved, 3 + 1); /* one per arm + the table header */
@@ -176,6 +183,20 @@ START_TEST(report_terminal_lines)
         text, "linear<probe>: reaches scratch's best 0.8600 in 3.1 s vs 41.0 s: 92.4% time saved"));
     ck_assert_ptr_nonnull(strstr(text, "scratch: reaches scratch's best 0.8600 in 41.0 s vs 41.0 s: 0.0% time saved"));
     ck_assert_ptr_nonnull(strstr(text, "head\"only: never reaches"));
+}
+END_TEST
+
+/* A target the caller set is named as such, not as scratch's best. */
+START_TEST(report_given_target)
+{
+    report_input in = make_input();
+    in.target_given = 1;
+    char text[4096];
+    summary_text(&in, text, sizeof text);
+    ck_assert_ptr_nonnull(strstr(
+        text, "linear<probe>: reaches the target 0.8600 in 3.1 s vs 41.0 s: 92.4% time saved"));
+    ck_assert_ptr_nonnull(strstr(text, "head\"only: never reaches the target 0.8600"));
+    ck_assert_ptr_null(strstr(text, "best"));
 }
 END_TEST
 
@@ -206,6 +227,7 @@ int main(void)
     tcase_add_test(tc, report_html_content);
     tcase_add_test(tc, report_csv_rows_and_values);
     tcase_add_test(tc, report_terminal_lines);
+    tcase_add_test(tc, report_given_target);
     tcase_add_test(tc, report_rejects_bad_input);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -250,7 +250,7 @@ static void test_compare(graft_model *src, const graft_model_meta *meta, const c
     graft_arm arms[] = {GRAFT_ARM_SCRATCH, GRAFT_ARM_LINEAR_PROBE, GRAFT_ARM_PARTIAL};
     seen s = {0};
     graft_compare_config cfg = {arms, 3, 1, 1, -1, 2, graft_opt_default_params(GRAFT_OPT_SGD),
-                                0.01f, 0.1f, 0, run_config(meta), 1, on_begin, on_end, &s};
+                                0.01f, 0.1f, 0, run_config(meta), 1, on_begin, on_end, &s, 0};
     cfg.train.epochs = 2;
     cfg.train.cb.log = on_log;
     cfg.train.cb.user = &s;
@@ -258,6 +258,7 @@ static void test_compare(graft_model *src, const graft_model_meta *meta, const c
     CHECK(graft_compare(src, tr, ev, &cfg, &r) == GRAFT_OK);
     CHECK(r.narms == 3 && r.nseeds == 1 && s.calls == 3 && s.last == 3 && s.logs == 1);
     CHECK(r.scratch_arm == 0 && r.freeze_until == graft_transfer_default_cut(src));
+    CHECK(!r.target_given);
     CHECK(r.best_arm >= 0 && r.best_arm < 3 && r.nclasses == 5 && r.confusion);
     if (r.narms == 3) {
         CHECK(r.target_accuracy == r.runs[0].best_accuracy && r.runs[0].seconds_to_target >= 0);
@@ -298,6 +299,12 @@ static void test_compare(graft_model *src, const graft_model_meta *meta, const c
     cfg.train.augment = 1;
     CHECK(graft_compare(src, tr, ev, &cfg, &r) == GRAFT_ERR_INVALID_ARG);
     CHECK(strstr(graft_last_error(ctx), "augmentation") != NULL);
+    /* A target outside (0, 1]: refused before any run. */
+    cfg.train.augment = 0;
+    cfg.target = 1.5;
+    CHECK(graft_compare(src, tr, ev, &cfg, &r) == GRAFT_ERR_INVALID_ARG && !r.runs);
+    CHECK(strstr(graft_last_error(ctx), "target accuracy 1.5") != NULL);
+    cfg.target = 0;
     CHECK(graft_arm_parse("Linear-Probe") == GRAFT_ARM_LINEAR_PROBE && graft_arm_parse("x") < 0);
     graft_dataset_free(tr);
     graft_dataset_free(ev);

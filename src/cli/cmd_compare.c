@@ -22,8 +22,9 @@ int cmd_compare(int argc, char **argv)
     const char *from = NULL, *arms_s = "scratch,linear-probe,finetune", *prefix = "compare";
     const char *freeze_s = NULL;
     graft_arm arms[GRAFT_ARM_COUNT];
+    float target = 0;
     graft_compare_config cfg = {arms, 0, 1, 0, -1, 2, {0}, 0, 0.1f, 0, {0}, 1, compare_on_begin,
-                                compare_on_end, NULL};
+                                compare_on_end, NULL, 0};
     opt opts[] = {
         {"from", OPT_STRING, &from, "MODEL", "pretrained source model (.graft), required", 0, 0},
         {"arms", OPT_STRING, &arms_s, "LIST", "arms to compare: scratch, linear-probe, finetune, "
@@ -31,6 +32,8 @@ int cmd_compare(int argc, char **argv)
         {"freeze-until", OPT_STRING, &freeze_s, "LAYER", "partial: the frozen, cached prefix ends "
          "at this layer (name or index, see graft info; a cut of the graph such as a block "
          "output; default: the first half of the conv stages, up to pool1 in refnet)", 0, 0},
+        {"target", OPT_FLOAT, &target, "A", "accuracy that time to target is measured to, in "
+         "(0, 1] (default: scratch's best)", 0, 1},
         {"seeds", OPT_INT, &cfg.nseeds, "N", "repetitions per arm, seeds --seed .. --seed+N-1 (default 1)", 1, 1000},
         {"lr-probe", OPT_FLOAT, &cfg.lr_probe, "F", "linear-probe learning rate (default 0.1)", 0, 100},
         {"unfreeze-every", OPT_INT, &cfg.unfreeze_every, "E", "gradual: unfreeze one more stage every E "
@@ -49,13 +52,13 @@ int cmd_compare(int argc, char **argv)
                      "layer from the pretrained weights with a new head; partial = finetune above\n"
                      "a frozen prefix (--freeze-until) whose output is computed once and cached,\n"
                      "so each epoch runs only the layers above it; gradual = unfreezing from the\n"
-                     "head down. The target accuracy is the best evaluation accuracy of the\n"
-                     "scratch arm (the lowest over seeds, so every scratch run reaches it); each\n"
-                     "arm's time to accuracy is its cumulative training seconds (evaluation not\n"
-                     "counted) when it first reaches it; one-off feature passes over the training\n"
-                     "images (linear-probe, partial) count. --lr applies to scratch (default 0.05\n"
-                     "sgd) and finetune/partial/gradual (default 0.01 sgd); the probe uses\n"
-                     "--lr-probe.",
+                     "head down. The target accuracy is --target, else the best evaluation\n"
+                     "accuracy of the scratch arm (the lowest over seeds, so every scratch run\n"
+                     "reaches it); each arm's time to accuracy is its cumulative training\n"
+                     "seconds (evaluation not counted) when it first reaches it; one-off feature\n"
+                     "passes over the training images (linear-probe, partial) count. --lr applies\n"
+                     "to scratch (default 0.05 sgd) and finetune/partial/gradual (default 0.01\n"
+                     "sgd); the probe uses --lr-probe.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL), partial = 0;
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
@@ -98,16 +101,13 @@ int cmd_compare(int argc, char **argv)
                             "would change every epoch: use --augment none or drop the arm\n");
         goto done;
     }
-    if (partial && !co.quiet)
-        printf(CMD ": partial arm: layers up to '%s' (node %d) frozen, their output computed once "
-               "and cached\n", graft_model_node_name(t.src, cfg.freeze_until), cfg.freeze_until);
-    if (!co.quiet)
-        printf(CMD ": %d arm(s) x %d seed(s) on %d images of %d classes (%s: %d images), "
-               "%d epochs, batch %d\n", cfg.narms, cfg.nseeds, graft_dataset_size(t.train), K,
-               t.eval_name, graft_dataset_size(t.eval), to.epochs, to.batch);
     compare_ui ui = {co.quiet, t.eval_name};
+    compare_setup cs = {from, t.smeta.arch, &to, co.seed, t.train, t.eval, t.eval_name, t.src,
+                        graft_ctx_device(t.ctx)->name};
+    if (!co.quiet) compare_print_plan(CMD, &cfg, &cs);
     cfg.user = &ui;
     cfg.seed = (uint64_t)co.seed;
+    cfg.target = target;
     cfg.opt = trainopts_opt_params(&to, t.train); /* lr: scratch's */
     cfg.lr_transfer = to.lr >= 0 ? to.lr : adamw ? 3e-4f : 0.01f;
     cfg.warmup_epochs = to.warmup;
@@ -115,8 +115,6 @@ int cmd_compare(int argc, char **argv)
         fprintf(stderr, CMD ": %s\n", graft_last_error(t.ctx));
         goto done;
     }
-    compare_setup cs = {from, t.smeta.arch, &to, co.seed, t.train, t.eval, t.eval_name, t.src,
-                        graft_ctx_device(t.ctx)->name};
     status = compare_report(CMD, &res, &cs, prefix);
 done:
     graft_compare_result_free(&res);

@@ -77,6 +77,19 @@ void compare_on_end(void *user, const graft_compare_run *r)
            r->npoints ? r->points[r->npoints - 1].seconds : 0.0);
 }
 
+void compare_print_plan(const char *cmd, const graft_compare_config *cfg, const compare_setup *cs)
+{
+    for (int a = 0; a < cfg->narms; a++)
+        if (cfg->arms[a] == GRAFT_ARM_PARTIAL)
+            printf("%s: partial arm: layers up to '%s' (node %d) frozen, their output computed "
+                   "once and cached\n", cmd, graft_model_node_name(cs->src, cfg->freeze_until),
+                   cfg->freeze_until);
+    printf("%s: %d arm(s) x %d seed(s) on %d images of %d classes (%s: %d images), %d epochs, "
+           "batch %d\n", cmd, cfg->narms, cfg->nseeds, graft_dataset_size(cs->train),
+           graft_dataset_num_classes(cs->train), cs->eval_name, graft_dataset_size(cs->eval),
+           cs->to->epochs, cs->to->batch);
+}
+
 int compare_report(const char *cmd, const graft_compare_result *r, const compare_setup *cs,
                    const char *prefix)
 {
@@ -95,7 +108,8 @@ int compare_report(const char *cmd, const graft_compare_result *r, const compare
     snprintf(v_n, sizeof v_n, "%d training, %d evaluation (%s)", graft_dataset_size(cs->train),
              graft_dataset_size(cs->eval), cs->eval_name);
     snprintf(v_target, sizeof v_target, "%.4f (%s)", r->target_accuracy,
-             r->scratch_arm < 0 ? "best accuracy of any arm: no scratch arm"
+             r->target_given ? "set by --target"
+             : r->scratch_arm < 0 ? "best accuracy of any arm: no scratch arm"
              : ns > 1 ? "lowest per-seed best of scratch" : "best accuracy of scratch");
     snprintf(v_partial, sizeof v_partial, "layers up to '%s' (node %d) frozen and cached",
              partial ? graft_model_node_name(cs->src, r->freeze_until) : "", r->freeze_until);
@@ -131,7 +145,11 @@ int compare_report(const char *cmd, const graft_compare_result *r, const compare
         fprintf(stderr, "%s: %s\n", cmd, err[0] ? err : "out of memory");
         return 1;
     }
-    printf("\n%sreport: %s.html, %s.csv, %s-summary.csv\n", text, prefix, prefix, prefix);
+    printf("\n%s", text);
+    if (!r->target_given && r->scratch_arm >= 0 && r->target_accuracy >= 1.0)
+        printf("note: scratch's best is 100%% accuracy, so time to target is time to a perfect "
+               "score; --target sets a lower one (e.g. --target 0.95)\n");
+    printf("report: %s.html, %s.csv, %s-summary.csv\n", prefix, prefix, prefix);
     graft_free(text);
     return 0;
 }

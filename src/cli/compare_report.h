@@ -33,6 +33,10 @@ typedef struct compare_setup {
     const char *device;
 } compare_setup;
 
+/* The lines before the runs: the partial arm's cut, the arms, seeds and
+ * data (cfg->freeze_until is the cut when the arms include partial). */
+void compare_print_plan(const char *cmd, const graft_compare_config *cfg, const compare_setup *cs);
+
 /* Writes PREFIX.html, PREFIX.csv, PREFIX-summary.csv, then prints the
  * summary and where the report is. Returns 0, or 1 after printing why. */
 int compare_report(const char *cmd, const graft_compare_result *r, const compare_setup *cs,

@@ -46,6 +46,9 @@ static graft_status check_config(graft_model *src, const dataset *train, const d
                             arm_names[cfg->arms[a]]);
         partial |= cfg->arms[a] == GRAFT_ARM_PARTIAL;
     }
+    if (!(cfg->target >= 0 && cfg->target <= 1)) /* NaN too */
+        return ctx_fail(ctx, GRAFT_ERR_INVALID_ARG, "compare: target accuracy %g outside (0, 1]",
+                        cfg->target);
     if (!eval) return ctx_fail(ctx, GRAFT_ERR_INVALID_ARG, "compare: no evaluation data");
     if (eval->nclasses != train->nclasses)
         return ctx_fail(ctx, GRAFT_ERR_INVALID_ARG, "the evaluation data has %d classes, the "
@@ -191,11 +194,14 @@ static graft_status record_run(graft_model *m, const dataset *eval, const graft_
 }
 
 /* The target accuracy and every run's time to reach it. */
-static void time_to_target(graft_compare_result *res)
+static void time_to_target(graft_compare_result *res, double given)
 {
     int ns = res->nseeds, nruns = res->narms * ns;
     double target = 0;
-    if (res->scratch_arm >= 0) {
+    res->target_given = given > 0;
+    if (given > 0) {
+        target = given;
+    } else if (res->scratch_arm >= 0) {
         /* The lowest of scratch's per-seed bests: every scratch run reaches it. */
         target = 2;
         for (int si = 0; si < ns; si++)
@@ -268,7 +274,7 @@ graft_status graft_compare(graft_model *src, const graft_dataset *train,
         graft_compare_result_free(res);
         return s;
     }
-    time_to_target(res);
+    time_to_target(res, cfg->target);
     return GRAFT_OK;
 }
 

@@ -70,7 +70,7 @@ static graft_status view_make(const graft_compare_result *r, const graft_report_
                            r->best_arm >= 0 && r->best_arm < r->narms ? v->arms[r->best_arm].name
                                                                       : NULL,
                            K, class_names ? class_names : (const char *const *)v->names,
-                           r->confusion};
+                           r->confusion, r->target_given};
     return GRAFT_OK;
 }
 

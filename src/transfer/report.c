@@ -371,8 +371,9 @@ graft_status report_write_html(const report_input *in, const char *path, char *e
         sb_printf(&b, "</dd>\n");
     }
     sb_printf(&b, "</dl>\n<h2>Accuracy over training time</h2>\n"
-                  "<p>Mean over repetitions; dashed line: target accuracy %.4f (best accuracy "
-                  "of the scratch arm).</p>\n", in->target_accuracy);
+                  "<p>Mean over repetitions; dashed line: target accuracy %.4f (%s).</p>\n",
+              in->target_accuracy, in->target_given ? "given" : in->scratch_arm >= 0
+                  ? "best accuracy of the scratch arm" : "best accuracy of any arm");
     html_chart(&b, in);
     sb_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th>arm</th><th>reps</th>"
                   "<th>final accuracy</th><th>seconds to target</th>"
@@ -472,6 +473,9 @@ graft_status report_print_summary(const report_input *in, FILE *f, char *err, si
         if (l > w) w = l;
     }
     const char *sname = in->scratch_arm >= 0 ? in->arms[in->scratch_arm].name : "scratch";
+    char tname[160]; /* how the lines below name the target */
+    if (in->target_given) snprintf(tname, sizeof tname, "the target");
+    else snprintf(tname, sizeof tname, "%s's best", sname);
     report_arm_summary ss = {0};
     if (in->scratch_arm >= 0 && (st = summarize(in, in->scratch_arm, &ss, err, errlen))) return st;
     fprintf(f, "%-*s  %4s  %-17s  %-19s  %s\n", w, "arm", "reps", "final accuracy",
@@ -494,14 +498,14 @@ graft_status report_print_summary(const report_input *in, FILE *f, char *err, si
         if ((st = summarize(in, a, &s, err, errlen))) return st;
         const char *nm = in->arms[a].name;
         if (s.has_saved)
-            fprintf(f, "%s: reaches %s's best %.4f in %.1f s vs %.1f s: %.1f%% time saved\n", nm,
-                    sname, in->target_accuracy, s.t_mean, ss.t_mean, s.saved_pct);
+            fprintf(f, "%s: reaches %s %.4f in %.1f s vs %.1f s: %.1f%% time saved\n", nm,
+                    tname, in->target_accuracy, s.t_mean, ss.t_mean, s.saved_pct);
         else if (s.nreached < s.nreps)
-            fprintf(f, "%s: %s %s's best %.4f (%d/%d repetitions reach it): no time saved\n", nm,
-                    s.nreached ? "does not always reach" : "never reaches", sname,
+            fprintf(f, "%s: %s %s %.4f (%d/%d repetitions reach it): no time saved\n", nm,
+                    s.nreached ? "does not always reach" : "never reaches", tname,
                     in->target_accuracy, s.nreached, s.nreps);
         else
-            fprintf(f, "%s: reaches %s's best %.4f in %.1f s; time saved n/a (%s)\n", nm, sname,
+            fprintf(f, "%s: reaches %s %.4f in %.1f s; time saved n/a (%s)\n", nm, tname,
                     in->target_accuracy, s.t_mean,
                     in->scratch_arm < 0 ? "no scratch arm" : "scratch does not always reach it");
     }
