@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "console.h"
 #include "graft_eval.h"
 #include "modelcli.h"
 #include "predict_table.h"
@@ -71,7 +72,14 @@ int cmd_predict(int argc, char **argv)
     predict_table_header(&s, files, nfiles, K, top);
     double t0 = cli_seconds();
     graft_predict_config pc = {batch, top, skip_bad, meta.mean, meta.std};
-    if (graft_predict_files(m, (const char *const *)files, nfiles, &pc, predict_table_row, &s, &bad)) {
+    console con;
+    console_init(&con, CMD, co.quiet, 0, NULL);
+    graft_ctx_set_progress(ctx, console_progress, &con);
+    graft_status ps = graft_predict_files(m, (const char *const *)files, nfiles, &pc,
+                                          predict_table_row, &s, &bad);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&con.pr);
+    if (ps) {
         if (bad && !skip_bad) fprintf(stderr, CMD ": stopping at a bad file (use --skip-bad to skip such files)\n");
         else fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;

@@ -99,10 +99,13 @@ int finetune_run(const char *cmd, graft_model *src, const graft_dataset *train,
     if (!co->quiet) say_cache_plan(cmd, src, fp, &cfg);
     graft_opt_params op = trainopts_opt_params(to, train);
     int status = 0;
+    /* The evaluation passes report to the context's sink. */
+    graft_ctx_set_progress(graft_model_ctx(src), cfg.cb.progress, cfg.cb.user);
     if (graft_finetune(src, train, eval, fp, &op, &cfg, out, res) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, graft_last_error(graft_model_ctx(src)));
         status = 1;
     }
+    graft_ctx_set_progress(graft_model_ctx(src), NULL, NULL);
     trainopts_config_free(&cfg);
     return status;
 }
