@@ -61,10 +61,12 @@ int graft_transfer_default_cut(const graft_model *m);
 typedef enum graft_strategy {
     GRAFT_STRATEGY_LINEAR_PROBE = 0, /* new head on features computed once */
     GRAFT_STRATEGY_FINETUNE,         /* every layer (optionally a frozen prefix) */
-    GRAFT_STRATEGY_GRADUAL           /* head first, one more stage every unfreeze_every epochs */
+    GRAFT_STRATEGY_GRADUAL,          /* head first, one more stage every unfreeze_every epochs */
+    GRAFT_STRATEGY_RECIPE            /* head on cached features, then every layer with
+                                      * discriminative rates (graft_finetune) */
 } graft_strategy;
 
-/* "linear-probe", "finetune", "gradual"; NULL for an unknown value. */
+/* "linear-probe", "finetune", "gradual", "recipe"; NULL for an unknown value. */
 const char *graft_strategy_name(graft_strategy s);
 /* The inverse, case-insensitive; -1 when s names none. */
 int graft_strategy_parse(const char *s);
@@ -81,12 +83,33 @@ typedef struct graft_finetune_params {
     int cache;            /* FINETUNE with freeze_until: compute the frozen prefix's
                            * output once and train only the layers above, when the run
                            * allows it (graft_finetune_cache_plan) */
-    float warmup_epochs;  /* linear learning-rate warm-up, in epochs */
+    float warmup_epochs;  /* linear learning-rate warm-up, in epochs (RECIPE: of phase 2;
+                           * 0 = one epoch) */
+    /* RECIPE only: */
+    int head_epochs;      /* phase 1 epochs; 0 = max(1, epochs / 3) */
+    float head_lr;        /* phase 1 learning rate; 0 = 10 x op->lr */
+    float lr_floor;       /* multiplier of the lowest backbone stage; lr_backbone is the
+                           * top stage's, geometric in between (lr_decay unused) */
+    int bn_frozen_below;  /* BatchNorm keeps the source's running statistics when train
+                           * has fewer images per class than this (or bn_frozen is set) */
 } graft_finetune_params;
 
 /* FINETUNE, no frozen prefix, multipliers 1, unfreeze_every 2, BN trained,
- * cache on, no warm-up. */
+ * cache on, no warm-up; the RECIPE fields at graft_finetune_recipe_params'
+ * values. */
 graft_finetune_params graft_finetune_default_params(void);
+
+/* The recipe that works on pretrained backbones (docs/transfer.md): RECIPE,
+ * head_epochs 0 (a third of the run), head_lr 0 (10 x lr), lr_backbone 0.1,
+ * lr_floor 0.01 (so the backbone learns at lr/10 at the top down to lr/100
+ * at the input), one epoch of warm-up, BatchNorm statistics frozen below
+ * GRAFT_RECIPE_BN_FROZEN_BELOW images per class, no frozen prefix. */
+graft_finetune_params graft_finetune_recipe_params(void);
+#define GRAFT_RECIPE_BN_FROZEN_BELOW 100
+
+/* The learning-rate multiplier per stage that RECIPE's lr_backbone and
+ * lr_floor give: the lr_decay of graft_transfer_apply for m's stages. */
+float graft_recipe_lr_decay(const graft_model *m, const graft_finetune_params *fp);
 
 /* Applies trainable flags, learning-rate multipliers and the BatchNorm
  * policy of fp's strategy to m at the start of training. GRADUAL starts
@@ -118,6 +141,16 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
  *    over the run, no warm-up, no Nesterov;
  *  - FINETUNE with a cached cut (graft_finetune_cache_plan) trains the
  *    layers above the frozen prefix on its outputs computed once, with op;
+ *  - RECIPE runs two phases within cfg->epochs: (1) head_epochs of the
+ *    linear probe above at head_lr; (2) from that head, the remaining
+ *    epochs of graft_train over every layer (or above freeze_until) with
+ *    op, lr_backbone at the top backbone stage down to lr_floor at the
+ *    lowest (multipliers of op->lr), warm-up warmup_epochs (0 = one
+ *    epoch) and BatchNorm statistics frozen when train has fewer than
+ *    bn_frozen_below images per class or bn_frozen is set. Epochs are
+ *    numbered across both phases (res->hist holds both); restore_best
+ *    and patience act within phase 2. Log line: "recipe: phase 1 ...",
+ *    "recipe: phase 2 ..." saying what each phase does;
  *  - otherwise graft_train with op (GRADUAL: after cfg->cb.epoch of an
  *    epoch, one more stage is unfrozen when its turn has come).
  * op's total_steps, step_size and warmup_steps are ignored: the schedule
