@@ -63,11 +63,14 @@ static double delta(graft_model *before, graft_model *after, const char *name)
     return s / (double)n;
 }
 
-static graft_model *run(graft_model *src, const dataset *d, const graft_finetune_params *fp,
-                        int epochs)
+/* A run of `epochs` (phase 2's for RECIPE) that stops after stop_after
+ * epochs in all (0 = never); checks the epoch numbering. */
+static graft_model *run_until(graft_model *src, const dataset *d, const graft_finetune_params *fp,
+                              int epochs, int stop_after)
 {
     graft_train_config cfg = graft_train_default_config();
     cfg.epochs = epochs;
+    cfg.stop_after = stop_after;
     cfg.batch = 16;
     cfg.seed = 5;
     graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
@@ -76,10 +79,18 @@ static graft_model *run(graft_model *src, const dataset *d, const graft_finetune
     graft_train_result res;
     ck_assert_msg(graft_finetune(src, d, NULL, fp, &op, &cfg, &m, &res) == GRAFT_OK, "%s",
                   graft_last_error(graft_model_ctx(src)));
-    ck_assert_int_eq(res.nepochs, epochs);
-    for (int e = 0; e < epochs; e++) ck_assert_int_eq(res.hist[e].epoch, e + 1);
+    int total = graft_recipe_head_epochs(fp, epochs) + epochs;
+    if (stop_after > 0 && stop_after < total) total = stop_after;
+    ck_assert_int_eq(res.nepochs, total);
+    for (int e = 0; e < total; e++) ck_assert_int_eq(res.hist[e].epoch, e + 1);
     graft_train_result_free(&res);
     return m;
+}
+
+static graft_model *run(graft_model *src, const dataset *d, const graft_finetune_params *fp,
+                        int epochs)
+{
+    return run_until(src, d, fp, epochs, 0);
 }
 
 START_TEST(phases_in_order_with_discriminative_rates)
@@ -88,20 +99,28 @@ START_TEST(phases_in_order_with_discriminative_rates)
     dataset *d = fixture(8);
     graft_model *src = source(ctx);
     graft_finetune_params fp = graft_finetune_recipe_params();
-    /* One epoch is phase 1 alone: the head moves, the backbone does not. */
-    graft_model *m1 = run(src, d, &fp, 1);
+    fp.head_epochs = 1;
+    /* Stopped after one epoch, phase 1 alone: the head moves, the backbone
+     * does not. */
+    graft_model *m1 = run_until(src, d, &fp, 2, 1);
     ck_assert_double_eq(delta(src, m1, "conv1.weight"), 0.0);
-    ck_assert_double_eq(delta(src, m1, "conv4.weight"), 0.0);
-    /* Three epochs: one of phase 1, two of phase 2 over every layer. */
-    graft_model *m3 = run(src, d, &fp, 3);
-    double low = delta(m1, m3, "conv1.weight"), top = delta(m1, m3, "conv4.weight");
+    ck_assert_double_eq(delta(src, m1, "conv5.weight"), 0.0);
+    graft_model *fresh; /* the head graft_finetune starts from (seeded by cfg.seed) */
+    ck_assert_int_eq(graft_transfer_target(src, 5, 0, 5, &fresh), GRAFT_OK);
+    ck_assert_double_gt(delta(fresh, m1, "fc.weight"), 0.0);
+    graft_model_free(fresh);
+    /* Three epochs: one of phase 1, two of phase 2 over every layer, from
+     * the same phase 1 (same seed) as m1. */
+    graft_model *m3 = run(src, d, &fp, 2);
+    double low = delta(m1, m3, "conv1.weight"), top = delta(m1, m3, "conv5.weight");
     ck_assert_msg(low > 0 && top > 0, "the backbone did not move: %g %g", low, top);
     /* The multipliers: lr_backbone at the top stage, lr_floor at the input. */
-    int c1 = graft_model_find(m3, "conv1"), c4 = graft_model_find(m3, "conv4");
-    int last = graft_model_num_nodes(m3) - 1;
+    int c1 = graft_model_find(m3, "conv1"), c3 = graft_model_find(m3, "conv3");
+    int c5 = graft_model_find(m3, "conv5"), last = graft_model_num_nodes(m3) - 1;
     ck_assert_float_eq_tol(m3->nodes[c1].lr_mult, 0.01f, 1e-5f);
+    ck_assert_float_eq_tol(m3->nodes[c5].lr_mult, 0.1f, 1e-5f);
+    ck_assert(m3->nodes[c3].lr_mult < 0.1f && m3->nodes[c3].lr_mult > 0.01f);
     ck_assert_float_eq_tol(m3->nodes[last].lr_mult, 1.0f, 1e-6f);
-    ck_assert(m3->nodes[c4].lr_mult < 0.1f + 1e-5f && m3->nodes[c4].lr_mult > 0.01f);
     /* Plain fine-tuning at the full rate moves the input stage far more. */
     graft_finetune_params ft = graft_finetune_default_params();
     graft_model *f = run(src, d, &ft, 2);
@@ -123,9 +142,10 @@ START_TEST(bn_statistics_frozen_below_threshold)
     graft_model *src = source(ctx);
     graft_finetune_params fp = graft_finetune_recipe_params();
     ck_assert_int_eq(fp.bn_frozen_below, GRAFT_RECIPE_BN_FROZEN_BELOW);
-    graft_model *frozen = run(src, d, &fp, 2);
+    fp.head_epochs = 1;
+    graft_model *frozen = run(src, d, &fp, 1);
     fp.bn_frozen_below = 8; /* 8 is not below 8: statistics train */
-    graft_model *trained = run(src, d, &fp, 2);
+    graft_model *trained = run(src, d, &fp, 1);
     int stats = 0, moved = 0;
     for (int i = 0; i < graft_model_num_params(src); i++) {
         const char *name = graft_model_param_name(src, i);

@@ -12,9 +12,12 @@
  * or fewer than fp->bn_frozen_below images per class. */
 int recipe_bn_frozen(const graft_finetune_params *fp, const dataset *train);
 
-/* Phase 1 epochs of a run of `epochs` (>= 1, and < epochs when epochs >= 2
- * so that phase 2 runs). */
+/* Phase 1 epochs before a phase 2 of `epochs`: head_epochs, else epochs. */
 int recipe_head_epochs(const graft_finetune_params *fp, int epochs);
+
+/* Phase 1's optimizer: op's kind and settings at head_lr (0 = the
+ * default), cosine, no warm-up. */
+graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_opt_params *op);
 
 /* Runs both phases on the target m (built from the source, flags applied
  * with fo, RECIPE's phase-2 options): see graft_finetune. res holds the
