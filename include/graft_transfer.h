@@ -107,7 +107,7 @@ graft_finetune_params graft_finetune_default_params(void);
  * statistics frozen below GRAFT_RECIPE_BN_FROZEN_BELOW images per class,
  * no frozen prefix. */
 graft_finetune_params graft_finetune_recipe_params(void);
-#define GRAFT_RECIPE_BN_FROZEN_BELOW 100
+#define GRAFT_RECIPE_BN_FROZEN_BELOW 250
 
 /* Epochs of RECIPE's phase 1 before a phase 2 of `epochs` (0 for any other
  * strategy): a recipe run numbers head + epochs epochs. */

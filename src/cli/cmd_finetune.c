@@ -33,7 +33,7 @@ int cmd_finetune(int argc, char **argv)
                      "recipe (the default) trains the new head on cached features (as many\n"
                      "epochs as --epochs, at the cost of about one forward pass), then every\n"
                      "layer for --epochs with the backbone at lr/10 (top) to lr/100 (input), one\n"
-                     "epoch of warm-up and, below 100 images per class, the source's BatchNorm\n"
+                     "epoch of warm-up and, below 250 images per class, the source's BatchNorm\n"
                      "statistics; linear-probe trains only the head on features\n"
                      "computed once; finetune trains every layer (optionally with a frozen prefix\n"
                      "and smaller backbone rates); gradual unfreezes from the head downwards.\n"

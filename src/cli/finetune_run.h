@@ -43,7 +43,7 @@ void finetune_cli_defaults(finetune_cli *f);
      "sgd, 0.003 adamw); --lr and --epochs are phase 2's", 0, 100},                            \
     {"unfreeze-every", OPT_INT, &(f).unfreeze_every, "E", "gradual: unfreeze one more stage every E epochs (default 2)", 1, 100000}, \
     {"bn", OPT_STRING, &(f).bn, "MODE", "frozen (keep source BatchNorm statistics) or train "   \
-     "(default train; recipe: frozen below 100 images per class; frozen layers always keep "    \
+     "(default train; recipe: frozen below 250 images per class; frozen layers always keep "    \
      "theirs)", 0, 0}
 
 /* Checks --strategy and --bn, fills fp (freeze_until -1, keep_head,

@@ -89,7 +89,6 @@ graft_status transfer_recipe(graft_model *m, const dataset *train, const dataset
     c1.start_epoch = 0;
     c1.patience = 0;
     c1.restore_best = 0;
-    c1.stop_after = 0;
     graft_opt_params lp = recipe_head_opt(fp, op);
     snprintf(msg, sizeof msg, "recipe: phase 1, the new head alone on cached features for %d "
              "epoch%s (lr %g)", head, head == 1 ? "" : "s", (double)lp.lr);
