@@ -204,8 +204,10 @@ typedef struct graft_lr_find_result {
     float lr_steepest;    /* where the smoothed loss falls fastest per log-lr */
     float lr_min_loss;    /* where the smoothed loss is lowest (both after the first
                            * tenth of the steps) */
-    float suggested;      /* lr_min_loss / 10, at least lr_min (the steepest point
-                           * of a flat, noisy curve is noise) */
+    float lr_edge;        /* the highest rate from lr_min_loss on before the smoothed
+                           * loss first exceeds 1.5 x its minimum */
+    float suggested;      /* lr_edge / 10, at least lr_min (the steepest point and
+                           * the minimum of a flat, noisy curve are noise) */
 } graft_lr_find_result;
 
 /* The LR range test (Smith 2017) for a fine-tuning run from src (left

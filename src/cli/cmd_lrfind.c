@@ -49,8 +49,9 @@ int cmd_lrfind(int argc, char **argv)
                      "LR range test: a throw-away copy of the target model that finetune would\n"
                      "train trains for --steps batches while the learning rate grows exponentially\n"
                      "from --lr-min to --lr-max (stopping when the loss blows up). Prints the loss\n"
-                     "curve and the suggested rate (a tenth of the lowest loss's rate) for\n"
-                     "finetune's --lr; writes the curve as CSV and HTML.",
+                     "curve and the suggested rate for finetune's --lr: a tenth of the highest\n"
+                     "rate whose smoothed loss stays within 1.5x its minimum (the rate just before\n"
+                     "training blows up); writes the curve as CSV and HTML.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;

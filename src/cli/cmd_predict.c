@@ -18,6 +18,19 @@ static void note(void *user, graft_log_level level, const char *msg)
     (void)user, (void)level;
     fprintf(stderr, CMD ": %s\n", msg);
 }
+/* A table row, after the live progress line (if any) is cleared. */
+typedef struct row_sink {
+    predict_table *table;
+    console *con;
+} row_sink;
+
+static graft_status row(void *user, const graft_prediction *p)
+{
+    row_sink *r = user;
+    progress_clear(&r->con->pr);
+    return predict_table_row(r->table, p);
+}
+
 int cmd_predict(int argc, char **argv)
 {
     common_opts co = {NULL, 0, 1};
@@ -75,8 +88,9 @@ int cmd_predict(int argc, char **argv)
     console con;
     console_init(&con, CMD, co.quiet, 0, NULL);
     graft_ctx_set_progress(ctx, console_progress, &con);
-    graft_status ps = graft_predict_files(m, (const char *const *)files, nfiles, &pc,
-                                          predict_table_row, &s, &bad);
+    row_sink rs = {&s, &con};
+    graft_status ps = graft_predict_files(m, (const char *const *)files, nfiles, &pc, row, &rs,
+                                          &bad);
     graft_ctx_set_progress(ctx, NULL, NULL);
     progress_clear(&con.pr);
     if (ps) {

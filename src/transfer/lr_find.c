@@ -17,6 +17,10 @@
 #include "train.h"
 #include "transfer.h"
 
+/* How far above its minimum the smoothed loss may go and still count as
+ * "not blown up yet". */
+#define LR_FIND_BAND 1.5
+
 graft_lr_find_config graft_lr_find_default_config(void)
 {
     graft_lr_find_config c;
@@ -59,9 +63,13 @@ static void suggest(graft_lr_find_result *r)
     }
     r->lr_min_loss = p[imin].lr;
     r->lr_steepest = p[isteep < n ? isteep : n - 1].lr;
-    /* The steepest point of a flat, noisy curve is noise; a tenth of the
-     * lowest loss's rate is the robust choice. */
-    r->suggested = r->lr_min_loss / 10.0f;
+    /* The steepest point and the minimum of a flat, noisy curve (a head
+     * already trained) are noise; where the loss leaves the band around its
+     * minimum is not: the rate just before it blows up. A tenth of it. */
+    int edge = imin;
+    while (edge + 1 < n && p[edge + 1].smoothed <= LR_FIND_BAND * p[imin].smoothed) edge++;
+    r->lr_edge = p[edge].lr;
+    r->suggested = r->lr_edge / 10.0f;
     if (r->suggested < p[0].lr) r->suggested = p[0].lr;
 }
 

@@ -99,10 +99,11 @@ graft_status graft_lr_find_write(const graft_lr_find_result *r, const char *pref
                  "</title>\n<style>body{font-family:sans-serif;margin:2em}svg text{font-size:"
                  "12px}</style></head><body>\n<h1>Learning-rate range test</h1>\n<p>Smoothed "
                  "training loss while the learning rate grows exponentially over %d steps%s. "
-                 "Suggested learning rate (dashed): <b>%.3g</b> (steepest descent at %.3g, "
-                 "lowest loss at %.3g).</p>\n", r->npoints,
+                 "Suggested learning rate (dashed): <b>%.3g</b>, a tenth of %.3g where the "
+                 "loss leaves 1.5x its minimum (lowest loss at %.3g, steepest descent at "
+                 "%.3g).</p>\n", r->npoints,
             r->stopped ? ", stopped when the loss blew up" : "", (double)r->suggested,
-            (double)r->lr_steepest, (double)r->lr_min_loss);
+            (double)r->lr_edge, (double)r->lr_min_loss, (double)r->lr_steepest);
     chart(t.f, r);
     fprintf(t.f, "</body></html>\n");
     snprintf(path, sizeof path, "%s.html", prefix);
@@ -131,8 +132,9 @@ graft_status graft_lr_find_table(const graft_lr_find_result *r, int rows, char *
         fprintf(t.f, "%6d  %10.3g  %9.4f  %9.4f%s\n", i + 1, (double)r->points[i].lr,
                 r->points[i].loss, r->points[i].smoothed, mark ? "  <- suggested" : "");
     }
-    fprintf(t.f, "suggested lr %.3g (steepest descent at %.3g, lowest loss at %.3g%s)\n",
-            (double)r->suggested, (double)r->lr_steepest, (double)r->lr_min_loss,
+    fprintf(t.f, "suggested lr %.3g: a tenth of %.3g, where the loss leaves 1.5x its minimum "
+            "(lowest loss at %.3g, steepest descent at %.3g%s)\n", (double)r->suggested,
+            (double)r->lr_edge, (double)r->lr_min_loss, (double)r->lr_steepest,
             r->stopped ? "; stopped when the loss blew up" : "");
     if (text_close(&t)) {
         free(t.s);
