@@ -458,10 +458,31 @@ graft_status graft_model_load(graft_ctx *ctx, const char *path, graft_model **ou
 graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **out,
                                char *note, size_t notelen);
 
+/* graft_onnx_import that also reads the model card graft_onnx_export_meta
+ * writes (ONNX metadata_props "class_names", "mean", "std", "arch") into
+ * *meta (may be NULL): arch "custom", no class names, mean 0 and std 1
+ * where the file has none. *card_keys (may be NULL) counts the keys read
+ * (0: no card). Malformed values are ignored. On success the caller owns
+ * *out and *meta (graft_model_meta_free). */
+graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_model **out,
+                                    graft_model_meta *meta, int *card_keys, char *note,
+                                    size_t notelen);
+
 /* Writes m as an ONNX model (opset 13) to path atomically. fold_bn folds
  * each BatchNorm whose input is a conv feeding only that BatchNorm into
  * the conv's weights and bias. */
 graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn);
+/* graft_onnx_export plus a model card in the file's metadata_props, so a
+ * deployment can feed the network as graft predict does (docs/onnx.md):
+ * "graft.card" "1", "arch", "class_names" (JSON string array), "mean" and
+ * "std" (JSON number arrays, one per input channel), "input_shape"
+ * ("[C, H, W]"), "colour_mode" ("RGB" or "grey"), "pixel_scale" ("1/255":
+ * 8-bit samples / 255 before normalisation), "resize"
+ * ("shorter_side_bilinear_centre_crop": the shorter side scaled to cover H x
+ * W, bilinear, then a centre crop) and "output" ("logits": softmax not in
+ * the graph). meta is borrowed; NULL writes no card. */
+graft_status graft_onnx_export_meta(graft_model *m, const graft_model_meta *meta, const char *path,
+                                    int fold_bn);
 
 /* ------------------------------------------------------------ optimizers */
 

@@ -45,7 +45,9 @@ typedef struct graft_data_spec {
      *    ubyte[.gz], or an images file whose name contains "idx3" (its
      *    labels file: the same name with "labels-idx1");
      *  - "*.csv": "path,label" lines, paths relative to the CSV;
-     *  - a directory root/<class>/<image>.png (classes sorted by name). */
+     *  - a directory root/<class>/<image> (classes sorted by name; every
+     *    non-hidden file of a class folder is an image, PNG or JPEG told by
+     *    its content, not its name). */
     const char *source;
     graft_split split;     /* IDX directories and "fashion-mnist" only */
     /* Wanted image shape; 0 = as stored (folders and CSV lists decode to 3
@@ -53,10 +55,13 @@ typedef struct graft_data_spec {
      * (shorter side, bilinear) and centre-cropped; grey is replicated to
      * RGB, RGB turned grey by 0.299R+0.587G+0.114B. */
     int channels, height, width;
-    int skip_bad;          /* skip (and report) undecodable files instead of failing */
-    /* Class selection "5,6,7" or "5-9" (ranges and lists mix: "0,3-5"):
-     * only these classes, relabelled 0..k-1 in the given order, names
-     * kept. NULL = every class. */
+    int skip_bad;          /* skip (and report) undecodable files and formats graft does
+                            * not read (WebP, BMP, ...) instead of failing */
+    /* Class selection by name, index or index range, mixed and comma-
+     * separated ("cat,rocket", "5,6,7", "5-9", "0,3-5,cat"; a class name
+     * wins over an index that reads the same): only these classes,
+     * relabelled 0..k-1 in the given order, names kept. NULL = every
+     * class. */
     const char *classes;
     int per_class;         /* seeded sample of this many images per class; 0 = all */
     uint64_t seed;         /* of the per-class sample */
@@ -72,8 +77,9 @@ graft_data_spec graft_data_default_spec(void);
  * (graft_dataset_free). Errors:
  *  GRAFT_ERR_INVALID_ARG  the source is none of the forms above, the class
  *                         list does not parse or names a class the data
- *                         lacks (message: "classes '5,x': expected a list
- *                         such as 5,6,7 or 5-9");
+ *                         lacks (message: "classes 'cat,x': 'x' is neither a
+ *                         class name of the data (cat, dog, ...) nor an
+ *                         index or range such as 5 or 5-9");
  *  GRAFT_ERR_IO / GRAFT_ERR_FORMAT  a file is missing, unreadable or bad
  *                         (unless skip_bad); FORMAT also when no image is
  *                         left after selection ("SOURCE: no images selected");
@@ -125,18 +131,65 @@ graft_status graft_dataset_split(const graft_dataset *d, double val_frac, uint64
 graft_status graft_dataset_kfold(const graft_dataset *d, int k, uint64_t seed, int *fold,
                                  char *err, size_t errlen);
 
+/* ------------------------------------------------------ class matching */
+
+/* How a dataset's classes meet a model's (or another dataset's) classes.
+ * Classes are matched by name wherever both sides name them; a side is
+ * "nameless" when it has no names or its names read "0", "1", ... in order
+ * (IDX data, integer-labelled CSV lists). Both sides numeric ("5","6","7"
+ * against "0".."9") still match by name; one nameless side against real
+ * names matches by position (by_name = 0; callers say so once). */
+typedef struct graft_class_match {
+    int by_name;        /* 1: matched by name; 0: by index */
+    int data_named, model_named; /* whether each side has real (not "0".."n-1") names */
+    int data_classes;   /* the dataset's classes */
+    int model_classes;  /* the model's classes */
+    int *to_model;      /* [data_classes]: model class of each data label, -1 when the
+                         * model lacks it; owned */
+    int nunknown;       /* data classes the model lacks ... */
+    int *unknown;       /* ... their data labels, ascending; owned */
+    int nabsent;        /* model classes no data class maps to ... */
+    int *absent;        /* ... their model indices, ascending; owned */
+} graft_class_match;
+
+/* Matches d's classes against the model's model_names[model_classes]
+ * (borrowed; NULL = nameless). Unknown data classes are not an error here:
+ * the caller decides (eval refuses them unless told to skip them). On
+ * success the caller owns *out (graft_class_match_free); on failure it is
+ * zeroed. Errors: GRAFT_ERR_INVALID_ARG (no dataset, model_classes < 1),
+ * GRAFT_ERR_HOST_MEMORY. */
+graft_status graft_class_match_names(const char *const *model_names, int model_classes,
+                                     const graft_dataset *d, graft_class_match *out, char *err,
+                                     size_t errlen);
+/* Releases what m owns and zeroes it; a zeroed match is fine. */
+void graft_class_match_free(graft_class_match *m);
+/* A copy of d in the model's classes: labels mapped by m->to_model, the
+ * classes named model_names (borrowed; NULL = "0".."K-1"), images of
+ * unknown classes left out (*dropped counts them; may be NULL). Caller owns
+ * *out. GRAFT_ERR_INVALID_ARG when m was not made for d. */
+graft_status graft_dataset_relabel(const graft_dataset *d, const graft_class_match *m,
+                                   const char *const *model_names, graft_dataset **out,
+                                   int *dropped, char *err, size_t errlen);
+
 /* ----------------------------------------------------------- image files */
 
-/* Decodes one PNG file (any colour type and depth) to c = 1 or 3 channels,
+/* Decodes one image file, PNG (any colour type and depth) or JPEG (told by
+ * content; a JPEG at a reduced size that still covers h x w) to c = 1 or 3 channels,
  * resizes (shorter side) and centre-crops it to h x w into dst (c*h*w
- * floats, caller's), values in [0, 1]. Errors name the file. Reentrant. */
+ * floats, caller's), values in [0, 1]. Errors name the file: GRAFT_ERR_FORMAT
+ * (unreadable, corrupt, not an image), GRAFT_ERR_UNSUPPORTED (a format graft
+ * does not read: "x.webp: unsupported image format (WebP); graft reads PNG
+ * and JPEG"). Reentrant. */
 graft_status graft_image_load(const char *path, int c, int h, int w, float *dst, char *err,
                               size_t errlen);
 /* x = (x - mean[ch]) / std[ch] in place over one c x hw image. */
 void graft_image_normalize(float *x, int c, int hw, const float *mean, const float *std);
 
-/* Expands paths[0..n-1] into the PNG files to classify: a file stands for
- * itself (whatever its name), a directory for every *.png below it
+/* Expands paths[0..n-1] into the image files to classify: a file stands for
+ * itself (whatever its name), a directory for every file below it whose
+ * name ends in an image extension (.png .jpg .jpeg .jpe .jfif, and .webp
+ * .bmp .gif .tif .tiff .heic .heif .avif so those are reported, not passed
+ * over)
  * (recursively, hidden entries skipped, sorted by path). A path that does
  * not exist fails with GRAFT_ERR_IO, or with skip_missing is reported to
  * log (GRAFT_LOG_WARN, "PATH: No such file or directory") and left out.

@@ -75,7 +75,8 @@ typedef struct graft_predict_config {
     const float *mean, *std; /* normalisation (borrowed); NULL = none */
 } graft_predict_config;
 
-/* Classifies the PNG files paths[0..n-1]: each is decoded to m's input
+/* Classifies the image files paths[0..n-1] (PNG or JPEG by content): each
+ * is decoded to m's input
  * channels (1 or 3, else GRAFT_ERR_UNSUPPORTED), resized and centre-cropped
  * to its input size (graft_image_load) and normalised; the next batch is
  * decoded on a helper thread while one runs on the device. Every file is

@@ -392,8 +392,9 @@ typedef struct graft_score_config {
     int nlayers;
     int batch;                 /* feature extraction batch (>= 1) */
     uint64_t seed;             /* of the random-init baseline */
-    graft_log_fn log;          /* "N target images of K classes at CxHxW", class-count
-                                * warnings, the data's notes; may be NULL */
+    graft_log_fn log;          /* "N target images of K classes at CxHxW" (INFO) and
+                                * class-count warnings (WARN); may be NULL. The data's
+                                * notes go to data.log */
     graft_score_row_fn on_row; /* may be NULL */
     void *user;                /* for log and on_row */
 } graft_score_config;
@@ -404,6 +405,8 @@ typedef struct graft_score_result {
     int images, classes;     /* of the target data (the last shape opened) */
     int negative_transfer;   /* no candidate row beats the best random-init row */
 } graft_score_result;
+/* On failure the result is zeroed except images and classes, which keep
+ * the data opened so far: images 0 means the data itself failed to open. */
 
 /* Ranks candidate source models (model files paths[0..nmodels-1], loaded
  * on ctx one at a time) for the target data by the LogME of their
@@ -475,9 +478,9 @@ typedef struct graft_compare_config {
     float lr_probe;             /* LINEAR_PROBE (cosine, as graft_finetune's probe) */
     float warmup_epochs;
     /* epochs, batch, augmentation (PARTIAL refuses it), normalisation,
-     * label smoothing; seed, log/checkpoint/best paths, patience and
-     * restore_best are ignored. cb.epoch/progress/log apply to every run
-     * (and "gradual: unfroze ..." lines go to cb.log). */
+     * label smoothing, patience, stop_after apply to every run; seed and
+     * the log/checkpoint/best paths are ignored. cb.epoch/progress/log
+     * apply to every run (and "gradual: unfroze ..." lines go to cb.log). */
     graft_train_config train;
     int warmup;                 /* first one untimed training epoch and inference pass,
                                  * so kernel compilation lands in no arm's time

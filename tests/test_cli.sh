@@ -21,6 +21,40 @@ run "$G" frobnicate
 if [ "$rc" -eq 2 ] && grep -q "unknown command 'frobnicate'" "$T/err"; then ok "unknown command exits 2"; else bad "unknown command (exit $rc)"; fi
 run "$G" eval --bogus
 if [ "$rc" -eq 2 ] && grep -q "unknown option '--bogus'" "$T/err"; then ok "unknown flag exits 2"; else bad "unknown flag (exit $rc)"; fi
+run "$G" eval --modle m.graft
+if [ "$rc" -eq 2 ] && grep -q "unknown option '--modle'; did you mean --model?" "$T/err"; then ok "an unknown option suggests the nearest"
+else bad "nearest option (exit $rc)"; fi
+run "$G" finetune --strat linear-probe
+if [ "$rc" -eq 2 ] && grep -q "did you mean --strategy?" "$T/err"; then ok "a prefix of one option suggests it"
+else bad "prefix suggestion (exit $rc)"; fi
+# --help defaults: every "(default X)" in each command's help equals the value
+# its option table starts from (args_check_defaults; "{}" prints the value)
+for c in train finetune cv selftrain score compare eval predict info import export; do
+    run "$G" "$c" --help-defaults
+    if [ "$rc" -eq 0 ] && grep -q " 0 differ$" "$T/out"; then ok "$c --help defaults equal the code's"
+    else bad "$c --help defaults (exit $rc)"; fi
+done
+# missing paths and ONNX models are refused before any device is opened
+# (GRAFT_DEVICE names no device, so reaching the device would fail otherwise)
+run env GRAFT_DEVICE=no-such-device "$G" eval --model "$T/none.graft"
+if [ "$rc" -eq 1 ] && grep -q -- "--model $T/none.graft does not exist" "$T/err"; then ok "a missing --model: does not exist"
+else bad "missing --model (exit $rc)"; fi
+run env GRAFT_DEVICE=no-such-device "$G" eval --model "$SRC/data/onnx/resnet_mini.onnx"
+if [ "$rc" -eq 1 ] && grep -q "is an ONNX model; convert it" "$T/err" && grep -q "graft import .*resnet_mini.onnx --out" "$T/err"
+then ok "--model x.onnx points to graft import"; else bad "--model x.onnx (exit $rc)"; fi
+run env GRAFT_DEVICE=no-such-device "$G" finetune --from "$SRC/data/onnx/resnet_mini.onnx" --data "$T/none"
+if [ "$rc" -eq 1 ] && grep -q "is an ONNX model" "$T/err"; then ok "finetune --from x.onnx points to graft import"
+else bad "finetune --from x.onnx (exit $rc)"; fi
+touch "$T/x.graft"
+run env GRAFT_DEVICE=no-such-device "$G" finetune --from "$T/x.graft" --data "$T/none"
+if [ "$rc" -eq 1 ] && grep -q -- "--data $T/none does not exist" "$T/err"; then ok "finetune: a missing --data does not exist, before the device"
+else bad "finetune missing --data (exit $rc)"; fi
+run env GRAFT_DEVICE=no-such-device "$G" predict --model "$T/x.graft" "$T/none.jpg"
+if [ "$rc" -eq 1 ] && grep -q "$T/none.jpg does not exist" "$T/err"; then ok "predict: a missing image does not exist, before the device"
+else bad "predict missing image (exit $rc)"; fi
+run "$G" finetune --help
+if grep -q -- '--epochs N  *epochs (default 15)' "$T/out" && grep -q -- '--batch N  *batch size (default 32)' "$T/out"
+then ok "finetune --help shows its own epochs and batch defaults"; else bad "finetune --help defaults"; fi
 run "$G" train --epochs abc
 if [ "$rc" -eq 2 ] && grep -q "epochs" "$T/err"; then ok "--epochs abc exits 2"; else bad "--epochs abc (exit $rc)"; fi
 run "$G" eval

@@ -1,6 +1,9 @@
 /* Class-folder and CSV datasets: class order, hidden and empty folders,
- * non-PNG files (error or skip), resizing, CSV labels and bad lines. */
+ * non-image files (error or skip), JPEG and PNG mixed (by content), formats
+ * graft does not read, resizing, CSV labels and bad lines. */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "dataset.h"
 #include "testutil.h"
@@ -130,6 +133,72 @@ START_TEST(folder)
 }
 END_TEST
 
+/* Copies the committed fixture data/fixtures/jpeg/name to dir/as. */
+static void put_fixture(const char *dir, const char *name, const char *as)
+{
+    char src[1024], dst[1024];
+    snprintf(src, sizeof src, "%s/fixtures/jpeg/%s", GRAFT_DATA_DIR, name);
+    FILE *f = fopen(src, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", src);
+    unsigned char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    tu_path(dst, sizeof dst, dir, as);
+    tu_write(dst, buf, n);
+}
+
+/* A class folder of JPEGs (baseline, progressive, grey, CMYK, EXIF-rotated)
+ * and PNGs loads by content, whatever the names say; a WebP is refused as
+ * an unsupported format naming the file, or skipped and counted. */
+START_TEST(mixed_jpeg_png)
+{
+    char root[256], p[512], err[512];
+    tu_tmpdir(root, sizeof root);
+    sub(p, sizeof p, root, "a");
+    tu_mkdir(p);
+    put_fixture(p, "baseline.jpg", "b.jpg");
+    put_fixture(p, "progressive.jpg", "p.JPEG");
+    put_fixture(p, "exif6_be.jpg", "r.jpg");
+    put_png(p, "x.png", 5, 5, 1);
+    sub(p, sizeof p, root, "b");
+    tu_mkdir(p);
+    put_fixture(p, "grey.jpg", "g.jpg");
+    put_fixture(p, "cmyk_adobe.jpg", "c.jpg");
+    put_fixture(p, "png_named.jpg", "png_named.jpg");
+    put_png(p, "photo_no_ext", 6, 4, 2);
+    data_load_opts o = {3, 7, 7, 0};
+    data_report r;
+    dataset *d;
+    ck_assert_msg(dataset_load_folder(root, &o, &r, &d, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert_int_eq(d->n, 8);
+    ck_assert_int_eq(d->nclasses, 2);
+    int cnt[2] = {0, 0};
+    for (int i = 0; i < d->n; i++) cnt[d->y[i]]++;
+    ck_assert_int_eq(cnt[0], 4);
+    ck_assert_int_eq(cnt[1], 4);
+    /* a decoded JPEG is not blank */
+    const float *img = dataset_image(d, 0);
+    float mx = 0;
+    for (int i = 0; i < 3 * 49; i++) mx = img[i] > mx ? img[i] : mx;
+    ck_assert(mx > 0.05f);
+    dataset_free(d);
+    data_report_free(&r);
+
+    put_fixture(p, "sample.webp", "w.jpg");
+    ck_assert_int_eq(dataset_load_folder(root, &o, NULL, &d, err, sizeof err), GRAFT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(err, "w.jpg") && strstr(err, "unsupported image format (WebP)"), "%s", err);
+    put_fixture(p, "truncated.jpg", "t.jpg");
+    o.skip_bad = 1;
+    ck_assert_msg(dataset_load_folder(root, &o, &r, &d, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert_int_eq(r.bad_skipped, 2);
+    ck_assert_int_eq(r.unsupported_skipped, 1);
+    ck_assert_int_eq(d->n, 8);
+    dataset_free(d);
+    data_report_free(&r);
+    tu_rmtree(root);
+}
+END_TEST
+
 START_TEST(csv)
 {
     char root[256], p[1024], err[512];
@@ -200,6 +269,7 @@ int main(void)
     Suite *s = suite_create("data_folder");
     TCase *tc = tcase_create("folder");
     tcase_add_test(tc, folder);
+    tcase_add_test(tc, mixed_jpeg_png);
     tcase_add_test(tc, csv);
     suite_add_tcase(s, tc);
     return tu_run(s);

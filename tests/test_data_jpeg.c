@@ -78,7 +78,7 @@ static void free_refs(void)
 
 static unsigned char *read_fixture(const char *name, size_t *n)
 {
-    char p[1024];
+    char p[4096];
     snprintf(p, sizeof p, FIX "%s", name);
     unsigned char *buf;
     ck_assert_msg(file_read_all(p, 1 << 20, &buf, n) == 0, "cannot read %s", p);
@@ -105,7 +105,7 @@ static double compare_with_ref(const float *x, int ch, const ref_image *r)
 
 static float *decode_file_ok(const char *name, int ch, int *w, int *h)
 {
-    char p[1024], err[512];
+    char p[4096], err[512];
     snprintf(p, sizeof p, FIX "%s", name);
     float *x;
     graft_status s = image_decode_file(p, ch, &x, w, h, err, sizeof err);
@@ -358,7 +358,7 @@ START_TEST(reduced_size_decode)
 
     /* orientation is taken into account: exif6_be is stored 7x13, upright
      * 13x7; asking for 4x2 upright allows 1/4 (upright 4x2), not 1/8 */
-    char p[1024];
+    char p[4096];
     snprintf(p, sizeof p, FIX "exif6_be.jpg");
     float *x;
     int w, h;
@@ -392,7 +392,7 @@ static void expect_refused(const unsigned char *buf, size_t n, const char *name,
 
 static void expect_file_refused(const char *name, graft_status want, const char *words)
 {
-    char p[1024], err[512] = "";
+    char p[4096], err[512] = "";
     snprintf(p, sizeof p, FIX "%s", name);
     float *x;
     int w, h;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "graft_data.h"
 #include "testutil.h"
 
 static const int counts[5] = {10, 23, 7, 50, 3};
@@ -55,6 +56,67 @@ START_TEST(select_classes)
     int dup[2] = {1, 1}, oob[1] = {5};
     ck_assert_int_eq(dataset_select_classes(d, dup, 2, &s, err, sizeof err), GRAFT_ERR_INVALID_ARG);
     ck_assert_int_eq(dataset_select_classes(d, oob, 1, &s, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    dataset_free(d);
+}
+END_TEST
+
+/* Classes meet a model's by name; by index only when one side is
+ * nameless; numeric names on both sides match as names. */
+START_TEST(class_match)
+{
+    dataset *d = make(), *r;
+    char err[256];
+    graft_class_match m;
+    const char *model[4] = {"x", "d", "a", "c"};
+    ck_assert(graft_class_match_names(model, 4, d, &m, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(m.by_name, 1);
+    const int to[5] = {2, -1, 3, 1, -1};
+    ck_assert_mem_eq(m.to_model, to, sizeof to);
+    ck_assert_int_eq(m.nunknown, 2);
+    ck_assert_int_eq(m.unknown[0], 1);
+    ck_assert_int_eq(m.unknown[1], 4);
+    ck_assert_int_eq(m.nabsent, 1);
+    ck_assert_int_eq(m.absent[0], 0);
+    int dropped = 0;
+    ck_assert(graft_dataset_relabel(d, &m, model, &r, &dropped, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(dropped, counts[1] + counts[4]);
+    ck_assert_int_eq(r->nclasses, 4);
+    ck_assert_str_eq(r->class_names[1], "d");
+    int j = 0;
+    for (int i = 0; i < d->n; i++) {
+        if (to[d->y[i]] < 0) continue;
+        ck_assert_int_eq(r->y[j], to[d->y[i]]);
+        ck_assert_mem_eq(dataset_image(r, j), dataset_image(d, i), 12 * sizeof(float));
+        j++;
+    }
+    ck_assert_int_eq(j, r->n);
+    dataset_free(r);
+    graft_class_match_free(&m);
+    /* a nameless model: by position, classes past its outputs unknown */
+    ck_assert(graft_class_match_names(NULL, 3, d, &m, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(m.by_name, 0);
+    ck_assert_int_eq(m.data_named, 1);
+    ck_assert_int_eq(m.model_named, 0);
+    ck_assert_int_eq(m.to_model[2], 2);
+    ck_assert_int_eq(m.nunknown, 2);
+    graft_class_match_free(&m);
+    dataset_free(d);
+    /* "5","7" (a selection of unnamed data) against "0".."9": by name */
+    const char *sel[2] = {"5", "7"}, *digits[10] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    ck_assert(dataset_create(1, 1, 1, 2, sel, &d, err, sizeof err) == GRAFT_OK);
+    ck_assert(graft_class_match_names(digits, 10, d, &m, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(m.by_name, 1);
+    ck_assert_int_eq(m.to_model[0], 5);
+    ck_assert_int_eq(m.to_model[1], 7);
+    ck_assert_int_eq(m.nabsent, 8);
+    graft_class_match_free(&m);
+    /* a match made for another dataset is refused */
+    dataset *e = make();
+    ck_assert(graft_class_match_names(digits, 10, e, &m, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(m.by_name, 0);
+    ck_assert_int_eq(graft_dataset_relabel(d, &m, digits, &r, NULL, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    graft_class_match_free(&m);
+    dataset_free(e);
     dataset_free(d);
 }
 END_TEST
@@ -200,6 +262,7 @@ int main(void)
     Suite *s = suite_create("data_select");
     TCase *tc = tcase_create("select");
     tcase_add_test(tc, select_classes);
+    tcase_add_test(tc, class_match);
     tcase_add_test(tc, per_class);
     tcase_add_test(tc, split);
     tcase_add_test(tc, kfold);

@@ -339,6 +339,61 @@ START_TEST(export_round_trip)
 }
 END_TEST
 
+/* The model card survives export -> import: names with quotes, a
+ * backslash, a newline and UTF-8; mean/std per channel; arch. A file
+ * without a card reads as nameless with mean 0, std 1. */
+START_TEST(model_card_round_trip)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = NULL, *back = NULL;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_arch_params ap = graft_arch_default_params("refnet");
+    ap.classes = 4;
+    ap.channels = 3;
+    ck_assert_int_eq(graft_model_build_arch(m, "refnet", &ap), GRAFT_OK);
+    char *names[4] = {"cat", "rocket \"ship\"", "back\\slash\nline", "caf\xc3\xa9"};
+    graft_model_meta meta = {0};
+    snprintf(meta.arch, sizeof meta.arch, "refnet");
+    meta.nclasses = 4;
+    meta.class_names = names;
+    const float mean[4] = {0.485f, 0.456f, 0.406f, 0}, stdv[4] = {0.229f, 0.224f, 0.225f, 1};
+    memcpy(meta.mean, mean, sizeof mean);
+    memcpy(meta.std, stdv, sizeof stdv);
+    char path[1024];
+    const char *t = getenv("TMPDIR");
+    snprintf(path, sizeof path, "%s/graft-card-%ld.onnx", t && *t ? t : "/tmp", (long)getpid());
+    ck_assert_msg(graft_onnx_export_meta(m, &meta, path, 0) == GRAFT_OK, "%s", graft_last_error(ctx));
+    graft_model_meta got;
+    int keys = 0;
+    ck_assert_msg(graft_onnx_import_meta(ctx, path, &back, &got, &keys, NULL, 0) == GRAFT_OK, "%s",
+                  graft_last_error(ctx));
+    ck_assert_int_eq(keys, 4); /* arch, class_names, mean, std */
+    ck_assert_str_eq(got.arch, "refnet");
+    ck_assert_int_eq(got.nclasses, 4);
+    for (int k = 0; k < 4; k++) ck_assert_str_eq(got.class_names[k], names[k]);
+    for (int c = 0; c < 3; c++) {
+        ck_assert_float_eq(got.mean[c], mean[c]);
+        ck_assert_float_eq(got.std[c], stdv[c]);
+    }
+    graft_model_meta_free(&got);
+    graft_model_free(back);
+    /* without a card */
+    ck_assert_int_eq(graft_onnx_export(m, path, 0), GRAFT_OK);
+    ck_assert_int_eq(graft_onnx_import_meta(ctx, path, &back, &got, &keys, NULL, 0), GRAFT_OK);
+    ck_assert_int_eq(keys, 0);
+    ck_assert_int_eq(got.nclasses, 0);
+    ck_assert_ptr_null(got.class_names);
+    ck_assert_str_eq(got.arch, "custom");
+    ck_assert_float_eq(got.mean[0], 0);
+    ck_assert_float_eq(got.std[2], 1);
+    graft_model_meta_free(&got);
+    graft_model_free(back);
+    unlink(path);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 /* Imported models (BN kept or folded by the exporter) train: the loss on a
  * small batch falls under SGD. */
 START_TEST(imported_models_train)
@@ -388,6 +443,7 @@ int main(void)
     tcase_add_test(tc, unsupported_ops_listed);
     tcase_add_test(tc, corrupt_files);
     tcase_add_test(tc, export_round_trip);
+    tcase_add_test(tc, model_card_round_trip);
     tcase_add_test(tc, imported_models_train);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -10,7 +10,7 @@ typedef struct opt {
     opt_type type;
     void *ptr;          /* int* (FLAG, INT), float* (FLOAT), const char ** (STRING) */
     const char *metavar;/* "N", "PATH"; NULL for flags */
-    const char *help;
+    const char *help;   /* "{}" is replaced by the starting value in --help */
     double min, max;    /* range for INT/FLOAT when min < max */
 } opt;
 
@@ -27,4 +27,15 @@ typedef struct cmd_spec {
  * was printed (caller exits 0), 2 on a usage error (message printed). */
 int args_parse(const cmd_spec *spec, int argc, char **argv, char ***pos, int *npos);
 void args_help(const cmd_spec *spec);
+/* Splits a comma-separated option value in place ("0,1" -> "0", "1"):
+ * items[] points into s. Returns the count, or -1 when an item is empty
+ * or there are more than max. */
+int args_split_list(char *s, const char **items, int max);
+/* For --help-defaults (a developer check): compares every "(default X)" in
+ * the option help with the value the option table starts from (before
+ * parsing), prints each mismatch and a summary on stdout, and returns 1
+ * when any differs. "(default: prose)" is not checked; "off"/"none" mean 0
+ * or no value. args_parse runs it for --help-defaults (exit 0 when all
+ * agree, 2 otherwise). */
+int args_check_defaults(const cmd_spec *spec);
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "class_match_cli.h"
 #include "cli.h"
 #include "common.h"
 #include "console.h"
@@ -19,14 +20,14 @@ int cmd_eval(int argc, char **argv)
     common_opts co = {NULL, 0, 1};
     const char *model = NULL, *data = "fashion-mnist", *classes = NULL, *split = NULL;
     const char *json = NULL, *csv = NULL, *preds = NULL;
-    int batch = 256, skip_bad = 0;
+    int batch = 256, skip_bad = 0, allow_unknown = 0;
     opt opts[] = {
         {"model", OPT_STRING, &model, "PATH", "model file to evaluate (required)", 0, 0},
         {"data", OPT_STRING, &data, "SPEC", "labelled data: fashion-mnist, an IDX file or folder, "
-         "a class folder root/<class>/*.png, or a path,label .csv (default fashion-mnist)", 0, 0},
-        {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default test)", 0, 0},
-        {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, e.g. 5,6,7 "
-         "or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
+         "a class folder root/<class>/<images>, or a path,label .csv (default fashion-mnist)", 0, 0},
+        {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default: test)", 0, 0},
+        {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, by name "
+         "or index: cat,rocket, 5,6,7 or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
         {"batch", OPT_INT, &batch, "N", "inference batch size (default 256)", 1, 65536},
         {"json", OPT_STRING, &json, "PATH", "write every metric and the confusion matrix as JSON", 0, 0},
         {"csv", OPT_STRING, &csv, "PATH", "write per-class precision/recall/F1/support as CSV", 0, 0},
@@ -34,13 +35,17 @@ int cmd_eval(int argc, char **argv)
          "label, predicted class and its probability", 0, 0},
         {"skip-bad", OPT_FLAG, &skip_bad, NULL, "skip unreadable image files (reported) instead "
          "of stopping", 0, 0},
+        {"allow-unknown", OPT_FLAG, &allow_unknown, NULL, "skip (and count) images of classes the "
+         "model lacks instead of stopping", 0, 0},
         COMMON_OPTS(co),
     };
     cmd_spec spec = {"graft eval --model PATH [--data SPEC] [OPTIONS]",
                      "Evaluates a model on labelled data, converted to the model's input shape and\n"
                      "normalised with the model's statistics. Prints top-1 and top-5 accuracy, the\n"
                      "mean loss, per-class precision, recall, F1 and support, and the confusion\n"
-                     "matrix. Labels are class indices of the model; differing class names are\n"
+                     "matrix. The data's classes are matched to the model's by name (by index only\n"
+                     "when one side has no names); a data class the model lacks is an error\n"
+                     "(--allow-unknown skips its images), model classes absent from the data are\n"
                      "reported.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
@@ -57,6 +62,7 @@ int cmd_eval(int argc, char **argv)
     graft_ctx *ctx;
     graft_model *m;
     graft_model_meta meta;
+    if (cli_check_data_path(CMD, "--data", data)) return 1;
     if (cli_open_model(CMD, &co, model, &ctx, &m, &meta)) return 1;
     graft_dataset *d = NULL;
     graft_eval_result er = {0};
@@ -68,12 +74,8 @@ int cmd_eval(int argc, char **argv)
         status = rc;
         goto done;
     }
-    if (graft_dataset_num_classes(d) > K) {
-        fprintf(stderr, CMD ": %s has %d classes but the model %s only %d (choose some with "
-                        "--classes)\n", data, graft_dataset_num_classes(d), model, K);
+    if (cli_match_classes(CMD, cli_model_names(&meta, K), K, "the model", data, allow_unknown, co.quiet, &d))
         goto done;
-    }
-    eval_report_compare_classes(d, &meta, co.quiet);
     int is_split = cli_has_test_split(data);
     const char *split_name = is_split ? (sp == SPLIT_TRAIN ? "train" : "test") : NULL;
     if (split && !is_split && !co.quiet)

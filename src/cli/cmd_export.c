@@ -24,7 +24,9 @@ int cmd_export(int argc, char **argv)
     cmd_spec spec = {"graft export MODEL.graft --out PATH [--fold-bn] [OPTIONS]",
                      "Writes a .graft model as an ONNX model (opset 13, input [N, C, H, W] with a\n"
                      "symbolic batch N, output the class scores before softmax). Layer names\n"
-                     "become node and tensor names; weights are float32 initializers.\n"
+                     "become node and tensor names; weights are float32 initializers. The\n"
+                     "model card (class names, mean/std, input shape, colour mode, resize/crop\n"
+                     "policy) goes into the file's metadata_props; graft import reads it back.\n"
                      "See docs/onnx.md.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char **pos = NULL;
@@ -37,6 +39,7 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, CMD ": give the model file and --out PATH (see --help)\n");
         return EXIT_USAGE;
     }
+    if (cli_check_model_path(CMD, "", in)) return 1;
     co.quiet = 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) return 1;
@@ -48,7 +51,7 @@ int cmd_export(int argc, char **argv)
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;
     }
-    if (graft_onnx_export(m, out, fold) != GRAFT_OK) {
+    if (graft_onnx_export_meta(m, &meta, out, fold) != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;
     }

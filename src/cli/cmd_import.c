@@ -33,15 +33,17 @@ int cmd_import(int argc, char **argv)
     opt opts[] = {
         {"out", OPT_STRING, &out, "PATH", "the .graft file to write (required)", 0, 0},
         {"mean", OPT_STRING, &mean, "LIST", "per-channel input mean the network expects, "
-         "e.g. 0.485,0.456,0.406 (default 0)", 0, 0},
-        {"std", OPT_STRING, &std, "LIST", "per-channel input std (default 1)", 0, 0},
+         "e.g. 0.485,0.456,0.406 (default: the file's model card, else 0)", 0, 0},
+        {"std", OPT_STRING, &std, "LIST", "per-channel input std (default: the file's model "
+         "card, else 1)", 0, 0},
         COMMON_OPTS(co),
     };
     cmd_spec spec = {"graft import MODEL.onnx --out PATH [OPTIONS]",
                      "Converts an ONNX image classifier or backbone (opsets 9-17) into a .graft\n"
                      "model: layers keep the ONNX node names (for --freeze-until), a final\n"
                      "Gemm/MatMul becomes the classifier finetune replaces, a final Softmax is\n"
-                     "dropped. Unsupported operators are listed and nothing is written.\n"
+                     "dropped. Unsupported operators are listed and nothing is written. A model\n"
+                     "card that graft export wrote (class names, mean/std) is read back.\n"
                      "See docs/onnx.md.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 1};
     char **pos = NULL;
@@ -56,26 +58,22 @@ int cmd_import(int argc, char **argv)
     }
     graft_model_meta meta;
     memset(&meta, 0, sizeof meta);
-    for (int c = 0; c < 4; c++) meta.std[c] = 1.0f;
-    float v[4];
+    float vm[4], vs[4];
     int nm = 0, ns = 0;
-    if (mean && (nm = parse_floats(mean, v)) < 1) {
+    if (mean && (nm = parse_floats(mean, vm)) < 1) {
         fprintf(stderr, CMD ": --mean '%s': expected up to 4 comma-separated numbers\n", mean);
         return EXIT_USAGE;
     }
-    for (int c = 0; mean && c < 4; c++) meta.mean[c] = v[nm == 1 ? 0 : c < nm ? c : nm - 1];
-    if (std && (ns = parse_floats(std, v)) < 1) {
+    if (std && (ns = parse_floats(std, vs)) < 1) {
         fprintf(stderr, CMD ": --std '%s': expected up to 4 comma-separated numbers\n", std);
         return EXIT_USAGE;
     }
-    for (int c = 0; std && c < 4; c++) {
-        meta.std[c] = v[ns == 1 ? 0 : c < ns ? c : ns - 1];
-        if (!(meta.std[c] > 0)) {
+    for (int c = 0; c < ns; c++)
+        if (!(vs[c] > 0)) {
             fprintf(stderr, CMD ": --std values must be positive\n");
             return EXIT_USAGE;
         }
-    }
-    snprintf(meta.arch, sizeof meta.arch, "custom");
+    if (cli_check_data_path(CMD, "", in)) return 1; /* exists (any file) */
     int quiet = co.quiet;
     co.quiet = 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);
@@ -83,15 +81,28 @@ int cmd_import(int argc, char **argv)
     graft_model *m = NULL;
     char note[512];
     int status = 1;
+    int card = 0;
     console con;
     console_init(&con, CMD, quiet, 0, NULL);
     graft_ctx_set_progress(ctx, console_progress, &con);
-    graft_status is = graft_onnx_import(ctx, in, &m, note, sizeof note);
+    graft_status is = graft_onnx_import_meta(ctx, in, &m, &meta, &card, note, sizeof note);
     graft_ctx_set_progress(ctx, NULL, NULL);
     progress_clear(&con.pr);
     if (is != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;
+    }
+    /* --mean/--std beat the file's card */
+    for (int c = 0; mean && c < 4; c++) meta.mean[c] = vm[nm == 1 ? 0 : c < nm ? c : nm - 1];
+    for (int c = 0; std && c < 4; c++) meta.std[c] = vs[ns == 1 ? 0 : c < ns ? c : ns - 1];
+    int outs = cli_model_classes(m);
+    if (meta.nclasses && meta.nclasses != outs) {
+        fprintf(stderr, CMD ": warning: the model card names %d classes but the network has %d "
+                        "outputs; names dropped\n", meta.nclasses, outs);
+        for (int k = 0; k < meta.nclasses; k++) free(meta.class_names[k]);
+        free(meta.class_names);
+        meta.class_names = NULL;
+        meta.nclasses = 0;
     }
     char json[1200];
     const char *base = strrchr(in, '/');
@@ -113,10 +124,15 @@ int cmd_import(int argc, char **argv)
     int last = graft_model_num_nodes(m) - 1, c, h, w;
     graft_model_node_shape(m, last, &c, &h, &w);
     if (note[0] && !quiet) fprintf(stderr, CMD ": note: %s\n", note);
+    if (card && !quiet)
+        fprintf(stderr, CMD ": model card: %d class names, mean %g,%g,%g, std %g,%g,%g\n",
+                meta.nclasses, (double)meta.mean[0], (double)meta.mean[1], (double)meta.mean[2],
+                (double)meta.std[0], (double)meta.std[1], (double)meta.std[2]);
     printf("imported %s: %d nodes, %zu parameters, %d outputs; wrote %s\n", in,
            graft_model_num_nodes(m), graft_model_param_count(m), c, out);
     status = 0;
 done:
+    graft_model_meta_free(&meta);
     graft_model_free(m);
     graft_ctx_destroy(ctx);
     return status;

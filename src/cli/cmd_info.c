@@ -23,8 +23,8 @@ int cmd_info(int argc, char **argv)
         {"model", OPT_STRING, &model, "PATH", "describe this model file", 0, 0},
         {"arch", OPT_STRING, &arch, "NAME", "or describe a built-in architecture: refnet, "
          "resnet18 or mobilenetv2", 0, 0},
-        {"classes", OPT_INT, &classes, "N", "--arch: number of classes (default 10)", 1, 1000000},
-        {"size", OPT_INT, &size, "N", "--arch: input size (default 28 for refnet, else 224)", 8, 4096},
+        {"classes", OPT_INT, &classes, "N", "--arch: number of classes (default: 10)", 1, 1000000},
+        {"size", OPT_INT, &size, "N", "--arch: input size (default: 28 for refnet, else 224)", 8, 4096},
         {"width", OPT_FLOAT, &width, "F", "--arch: width multiplier for resnet18/mobilenetv2 "
          "(default 1)", 0.05, 4},
         {"batch", OPT_INT, &batch, "N", "batch size of the memory estimate (default 64)", 1, 65536},
@@ -61,6 +61,7 @@ int cmd_info(int argc, char **argv)
     }
     /* Building or loading a model needs a context (parameters live there). */
     co.quiet = 1;
+    if (model && cli_check_model_path(CMD, "--model", model)) return 1;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) return 1;
     graft_model *m = NULL;

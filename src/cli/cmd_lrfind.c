@@ -33,7 +33,7 @@ int cmd_lrfind(int argc, char **argv)
         {"strategy", OPT_STRING, &fc.strategy, "NAME", "the fine-tuning whose --lr to find: recipe "
          "(default: after its phase 1, the rate of phase 2), finetune, linear-probe", 0, 0},
         {"head-epochs", OPT_INT, &fc.head_epochs, "E", "recipe: epochs of phase 1 before the "
-         "sweep (default 15, as finetune's)", 1, 100000},
+         "sweep (default: 15, as finetune's)", 1, 100000},
         {"bn", OPT_STRING, &fc.bn, "MODE", "frozen or train (default: as finetune)", 0, 0},
         {"lr-min", OPT_FLOAT, &lc.lr_min, "F", "lowest learning rate (default 1e-06)", 1e-12, 100},
         {"lr-max", OPT_FLOAT, &lc.lr_max, "F", "highest learning rate (default 10)", 1e-12, 1000},

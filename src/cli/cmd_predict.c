@@ -1,4 +1,4 @@
-/* graft predict: classify PNG files with a trained model. */
+/* graft predict: classify image files (PNG, JPEG) with a trained model. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,19 +46,21 @@ int cmd_predict(int argc, char **argv)
          "instead of stopping", 0, 0},
         COMMON_OPTS(co),
     };
-    cmd_spec spec = {"graft predict --model PATH [OPTIONS] IMAGE.png... | DIR...",
-                     "Classifies PNG images: each is decoded to the model's channels, resized\n"
-                     "(shorter side) and centre-cropped to its input size, normalised with the\n"
-                     "model's statistics and run in batches. A directory stands for every *.png\n"
-                     "below it (recursively, sorted by path). Prints path, predicted label and\n"
-                     "probability (and the next K-1 classes with --top K).",
+    cmd_spec spec = {"graft predict --model PATH [OPTIONS] IMAGE... | DIR...",
+                     "Classifies images (PNG or JPEG, told by content): each is decoded to the\n"
+                     "model's channels, resized (shorter side) and centre-cropped to its input\n"
+                     "size, normalised with the model's statistics and run in batches. A\n"
+                     "directory stands for every image file below it (.png .jpg .jpeg ...;\n"
+                     "recursively, sorted by path); files in formats graft does not read (WebP,\n"
+                     "BMP, GIF, TIFF, HEIF) are reported by name. Prints path, predicted label\n"
+                     "and probability (and the next K-1 classes with --top K).",
                      opts, (int)(sizeof opts / sizeof opts[0]), 1 << 30};
     char **pos = NULL, **files = NULL, err[4200];
     int npos = 0, nfiles = 0, status = 1, c, h, w, K, bad = 0;
     int rc = args_parse(&spec, argc, argv, &pos, &npos);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     if (!model || npos == 0) {
-        fprintf(stderr, CMD ": %s (see --help)\n", !model ? "--model PATH is required" : "give PNG files or directories");
+        fprintf(stderr, CMD ": %s (see --help)\n", !model ? "--model PATH is required" : "give image files or directories");
         free(pos);
         return EXIT_USAGE;
     }
@@ -71,14 +73,14 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (nfiles == 0) {
-        fprintf(stderr, CMD ": no PNG files found\n");
+        fprintf(stderr, CMD ": no image files found\n");
         goto done;
     }
     if (cli_open_model(CMD, &co, model, &ctx, &m, &meta)) goto done;
     graft_model_node_shape(m, 0, &c, &h, &w);
     K = cli_model_classes(m);
     if (c != 1 && c != 3) {
-        fprintf(stderr, CMD ": %s expects %d input channels; PNG input needs 1 or 3\n", model, c);
+        fprintf(stderr, CMD ": %s expects %d input channels; image input needs 1 or 3\n", model, c);
         goto done;
     }
     if (top > K) top = K;

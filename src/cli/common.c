@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
@@ -30,6 +32,44 @@ graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
                 bs.programs_from_cache ? "from cache" : "compiled", bs.build_seconds);
     }
     return ctx;
+}
+
+static int ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcasecmp(s + n - m, suffix);
+}
+
+int cli_check_model_path(const char *cmd, const char *what, const char *path)
+{
+    struct stat st;
+    const char *sp = what && *what ? " " : "";
+    if (stat(path, &st) != 0) {
+        fprintf(stderr, "%s: %s%s%s does not exist\n", cmd, what ? what : "", sp, path);
+        return 1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s%s%s is a directory, not a model file\n", cmd, what ? what : "", sp,
+                path);
+        return 1;
+    }
+    if (ends_with_ci(path, ".onnx")) {
+        size_t L = strlen(path) - 5;
+        fprintf(stderr, "%s: %s%s%s is an ONNX model; convert it to a .graft model first:\n"
+                        "  graft import %s --out %.*s.graft\n", cmd, what ? what : "", sp, path,
+                path, (int)L, path);
+        return 1;
+    }
+    return 0;
+}
+
+int cli_check_data_path(const char *cmd, const char *what, const char *spec)
+{
+    struct stat st;
+    if (!spec || !strcmp(spec, "fashion-mnist") || stat(spec, &st) == 0) return 0;
+    fprintf(stderr, "%s: %s%s%s does not exist\n", cmd, what ? what : "", what && *what ? " " : "",
+            spec);
+    return 1;
 }
 
 int cli_has_test_split(const char *spec) { return graft_data_has_test_split(spec); }

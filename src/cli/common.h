@@ -43,6 +43,15 @@ int cli_load_data(const char *cmd, const data_request *rq, graft_dataset **out);
 /* True when spec names an IDX source that has a test split. */
 int cli_has_test_split(const char *spec);
 
+/* Checks made before a device is opened (opening one compiles kernels):
+ * path names an existing model file, and not an ONNX model (which wants
+ * graft import first); what is the option ("--model") or "" for a
+ * positional argument. Returns 0, or 1 after printing why. */
+int cli_check_model_path(const char *cmd, const char *what, const char *path);
+/* A data source spec names something that exists ("fashion-mnist" is taken
+ * as it is; the loader says if it is not installed). 0, or 1 after printing. */
+int cli_check_data_path(const char *cmd, const char *what, const char *spec);
+
 /* Exit status for a failed library call: 2 for GRAFT_ERR_INVALID_ARG
  * (the request was wrong), else 1. */
 int cli_exit_status(graft_status s);

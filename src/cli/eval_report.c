@@ -26,7 +26,8 @@ void eval_report_print(const eval_report *e)
     int K = r->classes;
     char nb[32], tb[32];
     printf("top-1 accuracy: %.2f%%\n", 100 * r->top1);
-    printf("top-5 accuracy: %.2f%%\n", 100 * r->top5);
+    if (K > 5) /* with 5 classes or fewer it is 100% by definition */
+        printf("top-5 accuracy: %.2f%%\n", 100 * r->top5);
     printf("mean loss: %.4f\n\n", r->loss);
 
     printf("%-3s %-20s %9s %7s %7s %8s\n", "#", "class", "precision", "recall", "f1", "support");
@@ -154,25 +155,4 @@ int eval_report_csv(const eval_report *e, const char *path)
     int rc = tb_write(&tb, CMD, path);
     tb_free(&tb);
     return rc;
-}
-
-/* Reports differing class names; the labels are used as indices anyway. */
-void eval_report_compare_classes(const graft_dataset *d, const graft_model_meta *meta, int quiet)
-{
-    int differ = 0;
-    for (int c = 0; c < graft_dataset_num_classes(d) && c < meta->nclasses; c++) {
-        const char *a = graft_dataset_class_name(d, c);
-        const char *b = meta->class_names ? meta->class_names[c] : NULL;
-        if (!a || !b || !strcmp(a, b)) continue;
-        if (!differ && !quiet)
-            fprintf(stderr, CMD ": note: the data's class names differ from the model's; "
-                            "labels are taken as class indices:\n");
-        if (!quiet && differ < 5)
-            fprintf(stderr, "  class %d: data '%s', model '%s'\n", c, a, b);
-        differ++;
-    }
-    if (differ > 5 && !quiet) fprintf(stderr, "  ... %d classes differ in all\n", differ);
-    if (graft_dataset_num_classes(d) < meta->nclasses && !quiet)
-        fprintf(stderr, CMD ": note: the data has %d of the model's %d classes\n", graft_dataset_num_classes(d),
-                meta->nclasses);
 }

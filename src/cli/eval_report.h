@@ -20,6 +20,4 @@ int eval_report_csv(const eval_report *e, const char *path);
 /* One row per image of d: index, path, true and predicted class, its
  * probability (needs r->probs). */
 int eval_report_predictions(const eval_report *e, const graft_dataset *d, const char *path);
-/* Notes on stderr where d's class names differ from the model's. */
-void eval_report_compare_classes(const graft_dataset *d, const graft_model_meta *meta, int quiet);
 #endif

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "class_match_cli.h"
 #include "cli.h"
+#include "modelcli.h"
 
 void finetune_cli_defaults(finetune_cli *f)
 {
@@ -130,6 +132,9 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         return EXIT_USAGE;
     }
     if (fc && finetune_cli_check(cmd, fc, to, fp)) return EXIT_USAGE;
+    if (cli_check_model_path(cmd, "--from", from) || cli_check_data_path(cmd, "--data", to->data) ||
+        cli_check_data_path(cmd, "--eval-data", to->eval_data))
+        return 1;
     if (!(t->ctx = cli_open_device(cmd, co))) return 1;
     int rc = 1, c, h, w;
     if (graft_model_load(t->ctx, from, &t->src, &t->smeta) != GRAFT_OK) {
@@ -146,6 +151,17 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
     }
     if (rc) goto fail;
     rc = 1;
+    if (fc && fc->keep_head) {
+        /* The source's classifier stays: its outputs are the classes, so
+         * the data's labels must be those outputs, matched by name. */
+        int K = cli_model_classes(t->src);
+        const char *const *names = cli_model_names(&t->smeta, K);
+        if (cli_match_classes(cmd, names, K, "the source model", to->data, 0, co->quiet, &t->train))
+            goto fail;
+        if (t->eval && cli_match_classes(cmd, names, K, "the source model", "the evaluation data",
+                                         0, co->quiet, &t->eval))
+            goto fail;
+    }
     if (finetune_meta(cmd, to, t->train, &t->smeta, &t->meta)) goto fail;
     if (fc && finetune_cli_freeze(cmd, fc, t->src, from, fp)) goto fail;
     return 0;

@@ -25,7 +25,7 @@ void finetune_cli_defaults(finetune_cli *f);
 
 #define FINETUNE_OPTS(f)                                                                       \
     {"strategy", OPT_STRING, &(f).strategy, "NAME", "recipe, linear-probe, finetune or gradual " \
-     "(default " FINETUNE_DEFAULT_STRATEGY_HELP ")", 0, 0},                                    \
+     "(default: " FINETUNE_DEFAULT_STRATEGY_HELP ")", 0, 0},                                    \
     {"keep-head", OPT_FLAG, &(f).keep_head, NULL, "keep the source classifier (same classes)", 0, 0}, \
     {"freeze-until", OPT_STRING, &(f).freeze, "LAYER", "finetune: keep layers up to this one "  \
      "(name or index, see graft info) frozen; without augmentation their output is computed "  \
@@ -33,17 +33,17 @@ void finetune_cli_defaults(finetune_cli *f);
     {"no-cache", OPT_FLAG, &(f).no_cache, NULL, "with --freeze-until: run the frozen layers at " \
      "every step instead of caching their output", 0, 0},                                      \
     {"lr-backbone", OPT_FLOAT, &(f).lr_backbone, "F", "learning-rate multiplier below the head "  \
-     "(default 1; recipe: of the top backbone stage, default 0.1)", 0, 100},                  \
+     "(default: 1; recipe: 0.1, of the top backbone stage)", 0, 100},                  \
     {"lr-decay", OPT_FLOAT, &(f).lr_decay, "F", "further multiplier per stage below the head (default 1)", 0, 1}, \
     {"lr-floor", OPT_FLOAT, &(f).lr_floor, "F", "recipe: multiplier of the lowest backbone "     \
      "stage, geometric from --lr-backbone (default 0.01)", 0, 100},                            \
     {"head-epochs", OPT_INT, &(f).head_epochs, "E", "recipe: epochs of phase 1, the new head "   \
-     "alone on cached features (default --epochs)", 1, 100000},                                \
-    {"head-lr", OPT_FLOAT, &(f).head_lr, "F", "recipe: learning rate of phase 1 (default 0.1 "  \
+     "alone on cached features (default: as --epochs)", 1, 100000},                                \
+    {"head-lr", OPT_FLOAT, &(f).head_lr, "F", "recipe: learning rate of phase 1 (default: 0.1 " \
      "sgd, 0.003 adamw); --lr and --epochs are phase 2's", 0, 100},                            \
     {"unfreeze-every", OPT_INT, &(f).unfreeze_every, "E", "gradual: unfreeze one more stage every E epochs (default 2)", 1, 100000}, \
     {"bn", OPT_STRING, &(f).bn, "MODE", "frozen (keep source BatchNorm statistics) or train "   \
-     "(default train; recipe: frozen below 250 images per class; frozen layers always keep "    \
+     "(default: train; recipe: frozen below 250 images per class; frozen layers always keep "   \
      "theirs)", 0, 0}
 
 /* Checks --strategy and --bn, fills fp (freeze_until -1, keep_head,

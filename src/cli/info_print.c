@@ -77,9 +77,17 @@ void info_print_totals(const graft_model *m, int batch, int adamw)
 void info_print_meta(const graft_model_meta *meta, int channels)
 {
     printf("\nclasses (%d):", meta->nclasses);
-    char nb[32];
-    for (int k = 0; k < meta->nclasses; k++)
-        printf("%s %d=%s", k ? "," : "", k, cli_class_name(meta, k, nb, sizeof nb));
+    char nb[32], tb[32];
+    /* Long lists (ImageNet's 1000) show their first 12 and last 3. */
+    int K = meta->nclasses, head = K > 20 ? 12 : K;
+    for (int k = 0; k < K; k++) {
+        if (k == head) {
+            printf(", ... %d more ...", K - head - 3);
+            k = K - 3;
+        }
+        printf("%s %d=%s", k ? "," : "", k,
+               cli_trunc(cli_class_name(meta, k, nb, sizeof nb), tb, 25));
+    }
     printf("\nnormalisation: mean");
     for (int c = 0; c < channels && c < 4; c++) printf(" %.4f", (double)meta->mean[c]);
     printf(", std");

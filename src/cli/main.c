@@ -21,7 +21,7 @@ static const command commands[] = {
     {"lr-find", cmd_lrfind, "learning-rate range test: suggests finetune's --lr"},
     {"compare", cmd_compare, "scratch vs linear probe vs fine-tuning: time-to-accuracy report"},
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
-    {"predict", cmd_predict, "classify PNG images or folders of them"},
+    {"predict", cmd_predict, "classify images (PNG, JPEG) or folders of them"},
     {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
     {"import", cmd_import, "convert an ONNX model into a .graft model"},
     {"export", cmd_export, "write a .graft model as ONNX"},

@@ -8,6 +8,8 @@ int cli_open_model(const char *cmd, const common_opts *co, const char *path, gra
 {
     *m = NULL;
     memset(meta, 0, sizeof *meta);
+    *ctx = NULL;
+    if (cli_check_model_path(cmd, "--model", path)) return 1;
     if (!(*ctx = cli_open_device(cmd, co))) return 1;
     if (cli_load_model(cmd, *ctx, path, m, meta) == 0) return 0;
     graft_ctx_destroy(*ctx);

@@ -1,4 +1,5 @@
 #include "trainopts.h"
+#include "class_match_cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,24 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
     if (rc) {
         graft_dataset_free(*train);
         *train = NULL;
+        return rc;
+    }
+    /* Scores count only when the evaluation labels mean the training
+     * classes: match them by name (a test folder may lack some). */
+    int K = graft_dataset_num_classes(*train);
+    const char **names = malloc((size_t)K * sizeof *names);
+    if (!names) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        rc = 1;
+    } else {
+        for (int k = 0; k < K; k++) names[k] = graft_dataset_class_name(*train, k);
+        rc = cli_match_classes(cmd, names, K, "the training data", "the evaluation data", 0, co->quiet, eval);
+        free(names);
+    }
+    if (rc) {
+        graft_dataset_free(*train);
+        graft_dataset_free(*eval);
+        *train = *eval = NULL;
         return rc;
     }
     *eval_name = split == SPLIT_TEST ? "test" : "eval";

@@ -21,11 +21,11 @@ void trainopts_defaults(train_opts *t);
 
 #define TRAINOPTS_DATA(t)                                                                      \
     {"data", OPT_STRING, &(t).data, "SPEC", "training data: fashion-mnist, an IDX file or "     \
-     "folder, a class folder root/<class>/*.png, or a path,label .csv (default fashion-mnist)", 0, 0}, \
+     "folder, a class folder root/<class>/<images>, or a path,label .csv (default {})", 0, 0}, \
     {"eval-data", OPT_STRING, &(t).eval_data, "SPEC", "evaluation data (default: the test "     \
      "split of an IDX source, else none)", 0, 0},                                               \
-    {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, e.g. 5,6,7 or 5-9 "  \
-     "(relabelled 0..k-1, names kept)", 0, 0},                                                  \
+    {"classes", OPT_STRING, &(t).classes, "LIST", "use only these classes, by name or index: "  \
+     "cat,rocket, 5,6,7 or 5-9 (relabelled 0..k-1, names kept)", 0, 0},                                                  \
     {"eval-classes", OPT_STRING, &(t).eval_classes, "LIST", "classes of the evaluation data "   \
      "(default: same as --classes)", 0, 0},                                                     \
     {"per-class", OPT_INT, &(t).per_class, "N", "seeded sample of N images per class (few-shot)", 1, 100000000}, \
@@ -35,20 +35,21 @@ void trainopts_defaults(train_opts *t);
      "instead of stopping", 0, 0}
 
 #define TRAINOPTS_TRAIN(t)                                                                     \
-    {"epochs", OPT_INT, &(t).epochs, "N", "epochs (default 5)", 1, 100000},                      \
-    {"batch", OPT_INT, &(t).batch, "N", "batch size (default 64)", 1, 65536},                    \
-    {"lr", OPT_FLOAT, &(t).lr, "F", "learning rate (default 0.05 sgd, 0.001 adamw)", 0, 100},    \
+    {"epochs", OPT_INT, &(t).epochs, "N", "epochs (default {})", 1, 100000},                      \
+    {"batch", OPT_INT, &(t).batch, "N", "batch size (default {})", 1, 65536},                    \
+    {"lr", OPT_FLOAT, &(t).lr, "F", "learning rate (default: 0.05 sgd, 0.001 adamw; finetune: "   \
+     "0.1 linear-probe, else 0.01 sgd, 3e-4 adamw)", 0, 100},    \
     {"opt", OPT_STRING, &(t).opt, "NAME", "sgd or adamw (default sgd)", 0, 0},                   \
     {"momentum", OPT_FLOAT, &(t).momentum, "F", "SGD momentum (default 0.9)", 0, 0.999},         \
     {"nesterov", OPT_FLAG, &(t).nesterov, NULL, "Nesterov momentum", 0, 0},                      \
-    {"wd", OPT_FLOAT, &(t).wd, "F", "weight decay on weights (default 5e-4 sgd, 0.01 adamw)", 0, 1}, \
+    {"wd", OPT_FLOAT, &(t).wd, "F", "weight decay on weights (default: 5e-4 sgd, 0.01 adamw)", 0, 1}, \
     {"schedule", OPT_STRING, &(t).schedule, "NAME", "constant, step, cosine or onecycle "        \
      "(default cosine)", 0, 0},                                                                 \
     {"warmup", OPT_FLOAT, &(t).warmup, "EPOCHS", "linear learning-rate warm-up (default 0)", 0, 1000}, \
     {"label-smoothing", OPT_FLOAT, &(t).label_smoothing, "F", "label smoothing (default 0)", 0, 0.99}, \
     {"augment", OPT_STRING, &(t).augment, "LIST", "none, or any of crop,flip,rrc (default: "      \
      "none for grey images up to 28x28, crop,flip otherwise)", 0, 0},                           \
-    {"log", OPT_STRING, &(t).log, "PATH", "per-epoch log, .csv or .jsonl (default OUT-log.csv)", 0, 0}, \
+    {"log", OPT_STRING, &(t).log, "PATH", "per-epoch log, .csv or .jsonl (default: OUT-log.csv)", 0, 0}, \
     {"checkpoint-every", OPT_INT, &(t).ckpt_every, "N", "write OUT-ckpt.graft every N epochs "    \
      "(resume with --resume)", 0, 100000},                                                      \
     {"keep-best", OPT_FLAG, &(t).keep_best, NULL, "also write OUT-best.graft at the best "       \

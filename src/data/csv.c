@@ -161,7 +161,7 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
         if (!path) goto oom;
         if (rp[0] == '/') strcpy(path, rp);
         else sprintf(path, "%s/%s", dir, rp);
-        s = data_append_png(&d, opts, nclasses, all_int ? NULL : (const char *const *)names, path, labels[i],
+        s = data_append_image(&d, opts, nclasses, all_int ? NULL : (const char *const *)names, path, labels[i],
                             report, err, errlen);
         if (s) {
             /* prefix with the CSV position */
@@ -172,7 +172,7 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
         }
     }
     if (!d) {
-        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable PNG images", csv_path);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable images", csv_path);
         goto done;
     }
     *out = d;

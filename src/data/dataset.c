@@ -136,7 +136,7 @@ graft_status dataset_append(dataset *d, const float *img, int label, const char 
 }
 
 /* Copies images idx[] with labels remapped by map[] (NULL = identity). */
-static graft_status subset_mapped(const dataset *d, const int *idx, int n, const int *map, int nclasses,
+graft_status dataset_subset_mapped(const dataset *d, const int *idx, int n, const int *map, int nclasses,
                                   const char *const *names, dataset **out, char *err, size_t errlen)
 {
     graft_status s = dataset_create(d->c, d->h, d->w, nclasses, names, out, err, errlen);
@@ -163,7 +163,7 @@ fail:
 graft_status dataset_subset(const dataset *d, const int *idx, int n, dataset **out, char *err,
                             size_t errlen)
 {
-    return subset_mapped(d, idx, n, NULL, d->nclasses, (const char *const *)d->class_names, out, err, errlen);
+    return dataset_subset_mapped(d, idx, n, NULL, d->nclasses, (const char *const *)d->class_names, out, err, errlen);
 }
 
 graft_status dataset_select_classes(const dataset *d, const int *classes, int k, dataset **out,
@@ -194,7 +194,7 @@ graft_status dataset_select_classes(const dataset *d, const int *classes, int k,
     int m = 0;
     for (int i = 0; i < d->n; i++)
         if (map[d->y[i]] >= 0) idx[m++] = i;
-    s = subset_mapped(d, idx, m, map, k, names, out, err, errlen);
+    s = dataset_subset_mapped(d, idx, m, map, k, names, out, err, errlen);
 done:
     free(map);
     free(names);

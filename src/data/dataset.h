@@ -147,7 +147,7 @@ graft_status png_write_file(const char *path, const unsigned char *pix, int w, i
 typedef struct data_load_opts {
     int c;        /* 1 or 3 */
     int h, w;     /* target size; 0,0 = size of the first image */
-    int skip_bad; /* skip (and count) non-PNG / undecodable files */
+    int skip_bad; /* skip (and count) undecodable files and formats graft does not read */
 } data_load_opts;
 
 /* What a folder / CSV load ignored. Free with data_report_free. */
@@ -156,11 +156,13 @@ typedef struct data_report {
     int empty_classes; /* class folders without images, ignored */
     int stray_files;   /* regular files directly in the root, ignored */
     int bad_skipped;   /* bad files skipped because of skip_bad */
+    int unsupported_skipped; /* ... of which in formats graft does not read (WebP, ...) */
     char *messages;    /* malloc'd, one line per ignored item; may be NULL */
 } data_report;
 void data_report_free(data_report *r);
 
-/* root/<class>/<image>.png. Classes are the non-hidden, non-empty
+/* root/<class>/<image>: every non-hidden regular file of a class folder,
+ * PNG or JPEG by content (not by name). Classes are the non-hidden, non-empty
  * subdirectories sorted by strcmp; images in a class are sorted by strcmp.
  * Each image is decoded to opts->c channels and resized (shorter side) and
  * centre-cropped to h x w. report may be NULL. Caller owns *out. */
@@ -224,6 +226,12 @@ void augment_image(const float *src, int c, int h, int w, float *dst, const augm
 /* New dataset with images idx[0..n-1] (in that order). Caller owns *out. */
 graft_status dataset_subset(const dataset *d, const int *idx, int n, dataset **out, char *err,
                             size_t errlen);
+/* Images idx[0..n-1] with labels map[label] (NULL = as they are) in a
+ * dataset of nclasses classes named names (NULL = "0".."nclasses-1").
+ * Caller owns *out. */
+graft_status dataset_subset_mapped(const dataset *d, const int *idx, int n, const int *map,
+                                   int nclasses, const char *const *names, dataset **out,
+                                   char *err, size_t errlen);
 /* Keeps classes classes[0..k-1], relabelled 0..k-1 in the given order; the
  * class names are kept. Caller owns *out. */
 graft_status dataset_select_classes(const dataset *d, const int *classes, int k, dataset **out,

@@ -1,15 +1,15 @@
-/* Class-folder datasets: root/<class>/<image>.png. */
+/* Class-folder datasets: root/<class>/<image> (PNG or JPEG, by content). */
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 
-#include "internal.h"
 #include "dataset.h"
+#include "image.h"
+#include "internal.h"
 
 void data_report_free(data_report *r)
 {
@@ -35,26 +35,19 @@ void data_report_add(data_report *r, const char *fmt, ...)
     r->messages = p;
 }
 
-static int has_png_ext(const char *path)
-{
-    size_t n = strlen(path);
-    return n >= 4 && strcasecmp(path + n - 4, ".png") == 0;
-}
-
-graft_status data_append_png(dataset **d, const data_load_opts *o, int nclasses,
-                             const char *const *names, const char *path, int label,
-                             data_report *r, char *err, size_t errlen)
+graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasses,
+                               const char *const *names, const char *path, int label,
+                               data_report *r, char *err, size_t errlen)
 {
     float *pix = NULL, *rs = NULL;
     int w, h;
-    graft_status s;
-    if (!has_png_ext(path))
-        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: not a PNG file (expected a .png name)",
-                      path);
-    else s = png_decode_file(path, o->c, &pix, &w, &h, err, errlen);
-    if (s == GRAFT_ERR_FORMAT && o->skip_bad) {
+    /* JPEGs decode at a reduced size that still covers the target */
+    int fw = o->w > 0 ? o->w : *d ? (*d)->w : 0, fh = o->h > 0 ? o->h : *d ? (*d)->h : 0;
+    graft_status s = image_decode_file_fit(path, o->c, fw, fh, &pix, &w, &h, err, errlen);
+    if ((s == GRAFT_ERR_FORMAT || s == GRAFT_ERR_UNSUPPORTED) && o->skip_bad) {
         if (r) {
             r->bad_skipped++;
+            if (s == GRAFT_ERR_UNSUPPORTED) r->unsupported_skipped++;
             data_report_add(r, "skipped %s", err ? err : path);
         }
         return GRAFT_OK;
@@ -222,7 +215,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
     }
     if (nkeep == 0) {
         s = error_set(err, errlen, GRAFT_ERR_FORMAT,
-                      "%s: no non-empty class folders (expected root/<class>/*.png)", root);
+                      "%s: no non-empty class folders (expected root/<class>/<image files>)", root);
         goto done;
     }
     for (int c = 0; c < nkeep; c++) {
@@ -237,14 +230,14 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
                 s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
                 break;
             }
-            s = data_append_png(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
+            s = data_append_image(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
             free(path);
         }
         free(cdir);
         if (s) goto done;
     }
     if (!d) {
-        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable PNG images", root);
+        s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no readable images", root);
         goto done;
     }
     *out = d;

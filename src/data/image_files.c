@@ -1,16 +1,18 @@
 /* Single image files for prediction: decoding one to a model's input, and
- * expanding files and directories into the list of PNGs to classify. */
+ * expanding files and directories into the list of images to classify. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "dataset.h"
 #include "error.h"
 #include "graft_data.h"
+#include "image.h"
 
 graft_status graft_image_load(const char *path, int c, int h, int w, float *dst, char *err,
                               size_t errlen)
@@ -18,10 +20,13 @@ graft_status graft_image_load(const char *path, int c, int h, int w, float *dst,
     char why[1024] = "";
     float *pix = NULL;
     int pw = 0, ph = 0;
-    if (png_decode_file(path, c, &pix, &pw, &ph, why, sizeof why) != GRAFT_OK) {
+    /* JPEGs decode at a reduced size that still covers h x w */
+    graft_status s = image_decode_file_fit(path, c, w, h, &pix, &pw, &ph, why, sizeof why);
+    if (s != GRAFT_OK) {
         /* Name the file unless the decoder's message already does. */
-        if (strstr(why, path)) return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s", why);
-        return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: %s", path, why[0] ? why : "cannot decode");
+        if (s != GRAFT_ERR_UNSUPPORTED && s != GRAFT_ERR_HOST_MEMORY) s = GRAFT_ERR_FORMAT;
+        if (strstr(why, path)) return error_set(err, errlen, s, "%s", why);
+        return error_set(err, errlen, s, "%s: %s", path, why[0] ? why : "cannot decode");
     }
     preprocess_resize_crop(pix, c, ph, pw, dst, h, w);
     free(pix);
@@ -58,12 +63,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int has_png_ext(const char *name)
+/* A directory lists the files whose name says image (any format graft
+ * recognises, so a WebP is reported rather than passed over in silence);
+ * which decoder runs is still decided by the content. */
+static int has_image_ext(const char *name)
 {
-    size_t L = strlen(name);
-    if (L < 4) return 0;
-    const char *e = name + L - 4;
-    return e[0] == '.' && (e[1] | 32) == 'p' && (e[2] | 32) == 'n' && (e[3] | 32) == 'g';
+    static const char *const ext[] = {"png", "jpg", "jpeg", "jpe", "jfif", "webp", "bmp",
+                                      "gif", "tif", "tiff", "heic", "heif", "avif"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || strchr(dot, '/')) return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (!strcasecmp(dot + 1, ext[i])) return 1;
+    return 0;
 }
 
 static graft_status oom(char *err, size_t errlen)
@@ -71,7 +82,7 @@ static graft_status oom(char *err, size_t errlen)
     return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory listing images");
 }
 
-/* Every *.png under dir (recursive; hidden entries skipped), sorted. */
+/* Every image file under dir (recursive; hidden entries skipped), sorted. */
 static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *err, size_t errlen)
 {
     if (depth > 64) return error_set(err, errlen, GRAFT_ERR_IO, "%s: directories nested too deeply", dir);
@@ -90,7 +101,7 @@ static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *er
         }
         snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
         struct stat st;
-        if (stat(p, &st) == 0 && (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_png_ext(p))) &&
+        if (stat(p, &st) == 0 && (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_image_ext(p))) &&
             pl_add(&local, p))
             s = oom(err, errlen);
         free(p);
@@ -118,7 +129,8 @@ graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
         struct stat st;
         if (stat(paths[i], &st) != 0) {
             char msg[4200];
-            snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
+            if (errno == ENOENT) snprintf(msg, sizeof msg, "%s does not exist", paths[i]);
+            else snprintf(msg, sizeof msg, "%s: %s", paths[i], strerror(errno));
             if (!skip_missing) s = error_set(err, errlen, GRAFT_ERR_IO, "%s", msg);
             else if (log) log(log_user, GRAFT_LOG_WARN, msg);
         } else if (S_ISDIR(st.st_mode)) {

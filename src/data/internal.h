@@ -20,12 +20,13 @@ char *data_strdup(const char *s);
 uint64_t data_mix(uint64_t seed, uint64_t a, uint64_t b);
 /* Appends a formatted line to r->messages (r may be NULL; best effort). */
 void data_report_add(data_report *r, const char *fmt, ...) DATA_PRINTF(2, 3);
-/* Decodes the PNG at path and appends it, resized and centre-cropped to the
- * target size, to *d (created with nclasses/names and the target size, or
- * the first image's size when o->h,w are 0, if *d is NULL). Bad files
- * (name not *.png, undecodable) give GRAFT_ERR_FORMAT; with o->skip_bad
- * they are counted in r instead and GRAFT_OK is returned. */
-graft_status data_append_png(dataset **d, const data_load_opts *o, int nclasses,
-                             const char *const *names, const char *path, int label,
-                             data_report *r, char *err, size_t errlen);
+/* Decodes the image at path (PNG or JPEG, told by content) and appends it,
+ * resized and centre-cropped to the target size, to *d (created with
+ * nclasses/names and the target size, or the first image's size when
+ * o->h,w are 0, if *d is NULL). Undecodable files give GRAFT_ERR_FORMAT,
+ * formats graft does not read (WebP, BMP, ...) GRAFT_ERR_UNSUPPORTED; with
+ * o->skip_bad both are counted in r instead and GRAFT_OK is returned. */
+graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasses,
+                               const char *const *names, const char *path, int label,
+                               data_report *r, char *err, size_t errlen);
 #endif

@@ -50,31 +50,73 @@ int graft_data_has_test_split(const char *source)
     return dataset_resolve(source, 0, &s, NULL, 0) == GRAFT_OK;
 }
 
-/* Parses "5,6,7" or "5-9" (mixed) into classes[]; count, or -1 when it does
- * not parse, repeats a class or holds more than max. */
-static int parse_class_list(const char *s, int *classes, int max)
+/* Index of the class named name[0..len) in d, or -1. */
+static int class_by_name(const dataset *d, const char *name, size_t len)
+{
+    for (int k = 0; k < d->nclasses; k++)
+        if (d->class_names[k] && strlen(d->class_names[k]) == len &&
+            !strncmp(d->class_names[k], name, len))
+            return k;
+    return -1;
+}
+
+/* Parses a class list of d: comma-separated class names ("cat,rocket"),
+ * indices ("5,6,7") and index ranges ("5-9"), mixed; a name wins over an
+ * index that reads the same. Fills classes[] and returns the count, or -1
+ * after writing why into err. */
+static int parse_class_list(const char *s, const dataset *d, int *classes, int max, char *err,
+                            size_t errlen)
 {
     int n = 0;
     const char *p = s;
+    if (!*p) {
+        error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "classes '': empty list");
+        return -1;
+    }
     while (*p) {
-        char *end;
-        long a = strtol(p, &end, 10);
-        if (end == p || a < 0 || a > 1000000) return -1;
-        long b = a;
-        if (*end == '-') {
-            p = end + 1;
-            b = strtol(p, &end, 10);
-            if (end == p || b < a || b > 1000000) return -1;
+        size_t len = strcspn(p, ",");
+        long a = class_by_name(d, p, len), b = a;
+        if (a < 0) {
+            char *end;
+            a = strtol(p, &end, 10);
+            if (end != p && *end == '-') {
+                const char *q = end + 1;
+                b = strtol(q, &end, 10);
+                if (end == q) b = -1;
+            } else {
+                b = a;
+            }
+            if (end == p || (size_t)(end - p) != len || a < 0 || b < a || b > 1000000) {
+                error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                          "classes '%s': '%.*s' is neither a class name of the data (%s%s%s%s) "
+                          "nor an index or range such as 5 or 5-9", s, (int)len, p,
+                          d->class_names[0], d->nclasses > 1 ? ", " : "",
+                          d->nclasses > 1 ? d->class_names[1] : "", d->nclasses > 2 ? ", ..." : "");
+                return -1;
+            }
         }
         for (long v = a; v <= b; v++) {
-            if (n >= max) return -1;
             for (int k = 0; k < n; k++)
-                if (classes[k] == v) return -1;
+                if (classes[k] == v) {
+                    error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                              "classes '%s': class %ld is named twice", s, v);
+                    return -1;
+                }
+            if (n >= max || v >= d->nclasses) {
+                error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                          "classes '%s': class %ld is out of range 0..%d", s, v, d->nclasses - 1);
+                return -1;
+            }
             classes[n++] = (int)v;
         }
-        if (*end == ',') end++;
-        else if (*end) return -1;
-        p = end;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "classes '%s': trailing comma", s);
+                return -1;
+            }
+        }
     }
     return n;
 }
@@ -136,6 +178,9 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
     graft_status s;
     int folder = 0;
     if (is_idx_source(src)) return dataset_load_spec(src, sp->split == GRAFT_SPLIT_TRAIN, d, err, errlen);
+    struct stat st;
+    if (strcmp(src, "fashion-mnist") && stat(src, &st) != 0)
+        return error_set(err, errlen, GRAFT_ERR_IO, "%s does not exist", src);
     if (ends_with(src, ".csv")) {
         s = dataset_load_csv(src, &o, &rep, d, err, errlen);
     } else if (is_dir(src)) {
@@ -148,7 +193,16 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
     }
     char msg[4200];
     if (s == GRAFT_OK && rep.bad_skipped) {
-        snprintf(msg, sizeof msg, "skipped %d bad files", rep.bad_skipped);
+        /* the count, and the first file's reason as an example */
+        const char *first = rep.messages ? strstr(rep.messages, "skipped ") : NULL;
+        int flen = first ? (int)strcspn(first + 8, "\n") : 0;
+        char kinds[64] = "";
+        if (rep.unsupported_skipped)
+            snprintf(kinds, sizeof kinds, " (%d in formats graft does not read)",
+                     rep.unsupported_skipped);
+        snprintf(msg, sizeof msg, "skipped %d bad file%s%s%s%.*s", rep.bad_skipped,
+                 rep.bad_skipped == 1 ? "" : "s", kinds, first ? "; first: " : "", flen,
+                 first ? first + 8 : "");
         note(sp, msg);
     }
     if (s == GRAFT_OK && folder && (rep.hidden || rep.empty_classes)) {
@@ -187,10 +241,9 @@ graft_status graft_dataset_open(const graft_data_spec *sp, graft_dataset **out, 
     if (s == GRAFT_OK) s = convert(&d, sp->channels, sp->height, sp->width, err, errlen);
     if (s == GRAFT_OK && sp->classes) {
         int cls[1024];
-        int k = parse_class_list(sp->classes, cls, 1024);
+        int k = parse_class_list(sp->classes, d, cls, 1024, err, errlen);
         if (k <= 0)
-            s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
-                          "classes '%s': expected a list such as 5,6,7 or 5-9", sp->classes);
+            s = GRAFT_ERR_INVALID_ARG;
         else if ((s = dataset_select_classes(d, cls, k, &sel, err, errlen)) == GRAFT_OK)
             swap(&d, sel);
         if (s != GRAFT_OK && k > 0) prefix(err, errlen, "classes: ");

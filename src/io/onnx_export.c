@@ -9,6 +9,7 @@
 #include "fileutil.h"
 #include "layer_kind.h"
 #include "model.h"
+#include "onnx_card.h"
 #include "onnx_common.h"
 
 typedef struct exp_ {
@@ -402,7 +403,14 @@ static void plan_folds(exp_ *e)
 
 graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn)
 {
+    return graft_onnx_export_meta(m, NULL, path, fold_bn);
+}
+
+graft_status graft_onnx_export_meta(graft_model *m, const graft_model_meta *meta, const char *path,
+                                    int fold_bn)
+{
     if (!m || !path) return GRAFT_ERR_INVALID_ARG;
+    onnx_card card = {0};
     exp_ e;
     memset(&e, 0, sizeof e);
     e.base.api = &export_api;
@@ -441,6 +449,15 @@ graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn)
     mp.producer_name = (char *)"graft";
     mp.producer_version = ver;
     mp.graph = &g;
+    const node *in0 = &m->nodes[0];
+    if (meta) {
+        if (onnx_card_build(meta, in0->shape.c, in0->shape.h, in0->shape.w, &card)) {
+            s = ctx_fail(e.ctx, GRAFT_ERR_HOST_MEMORY, "export: out of host memory");
+            goto done;
+        }
+        mp.metadata_props = card.ptr;
+        mp.n_metadata_props = (size_t)card.n;
+    }
     g.name = (char *)"graft";
     g.node = e.nodes;
     g.n_node = e.nnodes;
@@ -471,6 +488,7 @@ graft_status graft_onnx_export(graft_model *m, const char *path, int fold_bn)
         s = ctx_fail(e.ctx, GRAFT_ERR_IO, "%s: cannot write: %s", path,
                      err > 0 ? strerror(err) : "packing failed");
 done:
+    onnx_card_free(&card);
     for (size_t i = 0; i < e.nmem; i++) free(e.mem[i]);
     free(e.mem);
     free(e.nodes);

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "fileutil.h"
 #include "layer_kind.h"
+#include "onnx_card.h"
 #include "onnx_common.h"
 #include "pass_progress.h"
 
@@ -763,8 +764,21 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
 graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **out, char *note,
                                size_t notelen)
 {
+    return graft_onnx_import_meta(ctx, path, out, NULL, NULL, note, notelen);
+}
+
+graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_model **out,
+                                    graft_model_meta *meta, int *card_keys, char *note,
+                                    size_t notelen)
+{
     if (!ctx || !path || !out) return GRAFT_ERR_INVALID_ARG;
     *out = NULL;
+    if (card_keys) *card_keys = 0;
+    if (meta) {
+        memset(meta, 0, sizeof *meta);
+        snprintf(meta->arch, sizeof meta->arch, "custom");
+        for (int c = 0; c < 4; c++) meta->std[c] = 1.0f;
+    }
     if (note && notelen) note[0] = 0;
     unsigned char *buf = NULL;
     size_t n = 0;
@@ -783,11 +797,17 @@ graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **o
     im.path = path;
     graft_status s = graft_model_create(ctx, &im.m);
     if (s == GRAFT_OK) s = import_graph(&im, mp);
+    if (s == GRAFT_OK && meta) {
+        int k = onnx_card_read(mp, meta);
+        if (k < 0) s = ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "%s: out of host memory", path);
+        else if (card_keys) *card_keys = k;
+    }
     for (int i = 0; i < im.nv; i++) free(im.v[i].cdata);
     free(im.v);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (s != GRAFT_OK) {
         graft_model_free(im.m);
+        if (meta) graft_model_meta_free(meta);
         return s;
     }
     if (note && notelen) snprintf(note, notelen, "%s", im.note);

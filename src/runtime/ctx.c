@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "device.h"
 #include "error.h"
+#include "log.h"
 #include "kernel_options.h"
 #include "program_cache.h"
 
@@ -71,13 +72,10 @@ graft_ctx_params graft_ctx_default_params(void)
 
 void ctx_log(const graft_ctx *ctx, graft_log_level level, const char *fmt, ...)
 {
-    if (!ctx->log) return;
-    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_vemit(ctx->log, ctx->log_user, level, fmt, ap);
     va_end(ap);
-    ctx->log(ctx->log_user, level, msg);
 }
 
 /* The cache directory's default follows the platform convention

@@ -9,16 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static graft_status fail(char *err, size_t errlen, graft_status s, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
+#include "error.h"
+
 
 /* gamma, |m|^2 and |y - F m|^2 at t = alpha/beta, from the spectrum alone:
  * m = sum_i v_i z_i / (t + s_i), so |y - Fm|^2 = |y|^2 - sum z^2 (2t+s)/(t+s)^2
@@ -65,21 +57,21 @@ graft_status logme_score(const float *F, int n, int d, const int *y, int nclasse
                          double *score, char *err, size_t errlen)
 {
     if (!F || !y || !score)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "logme: NULL argument");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "logme: NULL argument");
     if (n < 2 || d < 1 || nclasses < 1)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                     "logme: need n >= 2, d >= 1, nclasses >= 1 (n=%d d=%d nclasses=%d)", n, d,
                     nclasses);
     if ((size_t)n > SIZE_MAX / sizeof(double) / (size_t)d)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "logme: n x d = %d x %d too large", n, d);
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "logme: n x d = %d x %d too large", n, d);
     for (int i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= nclasses)
-            return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                         "logme: label %d of sample %d outside [0, %d)", y[i], i, nclasses);
     size_t nd = (size_t)n * d;
     for (size_t i = 0; i < nd; i++)
         if (!isfinite(F[i]))
-            return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                         "logme: feature %zu (sample %zu, dim %zu) is not finite", i, i / d,
                         i % d);
 
@@ -93,7 +85,7 @@ graft_status logme_score(const float *F, int n, int d, const int *y, int nclasse
     int *count = calloc((size_t)nclasses, sizeof *count);
     graft_status st = GRAFT_OK;
     if (!A || !sigma || !z || !b || !vec || (n < d && !vt) || !count) {
-        st = fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "logme: out of memory for %d x %d", n, d);
+        st = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "logme: out of memory for %d x %d", n, d);
         goto out;
     }
     for (size_t i = 0; i < nd; i++) A[i] = F[i];
@@ -113,14 +105,14 @@ graft_status logme_score(const float *F, int n, int d, const int *y, int nclasse
         }
         lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', d, vec, d, sigma);
         if (info != 0) {
-            st = fail(err, errlen, GRAFT_ERR_INTERNAL, "logme: LAPACKE_dsyevd failed (info %d)",
+            st = error_set(err, errlen, GRAFT_ERR_INTERNAL, "logme: LAPACKE_dsyevd failed (info %d)",
                       (int)info);
             goto out;
         }
     } else {
         lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'S', n, d, A, d, sigma, vec, n, vt, d);
         if (info != 0) {
-            st = fail(err, errlen, GRAFT_ERR_INTERNAL, "logme: LAPACKE_dgesdd failed (info %d)",
+            st = error_set(err, errlen, GRAFT_ERR_INTERNAL, "logme: LAPACKE_dgesdd failed (info %d)",
                       (int)info);
             goto out;
         }

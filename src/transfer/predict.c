@@ -131,7 +131,7 @@ graft_status graft_predict_files(graft_model *m, const char *const *paths, int n
     graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &K, NULL, NULL);
     if (c != 1 && c != 3)
         return ctx_fail(m->ctx, GRAFT_ERR_UNSUPPORTED,
-                        "the model expects %d input channels; PNG input needs 1 or 3", c);
+                        "the model expects %d input channels; image input needs 1 or 3", c);
     if (cfg->batch < 1 || cfg->top < 1)
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "predict: batch %d and top %d must be >= 1",
                         cfg->batch, cfg->top);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
+
 typedef struct cand {
     int index, label;
     float conf;
@@ -28,16 +30,6 @@ static int index_cmp(const void *a, const void *b)
     return (x->index > y->index) - (x->index < y->index);
 }
 
-static graft_status fail(char *err, size_t errlen, graft_status s, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 void pseudolabel_result_free(pseudolabel_result *r)
 {
@@ -53,16 +45,16 @@ graft_status pseudolabel_select(const float *P, int n, int nclasses, float thres
                                 int per_class_cap, pseudolabel_result *out, char *err,
                                 size_t errlen)
 {
-    if (!out) return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "pseudolabel: NULL result");
+    if (!out) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "pseudolabel: NULL result");
     memset(out, 0, sizeof *out);
     if (n < 0 || nclasses < 1 || (n > 0 && !P))
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                     "pseudolabel: bad pool (n=%d, nclasses=%d)", n, nclasses);
     if (!(threshold >= 0.0f && threshold <= 1.0f))
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                     "pseudolabel: threshold %g outside [0, 1]", (double)threshold);
     if (per_class_cap < 0)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                     "pseudolabel: per-class cap %d is negative (0 = no cap)", per_class_cap);
 
     size_t nn = n > 0 ? (size_t)n : 1; /* malloc(0) may return NULL */
@@ -74,7 +66,7 @@ graft_status pseudolabel_select(const float *P, int n, int nclasses, float thres
     if (!c || !out->indices || !out->labels || !out->confidence || !out->per_class) {
         free(c);
         pseudolabel_result_free(out);
-        return fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "pseudolabel: out of memory (n=%d)", n);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "pseudolabel: out of memory (n=%d)", n);
     }
     out->nclasses = nclasses;
 
@@ -86,7 +78,7 @@ graft_status pseudolabel_select(const float *P, int n, int nclasses, float thres
             if (!isfinite(p[k])) {
                 free(c);
                 pseudolabel_result_free(out);
-                return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+                return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                             "pseudolabel: probability of sample %d, class %d is not finite", i,
                             k);
             }

@@ -7,18 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "fileutil.h"
 
-static graft_status fail(char *err, size_t errlen, graft_status s, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return s;
-}
 
 /* Growing text buffer; an allocation failure sets oom and later appends
  * become no-ops, so callers check once at the end. */
@@ -86,10 +77,10 @@ static graft_status sb_write(sbuf *b, const char *path, char *err, size_t errlen
 {
     graft_status st = GRAFT_OK;
     if (b->oom)
-        st = fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory building %s", path);
+        st = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory building %s", path);
     else {
         int e = file_write_atomic(path, b->p ? b->p : "", b->n);
-        if (e) st = fail(err, errlen, GRAFT_ERR_IO, "report: cannot write %s: %s", path, strerror(e));
+        if (e) st = error_set(err, errlen, GRAFT_ERR_IO, "report: cannot write %s: %s", path, strerror(e));
     }
     free(b->p);
     memset(b, 0, sizeof *b);
@@ -99,43 +90,43 @@ static graft_status sb_write(sbuf *b, const char *path, char *err, size_t errlen
 graft_status report_validate(const report_input *in, char *err, size_t errlen)
 {
     if (!in || !in->arms || in->narms < 1)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: no arms");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: no arms");
     if (in->scratch_arm < -1 || in->scratch_arm >= in->narms)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: scratch arm %d outside [-1, %d)",
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: scratch arm %d outside [-1, %d)",
                     in->scratch_arm, in->narms);
     if (!isfinite(in->target_accuracy))
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: target accuracy not finite");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: target accuracy not finite");
     if (in->nmeta < 0 || (in->nmeta && !in->meta))
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: bad metadata list");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: bad metadata list");
     for (int i = 0; i < in->nmeta; i++)
         if (!in->meta[i].key || !in->meta[i].value)
-            return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: metadata %d has NULL", i);
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: metadata %d has NULL", i);
     for (int a = 0; a < in->narms; a++) {
         const report_arm *arm = &in->arms[a];
         if (!arm->name || arm->nreps < 1 || !arm->reps)
-            return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                         "report: arm %d needs a name and at least one repetition", a);
         for (int r = 0; r < arm->nreps; r++) {
             const report_rep *rep = &arm->reps[r];
             if (rep->npoints < 0 || (rep->npoints && !rep->points) ||
                 !isfinite(rep->final_accuracy) || !isfinite(rep->seconds_to_target))
-                return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+                return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                             "report: arm %s repetition %d: bad points or numbers", arm->name, r);
             for (int i = 0; i < rep->npoints; i++)
                 if (!isfinite(rep->points[i].seconds) || !isfinite(rep->points[i].accuracy))
-                    return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+                    return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                                 "report: arm %s repetition %d point %d is not finite", arm->name,
                                 r, i);
         }
     }
     if (in->nclasses < 0 || (in->nclasses && (!in->class_names || !in->confusion)))
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: bad confusion matrix");
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: bad confusion matrix");
     for (int i = 0; i < in->nclasses; i++) {
         if (!in->class_names[i])
-            return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: class %d has no name", i);
+            return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: class %d has no name", i);
         for (int j = 0; j < in->nclasses; j++)
             if (in->confusion[i * in->nclasses + j] < 0)
-                return fail(err, errlen, GRAFT_ERR_INVALID_ARG,
+                return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                             "report: confusion[%d][%d] is negative", i, j);
     }
     return GRAFT_OK;
@@ -159,7 +150,7 @@ static graft_status summarize(const report_input *in, int a, report_arm_summary 
     double *acc = malloc((size_t)arm->nreps * sizeof *acc), *t = malloc((size_t)arm->nreps * sizeof *t);
     if (!acc || !t) {
         free(acc), free(t);
-        return fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory");
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory");
     }
     memset(o, 0, sizeof *o);
     o->nreps = arm->nreps;
@@ -193,7 +184,7 @@ graft_status report_summarize(const report_input *in, int arm, report_arm_summar
     graft_status st = report_validate(in, err, errlen);
     if (st) return st;
     if (arm < 0 || arm >= in->narms || !out)
-        return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: arm %d outside [0, %d)", arm,
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: arm %d outside [0, %d)", arm,
                     in->narms);
     return summarize(in, arm, out, err, errlen);
 }
@@ -358,7 +349,7 @@ graft_status report_write_html(const report_input *in, const char *path, char *e
 {
     graft_status st = report_validate(in, err, errlen);
     if (st) return st;
-    if (!path) return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL path");
+    if (!path) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL path");
     const char *title = in->title ? in->title : "graft transfer report";
     sbuf b = {0};
     sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
@@ -429,10 +420,10 @@ graft_status report_write_csv(const report_input *in, const char *prefix, char *
 {
     graft_status st = report_validate(in, err, errlen);
     if (st) return st;
-    if (!prefix) return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL prefix");
+    if (!prefix) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL prefix");
     size_t pl = strlen(prefix) + sizeof "-summary.csv";
     char *path = malloc(pl);
-    if (!path) return fail(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory");
+    if (!path) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory");
     sbuf b = {0};
     sb_printf(&b, "arm,rep,epoch,seconds,accuracy\n");
     for (int a = 0; a < in->narms; a++)
@@ -474,7 +465,7 @@ graft_status report_print_summary(const report_input *in, FILE *f, char *err, si
 {
     graft_status st = report_validate(in, err, errlen);
     if (st) return st;
-    if (!f) return fail(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL stream");
+    if (!f) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL stream");
     int w = 3;
     for (int a = 0; a < in->narms; a++) {
         int l = (int)strlen(in->arms[a].name);
@@ -514,6 +505,6 @@ graft_status report_print_summary(const report_input *in, FILE *f, char *err, si
                     in->target_accuracy, s.t_mean,
                     in->scratch_arm < 0 ? "no scratch arm" : "scratch does not always reach it");
     }
-    if (ferror(f)) return fail(err, errlen, GRAFT_ERR_IO, "report: writing the summary failed");
+    if (ferror(f)) return error_set(err, errlen, GRAFT_ERR_IO, "report: writing the summary failed");
     return GRAFT_OK;
 }

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "ctx.h"
 #include "error.h"
+#include "log.h"
 #include "model_io.h"
 #include "pass_progress.h"
 
@@ -220,13 +221,10 @@ graft_status checkpoint_load(graft_model *m, graft_optimizer *o, const char *pat
 /* An event line for the log callback. */
 __attribute__((format(printf, 2, 3))) static void note(const graft_callbacks *cb, const char *fmt, ...)
 {
-    if (!cb->log) return;
-    char msg[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_vemit(cb->log, cb->user, GRAFT_LOG_INFO, fmt, ap);
     va_end(ap);
-    cb->log(cb->user, GRAFT_LOG_INFO, msg);
 }
 
 static void log_epoch(FILE *f, int csv, const epoch_stats *st, const char *eval_name)

@@ -45,9 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(fwrite(data, 1, size, f) == size && fclose(f) == 0, "the scratch file is written");
     graft_model *m = NULL;
     char note[512];
-    graft_status s = graft_onnx_import(ctx, path, &m, note, sizeof note);
+    graft_model_meta meta;
+    int keys = -1;
+    graft_status s = graft_onnx_import_meta(ctx, path, &m, &meta, &keys, note, sizeof note);
     if (s == GRAFT_OK) {
         FUZZ_CHECK(m && graft_model_num_nodes(m) >= 2, "an imported model has an input and a layer");
+        FUZZ_CHECK(keys >= 0 && meta.nclasses >= 0, "the model card reads as a count");
+        for (int k = 0; k < meta.nclasses; k++)
+            FUZZ_CHECK(meta.class_names && meta.class_names[k], "every card class has a name");
+        for (int c = 0; c < 4; c++) FUZZ_CHECK(meta.std[c] > 0, "a card std is positive");
+        graft_model_meta_free(&meta);
         graft_model_free(m);
     } else {
         FUZZ_CHECK(!m, "no model on failure");

@@ -87,7 +87,7 @@ static graft_status maxpool_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *
 {
     layer_shape in = l->in[0], o = l->out;
     int planes = io->n * in.c;
-    pool_priv *p;
+    pool_priv *p = NULL;
     TRY(maxpool_arg(ctx, l, (size_t)planes * o.h * o.w, &p));
     size_t g = (size_t)planes, lw = 1;
     return LAUNCH(ctx, "pool_max_fwd_cpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->out),
@@ -102,7 +102,7 @@ static graft_status maxpool_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *
     layer_shape in = l->in[0], o = l->out;
     int planes = io->n * in.c;
     size_t nout = (size_t)planes * o.h * o.w;
-    pool_priv *p;
+    pool_priv *p = NULL;
     TRY(maxpool_arg(ctx, l, nout, &p));
     return LAUNCH1D(ctx, "pool_max_fwd_gpu", nout, KA_MEM(io->in[0]), KA_MEM(io->out),
                     KA_MEM(p->arg), KA_INT(planes), KA_INT(in.h), KA_INT(in.w), KA_INT(o.h),
