@@ -160,8 +160,12 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
  *    per class or bn_frozen is set. Epochs are numbered across both
  *    phases (res->hist holds head_epochs + cfg->epochs entries, see
  *    graft_recipe_head_epochs); restore_best and patience act within
- *    phase 2; stop_after counts both. Log lines "recipe: phase 1 ...",
- *    "recipe: phase 2 ..." say what each phase does;
+ *    phase 2; stop_after counts both. A phase-2 epoch whose training loss
+ *    exceeds both ln(classes) and 3x phase 1's last has diverged: phase 2
+ *    starts again from phase 1's weights at a tenth of the rate (up to 3
+ *    times, then phase 1's model is kept); res->hist holds the last
+ *    attempt. Log lines "recipe: phase 1 ...", "recipe: phase 2 ...",
+ *    "recipe: phase 2 diverged at lr ..." say what happens;
  *  - otherwise graft_train with op (GRADUAL: after cfg->cb.epoch of an
  *    epoch, one more stage is unfrozen when its turn has come).
  * op's total_steps, step_size and warmup_steps are ignored: the schedule

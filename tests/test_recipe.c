@@ -164,6 +164,51 @@ START_TEST(bn_statistics_frozen_below_threshold)
 }
 END_TEST
 
+static int diverged_lines;
+
+static void count_divergence(void *user, graft_log_level level, const char *msg)
+{
+    (void)user, (void)level;
+    diverged_lines += strstr(msg, "recipe: phase 2 diverged") != NULL; /* 3 restarts, 1 give-up */
+}
+
+START_TEST(divergence_restarts_phase_2_at_lower_rates)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    dataset *d = fixture(8);
+    graft_model *src = source(ctx);
+    graft_finetune_params fp = graft_finetune_recipe_params();
+    fp.head_epochs = 2;
+    graft_train_config cfg = graft_train_default_config();
+    cfg.epochs = 1;
+    cfg.batch = 8;
+    cfg.seed = 5;
+    cfg.cb.log = count_divergence;
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 1e4f; /* diverges; so do 1e3, 1e2 and 10: phase 1's model is kept */
+    graft_model *m;
+    graft_train_result res;
+    diverged_lines = 0;
+    ck_assert_msg(graft_finetune(src, d, NULL, &fp, &op, &cfg, &m, &res) == GRAFT_OK, "%s",
+                  graft_last_error(ctx));
+    ck_assert_int_eq(diverged_lines, 4);
+    ck_assert_int_eq(res.nepochs, 2); /* phase 1 only */
+    ck_assert_double_eq(delta(src, m, "conv1.weight"), 0.0);
+    for (int i = 0; i < graft_model_num_params(m); i++) {
+        size_t n = graft_model_param_numel(m, i);
+        float *v = malloc(n * sizeof *v);
+        graft_model_param_get(m, i, v, n);
+        for (size_t k = 0; k < n; k++) ck_assert(isfinite(v[k]));
+        free(v);
+    }
+    graft_train_result_free(&res);
+    graft_model_free(m);
+    graft_model_free(src);
+    dataset_free(d);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("recipe");
@@ -171,6 +216,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, phases_in_order_with_discriminative_rates);
     tcase_add_test(tc, bn_statistics_frozen_below_threshold);
+    tcase_add_test(tc, divergence_restarts_phase_2_at_lower_rates);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -7,6 +7,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "recipe.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,64 @@ graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_op
     lp.eps = op->eps;
     lp.schedule = GRAFT_SCHED_COSINE;
     return lp;
+}
+
+/* Phase 2 attempts after the first, each at a tenth of the previous rate. */
+#define RECIPE_RETRIES 3
+
+/* Host copies of every parameter and running statistic of m. */
+static float **snapshot(graft_model *m)
+{
+    float **s = calloc((size_t)m->nparams + 1, sizeof *s);
+    for (int i = 0; s && i < m->nparams; i++) {
+        size_t n = graft_model_param_numel(m, i);
+        if (!(s[i] = malloc(n * sizeof(float))) || graft_model_param_get(m, i, s[i], n) != GRAFT_OK) {
+            for (int j = 0; j <= i; j++) free(s[j]);
+            free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+static graft_status restore(graft_model *m, float **s)
+{
+    for (int i = 0; i < m->nparams; i++)
+        TRY(graft_model_param_set(m, i, s[i], graft_model_param_numel(m, i)));
+    return GRAFT_OK;
+}
+
+static void free_snapshot(graft_model *m, float **s)
+{
+    for (int i = 0; i < m->nparams; i++) free(s[i]);
+    free(s);
+}
+
+/* Phase 2's callbacks: the caller's, plus the divergence check. */
+typedef struct guard {
+    graft_callbacks cb; /* the caller's */
+    double limit;       /* an epoch's training loss above this has diverged */
+    int diverged;
+} guard;
+
+static int guard_epoch(void *user, const graft_epoch_stats *st)
+{
+    guard *g = user;
+    int stop = g->cb.epoch ? g->cb.epoch(g->cb.user, st) : 0;
+    if (!(st->train_loss <= g->limit)) g->diverged = 1;
+    return stop || g->diverged;
+}
+
+static void guard_progress(void *user, const graft_progress *p)
+{
+    guard *g = user;
+    g->cb.progress(g->cb.user, p);
+}
+
+static void guard_log(void *user, graft_log_level level, const char *msg)
+{
+    guard *g = user;
+    g->cb.log(g->cb.user, level, msg);
 }
 
 static void say(const train_config *cfg, const char *msg)
@@ -114,19 +173,61 @@ graft_status transfer_recipe(graft_model *m, const dataset *train, const dataset
              bn ? "frozen" : "trained", train->n / k,
              fp->bn_frozen ? ", frozen as asked" : bn ? ", below the rule's threshold" : "");
     say(cfg, msg);
-    graft_opt_params p2 = *op;
-    graft_opt_fit_run(&p2, train->n, cfg->batch, cfg->epochs, warm);
-    graft_optimizer *o = NULL;
-    if ((s = graft_optimizer_create(m, &p2, &o)) != GRAFT_OK) {
-        snprintf(err, errlen, "%s", graft_last_error(m->ctx));
-        return s;
+    /* The guard: an epoch whose training loss is above both chance level
+     * and three times phase 1's has diverged (a backbone whose rates are too high
+     * for it, e.g. MobileNetV2 with frozen BatchNorm at 0.01); phase 2 then
+     * starts again from phase 1's weights at a tenth of the rate. */
+    float **snap = snapshot(m);
+    if (!snap) {
+        snprintf(err, errlen, "out of host memory keeping phase 1's weights");
+        return GRAFT_ERR_HOST_MEMORY;
     }
-    train_config c2 = *cfg;
-    c2.start_epoch = head; /* numbering goes on; the log file is appended to */
-    c2.epochs = head + cfg->epochs;
-    train_result r2;
-    s = train_model(m, o, train, eval, &c2, &r2, err, errlen);
-    graft_optimizer_free(o);
+    double head_loss = res->nepochs ? res->hist[res->nepochs - 1].train_loss : 0;
+    guard g = {cfg->cb, fmax(log((double)k), 3.0 * head_loss), 0};
+    graft_opt_params p2 = *op;
+    train_result r2 = {0};
+    for (int attempt = 0;; attempt++) {
+        graft_opt_fit_run(&p2, train->n, cfg->batch, cfg->epochs, warm);
+        graft_optimizer *o = NULL;
+        if ((s = graft_optimizer_create(m, &p2, &o)) != GRAFT_OK) {
+            snprintf(err, errlen, "%s", graft_last_error(m->ctx));
+            break;
+        }
+        train_config c2 = *cfg;
+        c2.start_epoch = head; /* numbering goes on; the log file is appended to */
+        c2.epochs = head + cfg->epochs;
+        c2.cb.epoch = guard_epoch;
+        c2.cb.user = &g;
+        c2.cb.progress = cfg->cb.progress ? guard_progress : NULL;
+        c2.cb.log = cfg->cb.log ? guard_log : NULL;
+        g.diverged = 0;
+        s = train_model(m, o, train, eval, &c2, &r2, err, errlen);
+        graft_optimizer_free(o);
+        /* A non-finite loss is divergence too (train_model's error). */
+        if (s == GRAFT_ERR_INVALID_ARG && strstr(err, "diverged")) {
+            g.diverged = 1;
+            s = GRAFT_OK;
+            err[0] = '\0';
+        }
+        if (s != GRAFT_OK || !g.diverged) break;
+        train_result_free(&r2);
+        if ((s = restore(m, snap)) != GRAFT_OK) {
+            snprintf(err, errlen, "%s", graft_last_error(m->ctx));
+            break;
+        }
+        if (attempt == RECIPE_RETRIES) {
+            snprintf(msg, sizeof msg, "recipe: phase 2 diverged down to lr %g; keeping phase "
+                     "1's model (the head on the unchanged backbone)", (double)p2.lr);
+            say(cfg, msg);
+            break;
+        }
+        snprintf(msg, sizeof msg, "recipe: phase 2 diverged at lr %g (training loss above %.3g); "
+                 "starting it again from phase 1's weights at lr %g", (double)p2.lr, g.limit,
+                 (double)p2.lr / 10);
+        say(cfg, msg);
+        p2.lr /= 10;
+    }
+    free_snapshot(m, snap);
     if (s == GRAFT_OK && join(res, &r2) != GRAFT_OK) {
         snprintf(err, errlen, "out of host memory");
         s = GRAFT_ERR_HOST_MEMORY;
