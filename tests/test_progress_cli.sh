@@ -1,6 +1,6 @@
 #!/bin/sh
-# Progress of long passes in logs: with stderr not a terminal, eval and
-# predict print plain "LABEL [done/total] ... ETA ..." lines (no carriage
+# Progress of long passes in logs: with stderr not a terminal, eval,
+# predict and cv print plain "LABEL [done/total] ... ETA ..." lines (no carriage
 # returns or escape codes), and nothing under --quiet.
 # GRAFT_PROGRESS_INTERVAL=0 prints every update (the default waits 1 s
 # before the first line and 15 s between lines).
@@ -40,6 +40,13 @@ else bad "eval --quiet progress (exit $rc)"; fi
 run "$G" eval --model "$M" --data "$FIX" --batch 32
 if [ "$rc" -eq 0 ] && [ "$(plain_lines eval)" -le 1 ]; then ok "default interval keeps logs short"
 else bad "default interval (exit $rc, $(plain_lines eval) lines)"; fi
+
+# cv: the fold runs report through the context's sink.
+GRAFT_PROGRESS_INTERVAL=0 run "$G" cv --from "$M" --data "$FIX" --classes 5-9 --per-class 8 \
+    --folds 2 --epochs 1 --batch 8
+if [ "$rc" -eq 0 ] && [ "$(plain_lines "epoch 1/1")" -ge 2 ] && [ "$(plain_lines eval)" -ge 2 ] &&
+    no_control; then ok "cv folds print plain progress lines"
+else bad "cv progress (exit $rc)"; fi
 
 N=96
 if python3 "$SRC/tools/idx_to_pngs.py" -n $N "$FIX" "$T/png" >"$T/out" 2>"$T/err"; then

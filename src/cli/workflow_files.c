@@ -6,12 +6,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "console.h"
 #include "modelcli.h"
 #include "textbuf.h"
 
 void cv_print_fold(void *user, int f, const graft_cv_fold *r)
 {
-    (void)user;
+    if (user) progress_clear(&((console *)user)->pr); /* the live line, if any */
     printf("%4d  %7d  %8d  %7.2f%%  %7.1f\n", f + 1, r->ntrain, r->nheld, 100 * r->accuracy,
            r->seconds);
     fflush(stdout);

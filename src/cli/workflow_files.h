@@ -6,7 +6,8 @@
 #define GRAFT_CLI_WORKFLOW_FILES_H
 #include "graft_transfer.h"
 
-/* cv: a fold row of the table (on_fold; user unused). */
+/* cv: a fold row of the table (on_fold; user: NULL, or the console whose
+ * live progress line is cleared first). */
 void cv_print_fold(void *user, int f, const graft_cv_fold *r);
 /* cv: --csv and --json (either path may be NULL). */
 int cv_write_files(const char *csv, const char *json, const graft_cv_result *r,
