@@ -1,6 +1,6 @@
 #!/bin/sh
 # Progress of long passes in logs: with stderr not a terminal, eval,
-# predict and cv print plain "LABEL [done/total] ... ETA ..." lines (no carriage
+# predict, cv and score print plain "LABEL [done/total] ... ETA ..." lines (no carriage
 # returns or escape codes), and nothing under --quiet.
 # GRAFT_PROGRESS_INTERVAL=0 prints every update (the default waits 1 s
 # before the first line and 15 s between lines).
@@ -47,6 +47,12 @@ GRAFT_PROGRESS_INTERVAL=0 run "$G" cv --from "$M" --data "$FIX" --classes 5-9 --
 if [ "$rc" -eq 0 ] && [ "$(plain_lines "epoch 1/1")" -ge 2 ] && [ "$(plain_lines eval)" -ge 2 ] &&
     no_control; then ok "cv folds print plain progress lines"
 else bad "cv progress (exit $rc)"; fi
+
+# score: the feature passes report through the context's sink.
+GRAFT_PROGRESS_INTERVAL=0 run "$G" score --data "$FIX" --batch 64 "$M"
+if [ "$rc" -eq 0 ] && [ "$(plain_lines features)" -ge 2 ] && no_control; then
+    ok "score prints plain progress lines for its feature passes"
+else bad "score progress (exit $rc, $(plain_lines features) lines)"; fi
 
 N=96
 if python3 "$SRC/tools/idx_to_pngs.py" -n $N "$FIX" "$T/png" >"$T/out" 2>"$T/err"; then
