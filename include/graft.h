@@ -227,6 +227,30 @@ int graft_ctx_kernel_profile(const graft_ctx *ctx, graft_kernel_stat *out, int m
 /* Blocks until all queued device work is done. */
 graft_status graft_ctx_finish(graft_ctx *ctx);
 
+/* Progress within one pass over data (an epoch, a feature extraction, an
+ * evaluation, a prediction run, an import). */
+typedef struct graft_progress {
+    const char *label;   /* "epoch 3/10", "features", "eval", "predict", "import";
+                          * borrowed for the call */
+    int epoch, epochs;   /* 1-based epoch of epochs; 0, 0 outside an epoch */
+    long done, total;    /* batches (steps, nodes) done of total in this pass */
+    long images;         /* images done in this pass */
+    double loss;         /* running mean training loss; < 0 when not training */
+    double accuracy;     /* running training accuracy in [0, 1]; < 0 when not training */
+    double images_per_s; /* over this pass so far */
+    double elapsed_s;    /* seconds since this pass began */
+} graft_progress;
+typedef void (*graft_progress_fn)(void *user, const graft_progress *p);
+
+/* The context's progress sink (fn NULL = none, the default): every long
+ * pass of a call on this context that has no progress callback of its own
+ * reports here after each batch (the receiver throttles): graft_evaluate,
+ * graft_features, graft_predict_files, graft_onnx_import, graft_lr_find,
+ * the evaluations and feature passes inside graft_train/graft_finetune,
+ * and the training epochs of workflows whose callbacks are off (the runs
+ * of graft_cv, graft_selftrain). Called on the thread using the context. */
+void graft_ctx_set_progress(graft_ctx *ctx, graft_progress_fn fn, void *user);
+
 /* ---------------------------------------------------------------- tensors */
 
 typedef struct graft_tensor graft_tensor;

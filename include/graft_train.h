@@ -25,17 +25,8 @@ extern "C" {
 
 /* ------------------------------------------------------------- callbacks */
 
-/* Progress within one pass (an epoch, a feature extraction). */
-typedef struct graft_progress {
-    const char *label;   /* "epoch 3/10", "features"; borrowed for the call */
-    int epoch, epochs;   /* 1-based epoch of epochs; 0, 0 outside an epoch */
-    long done, total;    /* batches done of total in this pass */
-    long images;         /* images done in this pass */
-    double loss;         /* running mean training loss; < 0 when not training */
-    double accuracy;     /* running training accuracy in [0, 1]; < 0 when not training */
-    double images_per_s; /* over this pass so far */
-    double elapsed_s;    /* seconds since this pass began */
-} graft_progress;
+/* graft_progress and graft_progress_fn are in graft.h (contexts have a
+ * progress sink too). */
 
 /* One completed epoch. Accuracies in [0, 1]. */
 typedef struct graft_epoch_stats {
@@ -48,7 +39,6 @@ typedef struct graft_epoch_stats {
     float lr;                   /* learning rate at the end of the epoch */
 } graft_epoch_stats;
 
-typedef void (*graft_progress_fn)(void *user, const graft_progress *p);
 /* Returns non-zero to stop training after this epoch (not an error). */
 typedef int (*graft_epoch_fn)(void *user, const graft_epoch_stats *st);
 

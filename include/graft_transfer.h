@@ -61,10 +61,12 @@ int graft_transfer_default_cut(const graft_model *m);
 typedef enum graft_strategy {
     GRAFT_STRATEGY_LINEAR_PROBE = 0, /* new head on features computed once */
     GRAFT_STRATEGY_FINETUNE,         /* every layer (optionally a frozen prefix) */
-    GRAFT_STRATEGY_GRADUAL           /* head first, one more stage every unfreeze_every epochs */
+    GRAFT_STRATEGY_GRADUAL,          /* head first, one more stage every unfreeze_every epochs */
+    GRAFT_STRATEGY_RECIPE            /* head on cached features, then every layer with
+                                      * discriminative rates (graft_finetune) */
 } graft_strategy;
 
-/* "linear-probe", "finetune", "gradual"; NULL for an unknown value. */
+/* "linear-probe", "finetune", "gradual", "recipe"; NULL for an unknown value. */
 const char *graft_strategy_name(graft_strategy s);
 /* The inverse, case-insensitive; -1 when s names none. */
 int graft_strategy_parse(const char *s);
@@ -81,12 +83,43 @@ typedef struct graft_finetune_params {
     int cache;            /* FINETUNE with freeze_until: compute the frozen prefix's
                            * output once and train only the layers above, when the run
                            * allows it (graft_finetune_cache_plan) */
-    float warmup_epochs;  /* linear learning-rate warm-up, in epochs */
+    float warmup_epochs;  /* linear learning-rate warm-up, in epochs (RECIPE: of phase 2;
+                           * 0 = one epoch) */
+    /* RECIPE only: */
+    int head_epochs;      /* phase 1 epochs (the head alone on cached features, cheap);
+                           * 0 = as many as phase 2's (the run's epochs) */
+    float head_lr;        /* phase 1 learning rate; 0 = graft_recipe_head_lr(op->kind) */
+    float lr_floor;       /* multiplier of the lowest backbone stage; lr_backbone is the
+                           * top stage's, geometric in between (lr_decay unused) */
+    int bn_frozen_below;  /* BatchNorm keeps the source's running statistics when train
+                           * has fewer images per class than this (or bn_frozen is set) */
 } graft_finetune_params;
 
 /* FINETUNE, no frozen prefix, multipliers 1, unfreeze_every 2, BN trained,
- * cache on, no warm-up. */
+ * cache on, no warm-up; the RECIPE-only fields at graft_finetune_recipe_params'
+ * values. */
 graft_finetune_params graft_finetune_default_params(void);
+
+/* The recipe that works on pretrained backbones (docs/transfer.md): RECIPE,
+ * head_epochs 0 (as many as phase 2's), head_lr 0 (the default),
+ * lr_backbone 0.1, lr_floor 0.01 (so the backbone learns at lr/10 at the
+ * top down to lr/100 at the input), one epoch of warm-up, BatchNorm
+ * statistics frozen below GRAFT_RECIPE_BN_FROZEN_BELOW images per class,
+ * no frozen prefix. */
+graft_finetune_params graft_finetune_recipe_params(void);
+#define GRAFT_RECIPE_BN_FROZEN_BELOW 250
+
+/* Epochs of RECIPE's phase 1 before a phase 2 of `epochs` (0 for any other
+ * strategy): a recipe run numbers head + epochs epochs. */
+int graft_recipe_head_epochs(const graft_finetune_params *fp, int epochs);
+
+/* RECIPE's default phase-1 (head alone) learning rate: 0.1 for SGD (the
+ * linear probe's), 3e-3 for AdamW. */
+float graft_recipe_head_lr(graft_opt_kind kind);
+
+/* The learning-rate multiplier per stage that RECIPE's lr_backbone and
+ * lr_floor give: the lr_decay of graft_transfer_apply for m's stages. */
+float graft_recipe_lr_decay(const graft_model *m, const graft_finetune_params *fp);
 
 /* Applies trainable flags, learning-rate multipliers and the BatchNorm
  * policy of fp's strategy to m at the start of training. GRADUAL starts
@@ -118,6 +151,21 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
  *    over the run, no warm-up, no Nesterov;
  *  - FINETUNE with a cached cut (graft_finetune_cache_plan) trains the
  *    layers above the frozen prefix on its outputs computed once, with op;
+ *  - RECIPE runs two phases: (1) head_epochs of the linear probe above at
+ *    head_lr; (2) from that head, cfg->epochs epochs of graft_train over
+ *    every layer (or above freeze_until) with op, lr_backbone at the top
+ *    backbone stage down to lr_floor at the lowest (multipliers of
+ *    op->lr), warm-up warmup_epochs (0 = one epoch) and BatchNorm
+ *    statistics frozen when train has fewer than bn_frozen_below images
+ *    per class or bn_frozen is set. Epochs are numbered across both
+ *    phases (res->hist holds head_epochs + cfg->epochs entries, see
+ *    graft_recipe_head_epochs); restore_best and patience act within
+ *    phase 2; stop_after counts both. A phase-2 epoch whose training loss
+ *    exceeds both ln(classes) and 3x phase 1's last has diverged: phase 2
+ *    starts again from phase 1's weights at a tenth of the rate (up to 3
+ *    times, then phase 1's model is kept); res->hist holds the last
+ *    attempt. Log lines "recipe: phase 1 ...", "recipe: phase 2 ...",
+ *    "recipe: phase 2 diverged at lr ..." say what happens;
  *  - otherwise graft_train with op (GRADUAL: after cfg->cb.epoch of an
  *    epoch, one more stage is unfrozen when its turn has come).
  * op's total_steps, step_size and warmup_steps are ignored: the schedule
@@ -129,6 +177,70 @@ graft_status graft_finetune(graft_model *src, const graft_dataset *train,
                             const graft_dataset *eval, const graft_finetune_params *fp,
                             const graft_opt_params *op, const graft_train_config *cfg,
                             graft_model **out, graft_train_result *res);
+
+/* ------------------------------------------------------- LR range test */
+
+typedef struct graft_lr_find_config {
+    float lr_min, lr_max;  /* the range, swept exponentially (0 < lr_min < lr_max) */
+    int steps;             /* training steps (batches) of the sweep, >= 5 */
+    float smoothing;       /* loss smoothing: s = b * s + (1 - b) * loss, bias-corrected */
+    float stop_factor;     /* stop once the smoothed loss exceeds this times its minimum */
+    /* batch, seed, augmentation, normalisation, label smoothing; the
+     * epochs, files, evaluation and epoch callbacks are unused; progress
+     * goes to train.cb.progress (label "lr-find"), else the context's sink. */
+    graft_train_config train;
+} graft_lr_find_config;
+
+/* lr 1e-6 .. 10, 100 steps, smoothing 0.9, stop factor 4, and
+ * graft_train_default_config() with batch 32. */
+graft_lr_find_config graft_lr_find_default_config(void);
+
+typedef struct graft_lr_find_point {
+    float lr;
+    double loss;      /* of this step's batch */
+    double smoothed;
+} graft_lr_find_point;
+
+typedef struct graft_lr_find_result {
+    graft_lr_find_point *points; /* npoints, in step order; owned */
+    int npoints;
+    int stopped;          /* the loss blew up (or went non-finite) before the last step */
+    float lr_steepest;    /* where the smoothed loss falls fastest per log-lr */
+    float lr_min_loss;    /* where the smoothed loss is lowest (both after the first
+                           * tenth of the steps) */
+    float lr_edge;        /* the highest rate from lr_min_loss on before the smoothed
+                           * loss first exceeds 1.5 x its minimum */
+    float suggested;      /* lr_edge / 10, at least lr_min (the steepest point and
+                           * the minimum of a flat, noisy curve are noise) */
+} graft_lr_find_result;
+
+/* The LR range test (Smith 2017) for a fine-tuning run from src (left
+ * unchanged): a target model as graft_finetune builds it (fp's strategy
+ * applied; RECIPE: its phase 1 first, the head on cached features for
+ * head_epochs (0 = cfg->train.epochs) at head_lr, then the sweep with the flags and
+ * multipliers of its phase 2, so the suggestion is phase 2's lr;
+ * LINEAR_PROBE and GRADUAL: only the head trains), trained for cfg->steps batches of
+ * train with op (its kind, momentum, betas, weight decay; schedule
+ * ignored) while the learning rate grows from lr_min to lr_max
+ * exponentially; the model is then discarded. The suggestion is finite
+ * whenever at least 5 steps ran. Errors: GRAFT_ERR_INVALID_ARG (range,
+ * steps), those of training. On success the caller owns *res. */
+graft_status graft_lr_find(graft_model *src, const graft_dataset *train,
+                           const graft_finetune_params *fp, const graft_opt_params *op,
+                           const graft_lr_find_config *cfg, graft_lr_find_result *res);
+void graft_lr_find_result_free(graft_lr_find_result *r);
+
+/* Writes PREFIX.csv (step,lr,loss,smoothed) and PREFIX.html (the
+ * smoothed loss over log lr as inline SVG, the suggestion marked), each
+ * atomically. */
+graft_status graft_lr_find_write(const graft_lr_find_result *r, const char *prefix, char *err,
+                                 size_t errlen);
+
+/* The curve as a text table of at most rows rows (evenly spaced points, the
+ * suggestion's row marked "<- suggested") and the suggestion line.
+ * *text is caller-owned (graft_free). */
+graft_status graft_lr_find_table(const graft_lr_find_result *r, int rows, char **text,
+                                 char *err, size_t errlen);
 
 /* ------------------------------------------------- features and LogME */
 

@@ -139,7 +139,7 @@ else bad "partial with --augment flip (exit $rc)"; fi
 
 # ---- finetune --freeze-until caches the prefix unless --no-cache or augmentation
 FT="--from $S --data $FIX --classes 5-9 --per-class 5 --eval-data $FIX --eval-classes 5-9
-    --epochs 2 --batch 16 --freeze-until pool1"
+    --epochs 2 --batch 16 --freeze-until pool1 --strategy finetune"
 # shellcheck disable=SC2086
 run "$G" finetune $FT --out "$T/fc.graft"
 if [ "$rc" -eq 0 ] && [ "$(grep -c "caching the output of 'pool1' once" "$T/out")" = 1 ]; then

@@ -12,6 +12,7 @@ int cmd_cv(int argc, char **argv);
 int cmd_selftrain(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_lrfind(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -79,7 +79,13 @@ int cmd_cv(int argc, char **argv)
     graft_model *m = NULL;
     graft_train_result tres = {0};
     if (trainopts_config(&to, &co, t.train, &t.meta, NULL, NULL, &cfg.train)) goto done;
-    if (graft_cv(t.src, t.train, &cfg, &res) != GRAFT_OK) {
+    /* The fold runs (on this context; not those on other devices) report
+     * their epochs and evaluations to its sink: the console of cfg.train. */
+    cfg.user = cfg.train.cb.user;
+    graft_ctx_set_progress(t.ctx, cfg.train.cb.progress, cfg.train.cb.user);
+    graft_status cs = graft_cv(t.src, t.train, &cfg, &res);
+    graft_ctx_set_progress(t.ctx, NULL, NULL);
+    if (cs != GRAFT_OK) {
         /* "k=K: ..." is about --folds. */
         const char *e = graft_last_error(t.ctx);
         char kk[32];

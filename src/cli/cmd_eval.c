@@ -8,6 +8,7 @@
 #include "class_match_cli.h"
 #include "cli.h"
 #include "common.h"
+#include "console.h"
 #include "eval_report.h"
 #include "graft_eval.h"
 #include "modelcli.h"
@@ -80,7 +81,13 @@ int cmd_eval(int argc, char **argv)
     if (split && !is_split && !co.quiet)
         fprintf(stderr, CMD ": note: --split ignored, %s has no train/test splits\n", data);
     double t0 = cli_seconds();
-    if (graft_evaluate(m, d, meta.mean, meta.std, batch, preds != NULL, &er) != GRAFT_OK) {
+    console con;
+    console_init(&con, CMD, co.quiet, 0, NULL);
+    graft_ctx_set_progress(ctx, console_progress, &con);
+    graft_status es = graft_evaluate(m, d, meta.mean, meta.std, batch, preds != NULL, &er);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&con.pr);
+    if (es != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;
     }

@@ -18,6 +18,7 @@ int cmd_finetune(int argc, char **argv)
     const char *from = NULL, *out = "finetuned.graft";
     finetune_cli fc;
     finetune_cli_defaults(&fc);
+    fc.strategy = "recipe";
     opt opts[] = {
         {"from", OPT_STRING, &from, "MODEL", "pretrained source model (.graft), required", 0, 0},
         FINETUNE_OPTS(fc),
@@ -29,10 +30,15 @@ int cmd_finetune(int argc, char **argv)
     cmd_spec spec = {"graft finetune --from MODEL --data TARGET [OPTIONS]",
                      "Fine-tunes a pretrained model on a target dataset: the backbone is kept, the\n"
                      "classifier is replaced for the target's classes (unless --keep-head).\n"
-                     "linear-probe trains the new head on features computed once; finetune trains\n"
-                     "every layer (optionally with a frozen prefix and smaller backbone rates);\n"
-                     "gradual unfreezes from the head downwards. Images are converted to the\n"
-                     "source model's input shape and normalised with its statistics.",
+                     "recipe (the default) trains the new head on cached features (as many\n"
+                     "epochs as --epochs, at the cost of about one forward pass), then every\n"
+                     "layer for --epochs with the backbone at lr/10 (top) to lr/100 (input), one\n"
+                     "epoch of warm-up and, below 250 images per class, the source's BatchNorm\n"
+                     "statistics; linear-probe trains only the head on features\n"
+                     "computed once; finetune trains every layer (optionally with a frozen prefix\n"
+                     "and smaller backbone rates); gradual unfreezes from the head downwards.\n"
+                     "Images are converted to the source model's input shape and normalised with\n"
+                     "its statistics. graft lr-find suggests a learning rate.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
@@ -42,7 +48,12 @@ int cmd_finetune(int argc, char **argv)
     graft_model *m = NULL;
     graft_train_result res = {0};
     int status = 1;
-    if (!co.quiet)
+    int head = graft_recipe_head_epochs(&fp, to.epochs);
+    if (!co.quiet && head)
+        printf("%s: recipe from %s on %d images of %d classes, %d epochs of the head, then %d "
+               "of every layer\n", cmd, from, graft_dataset_size(t.train),
+               graft_dataset_num_classes(t.train), head, to.epochs);
+    else if (!co.quiet)
         printf("%s: %s from %s on %d images of %d classes, %d epochs\n", cmd,
                graft_strategy_name(fp.strategy), from, graft_dataset_size(t.train),
                graft_dataset_num_classes(t.train), to.epochs);

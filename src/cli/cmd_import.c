@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "console.h"
 #include "modelcli.h"
 
 #define CMD "graft import"
@@ -81,7 +82,13 @@ int cmd_import(int argc, char **argv)
     char note[512];
     int status = 1;
     int card = 0;
-    if (graft_onnx_import_meta(ctx, in, &m, &meta, &card, note, sizeof note) != GRAFT_OK) {
+    console con;
+    console_init(&con, CMD, quiet, 0, NULL);
+    graft_ctx_set_progress(ctx, console_progress, &con);
+    graft_status is = graft_onnx_import_meta(ctx, in, &m, &meta, &card, note, sizeof note);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&con.pr);
+    if (is != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;
     }

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "console.h"
 #include "graft_eval.h"
 #include "modelcli.h"
 #include "predict_table.h"
@@ -17,6 +18,19 @@ static void note(void *user, graft_log_level level, const char *msg)
     (void)user, (void)level;
     fprintf(stderr, CMD ": %s\n", msg);
 }
+/* A table row, after the live progress line (if any) is cleared. */
+typedef struct row_sink {
+    predict_table *table;
+    console *con;
+} row_sink;
+
+static graft_status row(void *user, const graft_prediction *p)
+{
+    row_sink *r = user;
+    progress_clear(&r->con->pr);
+    return predict_table_row(r->table, p);
+}
+
 int cmd_predict(int argc, char **argv)
 {
     common_opts co = {NULL, 0, 1};
@@ -73,7 +87,15 @@ int cmd_predict(int argc, char **argv)
     predict_table_header(&s, files, nfiles, K, top);
     double t0 = cli_seconds();
     graft_predict_config pc = {batch, top, skip_bad, meta.mean, meta.std};
-    if (graft_predict_files(m, (const char *const *)files, nfiles, &pc, predict_table_row, &s, &bad)) {
+    console con;
+    console_init(&con, CMD, co.quiet, 0, NULL);
+    graft_ctx_set_progress(ctx, console_progress, &con);
+    row_sink rs = {&s, &con};
+    graft_status ps = graft_predict_files(m, (const char *const *)files, nfiles, &pc, row, &rs,
+                                          &bad);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&con.pr);
+    if (ps) {
         if (bad && !skip_bad) fprintf(stderr, CMD ": stopping at a bad file (use --skip-bad to skip such files)\n");
         else fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         goto done;

@@ -7,6 +7,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "console.h"
 #include "graft_transfer.h"
 #include "workflow_files.h"
 
@@ -68,12 +69,17 @@ int cmd_score(int argc, char **argv)
         if (cli_check_model_path(CMD, "", pos[i])) goto done;
     graft_ctx *ctx = cli_open_device(CMD, &co);
     if (!ctx) goto done;
-    cfg.user = &co.quiet;
+    console con; /* per-score lines and the feature passes' progress */
+    console_init(&con, CMD, co.quiet, 0, NULL);
+    cfg.user = &con;
     cfg.seed = cfg.data.seed = (uint64_t)co.seed; /* the same images for every candidate */
     cfg.data.log = co.quiet ? NULL : score_on_log;
-    cfg.data.log_user = &co.quiet;
+    cfg.data.log_user = &con;
     graft_score_result res = {0};
+    graft_ctx_set_progress(ctx, console_progress, &con);
     graft_status s = graft_score(ctx, (const char *const *)pos, npos, &cfg, &res);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    progress_clear(&con.pr);
     if (s != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
         /* A bad data request is a usage error, as in every command. */

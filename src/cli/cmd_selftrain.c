@@ -85,10 +85,17 @@ int cmd_selftrain(int argc, char **argv)
                graft_strategy_name(fp.strategy), from, graft_dataset_size(t.train),
                graft_dataset_num_classes(t.train), graft_dataset_size(pool), t.eval_name,
                graft_dataset_size(t.eval));
-    round_printer rp = {t.eval_name, graft_dataset_size(t.train), graft_dataset_num_classes(t.train)};
+    round_printer rp = {t.eval_name, graft_dataset_size(t.train), graft_dataset_num_classes(t.train),
+                        NULL};
     cfg.user = &rp;
     if (trainopts_config(&to, &co, t.train, &t.meta, NULL, NULL, &cfg.train)) goto done;
-    if (graft_selftrain(t.src, t.train, pool, t.eval, &cfg, &res) != GRAFT_OK) {
+    /* The rounds' runs and pool predictions report to the context's sink:
+     * the console of cfg.train. */
+    rp.con = cfg.train.cb.user;
+    graft_ctx_set_progress(t.ctx, cfg.train.cb.progress, cfg.train.cb.user);
+    graft_status ss = graft_selftrain(t.src, t.train, pool, t.eval, &cfg, &res);
+    graft_ctx_set_progress(t.ctx, NULL, NULL);
+    if (ss != GRAFT_OK) {
         fprintf(stderr, CMD ": %s\n", graft_last_error(t.ctx));
         goto done;
     }

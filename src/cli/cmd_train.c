@@ -102,7 +102,10 @@ int cmd_train(int argc, char **argv)
                graft_model_flops_per_image(m) / 1e6, graft_dataset_size(train), ap.classes,
                to.epochs, to.batch);
     fflush(stdout); /* before the progress lines on stderr */
-    if (graft_train(m, o, train, eval, &cfg, &res) != GRAFT_OK || graft_model_save(m, &meta, out) != GRAFT_OK)
+    graft_ctx_set_progress(ctx, cfg.cb.progress, cfg.cb.user); /* the evaluation passes */
+    graft_status ts = graft_train(m, o, train, eval, &cfg, &res);
+    graft_ctx_set_progress(ctx, NULL, NULL);
+    if (ts != GRAFT_OK || graft_model_save(m, &meta, out) != GRAFT_OK)
         goto fail;
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
         printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,

@@ -26,17 +26,23 @@ void console_log(void *user, graft_log_level level, const char *msg)
     }
 }
 
-static void on_progress(void *user, const graft_progress *p)
+void console_progress(void *user, const graft_progress *p)
 {
     console *c = user;
+    if (c->quiet) return;
     if (p->done <= 1) {
         /* A new pass: its ETA counts from the pass's start. */
         progress_init(&c->pr, stderr, c->quiet);
         c->pr.start -= p->elapsed_s;
     }
     char fields[160];
-    snprintf(fields, sizeof fields, "loss %.4f acc %5.1f%% %.0f img/s", p->loss,
-             100.0 * p->accuracy, p->images_per_s);
+    if (p->loss >= 0)
+        snprintf(fields, sizeof fields, "loss %.4f acc %5.1f%% %.0f img/s", p->loss,
+                 100.0 * p->accuracy, p->images_per_s);
+    else if (p->images > 0)
+        snprintf(fields, sizeof fields, "%ld images %.0f img/s", p->images, p->images_per_s);
+    else
+        fields[0] = '\0';
     progress_update(&c->pr, p->label, p->done, p->total, fields);
 }
 
@@ -59,6 +65,6 @@ static int on_epoch(void *user, const graft_epoch_stats *st)
 
 graft_callbacks console_callbacks(console *c)
 {
-    graft_callbacks cb = {c->quiet ? NULL : on_progress, on_epoch, console_log, c};
+    graft_callbacks cb = {c->quiet ? NULL : console_progress, on_epoch, console_log, c};
     return cb;
 }

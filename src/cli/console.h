@@ -21,6 +21,11 @@ typedef struct console {
 void console_init(console *c, const char *cmd, int quiet, int epochs, const char *eval_name);
 /* The callbacks that print to this console (user = c). */
 graft_callbacks console_callbacks(console *c);
+/* A graft_progress_fn for user = console *: the live line on a terminal,
+ * plain lines otherwise (progress.h); nothing when quiet. Also the sink
+ * for a context (graft_ctx_set_progress) in the commands that run
+ * evaluations, predictions, feature passes and imports. */
+void console_progress(void *user, const graft_progress *p);
 /* A graft_log_fn for user = console *: INFO lines to stdout, WARN lines
  * to stderr as "cmd: msg"; nothing when quiet. */
 void console_log(void *user, graft_log_level level, const char *msg);

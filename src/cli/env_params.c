@@ -50,6 +50,14 @@ graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen
     return GRAFT_OK;
 }
 
+double graft_progress_interval_from_env(void)
+{
+    const char *v = env("GRAFT_PROGRESS_INTERVAL");
+    char *end;
+    double d = v ? strtod(v, &end) : -1;
+    return v && !*end && d >= 0 && d < 1e6 ? d : 15.0;
+}
+
 void graft_log_stderr(void *user, graft_log_level level, const char *msg)
 {
     (void)user;

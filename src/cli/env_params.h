@@ -20,6 +20,11 @@
  * GRAFT_ERR_INVALID_ARG with "NAME='value': expected ..." in err. */
 graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen);
 
+/* GRAFT_PROGRESS_INTERVAL: seconds between plain (not a terminal) progress
+ * lines, default 15; passes shorter than min(1 s, interval) show none, so
+ * 0 prints every update (tests). A bad or negative value means the default. */
+double graft_progress_interval_from_env(void);
+
 /* A graft_log_fn writing messages up to GRAFT_LOG_INFO (the kernel profile
  * table) to stderr, one newline after each; user is ignored. */
 void graft_log_stderr(void *user, graft_log_level level, const char *msg);

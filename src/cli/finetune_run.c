@@ -15,8 +15,9 @@ void finetune_cli_defaults(finetune_cli *f)
     memset(f, 0, sizeof *f);
     f->strategy = "finetune";
     f->unfreeze_every = 2;
-    f->lr_backbone = 1.0f;
+    f->lr_backbone = -1.0f;
     f->lr_decay = 1.0f;
+    f->lr_floor = 0.01f;
 }
 
 int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to,
@@ -24,8 +25,8 @@ int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to,
 {
     int strat = graft_strategy_parse(f->strategy);
     if (strat < 0) {
-        fprintf(stderr, "%s: --strategy '%s': expected linear-probe, finetune or gradual\n", cmd,
-                f->strategy);
+        fprintf(stderr, "%s: --strategy '%s': expected recipe, linear-probe, finetune or "
+                "gradual\n", cmd, f->strategy);
         return EXIT_USAGE;
     }
     if (f->bn && strcasecmp(f->bn, "frozen") && strcasecmp(f->bn, "train")) {
@@ -35,15 +36,20 @@ int finetune_cli_check(const char *cmd, const finetune_cli *f, train_opts *to,
     if (trainopts_check(cmd, to)) return EXIT_USAGE;
     if (to->lr < 0)
         to->lr = strat == GRAFT_STRATEGY_LINEAR_PROBE ? 0.1f : (strcasecmp(to->opt, "adamw") ? 0.01f : 3e-4f);
-    *fp = graft_finetune_default_params();
+    int recipe = strat == GRAFT_STRATEGY_RECIPE;
+    *fp = recipe ? graft_finetune_recipe_params() : graft_finetune_default_params();
     fp->strategy = (graft_strategy)strat;
     fp->keep_head = f->keep_head;
-    fp->lr_backbone = f->lr_backbone;
+    if (f->lr_backbone >= 0 || !recipe) fp->lr_backbone = f->lr_backbone >= 0 ? f->lr_backbone : 1.0f;
     fp->lr_decay = f->lr_decay;
+    fp->lr_floor = f->lr_floor;
+    fp->head_epochs = f->head_epochs;
+    fp->head_lr = f->head_lr;
     fp->unfreeze_every = f->unfreeze_every;
     fp->bn_frozen = f->bn && !strcasecmp(f->bn, "frozen");
+    if (f->bn && !strcasecmp(f->bn, "train")) fp->bn_frozen_below = 0;
     fp->cache = !f->no_cache;
-    fp->warmup_epochs = to->warmup;
+    if (to->warmup > 0 || !recipe) fp->warmup_epochs = to->warmup;
     return 0;
 }
 
@@ -95,16 +101,23 @@ int finetune_run(const char *cmd, graft_model *src, const graft_dataset *train,
     graft_train_config cfg;
     common_opts c = *co;
     c.seed = (int)seed;
-    if (trainopts_config(to, &c, train, meta, eval_name, out_path, &cfg)) return 1;
+    /* The console counts the recipe's epochs across both phases. */
+    train_opts shown = *to;
+    shown.epochs += graft_recipe_head_epochs(fp, to->epochs);
+    if (trainopts_config(&shown, &c, train, meta, eval_name, out_path, &cfg)) return 1;
+    cfg.epochs = to->epochs;
     cfg.seed = seed;
     cfg.restore_best = eval_name && !strcmp(eval_name, "val");
     if (!co->quiet) say_cache_plan(cmd, src, fp, &cfg);
     graft_opt_params op = trainopts_opt_params(to, train);
     int status = 0;
+    /* The evaluation passes report to the context's sink. */
+    graft_ctx_set_progress(graft_model_ctx(src), cfg.cb.progress, cfg.cb.user);
     if (graft_finetune(src, train, eval, fp, &op, &cfg, out, res) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, graft_last_error(graft_model_ctx(src)));
         status = 1;
     }
+    graft_ctx_set_progress(graft_model_ctx(src), NULL, NULL);
     trainopts_config_free(&cfg);
     return status;
 }

@@ -18,6 +18,7 @@ static const command commands[] = {
     {"cv", cmd_cv, "k-fold cross-validation of fine-tuning on a target dataset"},
     {"selftrain", cmd_selftrain, "fine-tuning with pseudo-labels from an unlabelled pool"},
     {"score", cmd_score, "rank pretrained models for a target dataset by LogME, no training"},
+    {"lr-find", cmd_lrfind, "learning-rate range test: suggests finetune's --lr"},
     {"compare", cmd_compare, "scratch vs linear probe vs fine-tuning: time-to-accuracy report"},
     {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
     {"predict", cmd_predict, "classify images (PNG, JPEG) or folders of them"},

@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "progress.h"
 #include "common.h"
+#include "env_params.h"
 
 #include <string.h>
 #include <time.h>
@@ -14,7 +15,8 @@ void progress_init(progress *p, FILE *out, int quiet)
     p->tty = isatty(fileno(out));
     p->start = cli_seconds();
     p->last_print = 0;
-    p->interval = 15.0;
+    p->interval = graft_progress_interval_from_env();
+    p->delay = p->interval < 1.0 ? p->interval : 1.0;
 }
 
 void format_duration(double s, char *buf, size_t n)
@@ -36,6 +38,7 @@ void progress_update(progress *p, const char *label, long done, long total, cons
      * interval (and the last one). */
     double gap = p->tty ? 0.1 : p->interval;
     if (done < total && t - p->last_print < gap) return;
+    if (t - p->start < p->delay) return; /* a pass under a second goes unannounced */
     if (!p->tty && done >= total) return; /* the caller prints a summary line */
     p->last_print = t;
     char eta[32] = "?";

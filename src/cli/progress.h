@@ -1,6 +1,7 @@
 /* Progress for long work: on a terminal a live line rewritten in place
  * (batch, loss, accuracy, images/s, ETA); otherwise plain lines at a
- * modest interval, with no control characters, fit for logs. */
+ * modest interval, with no control characters, fit for logs. A pass that
+ * ends within a second shows nothing. */
 #ifndef GRAFT_PROGRESS_H
 #define GRAFT_PROGRESS_H
 #include <stdio.h>
@@ -10,7 +11,8 @@ typedef struct progress {
     int tty;
     int quiet;
     double start, last_print;
-    double interval; /* seconds between plain lines */
+    double interval; /* seconds between plain lines (GRAFT_PROGRESS_INTERVAL, default 15) */
+    double delay;    /* nothing before this many seconds of a pass: min(1, interval) */
     int live;        /* a live line is on screen */
 } progress;
 

@@ -11,7 +11,7 @@
 
 void cv_print_fold(void *user, int f, const graft_cv_fold *r)
 {
-    (void)user;
+    if (user) progress_clear(&((console *)user)->pr); /* the live line, if any */
     printf("%4d  %7d  %8d  %7.2f%%  %7.1f\n", f + 1, r->ntrain, r->nheld, 100 * r->accuracy,
            r->seconds);
     fflush(stdout);
@@ -44,6 +44,7 @@ int cv_write_files(const char *csv, const char *json, const graft_cv_result *r,
 void selftrain_print_round(void *user, const graft_selftrain_round *r)
 {
     const round_printer *p = user;
+    if (p->con) progress_clear(&p->con->pr);
     if (r->round == 0) {
         printf("round 0: %d labelled, %s accuracy %.2f%%  (%.1f s)\n", p->nlabelled, p->eval_name,
                100 * r->eval_accuracy, r->seconds);
@@ -95,12 +96,17 @@ int selftrain_write_json(const char *path, const graft_selftrain_result *r, floa
 
 void score_on_log(void *user, graft_log_level level, const char *msg)
 {
-    if (level == GRAFT_LOG_WARN || !*(const int *)user) fprintf(stderr, "graft score: %s\n", msg);
+    console *c = user;
+    if (level != GRAFT_LOG_WARN && c->quiet) return;
+    progress_clear(&c->pr);
+    fprintf(stderr, "graft score: %s\n", msg);
 }
 
 void score_on_row(void *user, const graft_score_row *r)
 {
-    if (!*(const int *)user)
+    console *c = user;
+    progress_clear(&c->pr);
+    if (!c->quiet)
         fprintf(stderr, "graft score: %s [%s]: LogME %.4f (%d features, %.1f s)\n", r->model,
                 r->layer, r->logme, r->dim, r->seconds);
 }

@@ -15,6 +15,7 @@
 #include "layer_kind.h"
 #include "onnx_card.h"
 #include "onnx_common.h"
+#include "pass_progress.h"
 
 /* A named value of the ONNX graph: the output of a graft node, or a
  * constant (initializer or Constant node). */
@@ -738,10 +739,14 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
         TRY(push_val(im, (val){onnx_str(im->g->initializer[i]->name), -1, 0, im->g->initializer[i],
                                NULL, 0, -1, 0}));
     TRY(add_input(im));
+    /* Mapping a node uploads its weights: the long part of a large import. */
+    pass_progress pp;
+    pass_progress_begin(&pp, im->ctx, NULL, NULL, "import", (long)im->g->n_node);
     for (size_t i = 0; i < im->g->n_node; i++) {
         nctx c = {{&import_api}, im, im->g->node[i], ""};
         node_name(im, c.nd, i, c.name);
         TRY(map_node(&c));
+        pass_progress_report(&pp, (long)i + 1, 0);
     }
     const char *oname = onnx_str(im->g->output[0]->name);
     val *o = find_val(im, oname);

@@ -277,6 +277,12 @@ void graft_ctx_destroy(graft_ctx *ctx)
     free(ctx);
 }
 
+void graft_ctx_set_progress(graft_ctx *ctx, graft_progress_fn fn, void *user)
+{
+    ctx->progress = fn;
+    ctx->progress_user = user;
+}
+
 graft_status graft_ctx_finish(graft_ctx *ctx)
 {
     CL_TRY(ctx, clFinish(ctx->queue), "clFinish");

@@ -40,6 +40,8 @@ struct graft_ctx {
     gemm_tuning tune;
     graft_log_fn log;
     void *log_user;
+    graft_progress_fn progress; /* graft_ctx_set_progress */
+    void *progress_user;
     char cache_dir[1024];
     graft_build_stats stats;
 

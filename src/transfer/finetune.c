@@ -1,23 +1,31 @@
 /* The public fine-tuning API (graft_transfer.h): target models, strategy
  * flags, the caching decision, and one fine-tuning run as one call. */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ctx.h"
 #include "graft_transfer.h"
 #include "logme.h"
+#include "recipe.h"
 #include "model.h"
 #include "train.h"
 #include "transfer.h"
 
 const char *graft_strategy_name(graft_strategy s)
 {
+    if (s == GRAFT_STRATEGY_RECIPE) return "recipe";
     return (unsigned)s <= GRAFT_STRATEGY_GRADUAL ? transfer_strategy_name((transfer_strategy)s) : NULL;
 }
 
-int graft_strategy_parse(const char *s) { return s ? transfer_strategy_parse(s) : -1; }
+int graft_strategy_parse(const char *s)
+{
+    if (s && !strcasecmp(s, "recipe")) return GRAFT_STRATEGY_RECIPE;
+    return s ? transfer_strategy_parse(s) : -1;
+}
 
 graft_finetune_params graft_finetune_default_params(void)
 {
@@ -29,14 +37,39 @@ graft_finetune_params graft_finetune_default_params(void)
     p.lr_decay = 1.0f;
     p.unfreeze_every = 2;
     p.cache = 1;
+    p.lr_floor = 0.01f;
+    p.bn_frozen_below = GRAFT_RECIPE_BN_FROZEN_BELOW;
     return p;
 }
 
-/* The internal options of the public parameters. */
-static finetune_opts opts_of(const graft_finetune_params *p)
+graft_finetune_params graft_finetune_recipe_params(void)
+{
+    graft_finetune_params p = graft_finetune_default_params();
+    p.strategy = GRAFT_STRATEGY_RECIPE;
+    p.lr_backbone = 0.1f;
+    p.warmup_epochs = 1.0f;
+    return p;
+}
+
+float graft_recipe_lr_decay(const graft_model *m, const graft_finetune_params *fp)
+{
+    int starts[4096];
+    int backbone = transfer_stages(m, starts, 4096) - 1; /* stages below the head */
+    if (backbone < 2 || !(fp->lr_backbone > 0) || !(fp->lr_floor > 0)) return 1.0f;
+    return powf(fp->lr_floor / fp->lr_backbone, 1.0f / (float)(backbone - 1));
+}
+
+/* The internal options of the public parameters: RECIPE's flags are those
+ * of its phase 2, a FINETUNE over every layer with a per-stage decay. */
+static finetune_opts opts_of(const graft_model *m, const graft_finetune_params *p)
 {
     finetune_opts o = {(transfer_strategy)p->strategy, p->freeze_until, p->lr_backbone,
                        p->lr_decay, p->unfreeze_every, p->bn_frozen, p->cache};
+    if (p->strategy == GRAFT_STRATEGY_RECIPE) {
+        o.strategy = STRATEGY_FINETUNE;
+        o.lr_decay = graft_recipe_lr_decay(m, p);
+        o.cache = 0;
+    }
     return o;
 }
 
@@ -65,13 +98,13 @@ int graft_transfer_default_cut(const graft_model *m) { return transfer_default_c
 
 graft_status graft_transfer_apply(graft_model *m, const graft_finetune_params *fp)
 {
-    finetune_opts o = opts_of(fp);
+    finetune_opts o = opts_of(m, fp);
     return transfer_apply(m, &o);
 }
 
 int graft_transfer_gradual_step(graft_model *m, const graft_finetune_params *fp, int epochs_done)
 {
-    finetune_opts o = opts_of(fp);
+    finetune_opts o = opts_of(m, fp);
     return transfer_gradual_step(m, &o, epochs_done);
 }
 
@@ -139,7 +172,7 @@ graft_status graft_finetune(graft_model *src, const graft_dataset *train,
     *out = NULL;
     memset(res, 0, sizeof *res);
     graft_ctx *ctx = src->ctx;
-    finetune_opts fo = opts_of(fp);
+    finetune_opts fo = opts_of(src, fp);
     graft_model *m = NULL;
     graft_optimizer *o = NULL;
     char err[2048] = "";
@@ -150,6 +183,8 @@ graft_status graft_finetune(graft_model *src, const graft_dataset *train,
     int cut = graft_finetune_cache_plan(m, fp, cfg, NULL, 0);
     if (s != GRAFT_OK) {
         /* the context holds the message */
+    } else if (fp->strategy == GRAFT_STRATEGY_RECIPE) {
+        s = transfer_recipe(m, train, eval, fp, &fo, op, cfg, res, err, sizeof err);
     } else if (cut > 0) {
         s = transfer_cached_finetune(m, train, eval, cfg, &p, cut, res, err, sizeof err);
     } else if (fp->strategy == GRAFT_STRATEGY_LINEAR_PROBE) {

@@ -10,6 +10,7 @@
 #include "graft_data.h"
 #include "graft_eval.h"
 #include "model.h"
+#include "pass_progress.h"
 
 /* One batch being decoded: x holds n normalised images, errs the reason
  * for each file that could not be read. */
@@ -158,6 +159,9 @@ graft_status graft_predict_files(graft_model *m, const char *const *paths, int n
     if (s != GRAFT_OK)
         s = ctx_fail(m->ctx, s, "out of memory for a batch of %d images", batch);
     int cur = 0, next = 0;
+    long nb = 0;
+    pass_progress pp;
+    pass_progress_begin(&pp, m->ctx, NULL, NULL, "predict", (n + batch - 1) / batch);
     if (s == GRAFT_OK) {
         job_start(&jobs[0], paths, batch);
         next = batch;
@@ -172,6 +176,7 @@ graft_status graft_predict_files(graft_model *m, const char *const *paths, int n
         s = run_batch(m, j, cfg, next - j->n, K, top, xb, idx, logits, prob, order, tprob, fn,
                       user, &bad);
         next += nn;
+        if (s == GRAFT_OK) pass_progress_report(&pp, ++nb, next - nn);
         job_clear_errs(j);
         j->n = 0;
         cur ^= 1;

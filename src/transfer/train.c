@@ -12,6 +12,7 @@
 #include "error.h"
 #include "log.h"
 #include "model_io.h"
+#include "pass_progress.h"
 
 static void set_err(char *err, size_t errlen, const char *msg)
 {
@@ -64,7 +65,8 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
 }
 
 graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
-                           int batch, infer_batch_fn fn, void *user, char *err, size_t errlen)
+                           int batch, infer_batch_fn fn, void *user, const char *label,
+                           graft_progress_fn pfn, void *puser, char *err, size_t errlen)
 {
     loader_opts lo = {0};
     lo.batch = batch;
@@ -76,12 +78,16 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
     const float *x;
     const int *y;
     int n, done = 0;
+    long b = 0;
+    pass_progress pp;
+    pass_progress_begin(&pp, m->ctx, pfn, puser, label, loader_num_batches(ld));
     graft_status s = GRAFT_OK;
     while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
         s = graft_model_forward(m, x, n, 0, NULL);
         if (s == GRAFT_OK) s = fn(user, m, y, n, done);
         if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
         done += n;
+        pass_progress_report(&pp, ++b, done);
     }
     loader_free(ld);
     return s;
@@ -142,7 +148,7 @@ graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const
         set_err(err, errlen, "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, err, errlen);
+    graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, "eval", NULL, NULL, err, errlen);
     free(a.logits);
     if (s != GRAFT_OK) {
         eval_result_free(out);
@@ -294,6 +300,10 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     double total_train = 0;
     int since_best = 0;
     const graft_callbacks *cb = &cfg->cb;
+    /* Without a progress callback of its own the run reports to the
+     * context's sink (the runs inside cv and selftrain). */
+    graft_progress_fn progress = cb->progress ? cb->progress : m->ctx->progress;
+    void *progress_user = cb->progress ? cb->user : m->ctx->progress_user;
     for (int e = cfg->start_epoch; e < cfg->epochs && s == GRAFT_OK; e++) {
         loader_start_epoch(ld, (uint64_t)e);
         const float *x;
@@ -323,11 +333,11 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             seen += n;
             hits += correct;
             lsum += (double)loss * n;
-            if (cb->progress) {
+            if (progress) {
                 double el = now_seconds() - t0;
                 graft_progress p = {label, e + 1, cfg->epochs, b, nb, seen, lsum / seen,
                                     (double)hits / seen, seen / (el > 0 ? el : 1e-9), el};
-                cb->progress(cb->user, &p);
+                progress(progress_user, &p);
             }
         }
         if (s != GRAFT_OK) break;

@@ -25,9 +25,12 @@ void eval_result_free(eval_result *r);
 typedef graft_status (*infer_batch_fn)(void *user, graft_model *m, const int *y, int n, int offset);
 
 /* Runs every image of d through m in order (inference mode, normalised
- * with mean/std, batches of `batch`) and calls fn after each batch. */
+ * with mean/std, batches of `batch`) and calls fn after each batch.
+ * Progress goes to pfn (label, per batch) or, when pfn is NULL, to the
+ * context's sink. */
 graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
-                           int batch, infer_batch_fn fn, void *user, char *err, size_t errlen);
+                           int batch, infer_batch_fn fn, void *user, const char *label,
+                           graft_progress_fn pfn, void *puser, char *err, size_t errlen);
 
 /* Inference over a whole dataset (in order), normalised with mean/std.
  * want_probs keeps the softmax outputs. */

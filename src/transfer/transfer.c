@@ -194,7 +194,8 @@ static graft_status feat_batch(void *user, graft_model *m, const int *y, int n, 
 /* Runs d through m (inference mode) and collects node `nodei`'s outputs
  * into a->f or a->ds (set by the caller); allocates the scratch. */
 static graft_status collect(graft_model *m, const dataset *d, const float *mean, const float *std,
-                            int batch, feat_acc *a, char *err, size_t errlen)
+                            int batch, feat_acc *a, const graft_callbacks *cb, char *err,
+                            size_t errlen)
 {
     a->buf = malloc((size_t)batch * a->C * a->HW * sizeof *a->buf);
     a->row = malloc((size_t)a->C * sizeof *a->row);
@@ -203,7 +204,9 @@ static graft_status collect(graft_model *m, const dataset *d, const float *mean,
         set_err(err, errlen, "out of host memory for features");
         s = GRAFT_ERR_HOST_MEMORY;
     }
-    if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, err, errlen);
+    if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, "features",
+                                          cb ? cb->progress : NULL, cb ? cb->user : NULL, err,
+                                          errlen);
     free(a->buf);
     free(a->row);
     a->buf = a->row = NULL;
@@ -222,7 +225,7 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
         set_err(err, errlen, "out of host memory for features");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    graft_status s = collect(m, d, mean, std, batch, &a, err, errlen);
+    graft_status s = collect(m, d, mean, std, batch, &a, NULL, err, errlen);
     if (s != GRAFT_OK) {
         free(a.f);
         return s;
@@ -236,8 +239,9 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
  * labels and class names: C x 1 x 1 "images" when pooled, else the node's
  * full C x H x W output. */
 static graft_status feature_dataset(graft_model *m, const dataset *d, const float *mean,
-                                    const float *std, int nodei, int pool, dataset **out,
-                                    char *err, size_t errlen)
+                                    const float *std, int nodei, int pool,
+                                    const graft_callbacks *cb, dataset **out, char *err,
+                                    size_t errlen)
 {
     const node *nd = &m->nodes[nodei];
     feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, pool, NULL, NULL, NULL, NULL};
@@ -247,7 +251,7 @@ static graft_status feature_dataset(graft_model *m, const dataset *d, const floa
     /* Batches of 64, not 256: a fresh model then first-touches 4x smaller
      * activation and im2col buffers (on a loaded 2-core CPU, 0.3-0.6 s
      * against 0.7-1.2 s for 500 refnet images). */
-    graft_status s = collect(m, d, mean, std, TRANSFER_EXTRACT_BATCH, &a, err, errlen);
+    graft_status s = collect(m, d, mean, std, TRANSFER_EXTRACT_BATCH, &a, cb, err, errlen);
     if (s != GRAFT_OK) {
         dataset_free(a.ds);
         return s;
@@ -371,10 +375,11 @@ static graft_status cached_train(graft_model *m, const dataset *train, const dat
     graft_model *top = NULL;
     graft_optimizer *o = NULL;
     int p0 = 0;
-    graft_status s = feature_dataset(m, train, cfg->mean, cfg->std, cut, pool, &dtr, err, errlen);
+    graft_status s = feature_dataset(m, train, cfg->mean, cfg->std, cut, pool, &cfg->cb, &dtr, err,
+                                     errlen);
     double extract = now_seconds() - t0;
     if (s == GRAFT_OK && eval)
-        s = feature_dataset(m, eval, cfg->mean, cfg->std, cut, pool, &dev, err, errlen);
+        s = feature_dataset(m, eval, cfg->mean, cfg->std, cut, pool, &cfg->cb, &dev, err, errlen);
     if (s == GRAFT_OK) {
         layer_shape in = {dtr->c, dtr->h, dtr->w};
         s = build_top(m, cut, first, in, &top, &p0);
