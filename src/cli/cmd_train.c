@@ -6,6 +6,7 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "interrupt.h"
 #include "graft_train.h"
 #include "trainopts.h"
 
@@ -93,17 +94,47 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));
             goto done;
         }
+        if (epoch >= to.epochs) {
+            fprintf(stderr, CMD ": --resume: %s has done %d epochs and --epochs is %d: nothing "
+                    "left to train (pass --epochs above %d to train on)\n", resume, epoch,
+                    to.epochs, epoch);
+            status = EXIT_USAGE;
+            goto done;
+        }
         cfg.start_epoch = epoch;
-        if (!co.quiet) printf("resuming %s after epoch %d\n", resume, epoch);
+        long steps = graft_optimizer_steps(o), nb = (graft_dataset_size(train) + to.batch - 1) / to.batch;
+        if (!co.quiet) {
+            if (steps > (long)epoch * nb && steps < (long)(epoch + 1) * nb)
+                printf("resuming %s in epoch %d after batch %ld\n", resume, epoch + 1,
+                       steps - (long)epoch * nb);
+            else
+                printf("resuming %s after epoch %d\n", resume, epoch);
+        }
     }
+    cfg.stop = interrupt_install();
     if (!co.quiet)
         printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
                "%d epochs, batch %d\n", arch, graft_model_param_count(m),
                graft_model_flops_per_image(m) / 1e6, graft_dataset_size(train), ap.classes,
                to.epochs, to.batch);
     fflush(stdout); /* before the progress lines on stderr */
-    if (graft_train(m, o, train, eval, &cfg, &res) != GRAFT_OK || graft_model_save(m, &meta, out) != GRAFT_OK)
-        goto fail;
+    if (graft_train(m, o, train, eval, &cfg, &res) != GRAFT_OK) goto fail;
+    if (res.skipped_steps || res.stats_resets)
+        fprintf(stderr, CMD ": --nan skip: skipped %ld steps with a non-finite loss; reset "
+                "non-finite running statistics after %d epochs\n", res.skipped_steps,
+                res.stats_resets);
+    if (res.interrupted) {
+        fprintf(stderr, CMD ": interrupted in epoch %d after batch %ld; wrote the checkpoint %s\n"
+                "continue with: graft train", res.interrupted_epoch, res.interrupted_batch,
+                cfg.ckpt_path);
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--resume")) fprintf(stderr, " %s", argv[i]);
+            else i++; /* drop an earlier --resume and its value */
+        fprintf(stderr, " --resume %s\n", cfg.ckpt_path);
+        status = interrupt_exit_status((int)*cfg.stop);
+        goto done;
+    }
+    if (graft_model_save(m, &meta, out) != GRAFT_OK) goto fail;
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
         printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
                100 * res.hist[res.nepochs - 1].eval_acc, 100 * res.best_eval_acc, res.best_epoch, out);

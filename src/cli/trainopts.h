@@ -13,7 +13,7 @@ typedef struct train_opts {
     int epochs, batch;
     float lr, momentum, wd, label_smoothing, warmup;
     int nesterov;
-    const char *opt, *schedule, *augment, *log;
+    const char *opt, *schedule, *augment, *log, *nan;
     int ckpt_every, keep_best, patience, stop_after;
 } train_opts;
 
@@ -55,6 +55,8 @@ void trainopts_defaults(train_opts *t);
      "evaluation accuracy", 0, 0},                                                              \
     {"patience", OPT_INT, &(t).patience, "N", "early stopping: stop after N epochs without "     \
      "improvement (default off)", 0, 100000},                                                   \
+    {"nan", OPT_STRING, &(t).nan, "POLICY", "a step with a non-finite loss: stop (default; "     \
+     "names the step and layer) or skip (the step makes no update; counted)", 0, 0},            \
     {"stop-after", OPT_INT, &(t).stop_after, "N", "stop after N epochs as if interrupted (the "  \
      "schedule still spans --epochs; continue with --resume)", 1, 100000}
 

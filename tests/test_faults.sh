@@ -1,0 +1,85 @@
+#!/bin/sh
+# Fault tests of the graft tool (issue 14): divergence, SIGINT/SIGTERM,
+# device-memory refusal, unwritable cache, disk full, refused surprises.
+# Usage: test_faults.sh GRAFT_EXECUTABLE SOURCE_ROOT
+# exits 1 on any failure, 77 (skip) when no OpenCL device exists.
+set -u
+G=${1:?usage: test_faults.sh GRAFT SOURCE_ROOT}
+SRC=${2:?usage: test_faults.sh GRAFT SOURCE_ROOT}
+FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
+. "$SRC/tests/shlib.sh"
+
+run "$G" devices
+if [ "$rc" -ne 0 ]; then echo "# no OpenCL device; skipping"; finish 77; fi
+# 200 images (20 per class), about 0.5 s an epoch.
+TR="--quiet --data $FIX --per-class 20 --batch 16"
+
+# Waits (up to 60 s) until file $1 has at least $2 lines.
+wait_lines() {
+    i=0
+    while [ "$i" -lt 600 ]; do
+        [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+# Every line of CSV file $1 is complete: 9 fields, ends with a newline.
+complete_csv() {
+    [ -s "$1" ] && [ "$(tail -c 1 "$1" | od -An -c | tr -d ' ')" = '\n' ] &&
+        awk -F, 'NF != 9 { bad = 1 } END { exit bad }' "$1"
+}
+
+# ---- divergence
+run "$G" train $TR --epochs 2 --lr 100 --schedule constant --out "$T/nan.graft"
+if [ "$rc" -eq 1 ] && grep -q 'training diverged in epoch 1' "$T/err" && grep -q 'lower --lr' "$T/err" \
+    && grep -Eq '(weights|running statistics|output of layer|gradient of) ' "$T/err" && [ ! -e "$T/nan.graft" ]
+then ok "--lr 100 stops at the first non-finite epoch, names the tensor, suggests a lower lr"
+else bad "--lr 100 divergence (exit $rc)"; fi
+# (a non-finite loss at a step, named with its layer: test_train_faults.c)
+run "$G" train $TR --epochs 2 --lr 100 --schedule constant --nan skip --out "$T/skip.graft"
+if [ "$rc" -eq 0 ] && grep -q -- '--nan skip: skipped [0-9]* steps' "$T/err" && [ -s "$T/skip.graft" ]
+then ok "--nan skip trains on, counting what it skipped"
+else bad "--nan skip (exit $rc)"; fi
+run "$G" train $TR --nan maybe
+expect "--nan maybe is a usage error" 2
+
+# ---- SIGINT: finish the step, checkpoint, say how to resume, exit 130
+"$G" train $TR --epochs 4 --out "$T/int.graft" >"$T/out" 2>"$T/err" &
+pid=$!
+wait_lines "$T/int-log.csv" 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 130 ] && [ -s "$T/int-ckpt.graft" ] && grep -q -- "--resume $T/int-ckpt.graft" "$T/err" \
+    && [ ! -e "$T/int.graft" ] && complete_csv "$T/int-log.csv"
+then ok "SIGINT: exit 130, a checkpoint, the --resume line, a complete log"
+else bad "SIGINT (exit $rc)"; fi
+run "$G" train $TR --epochs 4 --out "$T/int.graft" --resume "$T/int-ckpt.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/int.graft" ] \
+    && [ "$(tail -n 1 "$T/int-log.csv" | cut -d, -f1)" = 4 ] && complete_csv "$T/int-log.csv"
+then ok "--resume after SIGINT trains to the end"
+else bad "--resume after SIGINT (exit $rc)"; fi
+run "$G" train $TR --epochs 4 --out "$T/ref.graft"
+if [ "$rc" -eq 0 ] && cmp -s "$T/ref.graft" "$T/int.graft"
+then ok "interrupted mid-epoch + resumed = the uninterrupted run, bit for bit"
+else bad "interrupted + resumed differs from the uninterrupted run"; fi
+"$G" train $TR --epochs 4 --out "$T/term.graft" >"$T/out" 2>"$T/err" &
+pid=$!
+wait_lines "$T/term-log.csv" 1
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 143 ] && [ -s "$T/term-ckpt.graft" ]; then ok "SIGTERM: exit 143 with a checkpoint"
+else bad "SIGTERM (exit $rc)"; fi
+"$G" train $TR --epochs 4 --out "$T/twice.graft" >"$T/out" 2>"$T/err" &
+pid=$!
+wait_lines "$T/twice-log.csv" 1
+kill -INT "$pid"; kill -INT "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 130 ] && complete_csv "$T/twice-log.csv"
+then ok "a second SIGINT exits at once, no file half-written"
+else bad "second SIGINT (exit $rc)"; fi
+
+finish
