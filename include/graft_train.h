@@ -174,6 +174,20 @@ typedef struct graft_memory_estimate {
 graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batch,
                                                   graft_opt_kind opt);
 
+/* Checks, before anything is allocated, that m runs at batch images on
+ * its context's device: for training (training != 0, optimizer kind opt)
+ * or inference. Compared are the estimate above, with a 10% margin,
+ * against the device's global memory, and the largest single buffer (a
+ * node's output at this batch, or a parameter) against its max
+ * allocation. *largest (may be NULL) gets the largest batch that fits, at
+ * most 65536 (0: not even one image). GRAFT_OK, or GRAFT_ERR_DEVICE_MEMORY
+ * with a message naming the layer of the largest buffer, the bytes
+ * needed, the device's limits and that largest batch. graft_train,
+ * graft_evaluate, graft_predict_* and graft_features run this check
+ * themselves at their batch (at most the data's size). */
+graft_status graft_model_check_memory(graft_model *m, int batch, int training, graft_opt_kind opt,
+                                      int *largest);
+
 /* Metadata of a model trained on d: its class names (copied) and its
  * per-channel statistics as normalisation (channels beyond d's: mean 0,
  * std 1); arch copied from arch (NULL = "custom"). The caller owns *meta

@@ -82,4 +82,30 @@ if [ "$rc" -eq 130 ] && complete_csv "$T/twice-log.csv"
 then ok "a second SIGINT exits at once, no file half-written"
 else bad "second SIGINT (exit $rc)"; fi
 
+# ---- device memory: refused before allocating, naming layer, bytes, limits, batch
+# resnet18 at 256x256, batch 512 needs ~25 GiB; on a device with more
+# memory than that, GRAFT_MEMORY_LIMIT plays a 16 GiB one.
+gib=$(awk 'NR == 2 { for (i = 1; i < NF; i++) if ($(i + 1) == "GiB") { print int($i); exit } }' "$T/out")
+lim=""
+[ "${gib:-0}" -ge 24 ] && lim="GRAFT_MEMORY_LIMIT=16G"
+run env $lim "$G" train --quiet --arch resnet18 --size 256 --batch 512 --data "$FIX" --epochs 1 --out "$T/big.graft"
+if [ "$rc" -eq 1 ] && grep -q "not enough device memory for training at batch 512: it needs ~2[0-9.]* GiB" "$T/err" \
+    && grep -q "layer 'conv1'" "$T/err" && grep -q "global memory and allocates at most" "$T/err" \
+    && grep -Eq "the largest batch that fits is [1-9][0-9]*" "$T/err" && [ ! -e "$T/big.graft" ]
+then ok "resnet18 batch 512 at 256x256 is refused before allocating (layer, bytes, limits, largest batch)"
+else bad "device-memory refusal (exit $rc)"; fi
+run env GRAFT_MEMORY_LIMIT=1G "$G" train $TR --batch auto --epochs 1 --out "$T/auto.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/auto.graft" ]; then ok "train --batch auto"; else bad "train --batch auto (exit $rc)"; fi
+run env GRAFT_MEMORY_LIMIT=64M "$G" eval --quiet --model "$T/auto.graft" --data "$FIX" --batch 512
+if [ "$rc" -eq 1 ] && grep -q "not enough device memory for inference at batch 512" "$T/err" \
+    && grep -q "the largest batch that fits is 21" "$T/err"
+then ok "eval: an inference batch above the device's memory is refused"
+else bad "eval memory refusal (exit $rc)"; fi
+run env GRAFT_MEMORY_LIMIT=64M "$G" eval --model "$T/auto.graft" --data "$FIX" --batch auto
+if [ "$rc" -eq 0 ] && grep -q -- "--batch auto: 21 " "$T/err"; then ok "eval --batch auto picks the largest batch that fits"
+else bad "eval --batch auto (exit $rc)"; fi
+run env GRAFT_MEMORY_LIMIT=lots "$G" eval --model "$T/auto.graft" --data "$FIX"
+if [ "$rc" -ne 0 ] && grep -q "GRAFT_MEMORY_LIMIT='lots'" "$T/err"; then ok "GRAFT_MEMORY_LIMIT=lots is refused"
+else bad "GRAFT_MEMORY_LIMIT=lots (exit $rc)"; fi
+
 finish

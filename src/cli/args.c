@@ -24,6 +24,12 @@ static int set_value(const char *cmd, const opt *o, const char *val)
     char *end;
     errno = 0;
     switch (o->type) {
+    case OPT_BATCH:
+        if (!strcmp(val, "auto")) {
+            *(int *)o->ptr = 0;
+            return 0;
+        }
+        /* fall through */
     case OPT_INT: {
         long v = strtol(val, &end, 10);
         if (errno || end == val || *end || v < -2147483647L || v > 2147483647L) {

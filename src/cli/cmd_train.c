@@ -87,8 +87,14 @@ int cmd_train(int argc, char **argv)
         goto done;
     if (graft_model_create(ctx, &m) != GRAFT_OK) goto fail;
     graft_model_set_seed(m, (uint64_t)co.seed);
-    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK || trainopts_optimizer(&to, m, train, &o) != GRAFT_OK)
-        goto fail;
+    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK) goto fail;
+    if (to.batch == 0) {
+        graft_opt_kind kind = strcasecmp(to.opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
+        if (!(to.batch = cli_auto_batch(CMD, m, 1, kind, graft_dataset_size(train), 512, co.quiet)))
+            goto done;
+        cfg.batch = to.batch;
+    }
+    if (trainopts_optimizer(&to, m, train, &o) != GRAFT_OK) goto fail;
     if (resume) {
         if (graft_checkpoint_load(m, o, resume, &epoch) != GRAFT_OK) {
             fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));

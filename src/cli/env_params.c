@@ -41,6 +41,15 @@ graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen
         else if (!strcmp(v, "1")) p->fuse = 1;
         else return refuse(err, errlen, "GRAFT_FUSE", v, "0 or 1");
     }
+    if ((v = env("GRAFT_MEMORY_LIMIT"))) {
+        char *end;
+        double x = strtod(v, &end);
+        double unit = !strcasecmp(end, "k") ? 1024.0 : !strcasecmp(end, "m") ? 1048576.0
+                      : !strcasecmp(end, "g") ? 1073741824.0 : !*end ? 1.0 : -1.0;
+        if (end == v || unit < 0 || !(x > 0) || x * unit > 1e18)
+            return refuse(err, errlen, "GRAFT_MEMORY_LIMIT", v, "bytes, optionally with K, M or G");
+        p->memory_limit = (uint64_t)(x * unit);
+    }
     /* Benchmark switches: anything but the listed values means the default. */
     if ((v = env("GRAFT_PROFILE_KERNELS")) && !strcmp(v, "1")) p->profile_kernels = 1;
     if ((v = env("GRAFT_CONV_IMPLICIT"))) {

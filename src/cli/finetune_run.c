@@ -133,6 +133,12 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
     }
     if (rc) goto fail;
     rc = 1;
+    if (to->batch == 0) { /* --batch auto, sized on the source network */
+        graft_opt_kind kind = strcasecmp(to->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
+        if (!(to->batch = cli_auto_batch(cmd, t->src, 1, kind, graft_dataset_size(t->train), 512,
+                                         co->quiet)))
+            goto fail;
+    }
     if (finetune_meta(cmd, to, t->train, &t->smeta, &t->meta)) goto fail;
     if (fc && finetune_cli_freeze(cmd, fc, t->src, from, fp)) goto fail;
     return 0;

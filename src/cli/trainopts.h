@@ -36,7 +36,8 @@ void trainopts_defaults(train_opts *t);
 
 #define TRAINOPTS_TRAIN(t)                                                                     \
     {"epochs", OPT_INT, &(t).epochs, "N", "epochs (default 5)", 1, 100000},                      \
-    {"batch", OPT_INT, &(t).batch, "N", "batch size (default 64)", 1, 65536},                    \
+    {"batch", OPT_BATCH, &(t).batch, "N", "batch size, or auto: the largest that fits the "     \
+     "device's memory, at most 512 (default 64)", 1, 65536},                                    \
     {"lr", OPT_FLOAT, &(t).lr, "F", "learning rate (default 0.05 sgd, 0.001 adamw)", 0, 100},    \
     {"opt", OPT_STRING, &(t).opt, "NAME", "sgd or adamw (default sgd)", 0, 0},                   \
     {"momentum", OPT_FLOAT, &(t).momentum, "F", "SGD momentum (default 0.9)", 0, 0.999},         \

@@ -11,6 +11,8 @@
 #include "ctx.h"
 #include "divergence.h"
 #include "epoch_log.h"
+#include "memory_check.h"
+#include "optimizer.h"
 #include "error.h"
 #include "model_io.h"
 
@@ -67,6 +69,7 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
 graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
                            int batch, infer_batch_fn fn, void *user, char *err, size_t errlen)
 {
+    TRY(memory_check(m, batch < d->n ? batch : d->n, 0, GRAFT_OPT_SGD, NULL, err, errlen));
     loader_opts lo = {0};
     lo.batch = batch;
     lo.mean = mean;
@@ -232,6 +235,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     memset(res, 0, sizeof *res);
     TRY(check_shape(m, train, err, errlen));
     if (eval) TRY(check_shape(m, eval, err, errlen));
+    TRY(memory_check(m, cfg->batch < train->n ? cfg->batch : train->n, 1, o->p.kind, NULL, err, errlen));
     const char *ename = cfg->eval_name ? cfg->eval_name : "val";
     res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
     if (!res->hist) {
