@@ -82,6 +82,30 @@ if [ "$rc" -eq 130 ] && complete_csv "$T/twice-log.csv"
 then ok "a second SIGINT exits at once, no file half-written"
 else bad "second SIGINT (exit $rc)"; fi
 
+# ---- an unusable cache directory: one warning line, no caching, the device found
+echo x >"$T/file"
+for c in "$T/file" /proc/graft-cannot-mkdir; do
+    run env -u POCL_CACHE_DIR XDG_CACHE_HOME="$c" "$G" devices
+    if [ "$rc" -eq 0 ] && [ "$(grep -c 'warning: the cache directory' "$T/err")" -eq 1 ] \
+        && grep -q 'running without the kernel caches' "$T/err" && grep -q PoCL "$T/out"
+    then ok "XDG_CACHE_HOME=$c: runs without caching, says so once"
+    else bad "XDG_CACHE_HOME=$c (exit $rc)"; fi
+done
+run env -u POCL_CACHE_DIR XDG_CACHE_HOME="$T/file" "$G" train $TR --epochs 1 --out "$T/nocache.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/nocache.graft" ] && grep -q 'running without the kernel caches' "$T/err"
+then ok "train with an unusable cache directory"
+else bad "train with an unusable cache directory (exit $rc)"; fi
+
+# ---- a driver that fails to load (no address space) is named as such
+(ulimit -v 100000; exec timeout 30 "$G" devices) >"$T/out" 2>"$T/err"
+rc=$?
+if grep -q 'error while loading shared libraries' "$T/err"; then echo "# ulimit -v 100000 stops the tool itself here; skipped"
+elif [ "$rc" -ne 0 ] && grep -q 'the OpenCL driver failed to load (clGetPlatformIDs: ' "$T/err" \
+    && ! grep -q 'no OpenCL platform found' "$T/err"
+then ok "ulimit -v: the driver failed to load, with its reason"
+elif [ "$rc" -eq 0 ]; then echo "# the driver loads under ulimit -v 100000 here; skipped"
+else bad "ulimit -v (exit $rc)"; fi
+
 # ---- device memory: refused before allocating, naming layer, bytes, limits, batch
 # resnet18 at 256x256, batch 512 needs ~25 GiB; on a device with more
 # memory than that, GRAFT_MEMORY_LIMIT plays a 16 GiB one.

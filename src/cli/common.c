@@ -13,6 +13,7 @@ graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
     graft_ctx_params p = graft_ctx_default_params();
     graft_ctx *ctx = NULL;
     char err[1024];
+    if (graft_cache_env_check(err, sizeof err)) fprintf(stderr, "%s: %s\n", cmd, err);
     if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return NULL;
