@@ -106,6 +106,54 @@ then ok "ulimit -v: the driver failed to load, with its reason"
 elif [ "$rc" -eq 0 ]; then echo "# the driver loads under ulimit -v 100000 here; skipped"
 else bad "ulimit -v (exit $rc)"; fi
 
+# ---- silent surprises, now said or refused
+run "$G" train $TR --classes 3 --epochs 1 --out "$T/one.graft"
+if [ "$rc" -ne 0 ] && grep -q "all 20 images are of one class ('3')" "$T/err" && [ ! -e "$T/one.graft" ]
+then ok "a one-class dataset is refused for training"
+else bad "one-class dataset (exit $rc)"; fi
+python3 - "$T" <<'PY'
+import struct, sys
+n = 20
+with open(sys.argv[1] + "/odd-images-idx3-ubyte", "wb") as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28) + bytes((i * 37 + k) % 256 for i in range(n) for k in range(784)))
+with open(sys.argv[1] + "/odd-labels-idx1-ubyte", "wb") as f:
+    f.write(struct.pack(">II", 0x801, n) + bytes(200 if i % 2 else 255 for i in range(n)))
+PY
+run "$G" train --data "$T/odd-images-idx3-ubyte" --epochs 1 --batch 10 --out "$T/odd.graft"
+if grep -q 'labels reach 255, so 256 classes were inferred, 254 of them without images' "$T/err" \
+    && grep -q -- '--classes' "$T/err"; then ok "IDX labels 200/255: says 256 classes were inferred"
+else bad "IDX labels 200/255 (exit $rc)"; fi
+run "$G" train --quiet --data "$T/odd-images-idx3-ubyte" --classes 200,255 --epochs 1 --batch 10 --out "$T/odd.graft"
+if [ "$rc" -eq 0 ] && ! grep -q 'inferred' "$T/err" && "$G" info --model "$T/odd.graft" | grep -q '^classes (2): 0=200, 1=255'
+then ok "IDX labels 200/255 with --classes 200,255: a 2-class model"
+else bad "IDX --classes 200,255 (exit $rc)"; fi
+run "$G" train $TR --epochs 2 --checkpoint-every 1 --out "$T/ep.graft"
+run "$G" train $TR --epochs 1 --out "$T/ep.graft" --resume "$T/ep-ckpt.graft"
+if [ "$rc" -eq 2 ] && grep -q 'has done 2 epochs and --epochs is 1: nothing left to train' "$T/err"
+then ok "--resume of a checkpoint past --epochs is refused"
+else bad "--resume past --epochs (exit $rc)"; fi
+run "$G" train $TR --epochs 1 --keep-best --out "$T/kb.graft"
+if [ "$rc" -eq 0 ] && grep -q -- '--keep-best needs evaluation data' "$T/err" && [ ! -e "$T/kb-best.graft" ]
+then ok "--keep-best without evaluation data says no -best file is written"
+else bad "--keep-best without evaluation data (exit $rc)"; fi
+mkdir "$T/empty"
+run "$G" predict --model "$T/kb.graft" "$T/empty"
+if [ "$rc" -eq 1 ] && grep -q "no PNG files found in $T/empty" "$T/err"; then ok "predict on an empty directory"
+else bad "predict on an empty directory (exit $rc)"; fi
+sleep 1000 &
+holder=$!
+echo "$holder" >"$T/locked.graft.lock"
+run "$G" train $TR --epochs 1 --out "$T/locked.graft"
+if [ "$rc" -eq 1 ] && grep -q "another run (pid $holder) is writing" "$T/err" && [ ! -e "$T/locked.graft" ]
+then ok "a second run on the same --out is refused while the first runs"
+else bad "lock file (exit $rc)"; fi
+kill "$holder"
+wait "$holder" 2>/dev/null
+run "$G" train $TR --epochs 1 --out "$T/locked.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/locked.graft" ] && [ ! -e "$T/locked.graft.lock" ]
+then ok "a stale lock (its pid gone) is taken over and removed at exit"
+else bad "stale lock (exit $rc)"; fi
+
 # ---- device memory: refused before allocating, naming layer, bytes, limits, batch
 # resnet18 at 256x256, batch 512 needs ~25 GiB; on a device with more
 # memory than that, GRAFT_MEMORY_LIMIT plays a 16 GiB one.

@@ -57,7 +57,9 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (nfiles == 0) {
-        fprintf(stderr, CMD ": no PNG files found\n");
+        fprintf(stderr, CMD ": no PNG files found in");
+        for (int i = 0; i < npos; i++) fprintf(stderr, " %s", pos[i]);
+        fprintf(stderr, " (directories are searched recursively for *.png)\n");
         goto done;
     }
     if (cli_open_model(CMD, &co, model, &ctx, &m, &meta)) goto done;

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "common.h"
 #include "interrupt.h"
+#include "outlock.h"
 #include "graft_train.h"
 #include "trainopts.h"
 
@@ -64,6 +65,7 @@ int cmd_train(int argc, char **argv)
         return EXIT_USAGE;
     }
     if (trainopts_check(CMD, &to)) return EXIT_USAGE;
+    if (outlock_take(CMD, out)) return 1;
 
     graft_arch_params ap = graft_arch_default_params(arch);
     if (size) ap.height = ap.width = size;

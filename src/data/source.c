@@ -126,6 +126,27 @@ static void note(const graft_data_spec *sp, const char *msg)
     if (sp->log) sp->log(sp->log_user, GRAFT_LOG_WARN, msg);
 }
 
+/* IDX labels carry no class count: it is inferred as the largest label
+ * + 1 (at least 10). Labels such as 200 and 255 so make a 256-class model;
+ * say so, and how to choose classes, rather than refuse: --classes 200,255
+ * relabels them 0..1. */
+static void note_inferred_classes(const graft_data_spec *sp, const dataset *d)
+{
+    if (d->nclasses <= 10) return;
+    int *counts = calloc((size_t)d->nclasses, sizeof *counts);
+    if (!counts) return;
+    dataset_class_counts(d, counts);
+    int empty = 0;
+    for (int k = 0; k < d->nclasses; k++) empty += counts[k] == 0;
+    free(counts);
+    if (!empty) return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: labels reach %d, so %d classes were inferred, %d of them without "
+             "images; choose the classes present with --classes (relabelled 0..k-1)", sp->source,
+             d->nclasses - 1, d->nclasses, empty);
+    note(sp, msg);
+}
+
 /* Reads the source in its own format; notes what a folder or list load
  * skipped or ignored. */
 static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size_t errlen)
@@ -135,7 +156,11 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
     data_report rep = {0};
     graft_status s;
     int folder = 0;
-    if (is_idx_source(src)) return dataset_load_spec(src, sp->split == GRAFT_SPLIT_TRAIN, d, err, errlen);
+    if (is_idx_source(src)) {
+        s = dataset_load_spec(src, sp->split == GRAFT_SPLIT_TRAIN, d, err, errlen);
+        if (s == GRAFT_OK && !sp->classes) note_inferred_classes(sp, *d);
+        return s;
+    }
     if (ends_with(src, ".csv")) {
         s = dataset_load_csv(src, &o, &rep, d, err, errlen);
     } else if (is_dir(src)) {

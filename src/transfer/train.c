@@ -235,6 +235,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     memset(res, 0, sizeof *res);
     TRY(check_shape(m, train, err, errlen));
     if (eval) TRY(check_shape(m, eval, err, errlen));
+    TRY(graft_dataset_check_classes(train, "the training data", err, errlen));
     TRY(memory_check(m, cfg->batch < train->n ? cfg->batch : train->n, 1, o->p.kind, NULL, err, errlen));
     const char *ename = cfg->eval_name ? cfg->eval_name : "val";
     res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
