@@ -162,7 +162,14 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
         return s;
     }
     if (ends_with(src, ".csv")) {
-        s = dataset_load_csv(src, &o, &rep, d, err, errlen);
+        /* Select first, decode only what is kept. A bad class list falls
+         * through to the full load, whose selection reports it. */
+        int cls[1024], k = sp->classes ? parse_class_list(sp->classes, cls, 1024) : 0;
+        if (k >= 0 && (k > 0 || sp->per_class > 0))
+            s = dataset_load_csv_sampled(src, &o, cls, k, sp->per_class, sp->seed, &rep, d, err,
+                                         errlen);
+        else
+            s = dataset_load_csv(src, &o, &rep, d, err, errlen);
     } else if (is_dir(src)) {
         s = dataset_load_folder(src, &o, &rep, d, err, errlen);
         folder = 1;
