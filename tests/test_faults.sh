@@ -154,6 +154,16 @@ if [ "$rc" -eq 0 ] && [ -s "$T/locked.graft" ] && [ ! -e "$T/locked.graft.lock" 
 then ok "a stale lock (its pid gone) is taken over and removed at exit"
 else bad "stale lock (exit $rc)"; fi
 
+# ---- disk full (a file-size limit): the old model stays, no temp file is left
+run "$G" train $TR --epochs 1 --out "$T/full.graft"
+cp "$T/full.graft" "$T/full0.graft"
+(ulimit -f 200; exec "$G" train $TR --epochs 1 --seed 5 --out "$T/full.graft") >"$T/out" 2>"$T/err"
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q 'full.graft: cannot write: File too large' "$T/err" && cmp -s "$T/full.graft" "$T/full0.graft" \
+    && ! ls "$T"/full*.tmp.* >/dev/null 2>&1
+then ok "disk full (ulimit -f): refused with the reason, the old model intact, no temp file"
+else bad "disk full (exit $rc)"; fi
+
 # ---- device memory: refused before allocating, naming layer, bytes, limits, batch
 # resnet18 at 256x256, batch 512 needs ~25 GiB; on a device with more
 # memory than that, GRAFT_MEMORY_LIMIT plays a 16 GiB one.
