@@ -99,7 +99,8 @@ else bad "train with an unusable cache directory (exit $rc)"; fi
 # ---- a driver that fails to load (no address space) is named as such
 (ulimit -v 100000; exec timeout 30 "$G" devices) >"$T/out" 2>"$T/err"
 rc=$?
-if grep -q 'error while loading shared libraries' "$T/err"; then echo "# ulimit -v 100000 stops the tool itself here; skipped"
+if grep -Eq 'error while loading shared libraries|Sanitizer' "$T/err"; then
+    echo "# ulimit -v 100000 stops the tool itself here (or its sanitizer); skipped"
 elif [ "$rc" -ne 0 ] && grep -q 'the OpenCL driver failed to load (clGetPlatformIDs: ' "$T/err" \
     && ! grep -q 'no OpenCL platform found' "$T/err"
 then ok "ulimit -v: the driver failed to load, with its reason"
