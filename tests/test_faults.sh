@@ -179,6 +179,12 @@ then ok "resnet18 batch 512 at 256x256 is refused before allocating (layer, byte
 else bad "device-memory refusal (exit $rc)"; fi
 run env GRAFT_MEMORY_LIMIT=1G "$G" train $TR --batch auto --epochs 1 --out "$T/auto.graft"
 if [ "$rc" -eq 0 ] && [ -s "$T/auto.graft" ]; then ok "train --batch auto"; else bad "train --batch auto (exit $rc)"; fi
+run "$G" finetune --quiet --from "$T/auto.graft" --data "$FIX" --per-class 5 --epochs 1 --batch auto --out "$T/autoft.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/autoft.graft" ]; then ok "finetune --batch auto"; else bad "finetune --batch auto (exit $rc)"; fi
+run "$G" cv --batch auto --from "$T/auto.graft" --data "$FIX"
+if [ "$rc" -eq 2 ] && grep -q -- '--batch auto is not supported by this command' "$T/err"
+then ok "cv --batch auto: refused as a usage error until cv resolves it"
+else bad "cv --batch auto (exit $rc)"; fi
 run env GRAFT_MEMORY_LIMIT=64M "$G" eval --quiet --model "$T/auto.graft" --data "$FIX" --batch 512
 if [ "$rc" -eq 1 ] && grep -q "not enough device memory for inference at batch 512" "$T/err" \
     && grep -q "the largest batch that fits is 21" "$T/err"

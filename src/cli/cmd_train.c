@@ -64,6 +64,7 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, CMD ": --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
         return EXIT_USAGE;
     }
+    to.auto_batch_ok = 1;
     if (trainopts_check(CMD, &to)) return EXIT_USAGE;
     if (outlock_take(CMD, out)) return 1;
 
@@ -102,7 +103,10 @@ int cmd_train(int argc, char **argv)
             fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));
             goto done;
         }
-        if (epoch >= to.epochs) {
+        if (epoch == to.epochs)
+            fprintf(stderr, CMD ": --resume: %s has done all %d epochs: writing its model without "
+                    "training\n", resume, epoch);
+        if (epoch > to.epochs) {
             fprintf(stderr, CMD ": --resume: %s has done %d epochs and --epochs is %d: nothing "
                     "left to train (pass --epochs above %d to train on)\n", resume, epoch,
                     to.epochs, epoch);

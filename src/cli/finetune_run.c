@@ -116,6 +116,7 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         fprintf(stderr, "%s: --from and --data are required (see --help)\n", cmd);
         return EXIT_USAGE;
     }
+    to->auto_batch_ok = 1; /* resolved below, once the source network is loaded */
     if (fc && finetune_cli_check(cmd, fc, to, fp)) return EXIT_USAGE;
     if (!(t->ctx = cli_open_device(cmd, co))) return 1;
     int rc = 1, c, h, w;

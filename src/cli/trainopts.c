@@ -62,6 +62,10 @@ int trainopts_check(const char *cmd, const train_opts *t)
                 t->schedule);
         return 2;
     }
+    if (t->batch == 0 && !t->auto_batch_ok) {
+        fprintf(stderr, "%s: --batch auto is not supported by this command yet: give a number\n", cmd);
+        return 2;
+    }
     if (strcasecmp(t->nan, "stop") && strcasecmp(t->nan, "skip")) {
         fprintf(stderr, "%s: --nan '%s': expected stop or skip\n", cmd, t->nan);
         return 2;

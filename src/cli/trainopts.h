@@ -15,6 +15,7 @@ typedef struct train_opts {
     int nesterov;
     const char *opt, *schedule, *augment, *log, *nan;
     int ckpt_every, keep_best, patience, stop_after;
+    int auto_batch_ok; /* set by commands that resolve --batch auto (batch 0) */
 } train_opts;
 
 void trainopts_defaults(train_opts *t);
