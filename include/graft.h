@@ -180,6 +180,10 @@ typedef struct graft_ctx_params {
      * never prints: this is its only way to say anything besides errors. */
     graft_log_fn log;
     void *log_user;
+    /* Device memory graft may plan for, in bytes: lowers the device's
+     * reported global memory and max allocation (graft_device_info) to at
+     * most this, e.g. to share a GPU. 0 (default) = as reported. */
+    uint64_t memory_limit;
 } graft_ctx_params;
 
 /* The defaults listed at each field above. */

@@ -112,6 +112,13 @@ const float *graft_dataset_image(const graft_dataset *d, int i); /* c*h*w floats
 const char *graft_dataset_path(const graft_dataset *d, int i);   /* NULL when not from a file */
 /* Label histogram into counts[num_classes] (caller's array). */
 void graft_dataset_class_counts(const graft_dataset *d, int *counts);
+/* Refuses (GRAFT_ERR_INVALID_ARG, the reason in err) a dataset on which
+ * training, cross-validation or transferability scores mean nothing: one
+ * with fewer than two classes that have images (a one-class dataset
+ * "trains" to 100%). what names the data in the message ("--data x.csv").
+ * graft_train runs it on its training set. */
+graft_status graft_dataset_check_classes(const graft_dataset *d, const char *what, char *err,
+                                         size_t errlen);
 /* Per-channel mean and population std over every pixel (double sums; a std
  * below 1e-6 reads as 1) into mean[c], std[c] (caller's arrays). */
 void graft_dataset_channel_stats(const graft_dataset *d, float *mean, float *std);

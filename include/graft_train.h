@@ -16,6 +16,8 @@
 #ifndef GRAFT_TRAIN_H
 #define GRAFT_TRAIN_H
 
+#include <signal.h>
+
 #include "graft.h"
 #include "graft_data.h"
 
@@ -53,6 +55,12 @@ typedef struct graft_callbacks {
 
 /* ---------------------------------------------------------------- config */
 
+/* What a training step with a non-finite loss does. Stopping names the
+ * step and the first layer whose output (or gradient, or weights) went
+ * non-finite; skipping leaves the weights and optimizer state as they were
+ * before the step and counts it in graft_train_result.skipped_steps. */
+typedef enum graft_nan_policy { GRAFT_NAN_STOP = 0, GRAFT_NAN_SKIP = 1 } graft_nan_policy;
+
 typedef struct graft_train_config {
     int epochs;               /* total epochs of the run (the schedule spans them) */
     int start_epoch;          /* epochs already done (resume from a checkpoint) */
@@ -71,6 +79,13 @@ typedef struct graft_train_config {
     int restore_best;         /* end with the weights of the best evaluation epoch */
     int stop_after;           /* stop once this many epochs are done (as if interrupted); 0 = off */
     const graft_model_meta *meta; /* saved into checkpoints and the best model (borrowed) */
+    graft_nan_policy on_nan;  /* default GRAFT_NAN_STOP */
+    /* Checked after every step; once it reads non-zero (a signal handler
+     * of the caller sets it: the library installs none) the step is
+     * finished, a checkpoint is written to ckpt_path (when set, whatever
+     * ckpt_every says) and the call returns GRAFT_OK with
+     * graft_train_result.interrupted set. NULL = never. */
+    volatile sig_atomic_t *stop;
     graft_callbacks cb;
 } graft_train_config;
 
@@ -85,6 +100,13 @@ typedef struct graft_train_result {
     double best_eval_acc;
     int stopped_early;       /* patience ran out */
     int restored_epoch;      /* restore_best put back this epoch's weights; 0 = none */
+    long skipped_steps;      /* steps skipped for a non-finite loss (GRAFT_NAN_SKIP) */
+    int stats_resets;        /* epochs after which non-finite running statistics were
+                              * reset to mean 0, variance 1 (GRAFT_NAN_SKIP) */
+    int interrupted;         /* *cfg->stop ended the call (a checkpoint was written when
+                              * cfg->ckpt_path is set) */
+    int interrupted_epoch;   /* 1-based epoch the stop came in */
+    long interrupted_batch;  /* batches of that epoch done */
 } graft_train_result;
 
 /* Releases what r owns and zeroes it; a zeroed result is fine. */
@@ -98,8 +120,13 @@ void graft_train_result_free(graft_train_result *r);
  * m's input; the data may have fewer classes than m's outputs. On success
  * the caller owns *res (graft_train_result_free), also after an early stop
  * or a stop requested by the epoch callback; on failure *res is zeroed and
- * graft_last_error names the cause (a diverging loss names the epoch and
- * batch). Log lines: "early stop: no val improvement for N epochs (best
+ * graft_last_error names the cause (a diverging loss names the epoch, the
+ * batch and the first non-finite layer; see graft_nan_policy). A
+ * checkpoint written mid-epoch (a stop request) resumes exactly: with
+ * start_epoch from graft_checkpoint_load and the restored optimizer, the
+ * batches of that epoch already done (from the optimizer's step count) are
+ * skipped, and the log keeps the lines of epochs 1..start_epoch. The log
+ * is rewritten atomically after every epoch. Log lines: "early stop: no val improvement for N epochs (best
  * A% at epoch E)", "restored the weights of epoch E (val accuracy A%)". */
 graft_status graft_train(graft_model *m, graft_optimizer *o, const graft_dataset *train,
                          const graft_dataset *eval, const graft_train_config *cfg,
@@ -136,6 +163,20 @@ typedef struct graft_memory_estimate {
  * inference, at batch images. Pure function of m's graph. */
 graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batch,
                                                   graft_opt_kind opt);
+
+/* Checks, before anything is allocated, that m runs at batch images on
+ * its context's device: for training (training != 0, optimizer kind opt)
+ * or inference. Compared are the estimate above, with a 10% margin,
+ * against the device's global memory, and the largest single buffer (a
+ * node's output at this batch, or a parameter) against its max
+ * allocation. *largest (may be NULL) gets the largest batch that fits, at
+ * most 65536 (0: not even one image). GRAFT_OK, or GRAFT_ERR_DEVICE_MEMORY
+ * with a message naming the layer of the largest buffer, the bytes
+ * needed, the device's limits and that largest batch. graft_train,
+ * graft_evaluate, graft_predict_* and graft_features run this check
+ * themselves at their batch (at most the data's size). */
+graft_status graft_model_check_memory(graft_model *m, int batch, int training, graft_opt_kind opt,
+                                      int *largest);
 
 /* Metadata of a model trained on d: its class names (copied) and its
  * per-channel statistics as normalisation (channels beyond d's: mean 0,

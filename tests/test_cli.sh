@@ -74,7 +74,7 @@ run env GRAFT_DEVICE=no-such-device "$G" score --data "$FIX" "$SRC/data/onnx/res
 if [ "$rc" -eq 1 ] && grep -q "is an ONNX model" "$T/err"; then ok "score x.onnx points to graft import"
 else bad "score x.onnx (exit $rc)"; fi
 run "$G" finetune --help
-if grep -q -- '--epochs N  *epochs (default 15)' "$T/out" && grep -q -- '--batch N  *batch size (default 32)' "$T/out"
+if grep -q -- '--epochs N  *epochs (default 15)' "$T/out" && grep -q -- '--batch N  *batch size, or auto.*(default 32)' "$T/out"
 then ok "finetune --help shows its own epochs and batch defaults"; else bad "finetune --help defaults"; fi
 run "$G" train --epochs abc
 if [ "$rc" -eq 2 ] && grep -q "epochs" "$T/err"; then ok "--epochs abc exits 2"; else bad "--epochs abc (exit $rc)"; fi

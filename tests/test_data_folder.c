@@ -250,6 +250,50 @@ START_TEST(csv)
     ck_assert_int_eq(dataset_load_csv(p, &o, NULL, &d, err, sizeof err), GRAFT_ERR_IO);
     ck_assert_msg(strstr(err, "list.csv:2:") && strstr(err, "none.png"), "%s", err);
 
+    /* Select first, decode only what is kept: rows of an unselected class
+     * that point to missing files are never opened; a per-class sample
+     * picks the same images as sampling after a full load. */
+    {
+        size_t cap = 64 * 1024, at = 0;
+        char *big = malloc(cap);
+        const char *files[4] = {"ant/a0.png", "ant/a1.png", "cat/c.png", "dog/z.png"};
+        for (int i = 0; i < 40; i++)
+            at += (size_t)snprintf(big + at, cap - at, "%s,%d\n", files[i % 4], i % 2);
+        for (int i = 0; i < 1000; i++)
+            at += (size_t)snprintf(big + at, cap - at, "missing/x%d.png,2\n", i);
+        tu_write(p, big, at);
+        ck_assert_int_eq(dataset_load_csv(p, &o, NULL, &d, err, sizeof err), GRAFT_ERR_IO);
+        int cls[2] = {0, 1};
+        ck_assert_msg(dataset_load_csv_sampled(p, &o, cls, 2, 0, 0, NULL, &d, err, sizeof err) ==
+                      GRAFT_OK, "%s", err);
+        ck_assert_int_eq(d->n, 40);
+        ck_assert_int_eq(d->nclasses, 3);
+        dataset_free(d);
+        ck_assert_msg(dataset_load_csv_sampled(p, &o, cls, 2, 3, 9, NULL, &d, err, sizeof err) ==
+                      GRAFT_OK, "%s", err);
+        ck_assert_int_eq(d->n, 6);
+        /* the same rows as a full load (of the real rows) sampled after */
+        at = 0;
+        for (int i = 0; i < 40; i++)
+            at += (size_t)snprintf(big + at, cap - at, "%s,%d\n", files[i % 4], i % 2);
+        at += (size_t)snprintf(big + at, cap - at, "ant/a0.png,2\n");
+        tu_write(p, big, at);
+        dataset *full, *sel, *smp;
+        ck_assert(dataset_load_csv(p, &o, NULL, &full, err, sizeof err) == GRAFT_OK);
+        ck_assert(dataset_select_classes(full, cls, 2, &sel, err, sizeof err) == GRAFT_OK);
+        ck_assert(dataset_per_class(sel, 3, 9, &smp, err, sizeof err) == GRAFT_OK);
+        ck_assert_int_eq(smp->n, d->n);
+        for (int i = 0; i < d->n; i++) {
+            ck_assert_int_eq(smp->y[i], d->y[i]);
+            ck_assert_str_eq(smp->paths[i], d->paths[i]);
+        }
+        dataset_free(full);
+        dataset_free(sel);
+        dataset_free(smp);
+        dataset_free(d);
+        free(big);
+    }
+
     /* memory parser */
     csv_rows rows;
     const char *mem = "a,b,c\nx,1\n";

@@ -218,6 +218,12 @@ START_TEST(corrupt_files)
     ck_assert_ptr_null(m);
     ck_assert_int_eq(graft_onnx_import(ctx, DIR "resnet_mini.out.f32", &m, NULL, 0) != GRAFT_OK, 1);
     ck_assert_int_eq(graft_onnx_import(ctx, "/nonexistent/x.onnx", &m, NULL, 0), GRAFT_ERR_IO);
+    /* A Relu with a second input (its own output: a cycle; or another
+     * value) is refused, not imported as a plain Relu. */
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "relu_cycle.onnx", &m, NULL, 0), GRAFT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "2 inputs; Relu takes 1 to 1"));
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "relu_two_inputs.onnx", &m, NULL, 0), GRAFT_ERR_FORMAT);
+    ck_assert_ptr_null(m);
     unlink(tmp);
     free(b);
     graft_ctx_destroy(ctx);

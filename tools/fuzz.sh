@@ -4,7 +4,7 @@
 #
 #   tools/fuzz.sh [--seconds N] [TARGET...]     (default: 30 s each, every target)
 #
-# Targets: png idx csv graft onnx. Prints executions per target. A crash,
+# Targets: png image idx csv graft onnx. Prints executions per target. A crash,
 # leak, UBSan report or broken invariant stops the run with a non-zero exit;
 # the input is kept in build-fuzz/artifacts/TARGET/: copy it into
 # data/fuzz/regressions/TARGET/ so the normal suite replays it forever
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(png idx csv graft onnx)
+[ ${#targets[@]} -gt 0 ] || targets=(png image idx csv graft onnx)
 
 if ! command -v clang >/dev/null; then
     echo "tools/fuzz.sh: clang is missing (tools/install-deps.sh installs it)" >&2
@@ -43,6 +43,7 @@ export XDG_CACHE_HOME="$PWD/build-fuzz/cache" POCL_CACHE_DIR="$PWD/build-fuzz/ca
 seeds() {
     case "$1" in
         onnx) ls data/onnx/*.onnx ;;
+        image) ls -d data/fixtures/jpeg/* data/fuzz/png/* ;;
         *) ls -d "data/fuzz/$1"/* ;;
     esac
     if [ -d "data/fuzz/regressions/$1" ]; then ls -d "data/fuzz/regressions/$1"/*; fi

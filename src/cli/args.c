@@ -11,7 +11,8 @@ static void format_value(const opt *o, char *buf, size_t n)
 {
     switch (o->type) {
     case OPT_FLAG: snprintf(buf, n, "%s", *(int *)o->ptr ? "on" : "off"); break;
-    case OPT_INT: snprintf(buf, n, "%d", *(int *)o->ptr); break;
+    case OPT_INT:
+    case OPT_BATCH: snprintf(buf, n, "%d", *(int *)o->ptr); break;
     case OPT_FLOAT: snprintf(buf, n, "%g", (double)*(float *)o->ptr); break;
     case OPT_STRING: {
         const char *v = *(const char **)o->ptr;
@@ -119,7 +120,8 @@ int args_check_defaults(const cmd_spec *spec)
             snprintf(have, sizeof have, "%d", *(int *)o->ptr);
             same = *(int *)o->ptr == (strcmp(tok, "on") == 0);
             break;
-        case OPT_INT: {
+        case OPT_INT:
+        case OPT_BATCH: {
             long v = off ? 0 : strtol(tok, &end, 10);
             snprintf(have, sizeof have, "%d", *(int *)o->ptr);
             same = (off || (*end == '\0' && end != tok)) && v == *(int *)o->ptr;
@@ -154,6 +156,12 @@ static int set_value(const char *cmd, const opt *o, const char *val)
     char *end;
     errno = 0;
     switch (o->type) {
+    case OPT_BATCH:
+        if (!strcmp(val, "auto")) {
+            *(int *)o->ptr = 0;
+            return 0;
+        }
+        /* fall through */
     case OPT_INT: {
         long v = strtol(val, &end, 10);
         if (errno || end == val || *end || v < -2147483647L || v > 2147483647L) {

@@ -3,7 +3,8 @@
 #ifndef GRAFT_ARGS_H
 #define GRAFT_ARGS_H
 
-typedef enum opt_type { OPT_FLAG, OPT_INT, OPT_FLOAT, OPT_STRING } opt_type;
+/* OPT_BATCH: an OPT_INT that also takes "auto", stored as 0. */
+typedef enum opt_type { OPT_FLAG, OPT_INT, OPT_FLOAT, OPT_STRING, OPT_BATCH } opt_type;
 
 typedef struct opt {
     const char *name;   /* long name without dashes: "epochs" */

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "env_params.h"
 #include "graft.h"
 
 static const char *type_name(graft_device_type t)
@@ -31,6 +32,7 @@ int cmd_devices(int argc, char **argv)
     graft_device_info *devs;
     int n;
     char err[512];
+    if (graft_cache_env_check(err, sizeof err)) fprintf(stderr, "graft devices: %s\n", err);
     if (graft_devices_list(&devs, &n, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "graft devices: %s\n", err);
         return 1;

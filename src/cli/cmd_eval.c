@@ -28,7 +28,7 @@ int cmd_eval(int argc, char **argv)
         {"split", OPT_STRING, &split, "NAME", "train or test split of an IDX source (default: test)", 0, 0},
         {"classes", OPT_STRING, &classes, "LIST", "use only these classes of the data, by name "
          "or index: cat,rocket, 5,6,7 or 5-9 (relabelled 0..k-1 in that order)", 0, 0},
-        {"batch", OPT_INT, &batch, "N", "inference batch size (default 256)", 1, 65536},
+        {"batch", OPT_BATCH, &batch, "N", "inference batch size, or auto: the largest that fits the device, at most 1024 (default 256)", 1, 65536},
         {"json", OPT_STRING, &json, "PATH", "write every metric and the confusion matrix as JSON", 0, 0},
         {"csv", OPT_STRING, &csv, "PATH", "write per-class precision/recall/F1/support as CSV", 0, 0},
         {"predictions", OPT_STRING, &preds, "PATH", "write one CSV row per image: index, path, "
@@ -80,6 +80,9 @@ int cmd_eval(int argc, char **argv)
     const char *split_name = is_split ? (sp == SPLIT_TRAIN ? "train" : "test") : NULL;
     if (split && !is_split && !co.quiet)
         fprintf(stderr, CMD ": note: --split ignored, %s has no train/test splits\n", data);
+    if (batch == 0 &&
+        !(batch = cli_auto_batch(CMD, m, 0, GRAFT_OPT_SGD, graft_dataset_size(d), 1024, co.quiet)))
+        goto done;
     double t0 = cli_seconds();
     console con;
     console_init(&con, CMD, co.quiet, 0, NULL);

@@ -3,6 +3,7 @@
 
 #include "args.h"
 #include "cli.h"
+#include "outlock.h"
 #include "common.h"
 #include "finetune_run.h"
 
@@ -44,6 +45,7 @@ int cmd_finetune(int argc, char **argv)
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     graft_finetune_params fp;
     transfer_open t;
+    if (outlock_take(cmd, out)) return 1;
     if ((rc = transfer_open_all(cmd, from, &to, &co, &fc, &fp, 1, &t))) return rc;
     graft_model *m = NULL;
     graft_train_result res = {0};

@@ -41,7 +41,7 @@ int cmd_predict(int argc, char **argv)
         {"top", OPT_INT, &top, "K", "also show the K most likely classes (default 1)", 1, 1000},
         {"csv", OPT_STRING, &csv, "PATH", "write path,label,prob,rank2_label,rank2_prob,... to PATH "
          "('-': to standard output instead of the table)", 0, 0},
-        {"batch", OPT_INT, &batch, "N", "images per forward pass (default 256)", 1, 65536},
+        {"batch", OPT_BATCH, &batch, "N", "images per forward pass, or auto: the largest that fits the device, at most 1024 (default 256)", 1, 65536},
         {"skip-bad", OPT_FLAG, &skip_bad, NULL, "skip unreadable files (counted and reported) "
          "instead of stopping", 0, 0},
         COMMON_OPTS(co),
@@ -73,7 +73,9 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (nfiles == 0) {
-        fprintf(stderr, CMD ": no image files found\n");
+        fprintf(stderr, CMD ": no image files found in");
+        for (int i = 0; i < npos; i++) fprintf(stderr, " %s", pos[i]);
+        fprintf(stderr, " (directories are searched recursively)\n");
         goto done;
     }
     if (cli_open_model(CMD, &co, model, &ctx, &m, &meta)) goto done;
@@ -85,6 +87,8 @@ int cmd_predict(int argc, char **argv)
     }
     if (top > K) top = K;
     predict_table_header(&s, files, nfiles, K, top);
+    if (batch == 0 && !(batch = cli_auto_batch(CMD, m, 0, GRAFT_OPT_SGD, nfiles, 1024, co.quiet)))
+        goto done;
     double t0 = cli_seconds();
     graft_predict_config pc = {batch, top, skip_bad, meta.mean, meta.std};
     console con;

@@ -6,6 +6,8 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "interrupt.h"
+#include "outlock.h"
 #include "graft_train.h"
 #include "trainopts.h"
 
@@ -62,7 +64,9 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, CMD ": --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
         return EXIT_USAGE;
     }
+    to.auto_batch_ok = 1;
     if (trainopts_check(CMD, &to)) return EXIT_USAGE;
+    if (outlock_take(CMD, out)) return 1;
 
     graft_arch_params ap = graft_arch_default_params(arch);
     if (size) ap.height = ap.width = size;
@@ -86,16 +90,40 @@ int cmd_train(int argc, char **argv)
         goto done;
     if (graft_model_create(ctx, &m) != GRAFT_OK) goto fail;
     graft_model_set_seed(m, (uint64_t)co.seed);
-    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK || trainopts_optimizer(&to, m, train, &o) != GRAFT_OK)
-        goto fail;
+    if (graft_model_build_arch(m, arch, &ap) != GRAFT_OK) goto fail;
+    if (to.batch == 0) {
+        graft_opt_kind kind = strcasecmp(to.opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
+        if (!(to.batch = cli_auto_batch(CMD, m, 1, kind, graft_dataset_size(train), 512, co.quiet)))
+            goto done;
+        cfg.batch = to.batch;
+    }
+    if (trainopts_optimizer(&to, m, train, &o) != GRAFT_OK) goto fail;
     if (resume) {
         if (graft_checkpoint_load(m, o, resume, &epoch) != GRAFT_OK) {
             fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));
             goto done;
         }
+        if (epoch == to.epochs)
+            fprintf(stderr, CMD ": --resume: %s has done all %d epochs: writing its model without "
+                    "training\n", resume, epoch);
+        if (epoch > to.epochs) {
+            fprintf(stderr, CMD ": --resume: %s has done %d epochs and --epochs is %d: nothing "
+                    "left to train (pass --epochs above %d to train on)\n", resume, epoch,
+                    to.epochs, epoch);
+            status = EXIT_USAGE;
+            goto done;
+        }
         cfg.start_epoch = epoch;
-        if (!co.quiet) printf("resuming %s after epoch %d\n", resume, epoch);
+        long steps = graft_optimizer_steps(o), nb = (graft_dataset_size(train) + to.batch - 1) / to.batch;
+        if (!co.quiet) {
+            if (steps > (long)epoch * nb && steps < (long)(epoch + 1) * nb)
+                printf("resuming %s in epoch %d after batch %ld\n", resume, epoch + 1,
+                       steps - (long)epoch * nb);
+            else
+                printf("resuming %s after epoch %d\n", resume, epoch);
+        }
     }
+    cfg.stop = interrupt_install();
     if (!co.quiet)
         printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
                "%d epochs, batch %d\n", arch, graft_model_param_count(m),
@@ -105,8 +133,23 @@ int cmd_train(int argc, char **argv)
     graft_ctx_set_progress(ctx, cfg.cb.progress, cfg.cb.user); /* the evaluation passes */
     graft_status ts = graft_train(m, o, train, eval, &cfg, &res);
     graft_ctx_set_progress(ctx, NULL, NULL);
-    if (ts != GRAFT_OK || graft_model_save(m, &meta, out) != GRAFT_OK)
-        goto fail;
+    if (ts != GRAFT_OK) goto fail;
+    if (res.skipped_steps || res.stats_resets)
+        fprintf(stderr, CMD ": --nan skip: skipped %ld steps with a non-finite loss; reset "
+                "non-finite running statistics after %d epochs\n", res.skipped_steps,
+                res.stats_resets);
+    if (res.interrupted) {
+        fprintf(stderr, CMD ": interrupted in epoch %d after batch %ld; wrote the checkpoint %s\n"
+                "continue with: graft train", res.interrupted_epoch, res.interrupted_batch,
+                cfg.ckpt_path);
+        for (int i = 1; i < argc; i++)
+            if (strcmp(argv[i], "--resume")) fprintf(stderr, " %s", argv[i]);
+            else i++; /* drop an earlier --resume and its value */
+        fprintf(stderr, " --resume %s\n", cfg.ckpt_path);
+        status = interrupt_exit_status((int)*cfg.stop);
+        goto done;
+    }
+    if (graft_model_save(m, &meta, out) != GRAFT_OK) goto fail;
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
         printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
                100 * res.hist[res.nepochs - 1].eval_acc, 100 * res.best_eval_acc, res.best_epoch, out);

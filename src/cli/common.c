@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
 #include "env_params.h"
+#include "graft_train.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
     graft_ctx_params p = graft_ctx_default_params();
     graft_ctx *ctx = NULL;
     char err[1024];
+    if (graft_cache_env_check(err, sizeof err)) fprintf(stderr, "%s: %s\n", cmd, err);
     if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return NULL;
@@ -73,6 +75,23 @@ int cli_check_data_path(const char *cmd, const char *what, const char *spec)
 }
 
 int cli_has_test_split(const char *spec) { return graft_data_has_test_split(spec); }
+
+int cli_auto_batch(const char *cmd, graft_model *m, int training, graft_opt_kind opt, int nimages,
+                   int cap, int quiet)
+{
+    int largest = 0;
+    graft_model_check_memory(m, 1, training, opt, &largest);
+    if (largest < 1) {
+        fprintf(stderr, "%s: --batch auto: %s\n", cmd, graft_last_error(graft_model_ctx(m)));
+        return 0;
+    }
+    int b = largest < cap ? largest : cap;
+    if (nimages > 0 && b > nimages) b = nimages;
+    if (!quiet)
+        fprintf(stderr, "%s: --batch auto: %d (the largest that fits the device: %d)\n", cmd, b,
+                largest);
+    return b;
+}
 
 int cli_exit_status(graft_status s) { return s == GRAFT_ERR_INVALID_ARG ? 2 : 1; }
 

@@ -42,6 +42,11 @@ typedef struct data_request {
 int cli_load_data(const char *cmd, const data_request *rq, graft_dataset **out);
 /* True when spec names an IDX source that has a test split. */
 int cli_has_test_split(const char *spec);
+/* --batch auto: the largest batch at which m fits the device for training
+ * (optimizer opt) or inference, at most cap and nimages; prints it unless
+ * quiet. 0 after printing why when not even one image fits. */
+int cli_auto_batch(const char *cmd, graft_model *m, int training, graft_opt_kind opt, int nimages,
+                   int cap, int quiet);
 
 /* Checks made before a device is opened (opening one compiles kernels):
  * path names an existing model file, and not an ONNX model (which wants

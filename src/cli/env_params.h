@@ -24,6 +24,16 @@ graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen
  * lines, default 15; passes shorter than min(1 s, interval) show none, so
  * 0 prints every update (tests). A bad or negative value means the default. */
 double graft_progress_interval_from_env(void);
+/* Checks, once per process and before the first OpenCL call, that the
+ * kernel caches can be written: $XDG_CACHE_HOME/graft (else
+ * ~/.cache/graft) and $POCL_CACHE_DIR when set. When not (read-only, a
+ * regular file in the way), turns both caches off for this process:
+ * graft's (graft_params_from_env then sets cache_dir to "") and PoCL's
+ * (POCL_KERNEL_CACHE=0 and POCL_CACHE_DIR set to a private temporary
+ * directory removed at exit, since PoCL fails device discovery without a
+ * usable one). Returns 1 with a one-line warning in warn when it did so,
+ * else 0. */
+int graft_cache_env_check(char *warn, size_t len);
 
 /* A graft_log_fn writing messages up to GRAFT_LOG_INFO (the kernel profile
  * table) to stderr, one newline after each; user is ignored. */

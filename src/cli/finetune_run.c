@@ -131,6 +131,7 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         fprintf(stderr, "%s: --from and --data are required (see --help)\n", cmd);
         return EXIT_USAGE;
     }
+    to->auto_batch_ok = 1; /* resolved below, once the source network is loaded */
     if (fc && finetune_cli_check(cmd, fc, to, fp)) return EXIT_USAGE;
     if (cli_check_model_path(cmd, "--from", from) || cli_check_data_path(cmd, "--data", to->data) ||
         cli_check_data_path(cmd, "--eval-data", to->eval_data))
@@ -160,6 +161,12 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
             goto fail;
         if (t->eval && cli_match_classes(cmd, names, K, "the source model", "the evaluation data",
                                          0, co->quiet, &t->eval))
+            goto fail;
+    }
+    if (to->batch == 0) { /* --batch auto, sized on the source network */
+        graft_opt_kind kind = strcasecmp(to->opt, "adamw") ? GRAFT_OPT_SGD : GRAFT_OPT_ADAMW;
+        if (!(to->batch = cli_auto_batch(cmd, t->src, 1, kind, graft_dataset_size(t->train), 512,
+                                         co->quiet)))
             goto fail;
     }
     if (finetune_meta(cmd, to, t->train, &t->smeta, &t->meta)) goto fail;

@@ -19,6 +19,7 @@ void trainopts_defaults(train_opts *t)
     t->wd = -1;
     t->opt = "sgd";
     t->schedule = "cosine";
+    t->nan = "stop";
 }
 
 static int parse_schedule(const char *s, graft_schedule_kind *k)
@@ -60,6 +61,14 @@ int trainopts_check(const char *cmd, const train_opts *t)
     if (parse_schedule(t->schedule, &k)) {
         fprintf(stderr, "%s: --schedule '%s': expected constant, step, cosine or onecycle\n", cmd,
                 t->schedule);
+        return 2;
+    }
+    if (t->batch == 0 && !t->auto_batch_ok) {
+        fprintf(stderr, "%s: --batch auto is not supported by this command yet: give a number\n", cmd);
+        return 2;
+    }
+    if (strcasecmp(t->nan, "stop") && strcasecmp(t->nan, "skip")) {
+        fprintf(stderr, "%s: --nan '%s': expected stop or skip\n", cmd, t->nan);
         return 2;
     }
     if (t->augment && parse_augment(t->augment, &a, &on)) {
@@ -198,6 +207,7 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
     cfg->patience = t->patience;
     cfg->ckpt_every = t->ckpt_every;
     cfg->stop_after = t->stop_after;
+    cfg->on_nan = strcasecmp(t->nan, "skip") ? GRAFT_NAN_STOP : GRAFT_NAN_SKIP;
     const char *aug = t->augment;
     int c, h;
     graft_dataset_shape(train, &c, &h, NULL);
@@ -211,8 +221,12 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
         path_with_suffix(out, "-best.graft", rs->best, sizeof rs->best);
         cfg->log_path = t->log ? t->log : rs->log;
         cfg->ckpt_path = rs->ckpt;
-        cfg->best_path = t->keep_best ? rs->best : NULL;
+        cfg->best_path = t->keep_best && eval_name ? rs->best : NULL;
     }
+    if (!eval_name && (t->keep_best || t->patience))
+        fprintf(stderr, "graft: %s needs evaluation data (--eval-data or --val-split): without it "
+                "%s\n", t->keep_best ? "--keep-best" : "--patience",
+                t->keep_best ? "no -best file is written" : "training never stops early");
     console_init(&rs->con, "graft", co->quiet, t->epochs, eval_name);
     cfg->cb = console_callbacks(&rs->con);
     return 0;

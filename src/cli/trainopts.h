@@ -13,8 +13,9 @@ typedef struct train_opts {
     int epochs, batch;
     float lr, momentum, wd, label_smoothing, warmup;
     int nesterov;
-    const char *opt, *schedule, *augment, *log;
+    const char *opt, *schedule, *augment, *log, *nan;
     int ckpt_every, keep_best, patience, stop_after;
+    int auto_batch_ok; /* set by commands that resolve --batch auto (batch 0) */
 } train_opts;
 
 void trainopts_defaults(train_opts *t);
@@ -36,7 +37,8 @@ void trainopts_defaults(train_opts *t);
 
 #define TRAINOPTS_TRAIN(t)                                                                     \
     {"epochs", OPT_INT, &(t).epochs, "N", "epochs (default {})", 1, 100000},                      \
-    {"batch", OPT_INT, &(t).batch, "N", "batch size (default {})", 1, 65536},                    \
+    {"batch", OPT_BATCH, &(t).batch, "N", "batch size, or auto: the largest that fits the "     \
+     "device's memory, at most 512 (default {})", 1, 65536},                                    \
     {"lr", OPT_FLOAT, &(t).lr, "F", "learning rate (default: 0.05 sgd, 0.001 adamw; finetune: "   \
      "0.1 linear-probe, else 0.01 sgd, 3e-4 adamw)", 0, 100},    \
     {"opt", OPT_STRING, &(t).opt, "NAME", "sgd or adamw (default sgd)", 0, 0},                   \
@@ -56,6 +58,8 @@ void trainopts_defaults(train_opts *t);
      "evaluation accuracy", 0, 0},                                                              \
     {"patience", OPT_INT, &(t).patience, "N", "early stopping: stop after N epochs without "     \
      "improvement (default off)", 0, 100000},                                                   \
+    {"nan", OPT_STRING, &(t).nan, "POLICY", "a step with a non-finite loss: stop (default; "     \
+     "names the step and layer) or skip (the step makes no update; counted)", 0, 0},            \
     {"stop-after", OPT_INT, &(t).stop_after, "N", "stop after N epochs as if interrupted (the "  \
      "schedule still spans --epochs; continue with --resume)", 1, 100000}
 

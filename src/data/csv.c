@@ -99,8 +99,75 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The rows a selection keeps: a dataset of 1x1 images holding each row's
+ * index (exact below 2^24 rows) goes through the same class selection and
+ * per-class sampling as decoded data would. */
+static graft_status rows_kept(const int *labels, int n, int nclasses, const char *const *names,
+                              const int *cls, int k, const char *class_list, int per_class,
+                              uint64_t seed, unsigned char *keep, char *err, size_t errlen)
+{
+    if (n >= (1 << 24))
+        return error_set(err, errlen, GRAFT_ERR_UNSUPPORTED, "more than 16M rows");
+    dataset *ix = NULL, *sel = NULL;
+    graft_status s = dataset_create(1, 1, 1, nclasses, names, &ix, err, errlen);
+    for (int i = 0; s == GRAFT_OK && i < n; i++) {
+        float v = (float)i;
+        s = dataset_append(ix, &v, labels[i], NULL, err, errlen);
+    }
+    int listed[1024];
+    if (s == GRAFT_OK && class_list) {
+        k = data_parse_class_list(class_list, ix, listed, 1024, NULL, 0);
+        if (k < 0) { /* every row; the selection after the load says what is wrong */
+            memset(keep, 1, (size_t)n);
+            dataset_free(ix);
+            return GRAFT_OK;
+        }
+        cls = listed;
+    }
+    if (s == GRAFT_OK && k > 0 && (s = dataset_select_classes(ix, cls, k, &sel, err, errlen)) == GRAFT_OK) {
+        dataset_free(ix);
+        ix = sel;
+    }
+    if (s == GRAFT_OK && per_class > 0 && (s = dataset_per_class(ix, per_class, seed, &sel, err, errlen)) == GRAFT_OK) {
+        dataset_free(ix);
+        ix = sel;
+    }
+    if (s == GRAFT_OK) {
+        memset(keep, 0, (size_t)n);
+        for (int i = 0; i < ix->n; i++) keep[(int)dataset_image(ix, i)[0]] = 1;
+    }
+    dataset_free(ix);
+    return s;
+}
+
+static graft_status load_csv(const char *csv_path, const data_load_opts *opts, const int *cls,
+                             int k, const char *class_list, int per_class, uint64_t seed,
+                             data_report *report, dataset **out, char *err, size_t errlen);
+
 graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
                               data_report *report, dataset **out, char *err, size_t errlen)
+{
+    return load_csv(csv_path, opts, NULL, 0, NULL, 0, 0, report, out, err, errlen);
+}
+
+graft_status dataset_load_csv_sampled(const char *csv_path, const data_load_opts *opts,
+                                      const int *cls, int k, int per_class, uint64_t seed,
+                                      data_report *report, dataset **out, char *err, size_t errlen)
+{
+    return load_csv(csv_path, opts, cls, k, NULL, per_class, seed, report, out, err, errlen);
+}
+
+graft_status dataset_load_csv_selected(const char *csv_path, const data_load_opts *opts,
+                                       const char *classes, int per_class, uint64_t seed,
+                                       data_report *report, dataset **out, char *err,
+                                       size_t errlen)
+{
+    return load_csv(csv_path, opts, NULL, 0, classes, per_class, seed, report, out, err, errlen);
+}
+
+static graft_status load_csv(const char *csv_path, const data_load_opts *opts, const int *cls,
+                             int k, const char *class_list, int per_class, uint64_t seed,
+                             data_report *report, dataset **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (report) memset(report, 0, sizeof *report);
@@ -118,6 +185,7 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
     if (s) return s;
     char **names = NULL, *dir = NULL, *path = NULL;
     int *labels = NULL, nclasses = 0;
+    unsigned char *keep = NULL;
     dataset *d = NULL;
     if (rows.n == 0) {
         s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: no 'path,label' lines", csv_path);
@@ -146,6 +214,12 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
             labels[i] = (int)(hit - names);
         }
     }
+    if (k > 0 || class_list || per_class > 0) {
+        if (!(keep = malloc((size_t)rows.n))) goto oom;
+        s = rows_kept(labels, rows.n, nclasses, all_int ? NULL : (const char *const *)names, cls, k,
+                      class_list, per_class, seed, keep, err, errlen);
+        if (s) goto done;
+    }
     /* directory of the CSV for relative paths */
     const char *slash = strrchr(csv_path, '/');
     size_t dlen = slash ? (size_t)(slash - csv_path) : 1;
@@ -155,6 +229,7 @@ graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
     else dir[0] = '.';
     dir[dlen] = '\0';
     for (int i = 0; i < rows.n; i++) {
+        if (keep && !keep[i]) continue;
         const char *rp = rows.rows[i].path;
         free(path);
         path = malloc(strlen(dir) + strlen(rp) + 2);
@@ -183,6 +258,7 @@ oom:
 done:
     dataset_free(d);
     free(labels);
+    free(keep);
     free(names);
     free(dir);
     free(path);

@@ -193,6 +193,25 @@ void csv_rows_free(csv_rows *r);
  * Relative paths are relative to the CSV's directory. Caller owns *out. */
 graft_status dataset_load_csv(const char *csv_path, const data_load_opts *opts,
                               data_report *report, dataset **out, char *err, size_t errlen);
+/* The rows of a CSV list that a class selection (cls[k]; k = 0: all) and
+ * a per-class sample (per_class, seed; 0: all) would keep, decided from
+ * the labels alone: only those images are decoded (a 1M-row list with
+ * --per-class 2 decodes 2 per class; rows not kept are never opened).
+ * Labels and class names are those of the whole list, so applying
+ * dataset_select_classes and dataset_per_class to *out afterwards gives
+ * the same images as on a full load (with skip_bad, a bad file in the
+ * sample is skipped, not replaced). */
+graft_status dataset_load_csv_sampled(const char *csv_path, const data_load_opts *opts,
+                                      const int *cls, int k, int per_class, uint64_t seed,
+                                      data_report *report, dataset **out, char *err, size_t errlen);
+/* The same with the classes given as a list of names and/or indices
+ * ("cat,rocket", "5-9"; NULL = every class), resolved against the CSV's
+ * own class names before anything is decoded. A list that does not parse
+ * keeps every row (the caller's selection then reports it). */
+graft_status dataset_load_csv_selected(const char *csv_path, const data_load_opts *opts,
+                                       const char *classes, int per_class, uint64_t seed,
+                                       data_report *report, dataset **out, char *err,
+                                       size_t errlen);
 
 /* ------------------------------------------------------------------ */
 /* Preprocessing and augmentation                                       */

@@ -54,6 +54,29 @@ void graft_dataset_class_counts(const graft_dataset *d, int *counts)
     dataset_class_counts(d, counts);
 }
 
+graft_status graft_dataset_check_classes(const graft_dataset *d, const char *what, char *err,
+                                         size_t errlen)
+{
+    int *counts = calloc((size_t)(d->nclasses > 0 ? d->nclasses : 1), sizeof *counts);
+    if (!counts) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    dataset_class_counts(d, counts);
+    int present = 0, only = -1;
+    for (int k = 0; k < d->nclasses; k++)
+        if (counts[k] > 0) {
+            present++;
+            only = k;
+        }
+    free(counts);
+    if (present >= 2) return GRAFT_OK;
+    if (present == 0)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "%s: the dataset has no images",
+                         what ? what : "the data");
+    return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                     "%s: all %d images are of one class ('%s'): a classifier needs at least two "
+                     "classes (check --classes, or the labels)", what ? what : "the data", d->n,
+                     d->class_names && d->class_names[only] ? d->class_names[only] : "?");
+}
+
 void graft_dataset_channel_stats(const graft_dataset *d, float *mean, float *std)
 {
     dataset_channel_stats(d, mean, std);

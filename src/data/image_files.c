@@ -107,7 +107,7 @@ static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *er
         free(p);
     }
     closedir(dp);
-    if (s == GRAFT_OK) qsort(local.v, (size_t)local.n, sizeof *local.v, cmp_str);
+    if (s == GRAFT_OK && local.n > 1) qsort(local.v, (size_t)local.n, sizeof *local.v, cmp_str);
     for (int i = 0; i < local.n && s == GRAFT_OK; i++) {
         struct stat st;
         if (stat(local.v[i], &st) == 0 && S_ISDIR(st.st_mode)) s = scan_dir(local.v[i], pl, depth + 1, err, errlen);

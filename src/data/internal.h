@@ -29,4 +29,11 @@ void data_report_add(data_report *r, const char *fmt, ...) DATA_PRINTF(2, 3);
 graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasses,
                                const char *const *names, const char *path, int label,
                                data_report *r, char *err, size_t errlen);
+/* Parses a class list of d: comma-separated class names ("cat,rocket"),
+ * indices ("5,6,7") and index ranges ("5-9"), mixed; a name wins over an
+ * index that reads the same. Fills classes[] and returns the count, or -1
+ * after writing why into err (src/data/source.c). */
+int data_parse_class_list(const char *s, const dataset *d, int *classes, int max, char *err,
+                          size_t errlen);
+
 #endif

@@ -64,8 +64,8 @@ static int class_by_name(const dataset *d, const char *name, size_t len)
  * indices ("5,6,7") and index ranges ("5-9"), mixed; a name wins over an
  * index that reads the same. Fills classes[] and returns the count, or -1
  * after writing why into err. */
-static int parse_class_list(const char *s, const dataset *d, int *classes, int max, char *err,
-                            size_t errlen)
+int data_parse_class_list(const char *s, const dataset *d, int *classes, int max, char *err,
+                          size_t errlen)
 {
     int n = 0;
     const char *p = s;
@@ -168,6 +168,27 @@ static void note(const graft_data_spec *sp, const char *msg)
     if (sp->log) sp->log(sp->log_user, GRAFT_LOG_WARN, msg);
 }
 
+/* IDX labels carry no class count: it is inferred as the largest label
+ * + 1 (at least 10). Labels such as 200 and 255 so make a 256-class model;
+ * say so, and how to choose classes, rather than refuse: --classes 200,255
+ * relabels them 0..1. */
+static void note_inferred_classes(const graft_data_spec *sp, const dataset *d)
+{
+    if (d->nclasses <= 10) return;
+    int *counts = calloc((size_t)d->nclasses, sizeof *counts);
+    if (!counts) return;
+    dataset_class_counts(d, counts);
+    int empty = 0;
+    for (int k = 0; k < d->nclasses; k++) empty += counts[k] == 0;
+    free(counts);
+    if (!empty) return;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: labels reach %d, so %d classes were inferred, %d of them without "
+             "images; choose the classes present with --classes (relabelled 0..k-1)", sp->source,
+             d->nclasses - 1, d->nclasses, empty);
+    note(sp, msg);
+}
+
 /* Reads the source in its own format; notes what a folder or list load
  * skipped or ignored. */
 static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size_t errlen)
@@ -177,12 +198,22 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
     data_report rep = {0};
     graft_status s;
     int folder = 0;
-    if (is_idx_source(src)) return dataset_load_spec(src, sp->split == GRAFT_SPLIT_TRAIN, d, err, errlen);
     struct stat st;
     if (strcmp(src, "fashion-mnist") && stat(src, &st) != 0)
         return error_set(err, errlen, GRAFT_ERR_IO, "%s does not exist", src);
+    if (is_idx_source(src)) {
+        s = dataset_load_spec(src, sp->split == GRAFT_SPLIT_TRAIN, d, err, errlen);
+        if (s == GRAFT_OK && !sp->classes) note_inferred_classes(sp, *d);
+        return s;
+    }
     if (ends_with(src, ".csv")) {
-        s = dataset_load_csv(src, &o, &rep, d, err, errlen);
+        /* Select first, decode only what is kept. A bad class list keeps
+         * every row, and the selection after the load reports it. */
+        if (sp->classes || sp->per_class > 0)
+            s = dataset_load_csv_selected(src, &o, sp->classes, sp->per_class, sp->seed, &rep, d,
+                                          err, errlen);
+        else
+            s = dataset_load_csv(src, &o, &rep, d, err, errlen);
     } else if (is_dir(src)) {
         s = dataset_load_folder(src, &o, &rep, d, err, errlen);
         folder = 1;
@@ -241,7 +272,7 @@ graft_status graft_dataset_open(const graft_data_spec *sp, graft_dataset **out, 
     if (s == GRAFT_OK) s = convert(&d, sp->channels, sp->height, sp->width, err, errlen);
     if (s == GRAFT_OK && sp->classes) {
         int cls[1024];
-        int k = parse_class_list(sp->classes, d, cls, 1024, err, errlen);
+        int k = data_parse_class_list(sp->classes, d, cls, 1024, err, errlen);
         if (k <= 0)
             s = GRAFT_ERR_INVALID_ARG;
         else if ((s = dataset_select_classes(d, cls, k, &sel, err, errlen)) == GRAFT_OK)

@@ -547,9 +547,43 @@ static graft_status op_constant(nctx *c)
     return s;
 }
 
+/* How many inputs the ONNX operators graft imports take (the ONNX
+ * operator specification, opsets ONNX_MIN_OPSET..ONNX_MAX_OPSET). An extra
+ * input would otherwise be ignored: a Relu reading its own output (a
+ * cycle) imported as a plain Relu. */
+static const struct {
+    const char *op;
+    int min, max;
+} onnx_arity[] = {
+    {"Relu", 1, 1}, {"LeakyRelu", 1, 1}, {"Sigmoid", 1, 1}, {"Clip", 1, 3},
+    {"BatchNormalization", 5, 5}, {"Conv", 2, 3}, {"Dropout", 1, 3}, {"Flatten", 1, 1},
+    {"Reshape", 1, 2}, {"Gemm", 2, 3}, {"MatMul", 2, 2}, {"Add", 2, 2}, {"Concat", 1, 1 << 30},
+    {"MaxPool", 1, 1}, {"AveragePool", 1, 1}, {"GlobalAveragePool", 1, 1}, {"Softmax", 1, 1},
+    {"Identity", 1, 1}, {"Pad", 1, 4}, {"Constant", 0, 0},
+};
+
+/* Refuses a node with more or fewer inputs than its operator takes, or
+ * one that reads its own output. */
+static graft_status check_inputs(nctx *c, const char *op)
+{
+    int n = (int)c->nd->n_input;
+    for (size_t i = 0; i < sizeof onnx_arity / sizeof onnx_arity[0]; i++)
+        if (!strcmp(op, onnx_arity[i].op) && (n < onnx_arity[i].min || n > onnx_arity[i].max))
+            return nfail(c, GRAFT_ERR_FORMAT, "%d inputs; %s takes %d to %d", n, op,
+                         onnx_arity[i].min, onnx_arity[i].max);
+    for (size_t k = 0; k < c->nd->n_input; k++)
+        for (size_t o = 0; o < c->nd->n_output; o++)
+            if (c->nd->input[k] && c->nd->output[o] && c->nd->input[k][0] &&
+                !strcmp(c->nd->input[k], c->nd->output[o]))
+                return nfail(c, GRAFT_ERR_FORMAT, "input %zu is the node's own output '%s' (a "
+                             "cycle)", k + 1, c->nd->output[o]);
+    return GRAFT_OK;
+}
+
 static graft_status map_node(nctx *c)
 {
     const char *op = onnx_str(c->nd->op_type);
+    TRY(check_inputs(c, op));
     const layer_kind *kd = layer_kind_for_onnx(op);
     if (kd) return kd->onnx_import(&c->base);
     if (!strcmp(op, "Constant")) return op_constant(c);

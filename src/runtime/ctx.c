@@ -156,6 +156,10 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     ctx->device = list[idx].device;
     ctx->info = list[idx].info;
     free(list);
+    if (p->memory_limit) {
+        if (ctx->info.global_mem_bytes > p->memory_limit) ctx->info.global_mem_bytes = p->memory_limit;
+        if (ctx->info.max_alloc_bytes > p->memory_limit) ctx->info.max_alloc_bytes = p->memory_limit;
+    }
     resolve_cache_dir(ctx, p->cache_dir);
 
     ctx->cpu_kernels = p->kernel_style == GRAFT_KERNELS_AUTO ? ctx->info.type != GRAFT_DEVICE_GPU

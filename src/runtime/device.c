@@ -1,9 +1,12 @@
 /* OpenCL platform/device enumeration and the device selector rules. */
 #include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cl_error.h"
 #include "ctx.h"
 #include "device.h"
 #include "error.h"
@@ -67,17 +70,56 @@ const char *device_type_name(graft_device_type t)
     }
 }
 
+/* Why the ICD loader found no platform: loads each driver registered in
+ * /etc/OpenCL/vendors as the loader does and reports the first failure
+ * (dlerror's text: a missing library, no address space under ulimit -v). */
+static void icd_reason(char *out, size_t len)
+{
+    static const char vendors[] = "/etc/OpenCL/vendors";
+    snprintf(out, len, "no driver is registered in %s", vendors);
+    DIR *d = opendir(vendors);
+    if (!d) return;
+    struct dirent *e;
+    int registered = 0;
+    while ((e = readdir(d))) {
+        size_t L = strlen(e->d_name);
+        if (L < 5 || strcmp(e->d_name + L - 4, ".icd")) continue;
+        char path[512], lib[512];
+        snprintf(path, sizeof path, "%s/%s", vendors, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        int got = fgets(lib, sizeof lib, f) != NULL;
+        fclose(f);
+        if (!got) continue;
+        lib[strcspn(lib, "\r\n")] = '\0';
+        if (!registered++) snprintf(out, len, "every driver in %s loads", vendors);
+        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        if (h) {
+            dlclose(h);
+            continue;
+        }
+        const char *why = dlerror();
+        if (snprintf(out, len, "%s names %s, which fails to load: %s", path, lib, why ? why : "?") < 0)
+            out[0] = '\0';
+        break;
+    }
+    closedir(d);
+}
+
 graft_status device_enumerate(device_handle **out, int *count, char *err, size_t errlen)
 {
     *out = NULL;
     *count = 0;
     cl_uint np = 0;
     cl_int rc = clGetPlatformIDs(0, NULL, &np);
-    if (rc != CL_SUCCESS || np == 0)
+    if (rc != CL_SUCCESS || np == 0) {
+        char why[1024];
+        icd_reason(why, sizeof why);
         return error_set(err, errlen, GRAFT_ERR_NO_DEVICE,
-                         "no OpenCL platform found: install an OpenCL driver, e.g. "
-                         "'apt-get install pocl-opencl-icd' for the CPU, or your GPU "
-                         "vendor's OpenCL ICD");
+                         "the OpenCL driver failed to load (clGetPlatformIDs: %s (%d)): %s; "
+                         "without a driver, install one: 'apt-get install pocl-opencl-icd' for "
+                         "the CPU, or your GPU vendor's OpenCL ICD", cl_error_name(rc), rc, why);
+    }
     cl_platform_id *plats = calloc(np, sizeof *plats);
     if (!plats)
         return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
@@ -113,7 +155,9 @@ graft_status device_enumerate(device_handle **out, int *count, char *err, size_t
         free(list);
         return error_set(err, errlen, GRAFT_ERR_NO_DEVICE,
                          "OpenCL platforms exist but expose no device: check the driver "
-                         "installation (for the CPU: 'apt-get install pocl-opencl-icd')");
+                         "installation (for the CPU: 'apt-get install pocl-opencl-icd'; PoCL "
+                         "also lists no device when its cache directory, $POCL_CACHE_DIR or "
+                         "$XDG_CACHE_HOME/pocl, is unusable)");
     }
     *out = list;
     *count = n;

@@ -9,6 +9,7 @@
 #include "ctx.h"
 #include "graft_data.h"
 #include "graft_eval.h"
+#include "graft_train.h"
 #include "model.h"
 #include "pass_progress.h"
 
@@ -137,6 +138,7 @@ graft_status graft_predict_files(graft_model *m, const char *const *paths, int n
                         cfg->batch, cfg->top);
     int top = cfg->top < K ? cfg->top : K;
     int batch = cfg->batch < n ? cfg->batch : n;
+    TRY(graft_model_check_memory(m, batch, 0, GRAFT_OPT_SGD, NULL));
     size_t sz = (size_t)c * h * w;
     batch_job jobs[2];
     memset(jobs, 0, sizeof jobs);

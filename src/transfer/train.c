@@ -9,6 +9,10 @@
 
 #include "clock.h"
 #include "ctx.h"
+#include "divergence.h"
+#include "epoch_log.h"
+#include "memory_check.h"
+#include "optimizer.h"
 #include "error.h"
 #include "log.h"
 #include "model_io.h"
@@ -68,6 +72,7 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
                            int batch, infer_batch_fn fn, void *user, const char *label,
                            graft_progress_fn pfn, void *puser, char *err, size_t errlen)
 {
+    TRY(memory_check(m, batch < d->n ? batch : d->n, 0, GRAFT_OPT_SGD, NULL, err, errlen));
     loader_opts lo = {0};
     lo.batch = batch;
     lo.mean = mean;
@@ -227,23 +232,6 @@ __attribute__((format(printf, 2, 3))) static void note(const graft_callbacks *cb
     va_end(ap);
 }
 
-static void log_epoch(FILE *f, int csv, const epoch_stats *st, const char *eval_name)
-{
-    if (!f) return;
-    if (csv)
-        fprintf(f, "%d,%.6f,%.6f,%.6f,%.6f,%.3f,%.3f,%.1f,%.6g\n", st->epoch, st->train_loss,
-                st->train_acc, st->eval_loss, st->eval_acc, st->train_seconds,
-                st->total_train_seconds, st->images_per_s, (double)st->lr);
-    else
-        fprintf(f, "{\"epoch\":%d,\"train_loss\":%.6f,\"train_acc\":%.6f,\"%s_loss\":%.6f,"
-                   "\"%s_acc\":%.6f,\"train_seconds\":%.3f,\"total_train_seconds\":%.3f,"
-                   "\"images_per_s\":%.1f,\"lr\":%.6g}\n",
-                st->epoch, st->train_loss, st->train_acc, eval_name, st->eval_loss, eval_name,
-                st->eval_acc, st->train_seconds, st->total_train_seconds, st->images_per_s,
-                (double)st->lr);
-    fflush(f);
-}
-
 graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *train,
                          const dataset *eval, const train_config *cfg, train_result *res,
                          char *err, size_t errlen)
@@ -251,6 +239,8 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     memset(res, 0, sizeof *res);
     TRY(check_shape(m, train, err, errlen));
     if (eval) TRY(check_shape(m, eval, err, errlen));
+    TRY(graft_dataset_check_classes(train, "the training data", err, errlen));
+    TRY(memory_check(m, cfg->batch < train->n ? cfg->batch : train->n, 1, o->p.kind, NULL, err, errlen));
     const char *ename = cfg->eval_name ? cfg->eval_name : "val";
     res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
     if (!res->hist) {
@@ -268,22 +258,12 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     loader *ld;
     TRY(loader_create(train, &lo, &ld, err, errlen));
 
-    FILE *logf = NULL;
-    int csv = 0;
-    if (cfg->log_path) {
-        size_t L = strlen(cfg->log_path);
-        csv = L > 4 && !strcmp(cfg->log_path + L - 4, ".csv");
-        logf = fopen(cfg->log_path, cfg->start_epoch > 0 ? "a" : "w");
-        if (!logf) {
-            if (err) snprintf(err, errlen, "%s: cannot open the log for writing", cfg->log_path);
-            loader_free(ld);
-            return GRAFT_ERR_IO;
-        }
-        if (csv && cfg->start_epoch == 0)
-            fprintf(logf, "epoch,train_loss,train_acc,%s_loss,%s_acc,train_seconds,"
-                          "total_train_seconds,images_per_s,lr\n", ename, ename);
+    epoch_log *logf = NULL;
+    graft_status ls = epoch_log_open(cfg->log_path, ename, cfg->start_epoch, &logf, err, errlen);
+    if (ls != GRAFT_OK) {
+        loader_free(ld);
+        return ls;
     }
-
     graft_status s = GRAFT_OK;
     /* Host copy of the best epoch's parameters (restore_best). */
     float **best = NULL;
@@ -304,6 +284,11 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
      * context's sink (the runs inside cv and selftrain). */
     graft_progress_fn progress = cb->progress ? cb->progress : m->ctx->progress;
     void *progress_user = cb->progress ? cb->user : m->ctx->progress_user;
+    /* A checkpoint written mid-epoch (a stop request) holds the optimizer
+     * steps of the batches of its epoch already done: skip them so that
+     * the resumed run sees the same batches in the same order. */
+    long skip = graft_optimizer_steps(o) - (long)cfg->start_epoch * nb;
+    if (skip < 0 || skip >= nb) skip = 0;
     for (int e = cfg->start_epoch; e < cfg->epochs && s == GRAFT_OK; e++) {
         loader_start_epoch(ld, (uint64_t)e);
         const float *x;
@@ -313,20 +298,43 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         double lsum = 0, t0 = now_seconds();
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, cfg->epochs);
-        while (loader_next(ld, &x, &y, &n)) {
+        int stopping = 0;
+        while (!stopping && loader_next(ld, &x, &y, &n)) {
+            if (skip > 0) {
+                skip--;
+                b++;
+                continue;
+            }
             float loss;
             int correct;
             s = graft_model_forward(m, x, n, 1, NULL);
             if (s == GRAFT_OK) s = graft_model_backward(m, y, cfg->label_smoothing, &loss, &correct);
+            if (s == GRAFT_OK && !isfinite(loss)) {
+                if (cfg->on_nan == GRAFT_NAN_SKIP) {
+                    /* No update: weights and optimizer state stay those
+                     * before this step. */
+                    res->skipped_steps++;
+                    s = divergence_repair_running_stats(m);
+                    if (s != GRAFT_OK) {
+                        set_err(err, errlen, graft_last_error(m->ctx));
+                        break;
+                    }
+                    b++;
+                    stopping = cfg->stop && *cfg->stop;
+                    continue;
+                }
+                char where[192];
+                divergence_locate(m, where, sizeof where);
+                s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                              "training diverged at epoch %d batch %d (step %ld): the loss is %g; "
+                              "first non-finite: %s. Try a lower --lr (now %g), or --nan skip to "
+                              "skip such steps", e + 1, b + 1, graft_optimizer_steps(o) + 1,
+                              (double)loss, where, (double)graft_optimizer_current_lr(o));
+                break;
+            }
             if (s == GRAFT_OK) s = graft_optimizer_step(o);
             if (s != GRAFT_OK) {
                 set_err(err, errlen, graft_last_error(m->ctx));
-                break;
-            }
-            if (!isfinite(loss)) {
-                if (err) snprintf(err, errlen, "training diverged: loss is %g at epoch %d batch %d "
-                                  "(try a lower --lr)", (double)loss, e + 1, b + 1);
-                s = GRAFT_ERR_INVALID_ARG;
                 break;
             }
             b++;
@@ -339,8 +347,34 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                                     (double)hits / seen, seen / (el > 0 ? el : 1e-9), el};
                 progress(progress_user, &p);
             }
+            stopping = cfg->stop && *cfg->stop;
+        }
+        if (s == GRAFT_OK && stopping && b < nb) {
+            /* Stopped inside the epoch: a checkpoint of the epochs
+             * completed plus this epoch's steps (resumes exactly). */
+            res->interrupted = 1;
+            res->interrupted_epoch = e + 1;
+            res->interrupted_batch = b;
+            if (cfg->ckpt_path) s = checkpoint_save(m, o, cfg->meta, e, cfg->ckpt_path, err, errlen);
+            break;
         }
         if (s != GRAFT_OK) break;
+        char where[192];
+        if (cfg->on_nan == GRAFT_NAN_SKIP && divergence_scan_params(m, where, sizeof where)) {
+            res->stats_resets++; /* the running statistics of some step overflowed */
+            s = divergence_repair_running_stats(m);
+            if (s != GRAFT_OK) {
+                set_err(err, errlen, graft_last_error(m->ctx));
+                break;
+            }
+        }
+        if (divergence_scan_params(m, where, sizeof where)) {
+            s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
+                          "training diverged in epoch %d (by step %ld) with finite losses: %s went "
+                          "non-finite (an overflowing gradient or variance). Try a lower --lr (now %g)",
+                          e + 1, graft_optimizer_steps(o), where, (double)graft_optimizer_current_lr(o));
+            break;
+        }
         /* The loss read-back above synchronises every step, so wall time
          * here is device time too. */
         double tt = now_seconds() - t0;
@@ -364,7 +398,8 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             eval_result_free(&er);
         }
         res->hist[res->nepochs++] = st;
-        log_epoch(logf, csv, &st, ename);
+        s = epoch_log_append(logf, &st, err, errlen);
+        if (s != GRAFT_OK) break;
         int improved = eval && st.eval_acc > res->best_eval_acc;
         if (improved) {
             res->best_eval_acc = st.eval_acc;
@@ -382,9 +417,16 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         } else {
             since_best++;
         }
-        if (cfg->ckpt_path && cfg->ckpt_every > 0 && st.epoch % cfg->ckpt_every == 0) {
+        int stop_now = cfg->stop && *cfg->stop && st.epoch < cfg->epochs;
+        if (cfg->ckpt_path && ((cfg->ckpt_every > 0 && st.epoch % cfg->ckpt_every == 0) || stop_now)) {
             s = checkpoint_save(m, o, cfg->meta, st.epoch, cfg->ckpt_path, err, errlen);
             if (s != GRAFT_OK) break;
+        }
+        if (stop_now) {
+            res->interrupted = 1;
+            res->interrupted_epoch = st.epoch;
+            res->interrupted_batch = nb;
+            break;
         }
         if (cb->epoch && cb->epoch(cb->user, &st)) break;
         if (cfg->stop_after > 0 && st.epoch >= cfg->stop_after) break;
@@ -408,7 +450,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         for (int i = 0; i < m->nparams; i++) free(best[i]);
         free(best);
     }
-    if (logf) fclose(logf);
+    epoch_log_free(logf);
     loader_free(ld);
     return s;
 }

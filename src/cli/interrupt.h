@@ -1,0 +1,13 @@
+/* SIGINT/SIGTERM during a long command: the first signal asks the library
+ * to stop after the current step (through graft_train_config.stop), a
+ * second one exits at once. Files are written atomically, so exiting at
+ * once still leaves none half-written. */
+#ifndef GRAFT_CLI_INTERRUPT_H
+#define GRAFT_CLI_INTERRUPT_H
+#include <signal.h>
+
+/* Installs the handlers; returns the flag they set (the signal number). */
+volatile sig_atomic_t *interrupt_install(void);
+/* The exit status of a run stopped by signal sig: 128 + sig (130 for SIGINT). */
+int interrupt_exit_status(int sig);
+#endif
