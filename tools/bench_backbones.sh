@@ -60,10 +60,16 @@ if [ "$cmd" = run ]; then
     cache=out/zoo
     declare -A onnx graft
     for a in $archs; do
-        read -r _ onnx[$a] _ < <("$py" tools/export_torchvision.py --out "$cache" "$a")
+        if ! read -r _ onnx[$a] _ < <("$py" tools/export_torchvision.py --out "$cache" "$a" 2>"$out/bb-export.err"); then
+            echo "bench: backbones skipped: exporting $a failed (see $out/bb-export.err)" | tee "$out/bb-skipped.txt" >&2
+            exit 0
+        fi
         graft[$a]="$cache/$(basename "${onnx[$a]}" .onnx).graft"
         if [ ! -f "${graft[$a]}" ] || [ "${graft[$a]}" -ot build/src/graft ]; then
-            build/src/graft import "${onnx[$a]}" --out "${graft[$a]}" --quiet >/dev/null
+            if ! build/src/graft import "${onnx[$a]}" --out "${graft[$a]}" --quiet >/dev/null 2>"$out/bb-import.err"; then
+                echo "bench: backbones skipped: graft import $a failed (see $out/bb-import.err)" | tee "$out/bb-skipped.txt" >&2
+                exit 0
+            fi
         fi
     done
     x="$cache/input-$size.f32"   # 16 images, shared with tools/zoo.sh
@@ -73,10 +79,15 @@ if [ "$cmd" = run ]; then
     if [ "$have_ort" = 1 ]; then
         head -c $((2 * 3 * size * size * 4)) "$x" >"$out/bb-input-2.f32"
         for a in $archs; do
-            build/tools/onnx_features "${graft[$a]}" "$out/bb-input-2.f32" "$out/bb-$a-graft.f32" >/dev/null
-            node tools/ort/run.js --model "${onnx[$a]}" --input "$out/bb-input-2.f32" \
-                --shape 2,3,$size,$size --warmup 0 --iters 1 --output "$out/bb-$a-ort.f32" >/dev/null
-            e=$("$py" tools/logits_error.py "$out/bb-$a-graft.f32" "$out/bb-$a-ort.f32" 1000)
+            if build/tools/onnx_features "${graft[$a]}" "$out/bb-input-2.f32" "$out/bb-$a-graft.f32" \
+                   >/dev/null 2>>"$out/bb-graft.err" &&
+               node tools/ort/run.js --model "${onnx[$a]}" --input "$out/bb-input-2.f32" \
+                   --shape 2,3,$size,$size --warmup 0 --iters 1 --output "$out/bb-$a-ort.f32" \
+                   >/dev/null 2>>"$out/bb-ort.err"; then
+                e=$("$py" tools/logits_error.py "$out/bb-$a-graft.f32" "$out/bb-$a-ort.f32" 1000)
+            else
+                e="failed"
+            fi
             echo "$a $e" >>"$out/bb-check.txt"
         done
     fi
