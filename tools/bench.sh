@@ -3,10 +3,15 @@
 # one run: the two alternate inside every repetition, figures are medians
 # over the repetitions. Prints one ratio line per figure (issue 5).
 #
-#   tools/bench.sh [--quick] [--transfer | --transfer-only] [--reps N] [--out DIR]
-#                  [--summary DIR]
+#   tools/bench.sh [--quick] [--transfer | --transfer-only] [--backbones | --backbones-only]
+#                  [--reps N] [--out DIR] [--summary DIR]
 #
-# --quick: 2 repetitions of short runs (about 30 s on a quiet 2-core machine).
+# --quick: 2 repetitions of short runs (about 30 s on a quiet 2-core machine),
+# plus one repetition of the backbone figures with few iterations when
+# torchvision is installed.
+# --backbones: also MobileNetV2 and ResNet-18 at 224x224 against ONNX Runtime
+# and PyTorch (tools/bench_backbones.sh, issue 11; installs onnxruntime-node
+# into out/ort on first use); --backbones-only: only those.
 # --transfer: also the flagship time-to-accuracy comparison (many minutes);
 # --transfer-only: only that (sections 1-4 skipped).
 # Raw JSON lines stay in DIR (default out/bench-<time>); --summary DIR
@@ -15,16 +20,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 transfer=0 only=0 reps="" out="" summary=0
+quick=0 transfer=0 backbones=0 refnet=1 reps="" out="" summary=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
         --transfer) transfer=1 ;;
-        --transfer-only) transfer=1 only=1 ;;
+        --transfer-only) transfer=1 refnet=0 ;;
+        --backbones) backbones=1 ;;
+        --backbones-only) backbones=1 refnet=0 ;;
         --reps) reps="$2"; shift ;;
         --out) out="$2"; shift ;;
         --summary) out="$2"; summary=1; shift ;;
-        *) echo "usage: tools/bench.sh [--quick] [--transfer | --transfer-only] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
+        *) echo "usage: tools/bench.sh [--quick] [--transfer | --transfer-only] [--backbones | --backbones-only] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -56,7 +63,7 @@ torch() { "$py" tools/bench_torch.py "$@" --threads "$threads" 2>>"$out/torch.er
 echo "bench: reps $reps, train/infer $iters iterations after $warmup, threads $threads," \
      "pytorch $([ $have_torch = 1 ] && echo yes || echo absent), results in $out" >&2
 uptime >"$out/uptime-start"
-if [ "$only" = 0 ]; then
+if [ "$refnet" = 1 ]; then
 
 # 1. train 64 / train 256 / infer 256, alternating graft and PyTorch; the
 #    order swaps every repetition so load from others hits both alike.
@@ -105,7 +112,15 @@ fi
 for r in $(seq 1 "$reps"); do "$bg" startup >>"$out/startup.jsonl"; done
 fi
 
-# 5. Flagship transfer task (optional, slow): the same protocol on both
+# 5. Backbones at 224x224 against ONNX Runtime and PyTorch (issue 11);
+#    --quick: one short repetition, skipped with a note when torchvision or
+#    ONNX Runtime is missing.
+if [ "$backbones" = 1 ] || [ "$quick" = 1 ]; then
+    if [ "$quick" = 1 ]; then bb=(--reps 1 --quick); else bb=(--reps "$reps"); fi
+    tools/bench_backbones.sh run "$out" "${bb[@]}"
+fi
+
+# 6. Flagship transfer task (optional, slow): the same protocol on both
 #    sides (docs/benchmark.md, "Transfer time to accuracy"). Pretraining:
 #    refnet on Fashion-MNIST 0-4, batch 64, SGD momentum 0.9, lr 0.05 cosine,
 #    weight decay 5e-4 on weights; arms on classes 5-9, 100 images per class,
@@ -335,4 +350,5 @@ else:
 for what, met, fig in targets:
     print(f"target {what}: {'met' if met else 'MISSED'} ({fig})")
 EOF
+tools/bench_backbones.sh summary "$out"
 echo "load average (1/5/15 min): start $(sed 's/.*load average: //' "$out/uptime-start"), end $(sed 's/.*load average: //' "$out/uptime-end")"

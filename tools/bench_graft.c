@@ -1,14 +1,17 @@
 /* graft side of the side-by-side benchmark (tools/bench.sh); JSON lines on
  * stdout like tools/bench_torch.py, errors on stderr.
  *
- *   bench_graft train  --batch B [--iters N] [--warmup W] [--arch A]
- *   bench_graft infer  --batch B [--iters N] [--warmup W]
+ *   bench_graft train  --batch B [--iters N] [--warmup W] [--arch A | --model F]
+ *   bench_graft infer  --batch B [--iters N] [--warmup W] [--arch A | --model F]
  *   bench_graft layers --batch B [--iters N]
  *   bench_graft startup [--batch B]
  *
  * Model refnet, SGD momentum 0.9, lr 0.05, weight decay 5e-4; one fixed
  * random batch (uniform [0,1], random labels, seed 0). A step is forward +
  * loss + backward + optimizer step + finish; images/s = batch / median step.
+ * --model F runs a saved .graft model or imports an .onnx file instead of
+ * building --arch (tools/bench.sh --backbones: the same graph and weights
+ * as ONNX Runtime runs); its input node gives the image size.
  * startup: seconds from process start (/proc/self/stat) to the end of the
  * first training step; run it twice to see a warm kernel cache. */
 #include <stdio.h>
@@ -66,7 +69,7 @@ static graft_model *model;
 static graft_optimizer *opt;
 static float *xs;
 static int *ys;
-static int classes;
+static int classes, img_size;
 
 static void die(const char *what)
 {
@@ -74,7 +77,22 @@ static void die(const char *what)
     exit(1);
 }
 
-static void setup(const char *arch, int batch)
+/* Loads path (.onnx: imported; else a .graft file) into the global model and
+ * returns its input shape and class count in *ap. */
+static void load_model(const char *path, graft_arch_params *ap)
+{
+    size_t n = strlen(path);
+    graft_status st = n > 5 && !strcmp(path + n - 5, ".onnx")
+                          ? graft_onnx_import(ctx, path, &model, NULL, 0)
+                          : graft_model_load(ctx, path, &model, NULL);
+    if (st != GRAFT_OK) die(path);
+    int oh, ow;
+    graft_model_node_shape(model, 0, &ap->channels, &ap->height, &ap->width);
+    graft_model_node_shape(model, graft_model_num_nodes(model) - 1, &ap->classes, &oh, &ow);
+    ap->classes *= oh * ow;
+}
+
+static void setup(const char *arch, const char *model_path, int batch)
 {
     char err[1024];
     graft_ctx_params p = graft_ctx_default_params();
@@ -91,15 +109,20 @@ static void setup(const char *arch, int batch)
         exit(1);
     }
     graft_arch_params ap = graft_arch_default_params(arch);
-    if (graft_model_create(ctx, &model) != GRAFT_OK) die("model");
-    graft_model_set_seed(model, 0);
-    if (graft_model_build_arch(model, arch, &ap) != GRAFT_OK) die("build");
+    if (model_path) {
+        load_model(model_path, &ap);
+    } else {
+        if (graft_model_create(ctx, &model) != GRAFT_OK) die("model");
+        graft_model_set_seed(model, 0);
+        if (graft_model_build_arch(model, arch, &ap) != GRAFT_OK) die("build");
+    }
     graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
     op.lr = 0.05f;
     op.momentum = 0.9f;
     op.weight_decay = 5e-4f;
     if (graft_optimizer_create(model, &op, &opt) != GRAFT_OK) die("optimizer");
     classes = ap.classes;
+    img_size = ap.height;
     size_t n = (size_t)ap.channels * ap.height * ap.width * (size_t)batch;
     xs = malloc(n * sizeof *xs);
     ys = malloc((size_t)batch * sizeof *ys);
@@ -157,16 +180,17 @@ int main(int argc, char **argv)
     double t_main = now(CLOCK_MONOTONIC);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_graft train|infer|layers|startup [--batch B] [--iters N] "
-                        "[--warmup W] [--arch A]\n");
+                        "[--warmup W] [--arch A | --model FILE]\n");
         return 2;
     }
-    const char *mode = argv[1], *arch = "refnet";
+    const char *mode = argv[1], *arch = "refnet", *model_path = NULL;
     int batch = 64, iters = 20, warmup = 3;
     for (int i = 2; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--batch")) batch = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--iters")) iters = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
+        else if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
         else {
             fprintf(stderr, "bench_graft: unknown option %s\n", argv[i]);
             return 2;
@@ -179,7 +203,7 @@ int main(int argc, char **argv)
 
     if (!strcmp(mode, "startup")) {
         double t0 = proc_start(), a = now(CLOCK_MONOTONIC);
-        setup(arch, batch);
+        setup(arch, model_path, batch);
         graft_build_stats bs = graft_ctx_build_stats(ctx);
         double b = now(CLOCK_MONOTONIC);
         train_step(batch);
@@ -194,7 +218,7 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    setup(arch, batch);
+    setup(arch, model_path, batch);
     const graft_device_info *di = graft_ctx_device(ctx);
     printf("{\"what\":\"env\",\"device\":\"%s\",\"platform\":\"%s\",\"driver\":\"%s\","
            "\"compute_units\":%u,\"gemm\":\"%s\"}\n",
@@ -216,10 +240,10 @@ int main(int argc, char **argv)
         for (int i = 0; i < iters; i++) sum += t[i];
         qsort(t, (size_t)iters, sizeof *t, cmp_d);
         double med = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
-        printf("{\"what\":\"%s\",\"model\":\"%s\",\"batch\":%d,\"images_per_s\":%.1f,"
+        printf("{\"what\":\"%s\",\"model\":\"%s\",\"size\":%d,\"batch\":%d,\"images_per_s\":%.1f,"
                "\"median_step_ms\":%.2f,\"mean_step_ms\":%.2f,\"min_step_ms\":%.2f,"
                "\"max_step_ms\":%.2f,\"iters\":%d,\"final_loss\":%.4f,\"peak_rss_mib\":%.1f}\n",
-               mode, arch, batch, batch / med, med * 1e3, sum / iters * 1e3, t[0] * 1e3,
+               mode, model_path ? model_path : arch, img_size, batch, batch / med, med * 1e3, sum / iters * 1e3, t[0] * 1e3,
                t[iters - 1] * 1e3, iters, loss, peak_rss_mib());
         free(logits);
         free(t);

@@ -6,7 +6,9 @@ driver (or jq) can read it; anything human-oriented goes to stderr.  The first
 line is always {"what":"env",...}.
 
 Modes:
-  train     training step throughput of "refnet" on random in-memory data
+  train     training step throughput of "refnet" (or --arch, a torchvision
+            classification model with random weights, at --size) on random
+            in-memory data
   infer     inference throughput (eval mode, no_grad)
   layers    per-layer forward / backward time
   transfer  the flagship Fashion-MNIST transfer task (scratch, linear-probe,
@@ -187,11 +189,30 @@ def env_info(threads):
 # --------------------------------------------------------------------------
 # synthetic benchmarks
 
-def random_batch(batch, classes, seed):
+def random_batch(batch, classes, seed, channels=1, size=28):
     g = torch.Generator().manual_seed(seed)
-    x = torch.rand(batch, 1, 28, 28, generator=g)
+    x = torch.rand(batch, channels, size, size, generator=g)
     y = torch.randint(0, classes, (batch,), generator=g)
     return x, y
+
+
+# tools/bench.sh's names for torchvision's models
+TORCHVISION_ALIASES = {"mobilenetv2": "mobilenet_v2"}
+
+
+def make_model(arch, classes):
+    """(model, channels, default size): refnet, or a torchvision
+    classification model by name with random weights (Debian's
+    python3-torchvision), as tools/export_torchvision.py exports it."""
+    if arch == "refnet":
+        return refnet(classes), 1, 28
+    import torchvision
+    name = TORCHVISION_ALIASES.get(arch, arch)
+    kw = {"weights": None, "num_classes": classes}
+    if name in ("googlenet", "inception_v3"):
+        kw.update(aux_logits=False, init_weights=True)
+    return getattr(torchvision.models, name)(**kw), 3, \
+        299 if name == "inception_v3" else 224
 
 
 def _summary(times_s, batch):
@@ -206,11 +227,13 @@ def _summary(times_s, batch):
     }
 
 
-def bench_train(batch=64, iters=30, warmup=5, classes=10, seed=0):
-    model = refnet(classes)
+def bench_train(batch=64, iters=30, warmup=5, classes=10, seed=0,
+                arch="refnet", size=None):
+    model, channels, dsize = make_model(arch, classes)
+    size = size or dsize
     model.train()
     opt = make_sgd(model.parameters())
-    x, y = random_batch(batch, classes, seed)
+    x, y = random_batch(batch, classes, seed, channels, size)
     times = []
     for i in range(warmup + iters):
         t0 = time.perf_counter()
@@ -221,7 +244,7 @@ def bench_train(batch=64, iters=30, warmup=5, classes=10, seed=0):
         t1 = time.perf_counter()
         if i >= warmup:
             times.append(t1 - t0)
-    out = {"what": "train", "model": "refnet", "batch": batch}
+    out = {"what": "train", "model": arch, "size": size, "batch": batch}
     out.update(_summary(times, batch))
     out["threads"] = torch.get_num_threads()
     out["final_loss"] = round(float(loss), 4)
@@ -229,10 +252,12 @@ def bench_train(batch=64, iters=30, warmup=5, classes=10, seed=0):
     return out
 
 
-def bench_infer(batch=256, iters=30, warmup=5, classes=10, seed=0):
-    model = refnet(classes)
+def bench_infer(batch=256, iters=30, warmup=5, classes=10, seed=0,
+                arch="refnet", size=None):
+    model, channels, dsize = make_model(arch, classes)
+    size = size or dsize
     model.eval()
-    x, _ = random_batch(batch, classes, seed)
+    x, _ = random_batch(batch, classes, seed, channels, size)
     times = []
     with torch.no_grad():
         for i in range(warmup + iters):
@@ -241,7 +266,7 @@ def bench_infer(batch=256, iters=30, warmup=5, classes=10, seed=0):
             t1 = time.perf_counter()
             if i >= warmup:
                 times.append(t1 - t0)
-    out = {"what": "infer", "model": "refnet", "batch": batch}
+    out = {"what": "infer", "model": arch, "size": size, "batch": batch}
     out.update(_summary(times, batch))
     out["threads"] = torch.get_num_threads()
     out["peak_rss_mib"] = round(peak_rss_mib(), 1)
@@ -597,7 +622,14 @@ def build_parser():
         p.add_argument("--batch", type=int, default=bdef)
         p.add_argument("--iters", type=int, default=30)
         p.add_argument("--warmup", type=int, default=5)
-        p.add_argument("--classes", type=int, default=10)
+        p.add_argument("--classes", type=int, default=None,
+                       help="classes (default 10 for refnet, else 1000)")
+        p.add_argument("--arch", default="refnet",
+                       help="refnet or a torchvision classification model "
+                            "(mobilenetv2 = mobilenet_v2), random weights")
+        p.add_argument("--size", type=int, default=None,
+                       help="input height and width (default 28 for "
+                            "refnet, 224, inception_v3 299)")
 
     p = sub.add_parser("layers", parents=[common],
                        help="per-layer forward/backward ms")
@@ -652,7 +684,9 @@ def main(argv=None):
         if args.quick:
             args.iters, args.warmup = min(args.iters, 5), min(args.warmup, 2)
         fn = bench_train if args.mode == "train" else bench_infer
-        emit(fn(args.batch, args.iters, args.warmup, args.classes, args.seed))
+        classes = args.classes or (10 if args.arch == "refnet" else 1000)
+        emit(fn(args.batch, args.iters, args.warmup, classes, args.seed,
+                args.arch, args.size))
     elif args.mode == "layers":
         if args.quick:
             args.iters, args.warmup = min(args.iters, 3), 1

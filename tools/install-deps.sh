@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package graft needs to build, test and run its default job.
 # Idempotent: when everything is present it changes nothing and needs no network.
-# Usage: tools/install-deps.sh [--bench]   (--bench adds PyTorch, OpenBLAS and ONNX for tools/bench
+# Usage: tools/install-deps.sh [--bench]   (--bench adds PyTorch, torchvision, OpenBLAS and ONNX for tools/bench
 #        and tools/make_onnx_goldens.py)
 set -euo pipefail
 
@@ -19,7 +19,7 @@ pkgs=(
   dataset-fashion-mnist
 )
 if [ "${1:-}" = "--bench" ]; then
-  pkgs+=(python3-torch python3-numpy libopenblas-dev python3-onnx python3-pil)
+  pkgs+=(python3-torch python3-torchvision python3-numpy libopenblas-dev python3-onnx python3-pil)
 fi
 
 missing=()
