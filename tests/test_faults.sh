@@ -82,6 +82,19 @@ if [ "$rc" -eq 130 ] && complete_csv "$T/twice-log.csv"
 then ok "a second SIGINT exits at once, no file half-written"
 else bad "second SIGINT (exit $rc)"; fi
 
+# finetune has no --resume: SIGINT stops after the step, says so and writes no model
+"$G" finetune --from "$T/ref.graft" --data "$FIX" --per-class 50 --epochs 30 --strategy finetune \
+    --out "$T/ftint.graft" >"$T/out" 2>"$T/err" &
+pid=$!
+wait_lines "$T/ftint-log.csv" 2
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+if [ "$rc" -eq 130 ] && grep -q "interrupted in epoch .*ftint.graft not written" "$T/err" \
+    && [ ! -e "$T/ftint.graft" ] && ! ls "$T"/ftint*.tmp.* >/dev/null 2>&1
+then ok "finetune: SIGINT exits 130 after the step, writes no half-trained model"
+else bad "finetune SIGINT (exit $rc)"; fi
+
 # ---- an unusable cache directory: one warning line, no caching, the device found
 echo x >"$T/file"
 for c in "$T/file" /proc/graft-cannot-mkdir; do

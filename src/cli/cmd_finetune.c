@@ -6,6 +6,7 @@
 #include "outlock.h"
 #include "common.h"
 #include "finetune_run.h"
+#include "interrupt.h"
 
 int cmd_finetune(int argc, char **argv)
 {
@@ -59,9 +60,17 @@ int cmd_finetune(int argc, char **argv)
         printf("%s: %s from %s on %d images of %d classes, %d epochs\n", cmd,
                graft_strategy_name(fp.strategy), from, graft_dataset_size(t.train),
                graft_dataset_num_classes(t.train), to.epochs);
+    to.stop = interrupt_install();
     if (finetune_run(cmd, t.src, t.train, t.eval, t.eval_name, &t.meta, &fp, &to, &co,
                      (uint64_t)co.seed, out, &m, &res))
         goto done;
+    if (res.interrupted) { /* finetune has no --resume: nothing half-trained is written */
+        fprintf(stderr, "%s: interrupted in epoch %d after batch %ld; %s not written (rerun the "
+                "command to fine-tune again)\n", cmd, res.interrupted_epoch,
+                res.interrupted_batch, out);
+        status = interrupt_exit_status((int)*to.stop);
+        goto done;
+    }
     if (graft_model_save(m, &t.meta, out) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, graft_last_error(t.ctx));
         goto done;

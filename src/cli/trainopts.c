@@ -207,6 +207,7 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
     cfg->patience = t->patience;
     cfg->ckpt_every = t->ckpt_every;
     cfg->stop_after = t->stop_after;
+    cfg->stop = t->stop;
     cfg->on_nan = strcasecmp(t->nan, "skip") ? GRAFT_NAN_STOP : GRAFT_NAN_SKIP;
     const char *aug = t->augment;
     int c, h;

@@ -16,6 +16,9 @@ typedef struct train_opts {
     const char *opt, *schedule, *augment, *log, *nan;
     int ckpt_every, keep_best, patience, stop_after;
     int auto_batch_ok; /* set by commands that resolve --batch auto (batch 0) */
+    /* Set by SIGINT/SIGTERM (interrupt.h) to stop after the current step;
+     * NULL: the run cannot be interrupted that way. */
+    volatile sig_atomic_t *stop;
 } train_opts;
 
 void trainopts_defaults(train_opts *t);

@@ -130,6 +130,11 @@ static graft_status join(train_result *a, train_result *b)
     }
     a->stopped_early = b->stopped_early;
     a->restored_epoch = b->restored_epoch;
+    if (b->interrupted) {
+        a->interrupted = 1;
+        a->interrupted_epoch = b->interrupted_epoch; /* phase 2 numbers its epochs on */
+        a->interrupted_batch = b->interrupted_batch;
+    }
     return GRAFT_OK;
 }
 
@@ -153,7 +158,8 @@ graft_status transfer_recipe(graft_model *m, const dataset *train, const dataset
              "epoch%s (lr %g)", head, head == 1 ? "" : "s", (double)lp.lr);
     say(cfg, msg);
     graft_status s = transfer_linear_probe(m, train, eval, &c1, &lp, res, err, errlen);
-    if (s != GRAFT_OK || (cfg->stop_after > 0 && head >= cfg->stop_after)) return s;
+    if (s != GRAFT_OK || res->interrupted || (cfg->stop_after > 0 && head >= cfg->stop_after))
+        return s;
 
     /* Phase 2: every layer (above freeze_until), discriminative rates. */
     finetune_opts o2 = *fo;
