@@ -3,7 +3,8 @@
 # one run: the two alternate inside every repetition, figures are medians
 # over the repetitions. Prints one ratio line per figure (issue 5).
 #
-#   tools/bench.sh [--quick] [--transfer | --transfer-only] [--backbones | --backbones-only]
+#   tools/bench.sh [--quick] [--transfer | --transfer-only]
+#                  [--backbones | --backbones-only | --no-backbones]
 #                  [--reps N] [--out DIR] [--summary DIR]
 #
 # --quick: 2 repetitions of short runs (about 30 s on a quiet 2-core machine),
@@ -11,7 +12,8 @@
 # torchvision is installed.
 # --backbones: also MobileNetV2 and ResNet-18 at 224x224 against ONNX Runtime
 # and PyTorch (tools/bench_backbones.sh, issue 11; installs onnxruntime-node
-# into out/ort on first use); --backbones-only: only those.
+# into out/ort on first use); --backbones-only: only those; --no-backbones:
+# none, not even inside --quick (the refnet figures alone, about 30 s).
 # --transfer: also the flagship time-to-accuracy comparison (many minutes);
 # --transfer-only: only that (sections 1-4 skipped).
 # Raw JSON lines stay in DIR (default out/bench-<time>); --summary DIR
@@ -20,7 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0 transfer=0 backbones=0 refnet=1 reps="" out="" summary=0
+quick=0 transfer=0 backbones=0 nobackbones=0 refnet=1 reps="" out="" summary=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) quick=1 ;;
@@ -28,10 +30,11 @@ while [ $# -gt 0 ]; do
         --transfer-only) transfer=1 refnet=0 ;;
         --backbones) backbones=1 ;;
         --backbones-only) backbones=1 refnet=0 ;;
+        --no-backbones) nobackbones=1 ;;
         --reps) reps="$2"; shift ;;
         --out) out="$2"; shift ;;
         --summary) out="$2"; summary=1; shift ;;
-        *) echo "usage: tools/bench.sh [--quick] [--transfer | --transfer-only] [--backbones | --backbones-only] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
+        *) echo "usage: tools/bench.sh [--quick] [--transfer | --transfer-only] [--backbones | --backbones-only | --no-backbones] [--reps N] [--out DIR] [--summary DIR]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -115,7 +118,7 @@ fi
 # 5. Backbones at 224x224 against ONNX Runtime and PyTorch (issue 11);
 #    --quick: one short repetition, skipped with a note when torchvision or
 #    ONNX Runtime is missing.
-if [ "$backbones" = 1 ] || [ "$quick" = 1 ]; then
+if [ "$nobackbones" = 0 ] && { [ "$backbones" = 1 ] || [ "$quick" = 1 ]; }; then
     if [ "$quick" = 1 ]; then bb=(--reps 1 --quick); else bb=(--reps "$reps"); fi
     tools/bench_backbones.sh run "$out" "${bb[@]}"
 fi
@@ -350,5 +353,5 @@ else:
 for what, met, fig in targets:
     print(f"target {what}: {'met' if met else 'MISSED'} ({fig})")
 EOF
-tools/bench_backbones.sh summary "$out"
+[ "$nobackbones" = 1 ] || tools/bench_backbones.sh summary "$out"
 echo "load average (1/5/15 min): start $(sed 's/.*load average: //' "$out/uptime-start"), end $(sed 's/.*load average: //' "$out/uptime-end")"
