@@ -83,7 +83,7 @@ int cmd_train(int argc, char **argv)
     graft_model_meta meta = {0};
     graft_train_config cfg = {0};
     graft_train_result res = {0};
-    int status = 1, epoch = 0;
+    int status = 1;
     if (!ctx) goto done;
     snprintf(meta.arch, sizeof meta.arch, "%s", arch);
     if (trainopts_meta(CMD, &to, train, &meta) || trainopts_config(&to, &co, train, &meta, eval_name, out, &cfg))
@@ -98,31 +98,10 @@ int cmd_train(int argc, char **argv)
         cfg.batch = to.batch;
     }
     if (trainopts_optimizer(&to, m, train, &o) != GRAFT_OK) goto fail;
-    if (resume) {
-        if (graft_checkpoint_load(m, o, resume, &epoch) != GRAFT_OK) {
-            fprintf(stderr, CMD ": --resume: %s\n", graft_last_error(ctx));
-            goto done;
-        }
-        if (epoch == to.epochs)
-            fprintf(stderr, CMD ": --resume: %s has done all %d epochs: writing its model without "
-                    "training\n", resume, epoch);
-        if (epoch > to.epochs) {
-            fprintf(stderr, CMD ": --resume: %s has done %d epochs and --epochs is %d: nothing "
-                    "left to train (pass --epochs above %d to train on)\n", resume, epoch,
-                    to.epochs, epoch);
-            status = EXIT_USAGE;
-            goto done;
-        }
-        cfg.start_epoch = epoch;
-        long steps = graft_optimizer_steps(o), nb = (graft_dataset_size(train) + to.batch - 1) / to.batch;
-        if (!co.quiet) {
-            if (steps > (long)epoch * nb && steps < (long)(epoch + 1) * nb)
-                printf("resuming %s in epoch %d after batch %ld\n", resume, epoch + 1,
-                       steps - (long)epoch * nb);
-            else
-                printf("resuming %s after epoch %d\n", resume, epoch);
-        }
-    }
+    if (resume && (status = trainopts_resume(CMD, resume, m, o, &to, graft_dataset_size(train),
+                                             co.quiet, &cfg)) != 0)
+        goto done;
+    status = 1;
     cfg.stop = interrupt_install();
     if (!co.quiet)
         printf("training %s (%zu parameters, %.1f MFLOP/image) on %d images of %d classes, "
@@ -134,19 +113,9 @@ int cmd_train(int argc, char **argv)
     graft_status ts = graft_train(m, o, train, eval, &cfg, &res);
     graft_ctx_set_progress(ctx, NULL, NULL);
     if (ts != GRAFT_OK) goto fail;
-    if (res.skipped_steps || res.stats_resets)
-        fprintf(stderr, CMD ": --nan skip: skipped %ld steps with a non-finite loss; reset "
-                "non-finite running statistics after %d epochs\n", res.skipped_steps,
-                res.stats_resets);
+    trainopts_report_skips(CMD, &res);
     if (res.interrupted) {
-        fprintf(stderr, CMD ": interrupted in epoch %d after batch %ld; wrote the checkpoint %s\n"
-                "continue with: graft train", res.interrupted_epoch, res.interrupted_batch,
-                cfg.ckpt_path);
-        for (int i = 1; i < argc; i++)
-            if (strcmp(argv[i], "--resume")) fprintf(stderr, " %s", argv[i]);
-            else i++; /* drop an earlier --resume and its value */
-        fprintf(stderr, " --resume %s\n", cfg.ckpt_path);
-        status = interrupt_exit_status((int)*cfg.stop);
+        status = interrupt_report(CMD, argc, argv, &res, cfg.ckpt_path, (int)*cfg.stop);
         goto done;
     }
     if (graft_model_save(m, &meta, out) != GRAFT_OK) goto fail;

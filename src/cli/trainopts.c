@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli.h"
 #include "console.h"
 
 void trainopts_defaults(train_opts *t)
@@ -244,4 +245,41 @@ void trainopts_config_free(graft_train_config *cfg)
 {
     free(cfg->cb.user);
     cfg->cb.user = NULL;
+}
+
+int trainopts_resume(const char *cmd, const char *resume, graft_model *m, graft_optimizer *o,
+                     const train_opts *to, int ntrain, int quiet, graft_train_config *cfg)
+{
+    int epoch = 0;
+    if (graft_checkpoint_load(m, o, resume, &epoch) != GRAFT_OK) {
+        fprintf(stderr, "%s: --resume: %s\n", cmd, graft_last_error(graft_model_ctx(m)));
+        return 1;
+    }
+    if (epoch == to->epochs)
+        fprintf(stderr, "%s: --resume: %s has done all %d epochs: writing its model without "
+                "training\n", cmd, resume, epoch);
+    if (epoch > to->epochs) {
+        fprintf(stderr, "%s: --resume: %s has done %d epochs and --epochs is %d: nothing left to "
+                "train (pass --epochs above %d to train on)\n", cmd, resume, epoch, to->epochs,
+                epoch);
+        return EXIT_USAGE;
+    }
+    cfg->start_epoch = epoch;
+    long steps = graft_optimizer_steps(o), nb = (ntrain + to->batch - 1) / to->batch;
+    if (!quiet) {
+        if (steps > (long)epoch * nb && steps < (long)(epoch + 1) * nb)
+            printf("resuming %s in epoch %d after batch %ld\n", resume, epoch + 1,
+                   steps - (long)epoch * nb);
+        else
+            printf("resuming %s after epoch %d\n", resume, epoch);
+    }
+    return 0;
+}
+
+void trainopts_report_skips(const char *cmd, const graft_train_result *res)
+{
+    if (res->skipped_steps || res->stats_resets)
+        fprintf(stderr, "%s: --nan skip: skipped %ld steps with a non-finite loss; reset "
+                "non-finite running statistics after %d epochs\n", cmd, res->skipped_steps,
+                res->stats_resets);
 }

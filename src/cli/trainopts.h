@@ -94,4 +94,12 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
 void trainopts_chain_epoch(graft_train_config *cfg, graft_epoch_fn fn, void *user);
 /* Releases what trainopts_config allocated. */
 void trainopts_config_free(graft_train_config *cfg);
+/* --resume: loads the checkpoint into m and o, sets cfg->start_epoch and
+ * says where the run goes on. 0, or the exit status (1 unreadable, 2 when
+ * the checkpoint has done more than --epochs). */
+int trainopts_resume(const char *cmd, const char *resume, graft_model *m, graft_optimizer *o,
+                     const train_opts *to, int ntrain, int quiet, graft_train_config *cfg);
+/* The --nan skip count of a finished run, when there is one. */
+void trainopts_report_skips(const char *cmd, const graft_train_result *res);
+
 #endif
