@@ -27,10 +27,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "onnx_features: %s\n", err);
         return 1;
     }
-    graft_model *m;
+    /* One exit path, so that every refusal frees what it holds (the
+     * sanitizer build checks leaks on the error paths too). */
+    graft_model *m = NULL;
+    float *x = NULL, *y = NULL;
+    FILE *f = NULL;
+    int status = 1;
     if (graft_model_load(ctx, argv[1], &m, NULL) != GRAFT_OK) {
         fprintf(stderr, "onnx_features: %s\n", graft_last_error(ctx));
-        return 1;
+        goto done;
     }
     int node = graft_model_num_nodes(m) - 1;
     if (argc > 4) {
@@ -38,17 +43,16 @@ int main(int argc, char **argv)
             if (!strcmp(graft_model_node_name(m, node), argv[4])) break;
         if (node < 0) {
             fprintf(stderr, "onnx_features: no node '%s' in %s\n", argv[4], argv[1]);
-            return 1;
+            goto done;
         }
     }
     int c, h, w, oc, oh, ow;
     graft_model_node_shape(m, 0, &c, &h, &w);
     graft_model_node_shape(m, node, &oc, &oh, &ow);
     size_t per = (size_t)c * h * w, oper = (size_t)oc * oh * ow;
-    FILE *f = fopen(argv[2], "rb");
-    if (!f) {
+    if (!(f = fopen(argv[2], "rb"))) {
         perror(argv[2]);
-        return 1;
+        goto done;
     }
     fseek(f, 0, SEEK_END);
     long bytes = ftell(f);
@@ -56,33 +60,38 @@ int main(int argc, char **argv)
     if (bytes <= 0 || bytes % (long)(per * sizeof(float))) {
         fprintf(stderr, "onnx_features: %s: %ld bytes is not a multiple of %dx%dx%d floats\n",
                 argv[2], bytes, c, h, w);
-        return 1;
+        goto done;
     }
     int n = (int)(bytes / (long)(per * sizeof(float)));
-    float *x = malloc((size_t)bytes), *y = malloc(oper * n * sizeof *y);
+    x = malloc((size_t)bytes);
+    y = malloc(oper * n * sizeof *y);
     if (!x || !y || fread(x, 1, (size_t)bytes, f) != (size_t)bytes) {
         fprintf(stderr, "onnx_features: cannot read %s\n", argv[2]);
-        return 1;
+        goto done;
     }
-    fclose(f);
     for (int i = 0; i < n; i += batch) {
         int b = n - i < batch ? n - i : batch;
         if (graft_model_forward(m, x + per * i, b, 0, NULL) != GRAFT_OK ||
             graft_model_node_output(m, node, y + oper * i, oper * b) != GRAFT_OK) {
             fprintf(stderr, "onnx_features: %s\n", graft_last_error(ctx));
-            return 1;
+            goto done;
         }
     }
     FILE *o = fopen(argv[3], "wb");
-    if (!o || fwrite(y, sizeof *y, oper * n, o) != oper * n || fclose(o)) {
+    int wrote = o && fwrite(y, sizeof *y, oper * n, o) == oper * n;
+    if (o && fclose(o)) wrote = 0;
+    if (!wrote) {
         perror(argv[3]);
-        return 1;
+        goto done;
     }
     printf("onnx_features: %d inputs %dx%dx%d -> node %d '%s' %zu values each\n", n, c, h, w, node,
            graft_model_node_name(m, node), oper);
+    status = 0;
+done:
+    if (f) fclose(f);
     graft_model_free(m);
     graft_ctx_destroy(ctx);
     free(x);
     free(y);
-    return 0;
+    return status;
 }
