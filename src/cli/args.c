@@ -294,3 +294,14 @@ int args_split_list(char *s, const char **items, int max)
         p = c + 1;
     }
 }
+
+int args_parse_one(const cmd_spec *spec, int argc, char **argv, const char **arg)
+{
+    char **pos = NULL;
+    int npos = 0;
+    *arg = NULL;
+    int rc = args_parse(spec, argc, argv, &pos, &npos);
+    if (rc == 0 && npos == 1) *arg = pos[0];
+    free(pos);
+    return rc;
+}

@@ -27,6 +27,10 @@ typedef struct cmd_spec {
  * pointers, caller frees the array). Returns 0 on success, 1 when --help
  * was printed (caller exits 0), 2 on a usage error (message printed). */
 int args_parse(const cmd_spec *spec, int argc, char **argv, char ***pos, int *npos);
+/* args_parse for a command that takes one positional argument: *arg is it
+ * (borrowed from argv), or NULL when there is none or more than one.
+ * Returns as args_parse. */
+int args_parse_one(const cmd_spec *spec, int argc, char **argv, const char **arg);
 void args_help(const cmd_spec *spec);
 /* Splits a comma-separated option value in place ("0,1" -> "0", "1"):
  * items[] points into s. Returns the count, or -1 when an item is empty

@@ -46,12 +46,9 @@ int cmd_import(int argc, char **argv)
                      "card that graft export wrote (class names, mean/std) is read back.\n"
                      "See docs/onnx.md.",
                      opts, (int)(sizeof opts / sizeof opts[0]), 1};
-    char **pos = NULL;
-    int npos = 0;
-    int rc = args_parse(&spec, argc, argv, &pos, &npos);
+    const char *in;
+    int rc = args_parse_one(&spec, argc, argv, &in);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
-    const char *in = npos == 1 ? pos[0] : NULL;
-    free(pos);
     if (!in || !out) {
         fprintf(stderr, CMD ": give the ONNX file and --out PATH (see --help)\n");
         return EXIT_USAGE;

@@ -189,14 +189,7 @@ graft_status graft_finetune(graft_model *src, const graft_dataset *train,
         s = transfer_cached_finetune(m, train, eval, cfg, &p, cut, res, err, sizeof err);
     } else if (fp->strategy == GRAFT_STRATEGY_LINEAR_PROBE) {
         /* The head alone: a cosine schedule over the run, no warm-up. */
-        graft_opt_params lp = graft_opt_default_params(op->kind);
-        lp.lr = op->lr;
-        lp.weight_decay = op->weight_decay;
-        lp.momentum = op->momentum;
-        lp.beta1 = op->beta1;
-        lp.beta2 = op->beta2;
-        lp.eps = op->eps;
-        lp.schedule = GRAFT_SCHED_COSINE;
+        graft_opt_params lp = transfer_head_opt(op, op->lr);
         s = transfer_linear_probe(m, train, eval, cfg, &lp, res, err, sizeof err);
     } else {
         s = graft_optimizer_create(m, &p, &o);

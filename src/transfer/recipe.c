@@ -34,11 +34,11 @@ int graft_recipe_head_epochs(const graft_finetune_params *fp, int epochs)
     return fp->strategy == GRAFT_STRATEGY_RECIPE ? recipe_head_epochs(fp, epochs) : 0;
 }
 
-graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_opt_params *op)
+graft_opt_params transfer_head_opt(const graft_opt_params *op, float lr)
 {
-    /* The linear probe's: cosine over phase 1, no warm-up. */
+    /* op's optimizer and regularisation; cosine over the run, no warm-up. */
     graft_opt_params lp = graft_opt_default_params(op->kind);
-    lp.lr = fp->head_lr > 0 ? fp->head_lr : graft_recipe_head_lr(op->kind);
+    lp.lr = lr;
     lp.weight_decay = op->weight_decay;
     lp.momentum = op->momentum;
     lp.beta1 = op->beta1;
@@ -46,6 +46,11 @@ graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_op
     lp.eps = op->eps;
     lp.schedule = GRAFT_SCHED_COSINE;
     return lp;
+}
+
+graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_opt_params *op)
+{
+    return transfer_head_opt(op, fp->head_lr > 0 ? fp->head_lr : graft_recipe_head_lr(op->kind));
 }
 
 /* Phase 2 attempts after the first, each at a tenth of the previous rate. */

@@ -17,6 +17,10 @@ int recipe_head_epochs(const graft_finetune_params *fp, int epochs);
 
 /* Phase 1's optimizer: op's kind and settings at head_lr (0 = the
  * default), cosine, no warm-up. */
+/* The optimizer of a head trained alone on cached features (the linear
+ * probe, the recipe's phase 1): op's kind and regularisation at rate lr,
+ * cosine over the run, no warm-up. */
+graft_opt_params transfer_head_opt(const graft_opt_params *op, float lr);
 graft_opt_params recipe_head_opt(const graft_finetune_params *fp, const graft_opt_params *op);
 
 /* Runs both phases on the target m (built from the source, flags applied
