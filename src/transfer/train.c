@@ -18,11 +18,6 @@
 #include "model_io.h"
 #include "pass_progress.h"
 
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
-
 void eval_result_free(eval_result *r)
 {
     if (!r) return;
@@ -62,7 +57,7 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
         return GRAFT_ERR_SHAPE;
     }
     if (d->n == 0) {
-        set_err(err, errlen, "the dataset is empty");
+        error_set(err, errlen, GRAFT_OK, "%s", "the dataset is empty");
         return GRAFT_ERR_INVALID_ARG;
     }
     return GRAFT_OK;
@@ -90,7 +85,7 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
     while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
         s = graft_model_forward(m, x, n, 0, NULL);
         if (s == GRAFT_OK) s = fn(user, m, y, n, done);
-        if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
+        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
         done += n;
         pass_progress_report(&pp, ++b, done);
     }
@@ -150,7 +145,7 @@ graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const
     if (!out->confusion || !a.logits || (want_probs && !out->probs)) {
         free(a.logits);
         eval_result_free(out);
-        set_err(err, errlen, "out of host memory");
+        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
     graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, "eval", NULL, NULL, err, errlen);
@@ -173,7 +168,7 @@ graft_status checkpoint_save(graft_model *m, graft_optimizer *o, const graft_mod
     graft_status s = model_to_mf(m, meta, &f);
     if (s == GRAFT_OK && o) s = optimizer_to_mf(o, &f);
     if (s != GRAFT_OK) {
-        set_err(err, errlen, graft_last_error(m->ctx));
+        error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
     } else {
         f.has_state = 1;
         f.epoch = epoch;
@@ -213,7 +208,7 @@ graft_status checkpoint_load(graft_model *m, graft_optimizer *o, const char *pat
         s = ctx_write(m->ctx, p->data, 0, f.tensors[i].data, p->numel);
     }
     if (s == GRAFT_OK && o) s = optimizer_from_mf(o, &f, path);
-    if (s != GRAFT_OK && err && !err[0]) set_err(err, errlen, graft_last_error(m->ctx));
+    if (s != GRAFT_OK && err && !err[0]) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
     if (s == GRAFT_OK) {
         *epoch = (int)f.epoch;
         /* Dropout masks are a function of the number of training passes. */
@@ -244,7 +239,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     const char *ename = cfg->eval_name ? cfg->eval_name : "val";
     res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
     if (!res->hist) {
-        set_err(err, errlen, "out of host memory");
+        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
     loader_opts lo = {0};
@@ -274,7 +269,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             if (!best[i]) s = GRAFT_ERR_HOST_MEMORY;
         }
         if (!best) s = GRAFT_ERR_HOST_MEMORY;
-        if (s != GRAFT_OK) set_err(err, errlen, "out of host memory keeping the best weights");
+        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", "out of host memory keeping the best weights");
     }
     int nb = loader_num_batches(ld);
     double total_train = 0;
@@ -316,7 +311,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                     res->skipped_steps++;
                     s = divergence_repair_running_stats(m);
                     if (s != GRAFT_OK) {
-                        set_err(err, errlen, graft_last_error(m->ctx));
+                        error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                         break;
                     }
                     b++;
@@ -334,7 +329,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             }
             if (s == GRAFT_OK) s = graft_optimizer_step(o);
             if (s != GRAFT_OK) {
-                set_err(err, errlen, graft_last_error(m->ctx));
+                error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                 break;
             }
             b++;
@@ -364,7 +359,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             res->stats_resets++; /* the running statistics of some step overflowed */
             s = divergence_repair_running_stats(m);
             if (s != GRAFT_OK) {
-                set_err(err, errlen, graft_last_error(m->ctx));
+                error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                 break;
             }
         }
@@ -410,7 +405,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             if (cfg->best_path) {
                 s = graft_model_save(m, cfg->meta, cfg->best_path);
                 if (s != GRAFT_OK) {
-                    set_err(err, errlen, graft_last_error(m->ctx));
+                    error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                     break;
                 }
             }

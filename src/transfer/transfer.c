@@ -7,15 +7,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "error.h"
 #include "hash.h"
 #include "layer_kind.h"
 #include "model.h"
 #include "clock.h"
-
-static void set_err(char *err, size_t errlen, const char *msg)
-{
-    if (err && errlen) snprintf(err, errlen, "%s", msg);
-}
 
 int transfer_strategy_parse(const char *s)
 {
@@ -201,7 +197,7 @@ static graft_status collect(graft_model *m, const dataset *d, const float *mean,
     a->row = malloc((size_t)a->C * sizeof *a->row);
     graft_status s = GRAFT_OK;
     if (!a->buf || !a->row) {
-        set_err(err, errlen, "out of host memory for features");
+        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory for features");
         s = GRAFT_ERR_HOST_MEMORY;
     }
     if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, "features",
@@ -222,7 +218,7 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
     feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, 1, NULL, NULL, NULL, NULL};
     a.f = malloc((size_t)d->n * a.C * sizeof *a.f);
     if (!a.f) {
-        set_err(err, errlen, "out of host memory for features");
+        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory for features");
         return GRAFT_ERR_HOST_MEMORY;
     }
     graft_status s = collect(m, d, mean, std, batch, &a, NULL, err, errlen);
@@ -383,14 +379,14 @@ static graft_status cached_train(graft_model *m, const dataset *train, const dat
     if (s == GRAFT_OK) {
         layer_shape in = {dtr->c, dtr->h, dtr->w};
         s = build_top(m, cut, first, in, &top, &p0);
-        if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
+        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
     }
     if (s == GRAFT_OK) {
         graft_opt_params p = *op;
         long per_epoch = (train->n + cfg->batch - 1) / cfg->batch;
         p.total_steps = per_epoch * cfg->epochs;
         s = graft_optimizer_create(top, &p, &o);
-        if (s != GRAFT_OK) set_err(err, errlen, graft_last_error(m->ctx));
+        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
     }
     if (s == GRAFT_OK) {
         /* The cached outputs are already what the top layers see: no
@@ -412,7 +408,7 @@ static graft_status cached_train(graft_model *m, const dataset *train, const dat
     if (s == GRAFT_OK)
         for (int j = first; j < m->nnodes; j++) m->nodes[j].l->calls = top->nodes[1 + j - first].l->calls;
     else if (top && err && !err[0])
-        set_err(err, errlen, graft_last_error(m->ctx));
+        error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
     graft_optimizer_free(o);
     graft_model_free(top);
     dataset_free(dtr);
@@ -442,7 +438,7 @@ graft_status transfer_cached_finetune(graft_model *m, const dataset *train, cons
     memset(res, 0, sizeof *res);
     TRY(transfer_check_cut(m, cut, err, errlen));
     if (cfg->augment) {
-        set_err(err, errlen, "cannot cache the frozen layers' outputs with augmentation on (each "
+        error_set(err, errlen, GRAFT_OK, "%s", "cannot cache the frozen layers' outputs with augmentation on (each "
                 "epoch would need them for differently augmented images): use --augment none "
                 "or train without the cache");
         return GRAFT_ERR_INVALID_ARG;
