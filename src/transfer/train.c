@@ -57,7 +57,7 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
         return GRAFT_ERR_SHAPE;
     }
     if (d->n == 0) {
-        error_set(err, errlen, GRAFT_OK, "%s", "the dataset is empty");
+        error_set(err, errlen, GRAFT_OK, "the dataset is empty");
         return GRAFT_ERR_INVALID_ARG;
     }
     return GRAFT_OK;
@@ -145,7 +145,7 @@ graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const
     if (!out->confusion || !a.logits || (want_probs && !out->probs)) {
         free(a.logits);
         eval_result_free(out);
-        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory");
+        error_set(err, errlen, GRAFT_OK, "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
     graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, "eval", NULL, NULL, err, errlen);
@@ -239,7 +239,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     const char *ename = cfg->eval_name ? cfg->eval_name : "val";
     res->hist = calloc((size_t)(cfg->epochs > 0 ? cfg->epochs : 1), sizeof *res->hist);
     if (!res->hist) {
-        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory");
+        error_set(err, errlen, GRAFT_OK, "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
     loader_opts lo = {0};
@@ -269,7 +269,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             if (!best[i]) s = GRAFT_ERR_HOST_MEMORY;
         }
         if (!best) s = GRAFT_ERR_HOST_MEMORY;
-        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", "out of host memory keeping the best weights");
+        if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "out of host memory keeping the best weights");
     }
     int nb = loader_num_batches(ld);
     double total_train = 0;

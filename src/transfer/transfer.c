@@ -197,7 +197,7 @@ static graft_status collect(graft_model *m, const dataset *d, const float *mean,
     a->row = malloc((size_t)a->C * sizeof *a->row);
     graft_status s = GRAFT_OK;
     if (!a->buf || !a->row) {
-        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory for features");
+        error_set(err, errlen, GRAFT_OK, "out of host memory for features");
         s = GRAFT_ERR_HOST_MEMORY;
     }
     if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, "features",
@@ -218,7 +218,7 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
     feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, 1, NULL, NULL, NULL, NULL};
     a.f = malloc((size_t)d->n * a.C * sizeof *a.f);
     if (!a.f) {
-        error_set(err, errlen, GRAFT_OK, "%s", "out of host memory for features");
+        error_set(err, errlen, GRAFT_OK, "out of host memory for features");
         return GRAFT_ERR_HOST_MEMORY;
     }
     graft_status s = collect(m, d, mean, std, batch, &a, NULL, err, errlen);
