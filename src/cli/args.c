@@ -151,6 +151,14 @@ int args_check_defaults(const cmd_spec *spec)
     return bad ? 1 : 0;
 }
 
+/* A number outside the option's [min, max] (when it has one): says so. */
+static int out_of_range(const char *cmd, const opt *o, double v, const char *given)
+{
+    if (!(o->min < o->max) || (v >= o->min && v <= o->max)) return 0;
+    fprintf(stderr, "%s: --%s %s is out of range [%g, %g]\n", cmd, o->name, given, o->min, o->max);
+    return 1;
+}
+
 static int set_value(const char *cmd, const opt *o, const char *val)
 {
     char *end;
@@ -168,10 +176,7 @@ static int set_value(const char *cmd, const opt *o, const char *val)
             fprintf(stderr, "%s: --%s expects an integer, got '%s'\n", cmd, o->name, val);
             return 2;
         }
-        if (o->min < o->max && (v < o->min || v > o->max)) {
-            fprintf(stderr, "%s: --%s %ld is out of range [%g, %g]\n", cmd, o->name, v, o->min, o->max);
-            return 2;
-        }
+        if (out_of_range(cmd, o, (double)v, val)) return 2;
         *(int *)o->ptr = (int)v;
         return 0;
     }
@@ -181,10 +186,7 @@ static int set_value(const char *cmd, const opt *o, const char *val)
             fprintf(stderr, "%s: --%s expects a number, got '%s'\n", cmd, o->name, val);
             return 2;
         }
-        if (o->min < o->max && (v < o->min || v > o->max)) {
-            fprintf(stderr, "%s: --%s %g is out of range [%g, %g]\n", cmd, o->name, v, o->min, o->max);
-            return 2;
-        }
+        if (out_of_range(cmd, o, v, val)) return 2;
         *(float *)o->ptr = (float)v;
         return 0;
     }

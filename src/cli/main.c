@@ -13,19 +13,9 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"devices", cmd_devices, "list OpenCL devices graft can use"},
-    {"train", cmd_train, "train a network from scratch (pretraining)"},
-    {"finetune", cmd_finetune, "adapt a pretrained model to a target dataset"},
-    {"cv", cmd_cv, "k-fold cross-validation of fine-tuning on a target dataset"},
-    {"selftrain", cmd_selftrain, "fine-tuning with pseudo-labels from an unlabelled pool"},
-    {"score", cmd_score, "rank pretrained models for a target dataset by LogME, no training"},
-    {"lr-find", cmd_lrfind, "learning-rate range test: suggests finetune's --lr"},
-    {"compare", cmd_compare, "scratch vs linear probe vs fine-tuning: time-to-accuracy report"},
-    {"eval", cmd_eval, "accuracy, per-class metrics and confusion matrix on labelled data"},
-    {"predict", cmd_predict, "classify images (PNG, JPEG) or folders of them"},
-    {"info", cmd_info, "layers, parameters, FLOPs and memory of a model or architecture"},
-    {"import", cmd_import, "convert an ONNX model into a .graft model"},
-    {"export", cmd_export, "write a .graft model as ONNX"},
+#define COMMAND(name, fn, summary) {name, fn, summary},
+#include "commands.def"
+#undef COMMAND
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

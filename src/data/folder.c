@@ -79,32 +79,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-typedef struct strlist {
-    char **v;
-    int n, cap;
-} strlist;
-
-static void strlist_free(strlist *l)
-{
-    for (int i = 0; i < l->n; i++) free(l->v[i]);
-    free(l->v);
-    memset(l, 0, sizeof *l);
-}
-
-static int strlist_add(strlist *l, const char *s)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        char **p = realloc(l->v, (size_t)cap * sizeof *p);
-        if (!p) return -1;
-        l->v = p;
-        l->cap = cap;
-    }
-    if (!(l->v[l->n] = data_strdup(s))) return -1;
-    l->n++;
-    return 0;
-}
-
 static char *join(const char *a, const char *b)
 {
     size_t na = strlen(a), nb = strlen(b);

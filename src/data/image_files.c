@@ -13,6 +13,7 @@
 #include "error.h"
 #include "graft_data.h"
 #include "image.h"
+#include "internal.h"
 
 graft_status graft_image_load(const char *path, int c, int h, int w, float *dst, char *err,
                               size_t errlen)
@@ -31,25 +32,6 @@ graft_status graft_image_load(const char *path, int c, int h, int w, float *dst,
     preprocess_resize_crop(pix, c, ph, pw, dst, h, w);
     free(pix);
     return GRAFT_OK;
-}
-
-typedef struct path_list {
-    char **v;
-    int n, cap;
-} path_list;
-
-static int pl_add(path_list *pl, const char *p)
-{
-    if (pl->n == pl->cap) {
-        int cap = pl->cap ? pl->cap * 2 : 256;
-        char **v = realloc(pl->v, (size_t)cap * sizeof *v);
-        if (!v) return -1;
-        pl->v = v;
-        pl->cap = cap;
-    }
-    if (!(pl->v[pl->n] = strdup(p))) return -1;
-    pl->n++;
-    return 0;
 }
 
 void graft_image_list_free(char **list, int count)
@@ -83,12 +65,12 @@ static graft_status oom(char *err, size_t errlen)
 }
 
 /* Every image file under dir (recursive; hidden entries skipped), sorted. */
-static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *err, size_t errlen)
+static graft_status scan_dir(const char *dir, strlist *pl, int depth, char *err, size_t errlen)
 {
     if (depth > 64) return error_set(err, errlen, GRAFT_ERR_IO, "%s: directories nested too deeply", dir);
     DIR *dp = opendir(dir);
     if (!dp) return error_set(err, errlen, GRAFT_ERR_IO, "cannot read directory %s: %s", dir, strerror(errno));
-    path_list local = {0};
+    strlist local = {0};
     struct dirent *e;
     graft_status s = GRAFT_OK;
     while (s == GRAFT_OK && (e = readdir(dp))) {
@@ -102,7 +84,7 @@ static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *er
         snprintf(p, L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", e->d_name);
         struct stat st;
         if (stat(p, &st) == 0 && (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && has_image_ext(p))) &&
-            pl_add(&local, p))
+            strlist_add(&local, p))
             s = oom(err, errlen);
         free(p);
     }
@@ -111,7 +93,7 @@ static graft_status scan_dir(const char *dir, path_list *pl, int depth, char *er
     for (int i = 0; i < local.n && s == GRAFT_OK; i++) {
         struct stat st;
         if (stat(local.v[i], &st) == 0 && S_ISDIR(st.st_mode)) s = scan_dir(local.v[i], pl, depth + 1, err, errlen);
-        else if (pl_add(pl, local.v[i])) s = oom(err, errlen);
+        else if (strlist_add(pl, local.v[i])) s = oom(err, errlen);
     }
     graft_image_list_free(local.v, local.n);
     return s;
@@ -123,7 +105,7 @@ graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
 {
     *out = NULL;
     *count = 0;
-    path_list pl = {0};
+    strlist pl = {0};
     graft_status s = GRAFT_OK;
     for (int i = 0; i < n && s == GRAFT_OK; i++) {
         struct stat st;
@@ -135,7 +117,7 @@ graft_status graft_image_list(const char *const *paths, int n, int skip_missing,
             else if (log) log(log_user, GRAFT_LOG_WARN, msg);
         } else if (S_ISDIR(st.st_mode)) {
             s = scan_dir(paths[i], &pl, 0, err, errlen);
-        } else if (pl_add(&pl, paths[i])) {
+        } else if (strlist_add(&pl, paths[i])) {
             s = oom(err, errlen);
         }
     }

@@ -36,4 +36,14 @@ graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasse
 int data_parse_class_list(const char *s, const dataset *d, int *classes, int max, char *err,
                           size_t errlen);
 
+/* A growing list of owned strings (file names, paths). Zero-initialise. */
+typedef struct strlist {
+    char **v;
+    int n, cap;
+} strlist;
+/* Appends a copy of s; 0, or -1 when out of memory. */
+int strlist_add(strlist *l, const char *s);
+/* Frees the strings and the list, and zeroes it. */
+void strlist_free(strlist *l);
+
 #endif

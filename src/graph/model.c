@@ -450,6 +450,16 @@ int graft_model_node_profile(const graft_model *m, int i, double *fwd_s, double 
     return (int)nd->prof_nfwd;
 }
 
+/* Per-layer profiling (graft_model_set_profiling): waits for the layer's
+ * kernels, then adds the time since t0 to *total and counts the call. */
+static void profile_add(const graft_model *m, double t0, double *total, long *calls)
+{
+    if (!m->profile) return;
+    clFinish(m->ctx->queue);
+    *total += now_seconds() - t0;
+    (*calls)++;
+}
+
 graft_status model_forward_device(graft_model *m, int n, int training)
 {
     if (m->profile) clFinish(m->ctx->queue);
@@ -464,11 +474,7 @@ graft_status model_forward_device(graft_model *m, int n, int training)
         for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
         double t0 = m->profile ? now_seconds() : 0;
         TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
-        if (m->profile) {
-            clFinish(m->ctx->queue);
-            nd->prof_fwd += now_seconds() - t0;
-            nd->prof_nfwd++;
-        }
+        profile_add(m, t0, &nd->prof_fwd, &nd->prof_nfwd);
     }
     m->last_n = n;
     m->last_training = training;
@@ -575,11 +581,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
         if (any) {
             double t0 = m->profile ? now_seconds() : 0;
             TRY(nd->l->ops->backward(m->ctx, nd->l, &io));
-            if (m->profile) {
-                clFinish(m->ctx->queue);
-                nd->prof_bwd += now_seconds() - t0;
-                nd->prof_nbwd++;
-            }
+            profile_add(m, t0, &nd->prof_bwd, &nd->prof_nbwd);
         }
         grad_release(m, i);
     }

@@ -7,36 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Growing string for JSON values. */
-typedef struct sbuf {
-    char *s;
-    size_t n, cap;
-    int oom;
-} sbuf;
+#include "strbuf.h"
 
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+static void sb_str(strbuf *b, const char *s) { strbuf_put(b, s, strlen(s)); }
 
 /* A JSON string literal; UTF-8 passes through, controls are escaped. */
-static void sb_json(sbuf *b, const char *s)
+static void sb_json(strbuf *b, const char *s)
 {
     sb_str(b, "\"");
     for (; *s; s++) {
@@ -45,18 +21,18 @@ static void sb_json(sbuf *b, const char *s)
         if (ch == '"' || ch == '\\') {
             esc[0] = '\\';
             esc[1] = (char)ch;
-            sb_put(b, esc, 2);
+            strbuf_put(b, esc, 2);
         } else if (ch < 0x20) {
             snprintf(esc, sizeof esc, "\\u%04x", ch);
             sb_str(b, esc);
         } else {
-            sb_put(b, s, 1);
+            strbuf_put(b, s, 1);
         }
     }
     sb_str(b, "\"");
 }
 
-static void sb_floats(sbuf *b, const float *v, int n)
+static void sb_floats(strbuf *b, const float *v, int n)
 {
     char num[32];
     sb_str(b, "[");
@@ -67,7 +43,7 @@ static void sb_floats(sbuf *b, const float *v, int n)
     sb_str(b, "]");
 }
 
-static int add(onnx_card *card, const char *key, sbuf *b)
+static int add(onnx_card *card, const char *key, strbuf *b)
 {
     if (b->oom || card->n >= ONNX_CARD_MAX) {
         free(b->s);
@@ -85,7 +61,7 @@ static int add(onnx_card *card, const char *key, sbuf *b)
 
 static int add_str(onnx_card *card, const char *key, const char *value)
 {
-    sbuf b = {0};
+    strbuf b = {0};
     sb_str(&b, value);
     return add(card, key, &b);
 }
@@ -99,7 +75,7 @@ void onnx_card_free(onnx_card *card)
 int onnx_card_build(const graft_model_meta *meta, int c, int h, int w, onnx_card *card)
 {
     memset(card, 0, sizeof *card);
-    sbuf b = {0};
+    strbuf b = {0};
     int cc = c < 4 ? c : 4, rc = 0;
     char shape[64];
     snprintf(shape, sizeof shape, "[%d, %d, %d]", c, h, w);
@@ -135,21 +111,21 @@ static const char *skip_ws(const char *p)
     return p;
 }
 
-static void put_utf8(sbuf *b, unsigned cp)
+static void put_utf8(strbuf *b, unsigned cp)
 {
     char u[4];
     if (cp < 0x80) {
         u[0] = (char)cp;
-        sb_put(b, u, 1);
+        strbuf_put(b, u, 1);
     } else if (cp < 0x800) {
         u[0] = (char)(0xC0 | (cp >> 6));
         u[1] = (char)(0x80 | (cp & 0x3F));
-        sb_put(b, u, 2);
+        strbuf_put(b, u, 2);
     } else {
         u[0] = (char)(0xE0 | (cp >> 12));
         u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
         u[2] = (char)(0x80 | (cp & 0x3F));
-        sb_put(b, u, 3);
+        strbuf_put(b, u, 3);
     }
 }
 
@@ -160,11 +136,11 @@ static char *parse_string(const char **pp, int *oom)
     const char *p = *pp;
     if (*p != '"') return NULL;
     p++;
-    sbuf b = {0};
+    strbuf b = {0};
     sb_str(&b, "");
     while (*p && *p != '"') {
         if (*p != '\\') {
-            sb_put(&b, p++, 1);
+            strbuf_put(&b, p++, 1);
             continue;
         }
         p++;
@@ -172,7 +148,7 @@ static char *parse_string(const char **pp, int *oom)
         const char *simple = strchr("\"\\/bfnrt", ch);
         if (ch && simple) {
             static const char out[] = "\"\\/\b\f\n\r\t";
-            sb_put(&b, &out[simple - "\"\\/bfnrt"], 1);
+            strbuf_put(&b, &out[simple - "\"\\/bfnrt"], 1);
         } else if (ch == 'u') {
             unsigned cp = 0;
             for (int i = 0; i < 4; i++, p++) {

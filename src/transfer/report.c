@@ -9,80 +9,42 @@
 
 #include "error.h"
 #include "fileutil.h"
+#include "strbuf.h"
 
 
-/* Growing text buffer; an allocation failure sets oom and later appends
- * become no-ops, so callers check once at the end. */
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-    int oom;
-} sbuf;
-
-static void sb_reserve(sbuf *b, size_t extra)
-{
-    if (b->oom || b->n + extra + 1 <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->n + extra + 1) cap *= 2;
-    char *q = realloc(b->p, cap);
-    if (!q) {
-        b->oom = 1;
-        return;
-    }
-    b->p = q, b->cap = cap;
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-        b->oom = 1;
-        return;
-    }
-    sb_reserve(b, (size_t)k);
-    if (b->oom) return;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->n, (size_t)k + 1, fmt, ap);
-    va_end(ap);
-    b->n += (size_t)k;
-}
-
-static void sb_html(sbuf *b, const char *s)
+static void sb_html(strbuf *b, const char *s)
 {
     for (; *s; s++) switch (*s) {
-        case '&': sb_printf(b, "&amp;"); break;
-        case '<': sb_printf(b, "&lt;"); break;
-        case '>': sb_printf(b, "&gt;"); break;
-        case '"': sb_printf(b, "&quot;"); break;
-        case '\'': sb_printf(b, "&#39;"); break;
-        default: sb_printf(b, "%c", *s);
+        case '&': strbuf_printf(b, "&amp;"); break;
+        case '<': strbuf_printf(b, "&lt;"); break;
+        case '>': strbuf_printf(b, "&gt;"); break;
+        case '"': strbuf_printf(b, "&quot;"); break;
+        case '\'': strbuf_printf(b, "&#39;"); break;
+        default: strbuf_printf(b, "%c", *s);
         }
 }
 
-static void sb_csv(sbuf *b, const char *s)
+static void sb_csv(strbuf *b, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
-        sb_printf(b, "%s", s);
+        strbuf_printf(b, "%s", s);
         return;
     }
-    sb_printf(b, "\"");
-    for (; *s; s++) sb_printf(b, *s == '"' ? "\"\"" : "%c", *s);
-    sb_printf(b, "\"");
+    strbuf_printf(b, "\"");
+    for (; *s; s++) strbuf_printf(b, *s == '"' ? "\"\"" : "%c", *s);
+    strbuf_printf(b, "\"");
 }
 
-static graft_status sb_write(sbuf *b, const char *path, char *err, size_t errlen)
+static graft_status sb_write(strbuf *b, const char *path, char *err, size_t errlen)
 {
     graft_status st = GRAFT_OK;
     if (b->oom)
         st = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory building %s", path);
     else {
-        int e = file_write_atomic(path, b->p ? b->p : "", b->n);
+        int e = file_write_atomic(path, b->s ? b->s : "", b->n);
         if (e) st = error_set(err, errlen, GRAFT_ERR_IO, "report: cannot write %s: %s", path, strerror(e));
     }
-    free(b->p);
+    free(b->s);
     memset(b, 0, sizeof *b);
     return st;
 }
@@ -224,7 +186,7 @@ static void mean_point(const report_arm *arm, int i, double *sec, double *acc)
     *sec = s / k, *acc = a / k;
 }
 
-static void html_chart(sbuf *b, const report_input *in)
+static void html_chart(strbuf *b, const report_input *in)
 {
     const double W = 760, H = 420, L = 64, R = 180, T = 20, B = 50;
     double xmax = 0, ymin = in->target_accuracy, ymax = in->target_accuracy;
@@ -243,62 +205,62 @@ static void html_chart(sbuf *b, const report_input *in)
     double pw = W - L - R, ph = H - T - B;
 #define PX(v) (L + (v) / xmax * pw)
 #define PY(v) (T + (1 - ((v) - y0) / (y1 - y0)) * ph)
-    sb_printf(b, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+    strbuf_printf(b, "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
                  "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", W, H, W, H);
-    sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
+    strbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#fff\" "
                  "stroke=\"#999\"/>\n", L, T, pw, ph);
     for (int k = 0; k * xs <= xmax * (1 + 1e-9); k++) {
         double v = k * xs, x = PX(v);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+        strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n",
                   x, T, x, T + ph, x, T + ph + 16, v);
     }
     for (int k = 0; y0 + k * ys <= y1 + ys * 1e-9; k++) {
         double v = y0 + k * ys, y = PY(v);
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
+        strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#eee\"/>"
                      "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%.3g</text>\n",
                   L, y, L + pw, y, L - 6, y + 4, v);
     }
-    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">training seconds</text>\n",
+    strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">training seconds</text>\n",
               L + pw / 2, H - 10);
-    sb_printf(b, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">"
+    strbuf_printf(b, "<text transform=\"translate(16 %.1f) rotate(-90)\" text-anchor=\"middle\">"
                  "accuracy</text>\n", T + ph / 2);
     double ty = PY(in->target_accuracy);
-    sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
+    strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#444\" "
                  "stroke-dasharray=\"6 4\"/>\n", L, ty, L + pw, ty);
-    sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">target %.4f</text>\n",
+    strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">target %.4f</text>\n",
               L + pw + 6, ty + 4, in->target_accuracy);
     for (int a = 0; a < in->narms; a++) {
         const char *col = palette[a % 10];
         int n = max_points(&in->arms[a]);
-        sb_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
+        strbuf_printf(b, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
         for (int i = 0; i < n; i++) {
             double s, acc;
             mean_point(&in->arms[a], i, &s, &acc);
-            sb_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(s), PY(acc));
+            strbuf_printf(b, "%s%.1f,%.1f", i ? " " : "", PX(s), PY(acc));
         }
-        sb_printf(b, "\"/>\n");
+        strbuf_printf(b, "\"/>\n");
         for (int i = 0; i < n; i++) { /* a dot per epoch */
             double sx, acc;
             mean_point(&in->arms[a], i, &sx, &acc);
-            sb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(sx),
+            strbuf_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", PX(sx),
                       PY(acc), col);
         }
         /* Legend at the bottom of the right margin: the target label sits
          * near the top, since the target is scratch's best accuracy. */
         double ly = T + ph - 20 * (in->narms - a) + 10;
-        sb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+        strbuf_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                      "stroke-width=\"3\"/><text x=\"%.1f\" y=\"%.1f\">", L + pw + 6, ly,
                   L + pw + 26, ly, col, L + pw + 32, ly + 4);
         sb_html(b, in->arms[a].name);
-        sb_printf(b, "</text>\n");
+        strbuf_printf(b, "</text>\n");
     }
-    sb_printf(b, "</svg>\n");
+    strbuf_printf(b, "</svg>\n");
 #undef PX
 #undef PY
 }
 
-static void html_confusion(sbuf *b, const report_input *in)
+static void html_confusion(strbuf *b, const report_input *in)
 {
     int C = in->nclasses;
     double cell = 480.0 / C;
@@ -306,7 +268,7 @@ static void html_confusion(sbuf *b, const report_input *in)
     if (cell < 8) cell = 8;
     /* Rotated column labels lean right: leave room for them. */
     double lm = 130, tm = 130, W = lm + cell * C + 90, H = tm + cell * C + 10;
-    sb_printf(b, "<svg class=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+    strbuf_printf(b, "<svg class=\"confusion\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
                  "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n", W, H, W, H);
     for (int i = 0; i < C; i++) {
         double rowsum = 0;
@@ -316,15 +278,15 @@ static void html_confusion(sbuf *b, const report_input *in)
             double f = rowsum > 0 ? v / rowsum : 0; /* row-normalised: recall colours */
             int rr = (int)(255 - f * (255 - 8)), gg = (int)(255 - f * (255 - 48)),
                 bb = (int)(255 - f * (255 - 107));
-            sb_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+            strbuf_printf(b, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                          "fill=\"rgb(%d,%d,%d)\" stroke=\"#ddd\"><title>",
                       lm + j * cell, tm + i * cell, cell, cell, rr, gg, bb);
             sb_html(b, in->class_names[i]);
-            sb_printf(b, " &#8594; ");
+            strbuf_printf(b, " &#8594; ");
             sb_html(b, in->class_names[j]);
-            sb_printf(b, ": %d</title></rect>\n", v);
+            strbuf_printf(b, ": %d</title></rect>\n", v);
             if (cell >= 18)
-                sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
+                strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" "
                              "font-size=\"%.0f\" fill=\"%s\">%d</text>\n",
                           lm + (j + 0.5) * cell, tm + (i + 0.5) * cell + 4, cell * 0.3,
                           f > 0.5 ? "#fff" : "#000", v);
@@ -332,15 +294,15 @@ static void html_confusion(sbuf *b, const report_input *in)
     }
     double fs = cell < 12 ? cell : 12;
     for (int i = 0; i < C; i++) {
-        sb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%.0f\">",
+        strbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%.0f\">",
                   lm - 4, tm + (i + 0.5) * cell + fs / 3, fs);
         sb_html(b, in->class_names[i]);
-        sb_printf(b, "</text>\n<text transform=\"translate(%.1f %.1f) rotate(-60)\" "
+        strbuf_printf(b, "</text>\n<text transform=\"translate(%.1f %.1f) rotate(-60)\" "
                      "font-size=\"%.0f\">", lm + (i + 0.5) * cell + fs / 3, tm - 4, fs);
         sb_html(b, in->class_names[i]);
-        sb_printf(b, "</text>\n");
+        strbuf_printf(b, "</text>\n");
     }
-    sb_printf(b, "<text x=\"4\" y=\"14\" font-size=\"11\">rows: true, columns: predicted"
+    strbuf_printf(b, "<text x=\"4\" y=\"14\" font-size=\"11\">rows: true, columns: predicted"
                  "</text>\n</svg>\n");
 }
 
@@ -351,10 +313,10 @@ graft_status report_write_html(const report_input *in, const char *path, char *e
     if (st) return st;
     if (!path) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "report: NULL path");
     const char *title = in->title ? in->title : "graft transfer report";
-    sbuf b = {0};
-    sb_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
+    strbuf b = {0};
+    strbuf_printf(&b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>");
     sb_html(&b, title);
-    sb_printf(&b, "</title>\n<style>\nbody{font-family:sans-serif;margin:2em;color:#222}\n"
+    strbuf_printf(&b, "</title>\n<style>\nbody{font-family:sans-serif;margin:2em;color:#222}\n"
                   "table{border-collapse:collapse;margin:1em 0}\n"
                   "td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}\n"
                   "td:first-child,th:first-child{text-align:left}\n"
@@ -362,53 +324,53 @@ graft_status report_write_html(const report_input *in, const char *path, char *e
                   "dt{font-weight:bold;float:left;clear:left;width:10em}dd{margin-left:11em}\n"
                   "</style></head><body>\n<h1>");
     sb_html(&b, title);
-    sb_printf(&b, "</h1>\n<dl>\n");
+    strbuf_printf(&b, "</h1>\n<dl>\n");
     for (int i = 0; i < in->nmeta; i++) {
-        sb_printf(&b, "<dt>");
+        strbuf_printf(&b, "<dt>");
         sb_html(&b, in->meta[i].key);
-        sb_printf(&b, "</dt><dd>");
+        strbuf_printf(&b, "</dt><dd>");
         sb_html(&b, in->meta[i].value);
-        sb_printf(&b, "</dd>\n");
+        strbuf_printf(&b, "</dd>\n");
     }
-    sb_printf(&b, "</dl>\n<h2>Accuracy over training time</h2>\n"
+    strbuf_printf(&b, "</dl>\n<h2>Accuracy over training time</h2>\n"
                   "<p>Mean over repetitions; dashed line: target accuracy %.4f (%s).</p>\n",
               in->target_accuracy, in->target_given ? "given" : in->scratch_arm >= 0
                   ? "best accuracy of the scratch arm" : "best accuracy of any arm");
     html_chart(&b, in);
-    sb_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th>arm</th><th>reps</th>"
+    strbuf_printf(&b, "<h2>Summary</h2>\n<table>\n<tr><th>arm</th><th>reps</th>"
                   "<th>final accuracy</th><th>seconds to target</th>"
                   "<th>%% training time saved</th></tr>\n");
     for (int a = 0; a < in->narms && !st; a++) {
         report_arm_summary s;
         st = summarize(in, a, &s, err, errlen);
         if (st) break;
-        sb_printf(&b, "<tr><td>");
+        strbuf_printf(&b, "<tr><td>");
         sb_html(&b, in->arms[a].name);
-        sb_printf(&b, "</td><td>%d</td><td>%.4f &#177; %.4f</td>", s.nreps, s.acc_mean,
+        strbuf_printf(&b, "</td><td>%d</td><td>%.4f &#177; %.4f</td>", s.nreps, s.acc_mean,
                   s.acc_std);
-        if (s.nreached == 0) sb_printf(&b, "<td>not reached</td>");
+        if (s.nreached == 0) strbuf_printf(&b, "<td>not reached</td>");
         else if (s.nreached < s.nreps)
-            sb_printf(&b, "<td>%.2f &#177; %.2f (%d/%d reps)</td>", s.t_mean, s.t_std,
+            strbuf_printf(&b, "<td>%.2f &#177; %.2f (%d/%d reps)</td>", s.t_mean, s.t_std,
                       s.nreached, s.nreps);
-        else sb_printf(&b, "<td>%.2f &#177; %.2f</td>", s.t_mean, s.t_std);
-        if (s.has_saved) sb_printf(&b, "<td>%.1f%%</td></tr>\n", s.saved_pct);
-        else sb_printf(&b, "<td>%s</td></tr>\n", s.nreached < s.nreps ? "not reached" : "n/a");
+        else strbuf_printf(&b, "<td>%.2f &#177; %.2f</td>", s.t_mean, s.t_std);
+        if (s.has_saved) strbuf_printf(&b, "<td>%.1f%%</td></tr>\n", s.saved_pct);
+        else strbuf_printf(&b, "<td>%s</td></tr>\n", s.nreached < s.nreps ? "not reached" : "n/a");
     }
     if (in->nclasses > 0) {
-        sb_printf(&b, "</table>\n<h2>Confusion matrix");
+        strbuf_printf(&b, "</table>\n<h2>Confusion matrix");
         if (in->confusion_arm) {
-            sb_printf(&b, " (");
+            strbuf_printf(&b, " (");
             sb_html(&b, in->confusion_arm);
-            sb_printf(&b, ")");
+            strbuf_printf(&b, ")");
         }
-        sb_printf(&b, "</h2>\n");
+        strbuf_printf(&b, "</h2>\n");
         html_confusion(&b, in);
     } else {
-        sb_printf(&b, "</table>\n");
+        strbuf_printf(&b, "</table>\n");
     }
-    sb_printf(&b, "</body></html>\n");
+    strbuf_printf(&b, "</body></html>\n");
     if (st) {
-        free(b.p);
+        free(b.s);
         return st;
     }
     return sb_write(&b, path, err, errlen);
@@ -425,35 +387,35 @@ graft_status report_write_csv(const report_input *in, const char *prefix, char *
     size_t pl = strlen(prefix) + sizeof "-summary.csv";
     char *path = malloc(pl);
     if (!path) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "report: out of memory");
-    sbuf b = {0};
-    sb_printf(&b, "arm,rep,epoch,seconds,accuracy\n");
+    strbuf b = {0};
+    strbuf_printf(&b, "arm,rep,epoch,seconds,accuracy\n");
     for (int a = 0; a < in->narms; a++)
         for (int r = 0; r < in->arms[a].nreps; r++) {
             const report_rep *rep = &in->arms[a].reps[r];
             for (int i = 0; i < rep->npoints; i++) {
                 sb_csv(&b, in->arms[a].name);
-                sb_printf(&b, ",%d,%d,%.9g,%.9g\n", r, rep->points[i].epoch,
+                strbuf_printf(&b, ",%d,%d,%.9g,%.9g\n", r, rep->points[i].epoch,
                           rep->points[i].seconds, rep->points[i].accuracy);
             }
         }
     snprintf(path, pl, "%s.csv", prefix);
     st = sb_write(&b, path, err, errlen);
     if (!st) {
-        sb_printf(&b, "arm,reps,final_accuracy_mean,final_accuracy_std,reps_reaching_target,"
+        strbuf_printf(&b, "arm,reps,final_accuracy_mean,final_accuracy_std,reps_reaching_target,"
                       "seconds_to_target_mean,seconds_to_target_std,time_saved_percent\n");
         for (int a = 0; a < in->narms && !st; a++) {
             report_arm_summary s;
             st = summarize(in, a, &s, err, errlen);
             if (st) break;
             sb_csv(&b, in->arms[a].name);
-            sb_printf(&b, ",%d,%.9g,%.9g,%d,", s.nreps, s.acc_mean, s.acc_std, s.nreached);
-            if (s.nreached) sb_printf(&b, "%.9g,%.9g,", s.t_mean, s.t_std);
-            else sb_printf(&b, ",,");
-            if (s.has_saved) sb_printf(&b, "%.9g", s.saved_pct);
-            sb_printf(&b, "\n");
+            strbuf_printf(&b, ",%d,%.9g,%.9g,%d,", s.nreps, s.acc_mean, s.acc_std, s.nreached);
+            if (s.nreached) strbuf_printf(&b, "%.9g,%.9g,", s.t_mean, s.t_std);
+            else strbuf_printf(&b, ",,");
+            if (s.has_saved) strbuf_printf(&b, "%.9g", s.saved_pct);
+            strbuf_printf(&b, "\n");
         }
         snprintf(path, pl, "%s-summary.csv", prefix);
-        if (st) free(b.p);
+        if (st) free(b.s);
         else st = sb_write(&b, path, err, errlen);
     }
     free(path);

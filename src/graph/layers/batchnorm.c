@@ -120,27 +120,29 @@ static graft_status bn_apply_gpu(graft_ctx *ctx, layer *l, const fwd_io *io, bn_
                     KA_FLT(l->fused_slope));
 }
 
-/* dout is the fused activation's output gradient (act = fused_act - 1). */
-static graft_status bn_bwd_reduce_cpu(graft_ctx *ctx, layer *l, const bwd_io *io, bn_priv *p)
+/* The per-channel reductions of the backward pass: one item per channel
+ * (CPU style, lws 1) or one work-group of BN_LWS per channel (GPU style).
+ * dout is the fused activation's output gradient (act = fused_act - 1). */
+static graft_status bn_bwd_reduce(graft_ctx *ctx, layer *l, const bwd_io *io, bn_priv *p,
+                                  const char *kernel, size_t lws)
 {
     int C = l->in[0].c, S = l->in[0].h * l->in[0].w;
-    size_t g = (size_t)C, lw = 1;
-    return LAUNCH(ctx, "bn_bwd_reduce_cpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->dout),
+    size_t g = (size_t)C * lws;
+    return LAUNCH(ctx, kernel, 1, &g, &lws, KA_MEM(io->in[0]), KA_MEM(io->dout),
                   KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
                   KA_MEM(p->sums), KA_MEM(l->params[0].grad), KA_MEM(l->params[1].grad),
                   KA_INT(io->param_grads ? 1 : 0), KA_MEM(io->out), KA_INT(l->fused_act - 1),
                   KA_FLT(l->fused_slope));
 }
 
+static graft_status bn_bwd_reduce_cpu(graft_ctx *ctx, layer *l, const bwd_io *io, bn_priv *p)
+{
+    return bn_bwd_reduce(ctx, l, io, p, "bn_bwd_reduce_cpu", 1);
+}
+
 static graft_status bn_bwd_reduce_gpu(graft_ctx *ctx, layer *l, const bwd_io *io, bn_priv *p)
 {
-    int C = l->in[0].c, S = l->in[0].h * l->in[0].w;
-    size_t g = (size_t)C * BN_LWS, lw = BN_LWS;
-    return LAUNCH(ctx, "bn_bwd_reduce_gpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_MEM(io->dout),
-                  KA_INT(io->n), KA_INT(C), KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd),
-                  KA_MEM(p->sums), KA_MEM(l->params[0].grad), KA_MEM(l->params[1].grad),
-                  KA_INT(io->param_grads ? 1 : 0), KA_MEM(io->out), KA_INT(l->fused_act - 1),
-                  KA_FLT(l->fused_slope));
+    return bn_bwd_reduce(ctx, l, io, p, "bn_bwd_reduce_gpu", BN_LWS);
 }
 
 static graft_status bn_bwd_dx_cpu(graft_ctx *ctx, layer *l, const bwd_io *io, bn_priv *p)
