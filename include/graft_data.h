@@ -67,6 +67,11 @@ typedef struct graft_data_spec {
     uint64_t seed;         /* of the per-class sample */
     graft_log_fn log;      /* notes on skipped/ignored entries; may be NULL */
     void *log_user;
+    /* Progress of decoding image files (class folders, CSV lists): label
+     * "load", done and total in images, after each image, on the calling
+     * thread (the receiver throttles). May be NULL. */
+    graft_progress_fn progress;
+    void *progress_user;
 } graft_data_spec;
 
 /* source NULL, split TRAIN, shape as stored, everything else 0/NULL. */

@@ -56,7 +56,7 @@ START_TEST(folder)
 {
     char root[256], err[512];
     make_tree(root, sizeof root);
-    data_load_opts o = {3, 4, 4, 0};
+    data_load_opts o = {.c = 3, .h = 4, .w = 4, .skip_bad = 0};
     data_report r;
     dataset *d;
     ck_assert_msg(dataset_load_folder(root, &o, &r, &d, err, sizeof err) == GRAFT_OK, "%s", err);
@@ -99,7 +99,7 @@ START_TEST(folder)
     data_report_free(&r);
 
     /* grey, natural size (first image's) */
-    data_load_opts o1 = {1, 0, 0, 0};
+    data_load_opts o1 = {.c = 1, .h = 0, .w = 0, .skip_bad = 0};
     ck_assert_msg(dataset_load_folder(root, &o1, NULL, &d, err, sizeof err) == GRAFT_OK, "%s", err);
     ck_assert_int_eq(d->c, 1);
     ck_assert_int_eq(d->h, 4);
@@ -166,7 +166,7 @@ START_TEST(mixed_jpeg_png)
     put_fixture(p, "cmyk_adobe.jpg", "c.jpg");
     put_fixture(p, "png_named.jpg", "png_named.jpg");
     put_png(p, "photo_no_ext", 6, 4, 2);
-    data_load_opts o = {3, 7, 7, 0};
+    data_load_opts o = {.c = 3, .h = 7, .w = 7, .skip_bad = 0};
     data_report r;
     dataset *d;
     ck_assert_msg(dataset_load_folder(root, &o, &r, &d, err, sizeof err) == GRAFT_OK, "%s", err);
@@ -203,7 +203,7 @@ START_TEST(csv)
 {
     char root[256], p[1024], err[512];
     make_tree(root, sizeof root);
-    data_load_opts o = {3, 4, 4, 0};
+    data_load_opts o = {.c = 3, .h = 4, .w = 4, .skip_bad = 0};
     dataset *d;
     const char *good = "path,label\n"
                        "ant/a0.png,insect\r\n"

@@ -63,5 +63,19 @@ if python3 "$SRC/tools/idx_to_pngs.py" -n $N "$FIX" "$T/png" >"$T/out" 2>"$T/err
     GRAFT_PROGRESS_INTERVAL=0 run "$G" predict --quiet --model "$M" --batch 8 --csv "$T/p.csv" "$T/png"
     if [ "$rc" -eq 0 ] && [ "$(plain_lines predict)" -eq 0 ]; then ok "predict --quiet prints no progress"
     else bad "predict --quiet progress (exit $rc)"; fi
+    # decoding a class folder (graft_dataset_open's progress, label "load")
+    mkdir -p "$T/cls/a" "$T/cls/b"
+    i=0
+    for f in "$T"/png/*.png; do
+        if [ $((i % 2)) -eq 0 ]; then cp "$f" "$T/cls/a/"; else cp "$f" "$T/cls/b/"; fi
+        i=$((i + 1))
+    done
+    GRAFT_PROGRESS_INTERVAL=0 run "$G" train --data "$T/cls" --epochs 1 --batch 32 --out "$T/c.graft"
+    if [ "$rc" -eq 0 ] && [ "$(plain_lines load)" -ge 10 ] && no_control; then
+        ok "loading a class folder prints plain progress lines with an ETA"
+    else bad "load progress (exit $rc, $(plain_lines load) lines)"; fi
+    GRAFT_PROGRESS_INTERVAL=0 run "$G" train --quiet --data "$T/cls" --epochs 1 --batch 32 --out "$T/c.graft"
+    if [ "$rc" -eq 0 ] && [ "$(plain_lines load)" -eq 0 ]; then ok "train --quiet shows no loading progress"
+    else bad "load progress under --quiet (exit $rc)"; fi
 else bad "idx_to_pngs"; fi
 finish

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "common.h"
+#include "console.h"
 #include "env_params.h"
 #include "graft_train.h"
 
@@ -116,8 +117,13 @@ int cli_load_data(const char *cmd, const data_request *rq, graft_dataset **out)
     sp.seed = rq->seed;
     sp.log = rq->quiet ? NULL : data_note;
     sp.log_user = (void *)cmd;
+    console con; /* the decoding's progress line */
+    console_init(&con, cmd, rq->quiet, 0, NULL);
+    sp.progress = console_progress;
+    sp.progress_user = &con;
     char err[2048] = "";
     graft_status s = graft_dataset_open(&sp, out, err, sizeof err);
+    progress_clear(&con.pr);
     if (s == GRAFT_OK) return 0;
     fprintf(stderr, "%s: %s\n", cmd, err);
     return cli_exit_status(s);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "dataset.h"
 #include "fileutil.h"
@@ -228,6 +229,9 @@ static graft_status load_csv(const char *csv_path, const data_load_opts *opts, c
     if (slash) memcpy(dir, csv_path, dlen);
     else dir[0] = '.';
     dir[dlen] = '\0';
+    long total = 0, done = 0;
+    for (int i = 0; i < rows.n; i++) total += !keep || keep[i];
+    double t0 = now_seconds();
     for (int i = 0; i < rows.n; i++) {
         if (keep && !keep[i]) continue;
         const char *rp = rows.rows[i].path;
@@ -238,6 +242,7 @@ static graft_status load_csv(const char *csv_path, const data_load_opts *opts, c
         else sprintf(path, "%s/%s", dir, rp);
         s = data_append_image(&d, opts, nclasses, all_int ? NULL : (const char *const *)names, path, labels[i],
                             report, err, errlen);
+        data_progress(opts, ++done, total, t0);
         if (s) {
             /* prefix with the CSV position */
             char tmp[512];

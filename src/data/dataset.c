@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "internal.h"
 #include "dataset.h"
 #include "rng.h"
@@ -347,4 +348,12 @@ graft_status dataset_kfold(const dataset *d, int k, uint64_t seed, int *fold, ch
     free(mem);
     free(st);
     return GRAFT_OK;
+}
+
+void data_progress(const data_load_opts *o, long done, long total, double t0)
+{
+    if (!o->progress) return;
+    double el = now_seconds() - t0;
+    graft_progress p = {"load", 0, 0, done, total, done, -1, -1, el > 0 ? (double)done / el : 0, el};
+    o->progress(o->progress_user, &p);
 }

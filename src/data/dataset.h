@@ -148,6 +148,8 @@ typedef struct data_load_opts {
     int c;        /* 1 or 3 */
     int h, w;     /* target size; 0,0 = size of the first image */
     int skip_bad; /* skip (and count) undecodable files and formats graft does not read */
+    graft_progress_fn progress; /* images decoded so far (label "load"); may be NULL */
+    void *progress_user;
 } data_load_opts;
 
 /* What a folder / CSV load ignored. Free with data_report_free. */

@@ -9,6 +9,7 @@
 
 #include "dataset.h"
 #include "image.h"
+#include "clock.h"
 #include "internal.h"
 
 void data_report_free(data_report *r)
@@ -192,6 +193,9 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
                       "%s: no non-empty class folders (expected root/<class>/<image files>)", root);
         goto done;
     }
+    long total = 0, done = 0;
+    for (int c = 0; c < nkeep; c++) total += files[c].n;
+    double t0 = now_seconds();
     for (int c = 0; c < nkeep; c++) {
         char *cdir = join(root, keep.v[c]);
         if (!cdir) {
@@ -206,6 +210,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
             }
             s = data_append_image(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
             free(path);
+            data_progress(opts, ++done, total, t0);
         }
         free(cdir);
         if (s) goto done;

@@ -46,4 +46,8 @@ int strlist_add(strlist *l, const char *s);
 /* Frees the strings and the list, and zeroes it. */
 void strlist_free(strlist *l);
 
+/* Reports done of total images decoded since t0 (now_seconds) to
+ * o->progress, when set. */
+void data_progress(const data_load_opts *o, long done, long total, double t0);
+
 #endif

@@ -194,7 +194,8 @@ static void note_inferred_classes(const graft_data_spec *sp, const dataset *d)
 static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size_t errlen)
 {
     const char *src = sp->source;
-    data_load_opts o = {sp->channels ? sp->channels : 3, sp->height, sp->width, sp->skip_bad};
+    data_load_opts o = {sp->channels ? sp->channels : 3, sp->height, sp->width, sp->skip_bad,
+                        sp->progress, sp->progress_user};
     data_report rep = {0};
     graft_status s;
     int folder = 0;
