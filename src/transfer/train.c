@@ -354,25 +354,28 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             break;
         }
         if (s != GRAFT_OK) break;
+        /* The loss read-back above synchronises every step, so wall time
+         * here is device time too; the parameter scan below is not
+         * training and stays out of the epoch's seconds. */
+        double tt = now_seconds() - t0;
         char where[192];
-        if (cfg->on_nan == GRAFT_NAN_SKIP && divergence_scan_params(m, where, sizeof where)) {
+        int bad = divergence_scan_params(m, where, sizeof where);
+        if (bad && cfg->on_nan == GRAFT_NAN_SKIP) {
             res->stats_resets++; /* the running statistics of some step overflowed */
             s = divergence_repair_running_stats(m);
             if (s != GRAFT_OK) {
                 error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                 break;
             }
+            bad = divergence_scan_params(m, where, sizeof where);
         }
-        if (divergence_scan_params(m, where, sizeof where)) {
+        if (bad) {
             s = error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                           "training diverged in epoch %d (by step %ld) with finite losses: %s went "
                           "non-finite (an overflowing gradient or variance). Try a lower --lr (now %g)",
                           e + 1, graft_optimizer_steps(o), where, (double)graft_optimizer_current_lr(o));
             break;
         }
-        /* The loss read-back above synchronises every step, so wall time
-         * here is device time too. */
-        double tt = now_seconds() - t0;
         total_train += tt;
         epoch_stats st = {0};
         st.epoch = e + 1;
