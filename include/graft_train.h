@@ -61,6 +61,20 @@ typedef struct graft_callbacks {
  * before the step and counts it in graft_train_result.skipped_steps. */
 typedef enum graft_nan_policy { GRAFT_NAN_STOP = 0, GRAFT_NAN_SKIP = 1 } graft_nan_policy;
 
+/* Several processes training one model (MPI ranks, say; docs/parallel.md).
+ * The library does not link any message-passing library: the caller wraps
+ * its own. Every rank calls graft_train with the same data, seed, batch and
+ * model; each computes the gradients of its share of every global batch. */
+typedef struct graft_collective {
+    int rank, size;            /* this process and their number (0 <= rank < size) */
+    /* Sums buf[0..n) element-wise over every rank, in place; every rank
+     * must get bit-identical sums (MPI_Allreduce does). Non-GRAFT_OK stops
+     * the run on this rank with msg (NUL-terminated, msglen bytes) as the
+     * error. */
+    graft_status (*allreduce_sum)(void *user, float *buf, size_t n, char *msg, size_t msglen);
+    void *user;
+} graft_collective;
+
 typedef struct graft_train_config {
     int epochs;               /* total epochs of the run (the schedule spans them) */
     int start_epoch;          /* epochs already done (resume from a checkpoint) */
@@ -87,6 +101,26 @@ typedef struct graft_train_config {
      * graft_train_result.interrupted set. NULL = never. */
     volatile sig_atomic_t *stop;
     graft_callbacks cb;
+    /* Synchronous data parallel over devices (docs/parallel.md). With
+     * ndevices >= 2, devices[1..ndevices-1] are opened (one context and
+     * thread each, settings copied from m's context) for replicas of m;
+     * devices[0] names m's own device and is not opened again. Every
+     * global batch is split into ndevices slices of near-equal size; the
+     * gradients of the slices are summed on the host (weighted by slice
+     * size) into m's before one optimizer step, so the result equals
+     * training m alone on the same batches within float tolerance, except
+     * that BatchNorm normalises each slice by its own statistics and the
+     * running statistics are m's (those of slice 0). Evaluation runs on m
+     * alone. Borrowed for the call. 0 or 1 = m's device only. */
+    const char *const *devices;
+    int ndevices;
+    /* Several processes (NULL = this one alone): each rank takes its share
+     * of every global batch (then split over devices), gradients and the
+     * loss are summed with comm->allreduce_sum in buckets, and every rank
+     * makes the same step. Only rank 0 writes log_path, ckpt_path and
+     * best_path. A rank whose step fails tells the others through the
+     * same sum, and every rank returns an error naming it. */
+    const graft_collective *comm;
 } graft_train_config;
 
 /* epochs 5, batch 64, seed 1, everything else off. */

@@ -26,6 +26,7 @@ int cmd_finetune(int argc, char **argv)
         FINETUNE_OPTS(fc),
         TRAINOPTS_DATA(to),
         TRAINOPTS_TRAIN(to),
+        TRAINOPTS_PARALLEL(to),
         {"out", OPT_STRING, &out, "PATH", "model file to write (default finetuned.graft)", 0, 0},
         COMMON_OPTS(co),
     };
@@ -44,6 +45,7 @@ int cmd_finetune(int argc, char **argv)
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
+    if ((rc = trainopts_parallel(cmd, &to, &co))) return rc;
     graft_finetune_params fp;
     transfer_open t;
     if (outlock_take(cmd, out)) return 1;

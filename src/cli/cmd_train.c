@@ -50,6 +50,7 @@ int cmd_train(int argc, char **argv)
         {"dropout", OPT_FLOAT, &dropout, "P", "dropout before the classifier (default 0; 0.2 for mobilenetv2)", 0, 0.95},
         {"out", OPT_STRING, &out, "PATH", "model file to write (default model.graft)", 0, 0},
         {"resume", OPT_STRING, &resume, "CKPT", "continue a run from its checkpoint", 0, 0},
+        TRAINOPTS_PARALLEL(to),
         COMMON_OPTS(co),
     };
     cmd_spec spec = {"graft train [OPTIONS]",
@@ -60,6 +61,7 @@ int cmd_train(int argc, char **argv)
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
+    if ((rc = trainopts_parallel(CMD, &to, &co))) return rc;
     if (strcasecmp(arch, "refnet") && strcasecmp(arch, "resnet18") && strcasecmp(arch, "mobilenetv2")) {
         fprintf(stderr, CMD ": --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
         return EXIT_USAGE;

@@ -50,6 +50,14 @@ static int parse_augment(const char *s, graft_augment *a, int *on)
     return 0;
 }
 
+int trainopts_parallel(const char *cmd, train_opts *t, common_opts *co)
+{
+    if (!t->devices) return 0;
+    if (device_list_parse(cmd, t->devices, &t->dl)) return EXIT_USAGE;
+    co->device = t->dl.dev[0];
+    return 0;
+}
+
 int trainopts_check(const char *cmd, const train_opts *t)
 {
     graft_schedule_kind k;
@@ -209,6 +217,9 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
     cfg->ckpt_every = t->ckpt_every;
     cfg->stop_after = t->stop_after;
     cfg->stop = t->stop;
+    cfg->devices = t->dl.n > 1 ? t->dl.dev : NULL;
+    cfg->ndevices = t->dl.n > 1 ? t->dl.n : 0;
+    cfg->comm = t->comm;
     cfg->on_nan = strcasecmp(t->nan, "skip") ? GRAFT_NAN_STOP : GRAFT_NAN_SKIP;
     const char *aug = t->augment;
     int c, h;

@@ -4,6 +4,7 @@
 #define GRAFT_TRAINOPTS_H
 #include "args.h"
 #include "common.h"
+#include "device_list.h"
 #include "graft_train.h"
 
 typedef struct train_opts {
@@ -19,6 +20,11 @@ typedef struct train_opts {
     /* Set by SIGINT/SIGTERM (interrupt.h) to stop after the current step;
      * NULL: the run cannot be interrupted that way. */
     volatile sig_atomic_t *stop;
+    /* Data parallel (train, finetune): --devices as given, then parsed by
+     * trainopts_parallel; comm is set when running under MPI (mpi_comm.h). */
+    const char *devices;
+    device_list dl;
+    const graft_collective *comm;
 } train_opts;
 
 void trainopts_defaults(train_opts *t);
@@ -66,6 +72,13 @@ void trainopts_defaults(train_opts *t);
     {"stop-after", OPT_INT, &(t).stop_after, "N", "stop after N epochs as if interrupted (the "  \
      "schedule still spans --epochs; continue with --resume)", 1, 100000}
 
+#define TRAINOPTS_PARALLEL(t)                                                                  \
+    {"devices", OPT_STRING, &(t).devices, "LIST", "data parallel: one replica and a slice of "  \
+     "every batch per device, gradients summed before each step, e.g. 0,1 or all (default: "   \
+     "--device alone)", 0, 0}
+/* Parses --devices (when given) into t->dl; the first device becomes
+ * co->device (the model's own). 0, or the exit status after printing. */
+int trainopts_parallel(const char *cmd, train_opts *t, common_opts *co);
 /* Checks values that the table cannot; prints and returns non-zero on error. */
 int trainopts_check(const char *cmd, const train_opts *t);
 /* Loads training and evaluation data at c x h x w (h = 0: as stored).

@@ -9,6 +9,7 @@
 
 #include "clock.h"
 #include "ctx.h"
+#include "data_parallel.h"
 #include "divergence.h"
 #include "epoch_log.h"
 #include "memory_check.h"
@@ -227,11 +228,29 @@ __attribute__((format(printf, 2, 3))) static void note(const graft_callbacks *cb
     va_end(ap);
 }
 
+/* One step's loss and gradients: on m alone, or over the replicas and
+ * ranks of dp. Failures leave their message in err. *stop: see
+ * data_parallel_backward. */
+static graft_status step_gradients(graft_model *m, data_parallel *dp, const float *x, const int *y,
+                                   int n, float smoothing, float *loss, int *correct, int *stop,
+                                   char *err, size_t errlen)
+{
+    if (dp) return data_parallel_backward(dp, x, y, n, smoothing, loss, correct, stop, err, errlen);
+    graft_status s = graft_model_forward(m, x, n, 1, NULL);
+    if (s == GRAFT_OK) s = graft_model_backward(m, y, smoothing, loss, correct);
+    if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
+    return s;
+}
+
 graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *train,
-                         const dataset *eval, const train_config *cfg, train_result *res,
+                         const dataset *eval, const train_config *ucfg, train_result *res,
                          char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
+    /* Under a collective only rank 0 writes files. */
+    train_config fcfg = *ucfg;
+    if (!data_parallel_writes_files(ucfg)) fcfg.log_path = fcfg.ckpt_path = fcfg.best_path = NULL;
+    const train_config *cfg = &fcfg;
     TRY(check_shape(m, train, err, errlen));
     if (eval) TRY(check_shape(m, eval, err, errlen));
     TRY(graft_dataset_check_classes(train, "the training data", err, errlen));
@@ -252,10 +271,19 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     lo.aug = cfg->aug;
     loader *ld;
     TRY(loader_create(train, &lo, &ld, err, errlen));
+    data_parallel *dp = NULL;
+    if (data_parallel_wanted(cfg)) {
+        graft_status ds = data_parallel_create(m, cfg, &dp, err, errlen);
+        if (ds != GRAFT_OK) {
+            loader_free(ld);
+            return ds;
+        }
+    }
 
     epoch_log *logf = NULL;
     graft_status ls = epoch_log_open(cfg->log_path, ename, cfg->start_epoch, &logf, err, errlen);
     if (ls != GRAFT_OK) {
+        data_parallel_free(dp);
         loader_free(ld);
         return ls;
     }
@@ -294,6 +322,8 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         char label[32];
         snprintf(label, sizeof label, "epoch %d/%d", e + 1, cfg->epochs);
         int stopping = 0;
+        /* The epoch callback (gradual unfreezing) may have changed m. */
+        if (dp && (s = data_parallel_sync(dp, err, errlen)) != GRAFT_OK) break;
         while (!stopping && loader_next(ld, &x, &y, &n)) {
             if (skip > 0) {
                 skip--;
@@ -302,9 +332,11 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             }
             float loss;
             int correct;
-            s = graft_model_forward(m, x, n, 1, NULL);
-            if (s == GRAFT_OK) s = graft_model_backward(m, y, cfg->label_smoothing, &loss, &correct);
-            if (s == GRAFT_OK && !isfinite(loss)) {
+            stopping = cfg->stop && *cfg->stop;
+            s = step_gradients(m, dp, x, y, n, cfg->label_smoothing, &loss, &correct, &stopping,
+                               err, errlen);
+            if (s != GRAFT_OK) break;
+            if (!isfinite(loss)) {
                 if (cfg->on_nan == GRAFT_NAN_SKIP) {
                     /* No update: weights and optimizer state stay those
                      * before this step. */
@@ -314,8 +346,9 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                         error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                         break;
                     }
+                    if (dp) data_parallel_stepped(dp);
                     b++;
-                    stopping = cfg->stop && *cfg->stop;
+                    if (!dp) stopping = cfg->stop && *cfg->stop;
                     continue;
                 }
                 char where[192];
@@ -327,11 +360,12 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                               (double)loss, where, (double)graft_optimizer_current_lr(o));
                 break;
             }
-            if (s == GRAFT_OK) s = graft_optimizer_step(o);
+            s = graft_optimizer_step(o);
             if (s != GRAFT_OK) {
                 error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
                 break;
             }
+            if (dp) data_parallel_stepped(dp);
             b++;
             seen += n;
             hits += correct;
@@ -342,7 +376,9 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                                     (double)hits / seen, seen / (el > 0 ? el : 1e-9), el};
                 progress(progress_user, &p);
             }
-            stopping = cfg->stop && *cfg->stop;
+            /* Under a collective every rank stops after the step in which
+             * any asked (data_parallel_backward agreed on it). */
+            if (!dp) stopping = cfg->stop && *cfg->stop;
         }
         if (s == GRAFT_OK && stopping && b < nb) {
             /* Stopped inside the epoch: a checkpoint of the epochs
@@ -449,6 +485,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         free(best);
     }
     epoch_log_free(logf);
+    data_parallel_free(dp);
     loader_free(ld);
     return s;
 }

@@ -1,0 +1,404 @@
+/* Data parallel training step: replicas on other devices (one context and
+ * one thread each) and other processes (graft_collective). See
+ * data_parallel.h for the contract and docs/parallel.md for the design. */
+#define _POSIX_C_SOURCE 200809L
+#include "data_parallel.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "error.h"
+#include "model.h"
+#include "model_io.h"
+#include "modelfile.h"
+
+/* Floats per collective call: big enough that the per-call latency does
+ * not matter, small enough that the host buffers stay cache-friendly. */
+#define BUCKET_FLOATS ((size_t)1 << 20)
+#define DP_MAX_REPLICAS 64
+
+typedef struct replica {
+    graft_ctx *ctx;     /* owned; NULL for the primary (replica 0) */
+    graft_model *m;     /* owned; the primary's model for replica 0 */
+    float *grad;        /* host copy of this replica's weighted gradients (flat) */
+    const float *x;     /* this step's slice */
+    const int *y;
+    int n;
+    float loss;         /* mean over the slice */
+    int correct;
+    int pull_weights;   /* take the primary's weights (host wbuf) before forward */
+    graft_status s;
+    char err[GRAFT_ERRLEN];
+} replica;
+
+struct data_parallel {
+    graft_model *m;
+    const graft_collective *comm;
+    float label_smoothing;
+    int nrep;
+    replica *rep;
+    int *grad_params;   /* indices of trainable parameters, flat order */
+    int ngrad;
+    size_t grad_floats; /* sum of their sizes */
+    int *step_params;   /* what an optimizer step can change: trainable + running stats */
+    int nstep;
+    size_t step_floats;
+    float *wbuf;        /* host copy of step_params after the last step */
+    float *tail;        /* loss sum, hits, stop requests, one failure flag per rank */
+    size_t ntail;
+    int dirty;          /* the primary stepped since the replicas last pulled */
+};
+
+int data_parallel_wanted(const graft_train_config *cfg)
+{
+    return cfg->ndevices > 1 || (cfg->comm && cfg->comm->size > 1);
+}
+
+int data_parallel_writes_files(const graft_train_config *cfg)
+{
+    return !cfg->comm || cfg->comm->rank == 0;
+}
+
+/* Context settings of the replicas: those m's context was made with, on
+ * another device. */
+static graft_ctx_params params_like(const graft_ctx *c, const char *device)
+{
+    graft_ctx_params p = graft_ctx_default_params();
+    p.device = device;
+    p.gemm = c->gemm;
+    p.cache_dir = c->cache_dir;
+    p.kernel_style = c->cpu_kernels ? GRAFT_KERNELS_CPU : GRAFT_KERNELS_GPU;
+    p.fuse = c->fuse;
+    p.conv_path = c->conv_path;
+    p.conv_chunk_bytes = c->conv_chunk_bytes;
+    p.gemm_tuning = c->tune;
+    return p;
+}
+
+/* A copy of m on ctx: same graph and parameters (through the model file's
+ * in-memory form), then the training flags the file does not carry. */
+static graft_status clone_model(graft_model *m, graft_ctx *ctx, graft_model **out, char *err,
+                                size_t errlen)
+{
+    mf_model f;
+    memset(&f, 0, sizeof f);
+    graft_status s = model_to_mf(m, NULL, &f);
+    if (s == GRAFT_OK) s = model_from_mf(ctx, &f, "replica", out);
+    mf_model_free(&f);
+    if (s != GRAFT_OK)
+        return error_set(err, errlen, s, "copying the model to device %s: %s", ctx->info.name,
+                         graft_last_error(s == GRAFT_OK ? m->ctx : ctx));
+    graft_model_set_seed(*out, m->seed);
+    return GRAFT_OK;
+}
+
+/* Writes the flat host vector buf (the parameters idx[0..n)) into m. */
+static graft_status put_params(graft_model *m, const int *idx, int n, const float *buf, int grads)
+{
+    size_t off = 0;
+    for (int k = 0; k < n; k++) {
+        param *p = model_param(m, idx[k]);
+        graft_status s = ctx_write(m->ctx, grads ? p->grad : p->data, 0, buf + off, p->numel);
+        if (s != GRAFT_OK) return s;
+        off += p->numel;
+    }
+    return GRAFT_OK;
+}
+
+static graft_status get_params(graft_model *m, const int *idx, int n, float *buf, int grads)
+{
+    size_t off = 0;
+    for (int k = 0; k < n; k++) {
+        param *p = model_param(m, idx[k]);
+        graft_status s = ctx_read(m->ctx, grads ? p->grad : p->data, 0, buf + off, p->numel);
+        if (s != GRAFT_OK) return s;
+        off += p->numel;
+    }
+    return GRAFT_OK;
+}
+
+static void copy_flags(graft_model *dst, const graft_model *src)
+{
+    for (int i = 1; i < src->nnodes; i++) {
+        dst->nodes[i].trainable = src->nodes[i].trainable;
+        dst->nodes[i].lr_mult = src->nodes[i].lr_mult;
+        dst->nodes[i].l->bn_frozen = src->nodes[i].l->bn_frozen;
+    }
+}
+
+/* Parameter index lists: trainable ones (gradients) and those a step or a
+ * training forward changes (weights and running statistics). */
+static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
+{
+    graft_model *m = dp->m;
+    free(dp->grad_params);
+    free(dp->step_params);
+    dp->grad_params = malloc(sizeof(int) * (size_t)(m->nparams + 1));
+    dp->step_params = malloc(sizeof(int) * (size_t)(m->nparams + 1));
+    if (!dp->grad_params || !dp->step_params)
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    dp->ngrad = dp->nstep = 0;
+    dp->grad_floats = dp->step_floats = 0;
+    for (int i = 0; i < m->nparams; i++) {
+        param *p = model_param(m, i);
+        if (graft_model_param_is_trainable(m, i)) {
+            dp->grad_params[dp->ngrad++] = i;
+            dp->grad_floats += p->numel;
+        }
+        if (graft_model_param_is_trainable(m, i) || !p->learnable) {
+            dp->step_params[dp->nstep++] = i;
+            dp->step_floats += p->numel;
+        }
+    }
+    for (int r = 0; r < dp->nrep; r++) {
+        free(dp->rep[r].grad);
+        dp->rep[r].grad = malloc(sizeof(float) * (dp->grad_floats + 1));
+        if (!dp->rep[r].grad) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    }
+    free(dp->wbuf);
+    dp->wbuf = malloc(sizeof(float) * (dp->step_floats + 1));
+    if (!dp->wbuf) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    return GRAFT_OK;
+}
+
+graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
+                                  data_parallel **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    data_parallel *dp = calloc(1, sizeof *dp);
+    int nrep = cfg->ndevices > 1 ? cfg->ndevices : 1;
+    if (nrep > DP_MAX_REPLICAS)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "%d devices: at most %d in one process",
+                         nrep, DP_MAX_REPLICAS);
+    if (nrep > 1 && !cfg->devices)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "ndevices is %d but devices is NULL", nrep);
+    if (dp) dp->rep = calloc((size_t)nrep, sizeof *dp->rep);
+    if (!dp || !dp->rep) {
+        free(dp);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    }
+    dp->m = m;
+    dp->comm = cfg->comm && cfg->comm->size > 1 ? cfg->comm : NULL;
+    dp->nrep = nrep;
+    dp->rep[0].m = m;
+    dp->ntail = 3 + (size_t)(dp->comm ? dp->comm->size : 1);
+    dp->tail = calloc(dp->ntail, sizeof *dp->tail);
+    graft_status s = dp->tail ? GRAFT_OK
+                              : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    for (int r = 1; s == GRAFT_OK && r < nrep; r++) {
+        graft_ctx_params p = params_like(m->ctx, cfg->devices[r]);
+        char cerr[GRAFT_ERRLEN];
+        s = graft_ctx_create(&p, &dp->rep[r].ctx, cerr, sizeof cerr);
+        if (s != GRAFT_OK) {
+            error_set(err, errlen, s, "device %d ('%s') of the data parallel run: %s", r,
+                      cfg->devices[r], cerr);
+            break;
+        }
+        s = clone_model(m, dp->rep[r].ctx, &dp->rep[r].m, err, errlen);
+    }
+    if (s == GRAFT_OK) s = data_parallel_sync(dp, err, errlen);
+    if (s != GRAFT_OK) {
+        data_parallel_free(dp);
+        return s;
+    }
+    *out = dp;
+    return GRAFT_OK;
+}
+
+void data_parallel_free(data_parallel *dp)
+{
+    if (!dp) return;
+    for (int r = 0; r < dp->nrep; r++) {
+        if (r > 0) {
+            graft_model_free(dp->rep[r].m);
+            graft_ctx_destroy(dp->rep[r].ctx);
+        }
+        free(dp->rep[r].grad);
+    }
+    free(dp->rep);
+    free(dp->grad_params);
+    free(dp->step_params);
+    free(dp->wbuf);
+    free(dp->tail);
+    free(dp);
+}
+
+graft_status data_parallel_sync(data_parallel *dp, char *err, size_t errlen)
+{
+    TRY(index_params(dp, err, errlen));
+    graft_model *m = dp->m;
+    if (dp->nrep == 1) return GRAFT_OK;
+    /* Every parameter, frozen ones included (a callback may have reset
+     * any), through one host buffer of the largest. */
+    size_t big = 1;
+    for (int i = 0; i < m->nparams; i++)
+        if (model_param(m, i)->numel > big) big = model_param(m, i)->numel;
+    float *buf = malloc(sizeof(float) * big);
+    if (!buf) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    graft_status s = GRAFT_OK;
+    for (int i = 0; s == GRAFT_OK && i < m->nparams; i++) {
+        param *p = model_param(m, i);
+        s = ctx_read(m->ctx, p->data, 0, buf, p->numel);
+        if (s != GRAFT_OK) error_set(err, errlen, s, "%s", graft_last_error(m->ctx));
+        for (int r = 1; s == GRAFT_OK && r < dp->nrep; r++) {
+            graft_model *rm = dp->rep[r].m;
+            s = ctx_write(rm->ctx, model_param(rm, i)->data, 0, buf, p->numel);
+            if (s != GRAFT_OK) error_set(err, errlen, s, "%s", graft_last_error(rm->ctx));
+        }
+    }
+    free(buf);
+    for (int r = 1; r < dp->nrep; r++) copy_flags(dp->rep[r].m, m);
+    dp->dirty = 0;
+    return s;
+}
+
+/* One replica's share of a step: pull the new weights, forward, backward,
+ * read the gradients scaled by the slice's share of the global batch. */
+static void replica_run(data_parallel *dp, replica *rp, float weight)
+{
+    graft_model *m = rp->m;
+    rp->s = GRAFT_OK;
+    rp->loss = 0;
+    rp->correct = 0;
+    if (rp->pull_weights) rp->s = put_params(m, dp->step_params, dp->nstep, dp->wbuf, 0);
+    if (rp->n == 0) {
+        memset(rp->grad, 0, sizeof(float) * dp->grad_floats);
+        return;
+    }
+    if (rp->s == GRAFT_OK) rp->s = graft_model_forward(m, rp->x, rp->n, 1, NULL);
+    if (rp->s == GRAFT_OK)
+        rp->s = graft_model_backward(m, rp->y, dp->label_smoothing, &rp->loss, &rp->correct);
+    if (rp->s == GRAFT_OK) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
+    if (rp->s != GRAFT_OK) {
+        snprintf(rp->err, sizeof rp->err, "device %s: %s", m->ctx->info.name, graft_last_error(m->ctx));
+        return;
+    }
+    for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
+}
+
+typedef struct replica_arg {
+    data_parallel *dp;
+    replica *rp;
+    float weight;
+} replica_arg;
+
+static void *replica_thread(void *arg)
+{
+    replica_arg *a = arg;
+    replica_run(a->dp, a->rp, a->weight);
+    return NULL;
+}
+
+/* Sums buf over the ranks, one bucket per call. */
+static graft_status allreduce(const graft_collective *c, float *buf, size_t n, char *err,
+                              size_t errlen)
+{
+    for (size_t off = 0; off < n; off += BUCKET_FLOATS) {
+        size_t len = n - off < BUCKET_FLOATS ? n - off : BUCKET_FLOATS;
+        char msg[512] = "";
+        graft_status s = c->allreduce_sum(c->user, buf + off, len, msg, sizeof msg);
+        if (s != GRAFT_OK)
+            return error_set(err, errlen, s, "rank %d: summing gradients over %d ranks: %s", c->rank,
+                             c->size, msg[0] ? msg : graft_status_name(s));
+    }
+    return GRAFT_OK;
+}
+
+graft_status data_parallel_backward(data_parallel *dp, const float *x, const int *y, int n,
+                                    float label_smoothing, float *loss, int *correct, int *stop,
+                                    char *err, size_t errlen)
+{
+    graft_model *m = dp->m;
+    size_t sample = 1;
+    {
+        int c, h, w;
+        graft_model_node_shape(m, 0, &c, &h, &w);
+        sample = (size_t)c * h * w;
+    }
+    dp->label_smoothing = label_smoothing;
+    /* This rank's slice of the global batch, then one slice per replica;
+     * the weights n_r / n turn slice means into the global mean. */
+    int ranks = dp->comm ? dp->comm->size : 1, rank = dp->comm ? dp->comm->rank : 0;
+    int lo = (int)((long)n * rank / ranks), hi = (int)((long)n * (rank + 1) / ranks);
+    if (dp->dirty && dp->nrep > 1) {
+        graft_status s = get_params(m, dp->step_params, dp->nstep, dp->wbuf, 0);
+        if (s != GRAFT_OK) return error_set(err, errlen, s, "%s", graft_last_error(m->ctx));
+    }
+    pthread_t th[DP_MAX_REPLICAS];
+    int running[DP_MAX_REPLICAS] = {0};
+    replica_arg args[DP_MAX_REPLICAS];
+    int nrep = dp->nrep;
+    for (int r = 0; r < nrep; r++) {
+        replica *rp = &dp->rep[r];
+        int a = lo + (int)((long)(hi - lo) * r / nrep), b = lo + (int)((long)(hi - lo) * (r + 1) / nrep);
+        rp->x = x + (size_t)a * sample;
+        rp->y = y + a;
+        rp->n = b - a;
+        rp->pull_weights = r > 0 && dp->dirty;
+        rp->err[0] = '\0';
+        args[r] = (replica_arg){dp, rp, (float)rp->n / (float)n};
+    }
+    for (int r = 1; r < nrep; r++) {
+        running[r] = !pthread_create(&th[r], NULL, replica_thread, &args[r]);
+        /* No thread: run it here (slower, same result). */
+        if (!running[r]) replica_run(dp, args[r].rp, args[r].weight);
+    }
+    replica_run(dp, &dp->rep[0], args[0].weight);
+    for (int r = 1; r < nrep; r++)
+        if (running[r]) pthread_join(th[r], NULL);
+    dp->dirty = 0;
+    /* Sum into replica 0's vector; the first failure wins. */
+    graft_status s = GRAFT_OK;
+    double lsum = 0;
+    long hits = 0;
+    for (int r = 0; r < nrep; r++) {
+        replica *rp = &dp->rep[r];
+        if (rp->s != GRAFT_OK && s == GRAFT_OK) {
+            s = error_set(err, errlen, rp->s, "%s", rp->err);
+        }
+        lsum += (double)rp->loss * rp->n;
+        hits += rp->correct;
+        if (r > 0)
+            for (size_t k = 0; k < dp->grad_floats; k++) dp->rep[0].grad[k] += rp->grad[k];
+    }
+    float *g = dp->rep[0].grad;
+    if (dp->comm) {
+        /* Everybody takes part in the sums even after a local failure, so
+         * that no rank waits for ever; the flags say who failed. */
+        memset(dp->tail, 0, sizeof(float) * dp->ntail);
+        dp->tail[0] = (float)lsum;
+        dp->tail[1] = (float)hits;
+        dp->tail[2] = *stop ? 1.0f : 0.0f;
+        if (s != GRAFT_OK) {
+            dp->tail[3 + rank] = 1;
+            memset(g, 0, sizeof(float) * dp->grad_floats);
+        }
+        char cerr[GRAFT_ERRLEN] = "";
+        graft_status cs = allreduce(dp->comm, g, dp->grad_floats, cerr, sizeof cerr);
+        if (cs != GRAFT_OK) dp->tail[3 + rank] = 1;
+        char terr[GRAFT_ERRLEN] = "";
+        graft_status ts = allreduce(dp->comm, dp->tail, dp->ntail, terr, sizeof terr);
+        if (s != GRAFT_OK) return s;
+        if (cs != GRAFT_OK) return error_set(err, errlen, cs, "%s", cerr);
+        if (ts != GRAFT_OK) return error_set(err, errlen, ts, "%s", terr);
+        for (int q = 0; q < ranks; q++)
+            if (dp->tail[3 + q] != 0)
+                return error_set(err, errlen, GRAFT_ERR_INTERNAL,
+                                 "rank %d of %d failed in this step (its own message says why); "
+                                 "every rank stops", q, ranks);
+        lsum = dp->tail[0];
+        hits = (long)dp->tail[1];
+        *stop = dp->tail[2] != 0;
+    }
+    if (s != GRAFT_OK) return s;
+    s = put_params(m, dp->grad_params, dp->ngrad, g, 1);
+    if (s != GRAFT_OK) return error_set(err, errlen, s, "%s", graft_last_error(m->ctx));
+    *loss = (float)(lsum / n);
+    *correct = (int)hits;
+    return GRAFT_OK;
+}
+
+void data_parallel_stepped(data_parallel *dp) { dp->dirty = 1; }
