@@ -562,6 +562,106 @@ graft_status graft_compare_write_report(const graft_compare_result *r, const cha
 graft_status graft_compare_summary_text(const graft_compare_result *r, char **text, char *err,
                                         size_t errlen);
 
+/* ------------------------------------------------------------------ plans */
+
+/* A plan (docs/parallel.md "Plan files"): one source model, strategies
+ * (compare's arms), seeds and training settings, and targets; every
+ * target x strategy x seed is one job, a graft_compare run of one arm and
+ * one seed evaluated after every epoch. */
+typedef struct graft_plan_target {
+    char *name;     /* unique; letters, digits, '-', '_', '.' (names the job files) */
+    char *data;     /* data source (graft_data_spec.source), resolved against the plan's folder */
+    char *classes;  /* NULL = all */
+    int per_class;  /* 0 = all */
+    double split;   /* stratified validation fraction the job evaluates on */
+} graft_plan_target;
+
+typedef struct graft_plan {
+    char *source;                  /* .graft model, resolved against the plan's folder */
+    graft_arm arms[GRAFT_ARM_COUNT];
+    int narms;
+    int nseeds;                    /* seeds seed .. seed + nseeds - 1 */
+    uint64_t seed;
+    int epochs, batch;
+    float lr_scratch, lr_transfer, lr_probe;
+    graft_plan_target *targets;
+    int ntargets;
+} graft_plan;
+
+/* Reads a plan file. Lines "key value" ('#' starts a comment): source PATH,
+ * strategies LIST (default scratch,linear-probe,finetune), seeds N (1),
+ * seed N (1), epochs N (5), batch N (32), lr F (0.05, scratch), lr-transfer
+ * F (0.01), lr-probe F (0.1), and one line per target: "target NAME
+ * data=SPEC [classes=LIST] [per-class=N] [split=F]" (split default 0.25).
+ * Errors name the file and line (GRAFT_ERR_FORMAT; GRAFT_ERR_IO when
+ * unreadable). Caller owns *out (graft_plan_free). */
+graft_status graft_plan_load(const char *path, graft_plan **out, char *err, size_t errlen);
+void graft_plan_free(graft_plan *p);
+/* ntargets * narms * nseeds; job j is target j / (narms * nseeds), arm
+ * (j / nseeds) % narms, seed seed + j % nseeds. */
+int graft_plan_num_jobs(const graft_plan *p);
+
+/* A job as the callbacks see it (strings borrowed for the call). */
+typedef struct graft_plan_job {
+    int index, njobs;
+    const char *target;
+    graft_arm arm;
+    uint64_t seed;
+    int skipped;              /* finished by an earlier run (resume) */
+    graft_status status;      /* GRAFT_OK, or why it failed */
+    const char *error;        /* "" when it did not fail */
+    double final_accuracy;
+    double seconds;           /* training seconds (evaluation not counted) */
+    const char *device;       /* the device it ran on; NULL when skipped */
+} graft_plan_job;
+
+/* Called after each job (and at once for each skipped one) under a lock:
+ * from the slot threads, never two at once. */
+typedef void (*graft_plan_job_fn)(void *user, const graft_plan_job *j);
+
+typedef struct graft_plan_run_config {
+    /* Folder of the job files (created when missing): one file per
+     * finished job, written atomically, so that a rerun skips it. */
+    const char *state_dir;
+    /* One slot (thread, context, copy of the source) per listed device,
+     * one job per slot at a time; NULL/0 = ctx_params' device alone. */
+    const char *const *devices;
+    int ndevices;
+    const graft_ctx_params *ctx_params; /* NULL = defaults */
+    /* Several processes sharing state_dir: this one runs the jobs with
+     * index % nranks == rank (0 and 1 = all). */
+    int rank, nranks;
+    graft_plan_job_fn on_job;           /* may be NULL */
+    void *user;
+} graft_plan_run_config;
+
+typedef struct graft_plan_run_result {
+    int njobs;     /* this process's */
+    int skipped;   /* finished before (job file present) */
+    int ran, failed;
+} graft_plan_run_result;
+
+/* Runs every unfinished job of p (of this rank). A job that fails (a
+ * broken dataset, a diverging run) is reported through on_job and written
+ * as failed; the others go on. Returns GRAFT_OK when the jobs could be
+ * scheduled (res->failed counts the failures), else the failure to start
+ * (no device opened, the source unreadable, state_dir not writable) with
+ * its message in err. */
+graft_status graft_plan_run(const graft_plan *p, const graft_plan_run_config *cfg,
+                            graft_plan_run_result *res, char *err, size_t errlen);
+
+/* Reads the job files in state_dir and writes STATE_DIR/summary.csv (one
+ * row per target x strategy: jobs done and failed, mean and std of the
+ * final accuracy, seconds to the target, time saved against scratch),
+ * STATE_DIR/jobs.csv (one row per job, failures with their message),
+ * STATE_DIR/summary.html (both tables) and, per target whose jobs all
+ * finished, STATE_DIR/TARGET.html/.csv/-summary.csv (graft_compare's
+ * report). The target accuracy is compare's: scratch's lowest best, else
+ * the best run. *text (may be NULL; caller-owned, graft_free) gets the
+ * summary table as text. */
+graft_status graft_plan_write_summary(const graft_plan *p, const char *state_dir, char **text,
+                                      char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

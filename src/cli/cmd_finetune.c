@@ -7,6 +7,7 @@
 #include "common.h"
 #include "finetune_run.h"
 #include "interrupt.h"
+#include "mpi_comm.h"
 
 int cmd_finetune(int argc, char **argv)
 {
@@ -46,9 +47,17 @@ int cmd_finetune(int argc, char **argv)
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     if ((rc = trainopts_parallel(cmd, &to, &co))) return rc;
+    /* Under mpirun: data parallel across the ranks; rank 0 alone prints
+     * and writes files. */
+    mpi_comm *mc = mpi_comm_world();
+    int rank = mc ? mpi_comm_rank(mc) : 0;
+    if (mc) {
+        to.comm = mpi_comm_collective(mc);
+        if (rank > 0) co.quiet = 1;
+    }
     graft_finetune_params fp;
     transfer_open t;
-    if (outlock_take(cmd, out)) return 1;
+    if (rank == 0 && outlock_take(cmd, out)) return 1;
     if ((rc = transfer_open_all(cmd, from, &to, &co, &fc, &fp, 1, &t))) return rc;
     graft_model *m = NULL;
     graft_train_result res = {0};
@@ -64,13 +73,20 @@ int cmd_finetune(int argc, char **argv)
                graft_dataset_num_classes(t.train), to.epochs);
     to.stop = interrupt_install();
     if (finetune_run(cmd, t.src, t.train, t.eval, t.eval_name, &t.meta, &fp, &to, &co,
-                     (uint64_t)co.seed, out, &m, &res))
+                     (uint64_t)co.seed, out, &m, &res)) {
+        /* The other ranks may wait in a collective this rank will not join. */
+        if (mc) mpi_comm_abort(mc, 1);
         goto done;
+    }
     if (res.interrupted) { /* finetune has no --resume: nothing half-trained is written */
         fprintf(stderr, "%s: interrupted in epoch %d after batch %ld; %s not written (rerun the "
                 "command to fine-tune again)\n", cmd, res.interrupted_epoch,
                 res.interrupted_batch, out);
         status = interrupt_exit_status((int)*to.stop);
+        goto done;
+    }
+    if (rank > 0) { /* rank 0 writes the model and says so */
+        status = 0;
         goto done;
     }
     if (graft_model_save(m, &t.meta, out) != GRAFT_OK) {

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "common.h"
 #include "interrupt.h"
+#include "mpi_comm.h"
 #include "outlock.h"
 #include "graft_train.h"
 #include "trainopts.h"
@@ -62,13 +63,21 @@ int cmd_train(int argc, char **argv)
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     if ((rc = trainopts_parallel(CMD, &to, &co))) return rc;
+    /* Under mpirun: data parallel across the ranks; rank 0 alone prints
+     * and writes files. */
+    mpi_comm *mc = mpi_comm_world();
+    int rank = mc ? mpi_comm_rank(mc) : 0;
+    if (mc) {
+        to.comm = mpi_comm_collective(mc);
+        if (rank > 0) co.quiet = 1;
+    }
     if (strcasecmp(arch, "refnet") && strcasecmp(arch, "resnet18") && strcasecmp(arch, "mobilenetv2")) {
         fprintf(stderr, CMD ": --arch '%s': expected refnet, resnet18 or mobilenetv2\n", arch);
         return EXIT_USAGE;
     }
     to.auto_batch_ok = 1;
     if (trainopts_check(CMD, &to)) return EXIT_USAGE;
-    if (outlock_take(CMD, out)) return 1;
+    if (rank == 0 && outlock_take(CMD, out)) return 1;
 
     graft_arch_params ap = graft_arch_default_params(arch);
     if (size) ap.height = ap.width = size;
@@ -120,6 +129,10 @@ int cmd_train(int argc, char **argv)
         status = interrupt_report(CMD, argc, argv, &res, cfg.ckpt_path, (int)*cfg.stop);
         goto done;
     }
+    if (rank > 0) { /* rank 0 writes the model and says so */
+        status = 0;
+        goto done;
+    }
     if (graft_model_save(m, &meta, out) != GRAFT_OK) goto fail;
     if (res.nepochs > 0 && res.hist[res.nepochs - 1].eval_acc >= 0)
         printf("final %s accuracy %.2f%% (best %.2f%% at epoch %d); wrote %s\n", eval_name,
@@ -129,7 +142,9 @@ int cmd_train(int argc, char **argv)
     status = 0;
     goto done;
 fail:
-    fprintf(stderr, CMD ": %s\n", graft_last_error(ctx));
+    fprintf(stderr, CMD ": %s%s\n", mc ? "rank failed: " : "", graft_last_error(ctx));
+    /* The other ranks may wait in a collective this rank will not join. */
+    if (mc) mpi_comm_abort(mc, 1);
 done:
     graft_train_result_free(&res);
     trainopts_config_free(&cfg);

@@ -11,18 +11,26 @@
 #include <sys/stat.h>
 #include <time.h>
 
+int cli_ctx_params(const char *cmd, const char *device, graft_ctx_params *p)
+{
+    char err[1024];
+    *p = graft_ctx_default_params();
+    if (graft_cache_env_check(err, sizeof err)) fprintf(stderr, "%s: %s\n", cmd, err);
+    if (graft_params_from_env(p, err, sizeof err) != GRAFT_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err);
+        return 1;
+    }
+    if (device && *device) p->device = device; /* --device beats $GRAFT_DEVICE */
+    p->log = graft_log_stderr; /* the kernel profile table, with GRAFT_PROFILE_KERNELS=1 */
+    return 0;
+}
+
 graft_ctx *cli_open_device(const char *cmd, const common_opts *co)
 {
-    graft_ctx_params p = graft_ctx_default_params();
+    graft_ctx_params p;
     graft_ctx *ctx = NULL;
     char err[1024];
-    if (graft_cache_env_check(err, sizeof err)) fprintf(stderr, "%s: %s\n", cmd, err);
-    if (graft_params_from_env(&p, err, sizeof err) != GRAFT_OK) {
-        fprintf(stderr, "%s: %s\n", cmd, err);
-        return NULL;
-    }
-    if (co->device && *co->device) p.device = co->device; /* --device beats $GRAFT_DEVICE */
-    p.log = graft_log_stderr; /* the kernel profile table, with GRAFT_PROFILE_KERNELS=1 */
+    if (cli_ctx_params(cmd, co->device, &p)) return NULL;
     if (graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err);
         return NULL;

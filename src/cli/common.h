@@ -19,6 +19,9 @@ typedef struct common_opts {
     {"seed", OPT_INT, &(co).seed, "N", "seed for initialisation, sampling, shuffling and "    \
      "augmentation (default 1)", 0, 2147483647}
 
+/* Context settings from the GRAFT_* environment with device (NULL = as
+ * there) as the selector: 0, or 1 after printing why. */
+int cli_ctx_params(const char *cmd, const char *device, graft_ctx_params *p);
 /* Creates a context or prints why not; NULL on failure. */
 graft_ctx *cli_open_device(const char *cmd, const common_opts *co);
 

@@ -148,3 +148,11 @@ int graft_cache_env_check(char *warn, size_t len)
              "kernel caches (programs are compiled at every start)", bad, strerror(e));
     return 1;
 }
+
+int graft_mpi_world_size_from_env(void)
+{
+    const char *v = getenv("OMPI_COMM_WORLD_SIZE");
+    if (!v || !*v) v = getenv("PMI_SIZE");
+    int n = v && *v ? atoi(v) : 1;
+    return n > 1 ? n : 1;
+}

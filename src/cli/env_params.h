@@ -35,6 +35,11 @@ double graft_progress_interval_from_env(void);
  * else 0. */
 int graft_cache_env_check(char *warn, size_t len);
 
+/* The number of ranks of the MPI job this process was started in by
+ * mpirun (OMPI_COMM_WORLD_SIZE of Open MPI, else PMI_SIZE of MPICH and
+ * Slurm), 1 when none. */
+int graft_mpi_world_size_from_env(void);
+
 /* A graft_log_fn writing messages up to GRAFT_LOG_INFO (the kernel profile
  * table) to stderr, one newline after each; user is ignored. */
 void graft_log_stderr(void *user, graft_log_level level, const char *msg);

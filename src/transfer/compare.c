@@ -11,6 +11,7 @@
 #include "ctx.h"
 #include "dataset.h"
 #include "graft_transfer.h"
+#include "job_sched.h"
 #include "model.h"
 #include "transfer.h"
 
@@ -193,8 +194,46 @@ static graft_status record_run(graft_model *m, const dataset *eval, const graft_
     return s;
 }
 
+/* What every compare run shares (job_sched's user). */
+typedef struct compare_job {
+    graft_model *src;
+    const dataset *train, *eval;
+    const graft_compare_config *cfg;
+    int cut;
+    const graft_train_config *tc;
+    graft_compare_result *res;
+    double best_final;
+} compare_job;
+
+/* Run j = arm j / nseeds, seed j % nseeds. */
+static graft_status compare_run_job(void *user, int slot, void *state, int j, char *err,
+                                    size_t errlen)
+{
+    (void)slot;
+    (void)state;
+    compare_job *cj = user;
+    const graft_compare_config *cfg = cj->cfg;
+    int a = j / cfg->nseeds, si = j % cfg->nseeds;
+    graft_compare_run *r = &cj->res->runs[j];
+    r->arm = cfg->arms[a];
+    r->arm_index = a;
+    r->seed = cfg->seed + (uint64_t)si;
+    if (cfg->on_begin) cfg->on_begin(cfg->user, r->arm, r->seed, j + 1, cfg->narms * cfg->nseeds);
+    graft_train_config tc = *cj->tc;
+    tc.seed = r->seed;
+    graft_model *m = NULL;
+    graft_train_result tr = {0};
+    graft_status s = run_arm(cj->src, cj->train, cj->eval, cfg, r->arm, cj->cut, &tc, &m, &tr);
+    if (s == GRAFT_OK) s = record_run(m, cj->eval, &tc, &tr, r, cj->res, &cj->best_final);
+    if (s != GRAFT_OK) snprintf(err, errlen, "%s", graft_last_error(cj->src->ctx));
+    graft_train_result_free(&tr);
+    graft_model_free(m);
+    if (s == GRAFT_OK && cfg->on_end) cfg->on_end(cfg->user, r);
+    return s;
+}
+
 /* The target accuracy and every run's time to reach it. */
-static void time_to_target(graft_compare_result *res, double given)
+void compare_time_to_target(graft_compare_result *res, double given)
 {
     int ns = res->nseeds, nruns = res->narms * ns;
     double target = 0;
@@ -243,38 +282,28 @@ graft_status graft_compare(graft_model *src, const graft_dataset *train,
     tc.seed = cfg->seed;
     tc.log_path = tc.ckpt_path = tc.best_path = NULL;
     if (cfg->warmup) s = warm_up(src, train, cfg, &tc);
-    double best_final = -1;
-    for (int a = 0; s == GRAFT_OK && a < cfg->narms; a++) {
-        graft_arm arm = cfg->arms[a];
-        if (arm == GRAFT_ARM_SCRATCH) res->scratch_arm = a;
-        for (int si = 0; s == GRAFT_OK && si < nseeds; si++) {
-            graft_compare_run *r = &res->runs[a * nseeds + si];
-            r->arm = arm;
-            r->arm_index = a;
-            r->seed = cfg->seed + (uint64_t)si;
-            if (cfg->on_begin) cfg->on_begin(cfg->user, arm, r->seed, a * nseeds + si + 1,
-                                             cfg->narms * nseeds);
-            tc.seed = r->seed;
-            graft_model *m = NULL;
-            graft_train_result tr = {0};
-            if ((s = run_arm(src, train, eval, cfg, arm, cut, &tc, &m, &tr)) != GRAFT_OK) {
-                char e[GRAFT_ERRLEN];
-                snprintf(e, sizeof e, "%s", graft_last_error(ctx));
-                ctx_fail(ctx, s, "arm %s seed %llu: %s", arm_names[arm],
-                         (unsigned long long)r->seed, e);
-                break;
-            }
-            s = record_run(m, eval, &tc, &tr, r, res, &best_final);
-            graft_train_result_free(&tr);
-            graft_model_free(m);
-            if (s == GRAFT_OK && cfg->on_end) cfg->on_end(cfg->user, r);
+    for (int a = 0; a < cfg->narms; a++)
+        if (cfg->arms[a] == GRAFT_ARM_SCRATCH) res->scratch_arm = a;
+    /* The runs on the scheduler, one at a time on src's device (their
+     * times are compared, so they must not share it), in arm-major order;
+     * the first failure stops the rest. */
+    compare_job job = {src, train, eval, cfg, cut, &tc, res, -1};
+    if (s == GRAFT_OK) {
+        job_sched_config sc = {cfg->narms * nseeds, 1, 0, NULL};
+        job_sched_ops ops = {NULL, NULL, compare_run_job, NULL};
+        job_sched_result jr;
+        s = job_sched_run(&sc, &ops, &job, &jr);
+        if (s == GRAFT_OK && jr.failed) {
+            const graft_compare_run *r = &res->runs[jr.first_failed];
+            s = ctx_fail(ctx, jr.first_status, "arm %s seed %llu: %s", arm_names[r->arm],
+                         (unsigned long long)r->seed, jr.first_err);
         }
     }
     if (s != GRAFT_OK) {
         graft_compare_result_free(res);
         return s;
     }
-    time_to_target(res, cfg->target);
+    compare_time_to_target(res, cfg->target);
     return GRAFT_OK;
 }
 

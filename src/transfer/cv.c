@@ -1,9 +1,9 @@
 /* k-fold cross-validation of fine-tuning (graft_cv): stratified folds, one
  * fine-tuning run per fold, optionally with folds run concurrently on
- * several devices (one thread, context and copy of the source per device). */
+ * several devices (job_sched: one thread, context and copy of the source
+ * per device). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,44 +11,32 @@
 #include "clock.h"
 #include "ctx.h"
 #include "dataset.h"
+#include "error.h"
+#include "job_sched.h"
 #include "graft_transfer.h"
 #include "model.h"
 
-/* Read-only inputs shared by every worker, plus the mutex-guarded queue. */
+/* Read-only inputs shared by the scheduler's slots, and the results. */
 typedef struct cv_job {
     const graft_cv_config *cfg;
     const dataset *data;
     const int *fold;
+    graft_model *src;      /* the caller's source (one slot) */
+    int multi;             /* several slots: each opens its own context and source */
     graft_cv_fold *res;
     int *done;             /* per fold */
-    pthread_mutex_t mu;
-    int next, next_report; /* next fold to hand out, to report */
-    int failed;
-    graft_status status;   /* of the first failure */
-    char err[GRAFT_ERRLEN];
+    int next_report;       /* next fold to report */
 } cv_job;
 
-typedef struct cv_worker {
-    cv_job *job;
-    const char *device;
-    graft_model *src;      /* NULL: the worker opens its own context and source */
-} cv_worker;
-
-/* Records the first failure (the others stop after their current fold). */
-static void job_fail(cv_job *j, graft_status s, int fold, const char *msg)
-{
-    pthread_mutex_lock(&j->mu);
-    if (!j->failed) {
-        j->failed = 1;
-        j->status = s;
-        if (fold >= 0) snprintf(j->err, sizeof j->err, "fold %d: %s", fold + 1, msg);
-        else snprintf(j->err, sizeof j->err, "%s", msg);
-    }
-    pthread_mutex_unlock(&j->mu);
-}
+/* A slot's own context and copy of the source (several devices). */
+typedef struct cv_slot {
+    graft_ctx *ctx;
+    graft_model *src;
+} cv_slot;
 
 /* Fine-tunes on every fold but f and evaluates on f. */
-static graft_status run_fold(cv_job *j, graft_model *src, int f, graft_cv_fold *r)
+static graft_status run_fold(cv_job *j, graft_model *src, int f, graft_cv_fold *r, char *ferr,
+                             size_t ferrlen)
 {
     const graft_cv_config *cfg = j->cfg;
     const dataset *d = j->data;
@@ -92,7 +80,7 @@ static graft_status run_fold(cv_job *j, graft_model *src, int f, graft_cv_fold *
     r->loss = er.loss;
     r->seconds = now_seconds() - t0;
 done:
-    if (s != GRAFT_OK) job_fail(j, s, f, err);
+    if (s != GRAFT_OK) snprintf(ferr, ferrlen, "%s", err);
     graft_eval_result_free(&er);
     graft_train_result_free(&tres);
     graft_model_free(m);
@@ -103,76 +91,63 @@ done:
     return s;
 }
 
-static void *worker_main(void *arg)
+static graft_status slot_open(void *user, int slot, void **state, char *err, size_t errlen)
 {
-    cv_worker *w = arg;
-    cv_job *j = w->job;
+    cv_job *j = user;
     const graft_cv_config *cfg = j->cfg;
-    graft_ctx *ctx = NULL;
-    graft_model *src = w->src;
-    if (!src) {
-        graft_ctx_params p = cfg->ctx_params ? *cfg->ctx_params : graft_ctx_default_params();
-        p.device = w->device;
-        char err[GRAFT_ERRLEN];
-        graft_status s = graft_ctx_create(&p, &ctx, err, sizeof err);
-        if (s != GRAFT_OK) {
-            job_fail(j, s, -1, err);
-            return NULL;
-        }
+    *state = NULL;
+    if (!j->multi) return GRAFT_OK;
+    cv_slot *cs = calloc(1, sizeof *cs);
+    if (!cs) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory");
+    graft_ctx_params p = cfg->ctx_params ? *cfg->ctx_params : graft_ctx_default_params();
+    p.device = cfg->devices[slot];
+    graft_status s = graft_ctx_create(&p, &cs->ctx, err, errlen);
+    if (s == GRAFT_OK) {
         graft_model_meta meta = {0};
-        if ((s = graft_model_load(ctx, cfg->source_path, &src, &meta)) != GRAFT_OK) {
-            job_fail(j, s, -1, graft_last_error(ctx));
-            graft_ctx_destroy(ctx);
-            return NULL;
-        }
+        if ((s = graft_model_load(cs->ctx, cfg->source_path, &cs->src, &meta)) != GRAFT_OK)
+            snprintf(err, errlen, "%s", graft_last_error(cs->ctx));
         graft_model_meta_free(&meta);
     }
-    for (;;) {
-        pthread_mutex_lock(&j->mu);
-        int f = j->failed ? cfg->k : j->next++;
-        pthread_mutex_unlock(&j->mu);
-        if (f >= cfg->k) break;
-        graft_cv_fold r = {0};
-        if (run_fold(j, src, f, &r) != GRAFT_OK) break;
-        pthread_mutex_lock(&j->mu);
-        j->res[f] = r;
-        j->done[f] = 1;
-        /* In fold order, each as soon as all earlier ones are done. */
-        while (j->next_report < cfg->k && j->done[j->next_report]) {
-            if (cfg->on_fold) cfg->on_fold(cfg->user, j->next_report, &j->res[j->next_report]);
-            j->next_report++;
-        }
-        pthread_mutex_unlock(&j->mu);
+    if (s != GRAFT_OK) {
+        graft_ctx_destroy(cs->ctx);
+        free(cs);
+        return s;
     }
-    if (src != w->src) graft_model_free(src);
-    graft_ctx_destroy(ctx);
-    return NULL;
+    *state = cs;
+    return GRAFT_OK;
 }
 
-/* Runs the folds on nthreads workers (the calling thread alone when 1). */
-static void run_workers(cv_job *j, graft_model *src, int nthreads)
+static void slot_close(void *user, int slot, void *state)
 {
+    (void)user;
+    (void)slot;
+    cv_slot *cs = state;
+    if (!cs) return;
+    graft_model_free(cs->src);
+    graft_ctx_destroy(cs->ctx);
+    free(cs);
+}
+
+static graft_status slot_run(void *user, int slot, void *state, int f, char *err, size_t errlen)
+{
+    (void)slot;
+    cv_job *j = user;
+    cv_slot *cs = state;
+    return run_fold(j, cs ? cs->src : j->src, f, &j->res[f], err, errlen);
+}
+
+/* In fold order, each as soon as all earlier ones are done. */
+static void fold_done(void *user, int f, graft_status s, const char *err)
+{
+    (void)err;
+    cv_job *j = user;
     const graft_cv_config *cfg = j->cfg;
-    if (nthreads == 1) {
-        cv_worker w = {j, NULL, src};
-        worker_main(&w);
-        return;
+    if (s != GRAFT_OK) return;
+    j->done[f] = 1;
+    while (j->next_report < cfg->k && j->done[j->next_report]) {
+        if (cfg->on_fold) cfg->on_fold(cfg->user, j->next_report, &j->res[j->next_report]);
+        j->next_report++;
     }
-    cv_worker *w = calloc((size_t)nthreads, sizeof *w);
-    pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-    int started = 0;
-    if (!w || !th) job_fail(j, GRAFT_ERR_HOST_MEMORY, -1, "out of memory");
-    for (int t = 0; w && th && t < nthreads; t++) {
-        w[t] = (cv_worker){j, cfg->devices[t], NULL};
-        if (pthread_create(&th[t], NULL, worker_main, &w[t])) {
-            job_fail(j, GRAFT_ERR_INTERNAL, -1, "cannot start a thread");
-            break;
-        }
-        started++;
-    }
-    for (int t = 0; t < started; t++) pthread_join(th[t], NULL);
-    free(w);
-    free(th);
 }
 
 graft_status graft_cv(graft_model *src, const graft_dataset *data, const graft_cv_config *cfg,
@@ -211,14 +186,20 @@ graft_status graft_cv(graft_model *src, const graft_dataset *data, const graft_c
             goto done;
         }
     }
-    if (pthread_mutex_init(&j.mu, NULL)) {
-        s = ctx_fail(ctx, GRAFT_ERR_INTERNAL, "cv: cannot create a mutex");
+    /* The folds on the scheduler: a failing fold stops the others after
+     * their current fold; so does a device that cannot be opened. */
+    j.src = src;
+    j.multi = nthreads > 1;
+    job_sched_config sc = {k, nthreads, 0, NULL};
+    job_sched_ops ops = {slot_open, slot_close, slot_run, fold_done};
+    job_sched_result jr;
+    s = job_sched_run(&sc, &ops, &j, &jr);
+    if (s != GRAFT_OK || jr.slots_failed > 0) {
+        s = ctx_fail(ctx, s != GRAFT_OK ? s : jr.first_status, "%s", jr.first_err);
         goto done;
     }
-    run_workers(&j, src, nthreads);
-    pthread_mutex_destroy(&j.mu);
-    if (j.failed) {
-        s = ctx_fail(ctx, j.status, "%s", j.err);
+    if (jr.failed) {
+        s = ctx_fail(ctx, jr.first_status, "fold %d: %s", jr.first_failed + 1, jr.first_err);
         goto done;
     }
     double mean = 0, var = 0;

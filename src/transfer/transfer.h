@@ -5,6 +5,7 @@
 #define GRAFT_TRANSFER_TRANSFER_H
 #include "dataset.h"
 #include "graft.h"
+#include "graft_transfer.h"
 #include "train.h"
 
 typedef enum transfer_strategy {
@@ -107,4 +108,8 @@ int transfer_default_cut(const graft_model *m);
 graft_status transfer_cached_finetune(graft_model *m, const dataset *train, const dataset *eval,
                                       const train_config *cfg, const graft_opt_params *op, int cut,
                                       train_result *res, char *err, size_t errlen);
+/* compare.c: sets r->target_accuracy (given > 0, else scratch's lowest best,
+ * else the best run) and every run's seconds_to_target; also for the
+ * per-target reports of plans. */
+void compare_time_to_target(graft_compare_result *r, double given);
 #endif

@@ -1,0 +1,114 @@
+#include "mpi_comm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "env_params.h"
+
+#ifdef GRAFT_HAVE_MPI
+#include <mpi.h>
+
+struct mpi_comm {
+    int rank, size;
+    graft_collective coll;
+};
+
+static mpi_comm world;
+static int started;
+
+static graft_status allreduce_sum(void *user, float *buf, size_t n, char *msg, size_t msglen)
+{
+    (void)user;
+    /* Buckets are at most 2^20 floats (data_parallel.c): n fits an int. */
+    int rc = MPI_Allreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    if (rc == MPI_SUCCESS) return GRAFT_OK;
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    snprintf(msg, msglen, "MPI_Allreduce: %s", s);
+    return GRAFT_ERR_INTERNAL;
+}
+
+static void finish(void)
+{
+    int fin = 0;
+    MPI_Finalized(&fin);
+    if (!fin) MPI_Finalize();
+}
+
+mpi_comm *mpi_comm_world(void)
+{
+    if (started) return world.size > 1 ? &world : NULL;
+    started = 1;
+    if (graft_mpi_world_size_from_env() <= 1) return NULL;
+    int provided;
+    /* Only the main thread calls MPI (replica threads do not). */
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "graft: MPI_Init failed\n");
+        exit(1);
+    }
+    atexit(finish);
+    MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &world.size);
+    world.coll = (graft_collective){world.rank, world.size, allreduce_sum, NULL};
+    return world.size > 1 ? &world : NULL;
+}
+
+int mpi_comm_rank(const mpi_comm *c) { return c->rank; }
+int mpi_comm_size(const mpi_comm *c) { return c->size; }
+const graft_collective *mpi_comm_collective(mpi_comm *c) { return &c->coll; }
+void mpi_comm_barrier(mpi_comm *c)
+{
+    (void)c;
+    MPI_Barrier(MPI_COMM_WORLD);
+}
+void mpi_comm_abort(mpi_comm *c, int status)
+{
+    (void)c;
+    fflush(stdout);
+    fflush(stderr);
+    MPI_Abort(MPI_COMM_WORLD, status);
+    exit(status);
+}
+
+#else /* built without MPI */
+
+struct mpi_comm {
+    int unused;
+};
+
+mpi_comm *mpi_comm_world(void)
+{
+    int n = graft_mpi_world_size_from_env();
+    if (n > 1) {
+        fprintf(stderr, "graft: started as one of %d MPI ranks, but this graft was built without "
+                        "MPI (meson setup -Dmpi=enabled, with libopenmpi-dev installed); every rank "
+                        "would run the whole job, so none does\n", n);
+        exit(EXIT_USAGE);
+    }
+    return NULL;
+}
+
+int mpi_comm_rank(const mpi_comm *c)
+{
+    (void)c;
+    return 0;
+}
+int mpi_comm_size(const mpi_comm *c)
+{
+    (void)c;
+    return 1;
+}
+const graft_collective *mpi_comm_collective(mpi_comm *c)
+{
+    (void)c;
+    return NULL;
+}
+void mpi_comm_barrier(mpi_comm *c) { (void)c; }
+void mpi_comm_abort(mpi_comm *c, int status)
+{
+    (void)c;
+    exit(status);
+}
+#endif
