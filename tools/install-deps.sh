@@ -17,6 +17,7 @@ pkgs=(
   libprotobuf-c-dev protobuf-c-compiler
   opencv-doc
   dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--bench" ]; then
   pkgs+=(python3-torch python3-torchvision python3-numpy libopenblas-dev python3-onnx python3-pil)

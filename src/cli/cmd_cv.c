@@ -6,11 +6,11 @@
 #include "args.h"
 #include "cli.h"
 #include "common.h"
+#include "device_list.h"
 #include "finetune_run.h"
 #include "workflow_files.h"
 
 #define CMD "graft cv"
-#define MAX_DEVICES 16
 
 int cmd_cv(int argc, char **argv)
 {
@@ -35,7 +35,7 @@ int cmd_cv(int argc, char **argv)
         FINETUNE_OPTS(fc),
         TRAINOPTS_TRAIN(to),
         {"devices", OPT_STRING, &devices, "LIST", "run folds concurrently, one thread and context "
-         "per listed device, e.g. 0,1 (default: --device, sequentially)", 0, 0},
+         "per listed device, e.g. 0,1 or all (default: --device, sequentially)", 0, 0},
         {"csv", OPT_STRING, &csv, "PATH", "write the per-fold results as CSV", 0, 0},
         {"json", OPT_STRING, &json, "PATH", "write the results as JSON", 0, 0},
         {"refit", OPT_FLAG, &refit, NULL, "finally fine-tune on all the data and write --out", 0, 0},
@@ -51,16 +51,14 @@ int cmd_cv(int argc, char **argv)
                      opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&spec, argc, argv, NULL, NULL);
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
-    char devbuf[1024];
-    const char *dev[MAX_DEVICES] = {co.device};
+    device_list dl = {0};
+    const char *dev1[1] = {co.device};
+    const char *const *dev = dev1;
     int ndev = 1;
     if (devices) {
-        snprintf(devbuf, sizeof devbuf, "%s", devices);
-        if ((ndev = args_split_list(devbuf, dev, MAX_DEVICES)) < 0) {
-            fprintf(stderr, CMD ": --devices '%s': expected a comma-separated list of at most %d "
-                            "device selectors\n", devices, MAX_DEVICES);
-            return EXIT_USAGE;
-        }
+        if (device_list_parse(CMD, devices, &dl)) return EXIT_USAGE;
+        dev = dl.dev;
+        ndev = dl.n;
         co.device = dev[0];
     }
     graft_finetune_params fp;

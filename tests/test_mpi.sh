@@ -1,0 +1,58 @@
+#!/bin/sh
+# MPI end to end (mpirun -np 2 on localhost): data parallel finetune across
+# two ranks equals one process on the same global batches (BatchNorm
+# frozen, so the slices do not normalise differently); rank 0 alone writes;
+# a checkpoint written by 2 ranks resumes in 1; plan jobs shared by ranks.
+# Usage: test_mpi.sh GRAFT_EXECUTABLE SOURCE_ROOT MPIRUN|none
+set -u
+G=${1:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
+SRC=${2:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
+MPIRUN=${3:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
+if [ "$MPIRUN" = none ]; then
+    echo "skip: graft built without MPI, or no mpirun"
+    exit 77
+fi
+FIX="$SRC/data/fixtures/fmnist512-images-idx3-ubyte.gz"
+. "$SRC/tests/shlib.sh"
+# Root in CI containers; more ranks than cores on 2-core machines.
+MPI="$MPIRUN --allow-run-as-root --oversubscribe -np 2"
+
+run "$G" train --data "$FIX" --classes 0-4 --per-class 10 --epochs 1 --batch 20 --out "$T/src.graft" --quiet
+expect "train the source" 0
+FT="finetune --from $T/src.graft --data $FIX --classes 5-9 --per-class 12 --strategy finetune --bn frozen --no-cache --epochs 2 --batch 16"
+run "$G" $FT --out "$T/one.graft" --quiet
+expect "finetune, one process" 0
+run $MPI "$G" $FT --out "$T/two.graft" --quiet
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^wrote' "$T/out")" -eq 1 ] && [ -s "$T/two.graft" ]; then ok "mpirun -np 2 finetune: rank 0 alone writes"; else bad "mpirun finetune (exit $rc)"; fi
+# The per-epoch training loss of both runs, within float tolerance.
+if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
+            FNR > 1 { d = a[FNR] - $2; if (d < 0) d = -d; if (d > 1e-4 * (a[FNR] < 0 ? -a[FNR] : a[FNR]) + 1e-6) bad = 1; n++ }
+            END { exit (bad || n != 2) }' "$T/one-log.csv" "$T/two-log.csv"; then
+    ok "2 ranks train like 1 process (epoch losses equal within 1e-4)"
+else
+    bad "2 ranks vs 1 process"; cat "$T/one-log.csv" "$T/two-log.csv"
+fi
+# Both models classify the same: the same evaluation numbers.
+run "$G" eval --model "$T/one.graft" --data "$FIX" --classes 5-9 --quiet
+grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc1"
+run "$G" eval --model "$T/two.graft" --data "$FIX" --classes 5-9 --quiet
+grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc2"
+if [ -s "$T/acc1" ] && cmp -s "$T/acc1" "$T/acc2"; then ok "the two models evaluate the same"; else bad "eval of both models"; cat "$T/acc1" "$T/acc2"; fi
+
+# Resume with another rank count: 2 ranks stop after epoch 1, 1 process finishes.
+run $MPI "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 2 --stop-after 1 --checkpoint-every 1 --batch 16 --out "$T/r.graft" --quiet
+if [ -s "$T/r-ckpt.graft" ]; then ok "2 ranks wrote one checkpoint"; else bad "checkpoint of 2 ranks (exit $rc)"; fi
+run "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 2 --batch 16 --out "$T/r.graft" --resume "$T/r-ckpt.graft" --quiet
+if [ "$rc" -eq 0 ] && [ "$(wc -l < "$T/r-log.csv")" -eq 3 ]; then ok "resumed in 1 process"; else bad "resume in 1 process (exit $rc)"; fi
+
+# Plan jobs over 2 ranks sharing the state folder; rank 0 writes the summary.
+cat > "$T/p.plan" <<PLAN
+source src.graft
+strategies linear-probe,finetune
+epochs 1
+batch 16
+target shirts data=$FIX classes=5-9 per-class=6
+PLAN
+run $MPI "$G" plan run "$T/p.plan"
+if [ "$rc" -eq 0 ] && [ "$(grep -c '^wrote .*summary.csv' "$T/out")" -eq 1 ] && [ "$(grep -c ',ok,' "$T/p-run/jobs.csv")" -eq 2 ]; then ok "plan over 2 ranks"; else bad "mpirun plan run (exit $rc)"; fi
+finish
