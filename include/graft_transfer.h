@@ -596,6 +596,9 @@ typedef struct graft_plan {
  * Errors name the file and line (GRAFT_ERR_FORMAT; GRAFT_ERR_IO when
  * unreadable). Caller owns *out (graft_plan_free). */
 graft_status graft_plan_load(const char *path, graft_plan **out, char *err, size_t errlen);
+/* The values a plan file starts from (no source, no targets): the defaults
+ * listed above. */
+graft_plan graft_plan_defaults(void);
 void graft_plan_free(graft_plan *p);
 /* ntargets * narms * nseeds; job j is target j / (narms * nseeds), arm
  * (j / nseeds) % narms, seed seed + j % nseeds. */

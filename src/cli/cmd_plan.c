@@ -61,6 +61,29 @@ static void on_job(void *user, const graft_plan_job *j)
     fflush(stdout);
 }
 
+/* The plan file's keys with the library's defaults. */
+static void plan_keys_help(void)
+{
+    graft_plan d = graft_plan_defaults();
+    printf("\nplan file: one 'key value' per line, '#' starts a comment:\n"
+           "  source MODEL            pretrained .graft model (required)\n"
+           "  strategies LIST         scratch, linear-probe, finetune, partial, gradual "
+           "(default ");
+    for (int a = 0; a < d.narms; a++) printf("%s%s", a ? "," : "", graft_arm_name(d.arms[a]));
+    printf(")\n"
+           "  seeds N                 seeds per strategy (default %d)\n"
+           "  seed N                  first seed (default %llu)\n"
+           "  epochs N                per job (default %d)\n"
+           "  batch N                 (default %d)\n"
+           "  lr F                    scratch (default %g)\n"
+           "  lr-transfer F           finetune, partial, gradual (default %g)\n"
+           "  lr-probe F              linear-probe (default %g)\n"
+           "  target NAME data=SPEC [classes=LIST] [per-class=N] [split=F]\n"
+           "                          one per target; split = validation fraction (default 0.25)\n",
+           d.nseeds, (unsigned long long)d.seed, d.epochs, d.batch, (double)d.lr_scratch,
+           (double)d.lr_transfer, (double)d.lr_probe);
+}
+
 /* PLAN minus its extension, plus "-run". */
 static void default_state_dir(const char *plan, char *out, size_t n)
 {
@@ -100,6 +123,7 @@ int cmd_plan(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "run")) {
         if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
             args_help(&spec);
+            plan_keys_help();
             return 0;
         }
         fprintf(stderr, CMD ": expected 'graft plan run PLAN' (see graft plan run --help)\n");
@@ -107,6 +131,7 @@ int cmd_plan(int argc, char **argv)
     }
     const char *path = NULL;
     int rc = args_parse_one(&spec, argc - 1, argv + 1, &path);
+    if (rc == 1) plan_keys_help();
     if (rc) return rc == 1 ? 0 : EXIT_USAGE;
     if (!path) {
         fprintf(stderr, CMD ": expected one plan file (graft plan run PLAN)\n");

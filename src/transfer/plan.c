@@ -40,6 +40,24 @@ static char *resolve(const char *dir, const char *path)
     return dup_str(path);
 }
 
+graft_plan graft_plan_defaults(void)
+{
+    graft_plan p;
+    memset(&p, 0, sizeof p);
+    p.arms[0] = GRAFT_ARM_SCRATCH;
+    p.arms[1] = GRAFT_ARM_LINEAR_PROBE;
+    p.arms[2] = GRAFT_ARM_FINETUNE;
+    p.narms = 3;
+    p.nseeds = 1;
+    p.seed = 1;
+    p.epochs = 5;
+    p.batch = 32;
+    p.lr_scratch = 0.05f;
+    p.lr_transfer = 0.01f;
+    p.lr_probe = 0.1f;
+    return p;
+}
+
 void graft_plan_free(graft_plan *p)
 {
     if (!p) return;
@@ -187,19 +205,7 @@ graft_status graft_plan_load(const char *path, graft_plan **out, char *err, size
     const char *slash = strrchr(path, '/');
     if (slash) snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
     graft_status s = p ? GRAFT_OK : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory");
-    if (p) {
-        p->arms[0] = GRAFT_ARM_SCRATCH;
-        p->arms[1] = GRAFT_ARM_LINEAR_PROBE;
-        p->arms[2] = GRAFT_ARM_FINETUNE;
-        p->narms = 3;
-        p->nseeds = 1;
-        p->seed = 1;
-        p->epochs = 5;
-        p->batch = 32;
-        p->lr_scratch = 0.05f;
-        p->lr_transfer = 0.01f;
-        p->lr_probe = 0.1f;
-    }
+    if (p) *p = graft_plan_defaults();
     char line[4096];
     int ln = 0;
     while (s == GRAFT_OK && fgets(line, sizeof line, f)) {
