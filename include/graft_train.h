@@ -109,11 +109,20 @@ typedef struct graft_train_config {
      * gradients of the slices are summed on the host (weighted by slice
      * size) into m's before one optimizer step, so the result equals
      * training m alone on the same batches within float tolerance, except
-     * that BatchNorm normalises each slice by its own statistics and the
-     * running statistics are m's (those of slice 0). Evaluation runs on m
-     * alone. Borrowed for the call. 0 or 1 = m's device only. */
+     * that BatchNorm normalises each slice by its own statistics (unless
+     * sync_bn) and the running statistics are m's (those of slice 0).
+     * Evaluation runs on m alone. Borrowed for the call. 0 or 1 = m's
+     * device only. */
     const char *const *devices;
     int ndevices;
+    /* With several replicas (devices or ranks): BatchNorm layers normalise
+     * by the statistics of the whole global batch (their per-channel sums
+     * combined over every replica in forward and backward, as PyTorch's
+     * SyncBatchNorm), so that a BatchNorm network too trains as on one
+     * device; the running statistics follow the global batch. A batch
+     * smaller than the number of replicas (an epoch's short last batch)
+     * uses per-replica statistics. 0 = per replica. */
+    int sync_bn;
     /* Several processes (NULL = this one alone): each rank takes its share
      * of every global batch (then split over devices), gradients and the
      * loss are summed with comm->allreduce_sum in buckets, and every rank

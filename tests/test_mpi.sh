@@ -1,7 +1,8 @@
 #!/bin/sh
 # MPI end to end (mpirun -np 2 on localhost): data parallel finetune across
 # two ranks equals one process on the same global batches (BatchNorm
-# frozen, so the slices do not normalise differently); rank 0 alone writes;
+# frozen, so the slices do not normalise differently), and so does train
+# with --sync-bn (BatchNorm over the global batch); rank 0 alone writes;
 # a checkpoint written by 2 ranks resumes in 1; plan jobs shared by ranks.
 # Usage: test_mpi.sh GRAFT_EXECUTABLE SOURCE_ROOT MPIRUN|none
 set -u
@@ -38,6 +39,21 @@ grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc1"
 run "$G" eval --model "$T/two.graft" --data "$FIX" --classes 5-9 --quiet
 grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc2"
 if [ -s "$T/acc1" ] && cmp -s "$T/acc1" "$T/acc2"; then ok "the two models evaluate the same"; else bad "eval of both models"; cat "$T/acc1" "$T/acc2"; fi
+
+# refnet (BatchNorm) with --sync-bn: the statistics of the global batch, so
+# 2 ranks train like 1 process here too.
+TR="train --data $FIX --classes 0-4 --per-class 12 --epochs 2 --batch 16 --quiet"
+run "$G" $TR --out "$T/b1.graft"
+expect "train refnet, one process" 0
+run $MPI "$G" $TR --sync-bn --out "$T/b2.graft"
+expect "mpirun -np 2 train --sync-bn" 0
+if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
+            FNR > 1 { d = a[FNR] - $2; if (d < 0) d = -d; if (d > 1e-4 * (a[FNR] < 0 ? -a[FNR] : a[FNR]) + 1e-6) bad = 1; n++ }
+            END { exit (bad || n != 2) }' "$T/b1-log.csv" "$T/b2-log.csv"; then
+    ok "2 ranks with --sync-bn train refnet like 1 process"
+else
+    bad "2 ranks --sync-bn vs 1 process"; cat "$T/b1-log.csv" "$T/b2-log.csv"
+fi
 
 # Resume with another rank count: 2 ranks stop after epoch 1, 1 process finishes.
 run $MPI "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 2 --stop-after 1 --checkpoint-every 1 --batch 16 --out "$T/r.graft" --quiet

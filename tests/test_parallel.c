@@ -16,6 +16,7 @@
 #define FIX GRAFT_DATA_DIR "/fixtures/fmnist512-images-idx3-ubyte.gz"
 
 static int failures;
+static graft_kernel_style style; /* argv[1] "gpu": the GPU-shaped kernels */
 #define CHECK(cond)                                                                  \
     do {                                                                             \
         if (!(cond)) {                                                               \
@@ -41,6 +42,7 @@ static graft_ctx *open_ctx(const char *device)
 {
     graft_ctx_params p = graft_ctx_default_params();
     p.device = device;
+    p.kernel_style = style;
     graft_ctx *ctx = NULL;
     char err[1024];
     if (graft_ctx_create(&p, &ctx, err, sizeof err) != GRAFT_OK) fprintf(stderr, "%s\n", err);
@@ -171,7 +173,21 @@ static void test_two_devices(graft_ctx *ctx, const graft_dataset *d)
     graft_model *a = train_one(ctx, d, 1, 0, &one, NULL);
     graft_model *b = train_one(ctx, d, 1, 0, &two, NULL);
     CHECK(a && b);
-    if (a && b) CHECK(isfinite(max_param_diff(a, b)));
+    double local = a && b ? max_param_diff(a, b) : 0;
+    CHECK(isfinite(local) && local > 1e-4);
+    graft_model_free(b);
+    /* Synchronised BatchNorm: the statistics of the global batch, so the
+     * weights and the running statistics are one device's again. */
+    two.sync_bn = 1;
+    b = train_one(ctx, d, 1, 0, &two, NULL);
+    CHECK(a && b);
+    if (a && b) {
+        double diff = max_param_diff(a, b);
+        printf("2 devices with BatchNorm vs 1: per-replica statistics %.3g, synchronised %.3g\n",
+               local, diff);
+        CHECK(diff < 1e-4);
+    }
+    two.sync_bn = 0;
     graft_model_free(a);
     graft_model_free(b);
     /* A device that does not exist: refused, naming it. */
@@ -201,6 +217,7 @@ typedef struct rank_arg {
     const graft_dataset *d;
     graft_ctx *ctx;
     graft_model *m;
+    int bn;   /* a BatchNorm model, synchronised */
     graft_status s;
     char err[1024];
 } rank_arg;
@@ -249,20 +266,21 @@ static void *rank_main(void *arg)
     a->ctx = open_ctx(a->comm.rank ? "1" : "0");
     graft_train_config cfg = run_config();
     cfg.comm = &a->comm;
+    cfg.sync_bn = a->bn;
     a->s = GRAFT_ERR_INTERNAL;
     if (!a->ctx) return NULL;
-    a->m = train_one(a->ctx, a->d, 0, 0, &cfg, &a->s);
+    a->m = train_one(a->ctx, a->d, a->bn, 0, &cfg, &a->s);
     snprintf(a->err, sizeof a->err, "%s", graft_last_error(a->ctx));
     return NULL;
 }
 
 /* Two ranks on two threads, each its own context (kept for the caller:
  * rank_done frees them). */
-static void run_ranks(const graft_dataset *d, bus *b, rank_arg ra[2])
+static void run_ranks(const graft_dataset *d, bus *b, rank_arg ra[2], int bn)
 {
     pthread_t th[2];
     for (int r = 0; r < 2; r++) {
-        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r]}, d, NULL, NULL, GRAFT_OK, ""};
+        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r]}, d, NULL, NULL, bn, GRAFT_OK, ""};
         pthread_create(&th[r], NULL, rank_main, &ra[r]);
     }
     for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
@@ -285,7 +303,7 @@ static void test_collective(graft_ctx *ctx, const graft_dataset *d)
     rank_arg ra[2];
     graft_train_config one = run_config();
     graft_model *a = train_one(ctx, d, 0, 0, &one, NULL);
-    run_ranks(d, &b, ra);
+    run_ranks(d, &b, ra, 0);
     CHECK(ra[0].s == GRAFT_OK && ra[1].s == GRAFT_OK);
     if (a && ra[0].m && ra[1].m) {
         double diff = max_param_diff(a, ra[0].m);
@@ -295,10 +313,23 @@ static void test_collective(graft_ctx *ctx, const graft_dataset *d)
     }
     rank_done(ra);
     graft_model_free(a);
+    /* BatchNorm synchronised over the ranks: one process's weights and
+     * running statistics. */
+    a = train_one(ctx, d, 1, 0, &one, NULL);
+    run_ranks(d, &b, ra, 1);
+    CHECK(ra[0].s == GRAFT_OK && ra[1].s == GRAFT_OK);
+    if (a && ra[0].m && ra[1].m) {
+        double diff = max_param_diff(a, ra[0].m);
+        printf("2 ranks with synchronised BatchNorm vs 1 process: %.3g\n", diff);
+        CHECK(diff < 1e-4);
+        CHECK(max_param_diff(ra[0].m, ra[1].m) == 0);
+    }
+    rank_done(ra);
+    graft_model_free(a);
     /* A failing rank: both stop, the failing one with its message, the
      * other naming it. */
     b.fail_rank = 1;
-    run_ranks(d, &b, ra);
+    run_ranks(d, &b, ra, 0);
     CHECK(ra[0].s != GRAFT_OK && ra[1].s != GRAFT_OK);
     CHECK(strstr(ra[1].err, "simulated network failure") != NULL);
     CHECK(strstr(ra[0].err, "rank 1 of 2 failed") != NULL);
@@ -309,8 +340,9 @@ static void test_collective(graft_ctx *ctx, const graft_dataset *d)
     pthread_mutex_destroy(&b.mu);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "gpu")) style = GRAFT_KERNELS_GPU;
     graft_ctx *ctx = open_ctx("0");
     graft_dataset *d = open_fixture(12);
     if (!ctx || !d) return 1;

@@ -58,6 +58,8 @@ if [ "$rc" -eq 0 ] && grep -q '1 jobs ran (0 failed), 3 finished before' "$T/out
 # ---- data parallel train on two devices: files written once, as usual
 run "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 1 --batch 16 --devices 0,1 --out "$T/dp.graft"
 if [ "$rc" -eq 0 ] && [ -s "$T/dp.graft" ] && [ "$(wc -l < "$T/dp-log.csv")" -eq 2 ]; then ok "train --devices 0,1 writes the model and the log"; else bad "train --devices 0,1 (exit $rc)"; fi
+run "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 1 --batch 16 --devices 0,1 --out "$T/sb.graft" --sync-bn
+if [ "$rc" -eq 0 ] && [ -s "$T/sb.graft" ]; then ok "train --devices 0,1 --sync-bn"; else bad "train --sync-bn (exit $rc)"; fi
 run "$G" train --data "$FIX" --epochs 1 --devices 0,nonesuch --out "$T/x.graft"
 if [ "$rc" -eq 1 ] && grep -q "nonesuch" "$T/err"; then ok "a device that does not exist is named"; else bad "bad --devices (exit $rc)"; fi
 finish

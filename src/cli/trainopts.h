@@ -23,6 +23,7 @@ typedef struct train_opts {
     /* Data parallel (train, finetune): --devices as given, then parsed by
      * trainopts_parallel; comm is set when running under MPI (mpi_comm.h). */
     const char *devices;
+    int sync_bn;
     device_list dl;
     const graft_collective *comm;
 } train_opts;
@@ -75,7 +76,9 @@ void trainopts_defaults(train_opts *t);
 #define TRAINOPTS_PARALLEL(t)                                                                  \
     {"devices", OPT_STRING, &(t).devices, "LIST", "data parallel: one replica and a slice of "  \
      "every batch per device, gradients summed before each step, e.g. 0,1 or all (default: "   \
-     "--device alone)", 0, 0}
+     "--device alone)", 0, 0},                                                                  \
+    {"sync-bn", OPT_FLAG, &(t).sync_bn, NULL, "with --devices or mpirun: BatchNorm statistics "  \
+     "over the whole batch, not per device", 0, 0}
 /* Parses --devices (when given) into t->dl; the first device becomes
  * co->device (the model's own). 0, or the exit status after printing. */
 int trainopts_parallel(const char *cmd, train_opts *t, common_opts *co);

@@ -43,6 +43,19 @@ typedef struct param {
 
 typedef struct layer layer;
 
+/* Synchronised BatchNorm (data parallel with sync_bn; set on the BatchNorm
+ * layers of every replica by src/transfer/data_parallel.c): sums of
+ * per-channel vectors over all replicas. NULL = statistics of the local
+ * batch. */
+typedef struct bn_sync {
+    /* Whether this step synchronises (every replica has images). */
+    int (*active)(void *user);
+    /* Sums v[0..n) over the replicas in place, each member's vector
+     * multiplied first by its share of the global batch when weighted. */
+    graft_status (*sum)(void *user, double *v, int n, int weighted);
+    void *user;
+} bn_sync;
+
 typedef struct fwd_io {
     int n;
     cl_mem in[LAYER_MAX_INPUTS];
@@ -89,6 +102,7 @@ struct layer {
     float fused_slope;   /* batchnorm: leaky slope of that activation */
     uint64_t seed;       /* dropout: base seed */
     uint64_t calls;      /* dropout: training forward count (mask stream) */
+    const bn_sync *sync; /* batchnorm: cross-replica statistics; NULL = local */
     void *priv;          /* kind-specific state, freed by ops->destroy */
 };
 

@@ -20,6 +20,29 @@
 #define BUCKET_FLOATS ((size_t)1 << 20)
 #define DP_MAX_REPLICAS 64
 
+/* A replica's handle in the synchronised-BatchNorm sums. */
+typedef struct sync_member {
+    data_parallel *dp;
+    int r;
+} sync_member;
+
+/* The rendezvous of synchronised BatchNorm: every replica deposits its
+ * vector, the last one sums them in replica order (the same bits whatever
+ * the arrival order), replica 0 (the calling thread: MPI is called from
+ * there only) adds the other ranks', and everybody copies the result. */
+typedef struct sync_group {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int active;          /* this step synchronises */
+    int arrived, left, summed, reduced, departing, broken;
+    double **slot;       /* per replica */
+    size_t *slotcap;
+    double *acc;
+    float *fbuf;
+    size_t acccap;
+    int n;
+} sync_group;
+
 typedef struct replica {
     graft_ctx *ctx;     /* owned; NULL for the primary (replica 0) */
     graft_model *m;     /* owned; the primary's model for replica 0 */
@@ -30,8 +53,11 @@ typedef struct replica {
     float loss;         /* mean over the slice */
     int correct;
     int pull_weights;   /* take the primary's weights (host wbuf) before forward */
+    float weight;       /* share of the global batch */
     graft_status s;
     char err[GRAFT_ERRLEN];
+    sync_member member;
+    bn_sync sync;
 } replica;
 
 struct data_parallel {
@@ -50,7 +76,105 @@ struct data_parallel {
     float *tail;        /* loss sum, hits, stop requests, one failure flag per rank */
     size_t ntail;
     int dirty;          /* the primary stepped since the replicas last pulled */
+    int sync_bn;
+    int group_ready;    /* group's mutex and condition exist */
+    sync_group group;
 };
+
+static int sync_active(void *user)
+{
+    sync_member *me = user;
+    return me->dp->group.active;
+}
+
+static void group_break(data_parallel *dp)
+{
+    if (!dp->group_ready) return;
+    pthread_mutex_lock(&dp->group.mu);
+    dp->group.broken = 1;
+    pthread_cond_broadcast(&dp->group.cv);
+    pthread_mutex_unlock(&dp->group.mu);
+}
+
+static int grow(double **p, size_t *cap, size_t n)
+{
+    if (*cap >= n) return 1;
+    double *q = realloc(*p, sizeof(double) * n);
+    if (!q) return 0;
+    *p = q;
+    *cap = n;
+    return 1;
+}
+
+/* bn_sync.sum: see sync_group. */
+static graft_status sync_sum(void *user, double *v, int n, int weighted)
+{
+    sync_member *me = user;
+    data_parallel *dp = me->dp;
+    sync_group *g = &dp->group;
+    int r = me->r, size = dp->nrep;
+    pthread_mutex_lock(&g->mu);
+    while (g->departing && !g->broken) pthread_cond_wait(&g->cv, &g->mu);
+    if (g->broken || !grow(&g->slot[r], &g->slotcap[r], (size_t)n)) {
+        g->broken = 1;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        return GRAFT_ERR_INTERNAL;
+    }
+    double w = weighted ? dp->rep[r].weight : 1.0;
+    for (int k = 0; k < n; k++) g->slot[r][k] = v[k] * w;
+    g->n = n;
+    if (++g->arrived == size) {
+        if (!grow(&g->acc, &g->acccap, (size_t)n)) {
+            g->broken = 1;
+        } else {
+            for (int k = 0; k < n; k++) {
+                double t = 0;
+                for (int q = 0; q < size; q++) t += g->slot[q][k];
+                g->acc[k] = t;
+            }
+            g->summed = 1;
+        }
+        pthread_cond_broadcast(&g->cv);
+    }
+    while (!g->summed && !g->broken) pthread_cond_wait(&g->cv, &g->mu);
+    if (dp->comm && r == 0 && !g->broken) {
+        /* The other ranks' sums: floats on the wire. */
+        float *f = realloc(g->fbuf, sizeof(float) * (size_t)n);
+        if (f) g->fbuf = f;
+        pthread_mutex_unlock(&g->mu);
+        char msg[256] = "";
+        graft_status cs = f ? GRAFT_OK : GRAFT_ERR_HOST_MEMORY;
+        for (int k = 0; f && k < n; k++) f[k] = (float)g->acc[k];
+        if (cs == GRAFT_OK) cs = dp->comm->allreduce_sum(dp->comm->user, f, (size_t)n, msg, sizeof msg);
+        pthread_mutex_lock(&g->mu);
+        if (cs == GRAFT_OK)
+            for (int k = 0; k < n; k++) g->acc[k] = f[k];
+        else
+            g->broken = 1;
+        g->reduced = 1;
+        pthread_cond_broadcast(&g->cv);
+    }
+    while (dp->comm && !g->reduced && !g->broken) pthread_cond_wait(&g->cv, &g->mu);
+    graft_status s = g->broken ? GRAFT_ERR_INTERNAL : GRAFT_OK;
+    if (s == GRAFT_OK)
+        for (int k = 0; k < n; k++) v[k] = g->acc[k];
+    /* The next sum starts once everybody has copied this one. */
+    g->departing = 1;
+    if (++g->left == size) {
+        g->arrived = g->left = g->summed = g->reduced = g->departing = 0;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+/* Points every BatchNorm layer of m at its replica's handle (NULL: off). */
+static void attach_sync(graft_model *m, const bn_sync *sync)
+{
+    for (int i = 1; i < m->nnodes; i++)
+        if (m->nodes[i].spec.kind == GRAFT_LAYER_BATCHNORM2D) m->nodes[i].l->sync = sync;
+}
 
 int data_parallel_wanted(const graft_train_config *cfg)
 {
@@ -199,6 +323,27 @@ graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
         }
         s = clone_model(m, dp->rep[r].ctx, &dp->rep[r].m, err, errlen);
     }
+    if (s == GRAFT_OK && cfg->sync_bn) {
+        dp->group.slot = calloc((size_t)nrep, sizeof *dp->group.slot);
+        dp->group.slotcap = calloc((size_t)nrep, sizeof *dp->group.slotcap);
+        if (!dp->group.slot || !dp->group.slotcap)
+            s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+        else if (pthread_mutex_init(&dp->group.mu, NULL))
+            s = error_set(err, errlen, GRAFT_ERR_INTERNAL, "cannot create a mutex");
+        else if (pthread_cond_init(&dp->group.cv, NULL)) {
+            pthread_mutex_destroy(&dp->group.mu);
+            s = error_set(err, errlen, GRAFT_ERR_INTERNAL, "cannot create a condition variable");
+        } else {
+            dp->group_ready = 1;
+            dp->sync_bn = 1;
+            for (int r = 0; r < nrep; r++) {
+                replica *rp = &dp->rep[r];
+                rp->member = (sync_member){dp, r};
+                rp->sync = (bn_sync){sync_active, sync_sum, &rp->member};
+                attach_sync(rp->m, &rp->sync);
+            }
+        }
+    }
     if (s == GRAFT_OK) s = data_parallel_sync(dp, err, errlen);
     if (s != GRAFT_OK) {
         data_parallel_free(dp);
@@ -211,6 +356,17 @@ graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
 void data_parallel_free(data_parallel *dp)
 {
     if (!dp) return;
+    /* The primary outlives dp: its BatchNorm layers go back to local statistics. */
+    if (dp->sync_bn) attach_sync(dp->m, NULL);
+    if (dp->group_ready) {
+        pthread_cond_destroy(&dp->group.cv);
+        pthread_mutex_destroy(&dp->group.mu);
+    }
+    for (int r = 0; dp->group.slot && r < dp->nrep; r++) free(dp->group.slot[r]);
+    free(dp->group.slot);
+    free(dp->group.slotcap);
+    free(dp->group.acc);
+    free(dp->group.fbuf);
     for (int r = 0; r < dp->nrep; r++) {
         if (r > 0) {
             graft_model_free(dp->rep[r].m);
@@ -274,6 +430,7 @@ static void replica_run(data_parallel *dp, replica *rp, float weight)
     if (rp->s == GRAFT_OK) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
     if (rp->s != GRAFT_OK) {
         snprintf(rp->err, sizeof rp->err, "device %s: %s", m->ctx->info.name, graft_last_error(m->ctx));
+        group_break(dp); /* nobody waits for this replica's statistics */
         return;
     }
     for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
@@ -339,8 +496,13 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
         rp->n = b - a;
         rp->pull_weights = r > 0 && dp->dirty;
         rp->err[0] = '\0';
-        args[r] = (replica_arg){dp, rp, (float)rp->n / (float)n};
+        rp->weight = (float)rp->n / (float)n;
+        args[r] = (replica_arg){dp, rp, rp->weight};
     }
+    /* Synchronised BatchNorm when every replica of every rank has images
+     * (decided from n alone, so all ranks agree). */
+    dp->group.active = dp->sync_bn && n >= nrep * ranks;
+    dp->group.broken = 0;
     for (int r = 1; r < nrep; r++) {
         running[r] = !pthread_create(&th[r], NULL, replica_thread, &args[r]);
         /* No thread: run it here (slower, same result). */

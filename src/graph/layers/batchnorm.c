@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchnorm_sync.h"
 #include "kernel_options.h"
 #include "layer.h"
 #include "layer_kind.h"
@@ -12,6 +13,7 @@ typedef struct bn_priv {
     cl_mem mean, invstd; /* statistics used by the last forward */
     cl_mem sums;         /* 2C: sum dy, sum dy*xhat (backward) */
     int batch_stats;     /* last forward normalised with batch statistics */
+    int synced;          /* ... over every replica (batchnorm_sync.c) */
     int valid;           /* a forward has run */
 } bn_priv;
 
@@ -87,7 +89,7 @@ static graft_status bn_stats_cpu(graft_ctx *ctx, layer *l, const fwd_io *io, bn_
     return LAUNCH(ctx, "bn_stats_cpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_INT(io->n), KA_INT(C),
                   KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd), KA_MEM(l->params[2].data),
                   KA_MEM(l->params[3].data), KA_FLT(l->spec.eps), KA_FLT(l->spec.momentum),
-                  KA_INT(1));
+                  KA_INT(!bn_sync_now(l)));
 }
 
 static graft_status bn_stats_gpu(graft_ctx *ctx, layer *l, const fwd_io *io, bn_priv *p)
@@ -97,7 +99,7 @@ static graft_status bn_stats_gpu(graft_ctx *ctx, layer *l, const fwd_io *io, bn_
     return LAUNCH(ctx, "bn_stats_gpu", 1, &g, &lw, KA_MEM(io->in[0]), KA_INT(io->n), KA_INT(C),
                   KA_INT(S), KA_MEM(p->mean), KA_MEM(p->invstd), KA_MEM(l->params[2].data),
                   KA_MEM(l->params[3].data), KA_FLT(l->spec.eps), KA_FLT(l->spec.momentum),
-                  KA_INT(1));
+                  KA_INT(!bn_sync_now(l)));
 }
 
 static graft_status bn_apply_cpu(graft_ctx *ctx, layer *l, const fwd_io *io, bn_priv *p)
@@ -177,8 +179,10 @@ static graft_status bn_forward(graft_ctx *ctx, layer *l, const fwd_io *io, const
     TRY(bn_priv_get(ctx, l, &p));
     int C = l->in[0].c;
     int batch = io->training && !l->bn_frozen;
+    p->synced = batch && bn_sync_now(l);
     if (batch) {
         TRY(k->stats(ctx, l, io, p));
+        if (p->synced) TRY(bn_sync_stats(ctx, l, io->n, p->mean, p->invstd));
     } else {
         TRY(LAUNCH1D(ctx, "bn_running_stats", (size_t)C, KA_MEM(l->params[2].data),
                      KA_MEM(l->params[3].data), KA_INT(C), KA_FLT(l->spec.eps), KA_MEM(p->mean),
@@ -197,6 +201,7 @@ static graft_status bn_backward(graft_ctx *ctx, layer *l, const bwd_io *io, cons
                         l->name);
     /* The sums feed dx only with batch statistics, but are dgamma/dbeta too. */
     if (io->param_grads || (io->din[0] && p->batch_stats)) TRY(k->bwd_reduce(ctx, l, io, p));
+    if (p->synced && io->din[0]) TRY(bn_sync_sums(ctx, l, p->sums));
     if (!io->din[0]) return GRAFT_OK;
     return k->bwd_dx(ctx, l, io, p);
 }
