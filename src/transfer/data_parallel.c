@@ -502,7 +502,9 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
     /* Synchronised BatchNorm when every replica of every rank has images
      * (decided from n alone, so all ranks agree). */
     dp->group.active = dp->sync_bn && n >= nrep * ranks;
-    dp->group.broken = 0;
+    /* A fresh rendezvous (no thread is in it between steps). */
+    dp->group.broken = dp->group.arrived = dp->group.left = 0;
+    dp->group.summed = dp->group.reduced = dp->group.departing = 0;
     for (int r = 1; r < nrep; r++) {
         running[r] = !pthread_create(&th[r], NULL, replica_thread, &args[r]);
         /* No thread: run it here (slower, same result). */
@@ -527,6 +529,10 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
             for (size_t k = 0; k < dp->grad_floats; k++) dp->rep[0].grad[k] += rp->grad[k];
     }
     float *g = dp->rep[0].grad;
+    /* A failure inside a synchronised BatchNorm step leaves the other
+     * ranks in a BatchNorm sum, not in the gradient sum below: return at
+     * once (the graft tool then ends the job with MPI_Abort). */
+    if (s != GRAFT_OK && dp->comm && dp->group.active) return s;
     if (dp->comm) {
         /* Everybody takes part in the sums even after a local failure, so
          * that no rank waits for ever; the flags say who failed. */
@@ -564,3 +570,5 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
 }
 
 void data_parallel_stepped(data_parallel *dp) { dp->dirty = 1; }
+
+int data_parallel_has_ranks(const data_parallel *dp) { return dp->comm != NULL; }

@@ -44,6 +44,9 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
  * next forward pass. */
 void data_parallel_stepped(data_parallel *dp);
 
+/* Whether dp spans processes (stop requests are then agreed in the sum). */
+int data_parallel_has_ranks(const data_parallel *dp);
+
 /* Whether this process writes files (rank 0, or no collective). */
 int data_parallel_writes_files(const graft_train_config *cfg);
 #endif

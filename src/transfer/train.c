@@ -348,7 +348,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
                     }
                     if (dp) data_parallel_stepped(dp);
                     b++;
-                    if (!dp) stopping = cfg->stop && *cfg->stop;
+                    if (!dp || !data_parallel_has_ranks(dp)) stopping = cfg->stop && *cfg->stop;
                     continue;
                 }
                 char where[192];
@@ -378,7 +378,7 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
             }
             /* Under a collective every rank stops after the step in which
              * any asked (data_parallel_backward agreed on it). */
-            if (!dp) stopping = cfg->stop && *cfg->stop;
+            if (!dp || !data_parallel_has_ranks(dp)) stopping = cfg->stop && *cfg->stop;
         }
         if (s == GRAFT_OK && stopping && b < nb) {
             /* Stopped inside the epoch: a checkpoint of the epochs
