@@ -100,11 +100,13 @@ graft_status graft_plan_write_summary(const graft_plan *p, const char *dir, char
                          "table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid "
                          "#ccc;padding:4px 8px;text-align:right}td.l,th.l{text-align:left}"
                          ".fail{color:#b00}</style></head><body>\n<h1>graft plan: %d targets x %d "
-                         "strategies x %d seeds</h1>\n<p>%s%d epochs, batch %d</p>\n"
+                         "strategies x %d seeds</h1>\n<p>%d epochs, batch %d, source ",
+                  p->ntargets, p->narms, p->nseeds, p->epochs, p->batch);
+    html_text(&html, p->source);
+    strbuf_printf(&html, "</p>\n"
                          "<table><tr><th class=l>target</th><th class=l>strategy</th><th>done</th>"
                          "<th>failed</th><th>final accuracy</th><th>target</th><th>seconds to "
-                         "target</th><th>time saved</th></tr>\n",
-                  p->ntargets, p->narms, p->nseeds, "", p->epochs, p->batch);
+                         "target</th><th>time saved</th></tr>\n");
     strbuf_printf(&txt, "%-16s %-13s %5s %6s %17s %8s %10s %10s\n", "target", "strategy", "done",
                   "failed", "accuracy", "target", "s to tgt", "time saved");
     graft_status s = GRAFT_OK;
@@ -151,15 +153,20 @@ graft_status graft_plan_write_summary(const graft_plan *p, const char *dir, char
                 if (sum.nreached == sum.nreps) snprintf(tsec, sizeof tsec, "%.2f", sum.t_mean);
                 if (sum.has_saved) snprintf(saved, sizeof saved, "%.1f", sum.saved_pct);
             }
-            strbuf_printf(&csv, "%s,%s,%d,%d,%d,%.6f,%.6f,%s,%s,%s\n", name, arm, p->nseeds, done,
-                          failed, mean, sd, tgt, tsec, saved);
+            char accs[64] = "", accc[64] = ",";
+            if (done) {
+                snprintf(accs, sizeof accs, "%.2f%% &plusmn; %.2f", 100 * mean, 100 * sd);
+                snprintf(accc, sizeof accc, "%.6f,%.6f", mean, sd);
+            }
+            strbuf_printf(&csv, "%s,%s,%d,%d,%d,%s,%s,%s,%s\n", name, arm, p->nseeds, done, failed,
+                          accc, tgt, tsec, saved);
             strbuf_printf(&html, "<tr><td class=l>");
             if (complete) strbuf_printf(&html, "<a href=\"%s.html\">%s</a>", name, name);
             else html_text(&html, name);
-            strbuf_printf(&html, "</td><td class=l>%s</td><td>%d/%d</td><td%s>%d</td><td>%.2f%% "
-                          "&plusmn; %.2f</td><td>%s</td><td>%s</td><td>%s%s</td></tr>\n", arm, done,
-                          p->nseeds, failed ? " class=fail" : "", failed, 100 * mean, 100 * sd, tgt,
-                          tsec, saved, saved[0] ? "%" : "");
+            strbuf_printf(&html, "</td><td class=l>%s</td><td>%d/%d</td><td%s>%d</td><td>%s</td>"
+                          "<td>%s</td><td>%s</td><td>%s%s</td></tr>\n", arm, done, p->nseeds,
+                          failed ? " class=fail" : "", failed, accs, tgt, tsec, saved,
+                          saved[0] ? "%" : "");
             char acc[40];
             snprintf(acc, sizeof acc, "%.2f%% +- %.2f", 100 * mean, 100 * sd);
             strbuf_printf(&txt, "%-16s %-13s %2d/%-2d %6d %17s %8s %10s %9s%s\n", name, arm, done,
