@@ -246,6 +246,11 @@ typedef struct plan_slot {
     graft_model *src;
     graft_model_meta meta;
     char device[256];   /* "[index] name" (PoCL's two devices share a name) */
+    /* The last target's split, kept: jobs are handed out target-major, so
+     * a slot mostly runs one target's strategies and seeds in a row, and
+     * decoding a folder of images once per slot and target is enough. */
+    int cached_target;  /* -1 = none */
+    graft_dataset *train, *val;
 } plan_slot;
 
 static graft_status slot_open(void *user, int slot, void **state, char *err, size_t errlen)
@@ -254,6 +259,7 @@ static graft_status slot_open(void *user, int slot, void **state, char *err, siz
     const graft_plan_run_config *cfg = r->cfg;
     plan_slot *ps = calloc(1, sizeof *ps);
     if (!ps) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory");
+    ps->cached_target = -1;
     graft_ctx_params cp = cfg->ctx_params ? *cfg->ctx_params : graft_ctx_default_params();
     if (cfg->ndevices > 0) cp.device = cfg->devices[slot];
     graft_status s = graft_ctx_create(&cp, &ps->ctx, err, errlen);
@@ -278,6 +284,8 @@ static void slot_close(void *user, int slot, void *state)
     (void)user;
     (void)slot;
     plan_slot *ps = state;
+    graft_dataset_free(ps->train);
+    graft_dataset_free(ps->val);
     graft_model_free(ps->src);
     graft_model_meta_free(&ps->meta);
     graft_ctx_destroy(ps->ctx);
@@ -310,10 +318,18 @@ static graft_status run_job(void *user, int slot, void *state, int k, char *err,
     plan_slot *ps = state;
     plan_job_key key = plan_job_key_of(p, r->job_of[k]);
     const graft_plan_target *t = &p->targets[key.target];
-    graft_dataset *train = NULL, *val = NULL;
     /* The data sample depends on the plan's seed, not the job's: every
      * strategy and seed of a target sees the same images. */
-    graft_status s = load_target(ps, t, p->seed, &train, &val, err, errlen);
+    graft_status s = GRAFT_OK;
+    if (ps->cached_target != key.target) {
+        graft_dataset_free(ps->train);
+        graft_dataset_free(ps->val);
+        ps->train = ps->val = NULL;
+        ps->cached_target = -1;
+        s = load_target(ps, t, p->seed, &ps->train, &ps->val, err, errlen);
+        if (s == GRAFT_OK) ps->cached_target = key.target;
+    }
+    const graft_dataset *train = ps->train, *val = ps->val;
     graft_compare_result cr = {0};
     if (s == GRAFT_OK) {
         graft_arm arm = key.arm;
@@ -345,8 +361,6 @@ static graft_status run_job(void *user, int slot, void *state, int k, char *err,
         snprintf(err, errlen, "%s", werr);
     }
     graft_compare_result_free(&cr);
-    graft_dataset_free(train);
-    graft_dataset_free(val);
     return s;
 }
 
