@@ -420,7 +420,7 @@ static void replica_run(data_parallel *dp, replica *rp, float weight)
     rp->loss = 0;
     rp->correct = 0;
     if (rp->pull_weights) rp->s = put_params(m, dp->step_params, dp->nstep, dp->wbuf, 0);
-    if (rp->n == 0) {
+    if (rp->s == GRAFT_OK && rp->n == 0) { /* a short last batch: nothing for this one */
         memset(rp->grad, 0, sizeof(float) * dp->grad_floats);
         return;
     }
