@@ -168,6 +168,19 @@ static void test_two_devices(graft_ctx *ctx, const graft_dataset *d)
         graft_model_free(a);
         graft_model_free(b);
     }
+    /* Batches of one image: one replica idles every step (an empty slice,
+     * weight 0), and BatchNorm synchronisation stays off for want of
+     * images; still one device's weights. */
+    {
+        graft_train_config o1 = one, o2 = two;
+        o1.batch = o2.batch = 1;
+        o1.epochs = o2.epochs = 1;
+        o2.sync_bn = 1;
+        graft_model *a1 = train_one(ctx, d, 0, 0, &o1, NULL), *b1 = train_one(ctx, d, 0, 0, &o2, NULL);
+        CHECK(a1 && b1 && max_param_diff(a1, b1) < 1e-4);
+        graft_model_free(a1);
+        graft_model_free(b1);
+    }
     /* BatchNorm normalises each replica's slice by its own statistics: the
      * run works and stays finite, close to but not equal to one device. */
     graft_model *a = train_one(ctx, d, 1, 0, &one, NULL);
