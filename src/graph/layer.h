@@ -97,6 +97,11 @@ struct layer {
  * holds one table per style; layer_create picks one here, once. */
 const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
 
+/* Sets a conv or pool spec's window (pads: top, left, bottom, right) in
+ * its plainest form: kernel and pad alone when square and symmetric, so
+ * such specs stay as they always were (graft_layer_window reads it back). */
+void layer_spec_set_window(graft_layer_spec *s, int kh, int kw, const int pads[4]);
+
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
  * allocates its data (and grad when learnable) on the device. */
 graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int ndim,

@@ -22,10 +22,16 @@
  *   TENS  u32 ntensors, tensor[ntensors]
  *   STAT  i64 epoch, i64 step, u64 rng_state[4], u32 nstate, tensor[nstate]
  *   JSON  bytes (the whole payload is the meta JSON text)
+ *   GEOM  u32 count, per entry: u32 node, i32 kernel_h kernel_w pad_top
+ *         pad_left pad_bottom pad_right ceil_mode exclude_pad (the spec
+ *         fields added later; written only for nodes where one is nonzero,
+ *         and only when some node has one)
  *
  * ARCH, CLAS and TENS are required, STAT exactly when flag bit 0 is set,
- * JSON is optional; each at most once, in any order. Unknown tags are
- * refused: a layout change means a new version number. */
+ * JSON and GEOM are optional; each at most once, in any order except that
+ * GEOM follows ARCH. Unknown tags are refused: a layout change means a new
+ * version number or, for additions older files do without, a new optional
+ * section (an older reader refuses exactly the files that use it). */
 #ifndef GRAFT_MODELFILE_H
 #define GRAFT_MODELFILE_H
 #include <stddef.h>
