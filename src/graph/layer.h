@@ -21,7 +21,8 @@
 #include "ctx.h"
 #include "rng.h"
 
-#define LAYER_MAX_INPUTS 8
+/* DenseNet-121's widest concat has 25 inputs (DenseNet-201's 49). */
+#define LAYER_MAX_INPUTS 64
 #define LAYER_MAX_PARAMS 4
 #define LAYER_NAME_LEN 64
 

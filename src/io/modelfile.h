@@ -46,7 +46,7 @@
 #define MF_NAME_LEN 64          /* node names, incl. terminator */
 #define MF_TENSOR_NAME_LEN 96   /* tensor names, incl. terminator */
 #define MF_ARCH_LEN 32
-#define MF_MAX_INPUTS 8
+#define MF_MAX_INPUTS 64         /* = LAYER_MAX_INPUTS (DenseNet concats) */
 #define MF_MAX_CHANNELS 4       /* mean/std slots */
 /* Caps that bound what a hostile file can make the parser allocate; each
  * count is also checked against the bytes actually left. */
