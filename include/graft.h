@@ -481,8 +481,10 @@ graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **o
  * writes (ONNX metadata_props "class_names", "mean", "std", "arch") into
  * *meta (may be NULL): arch "custom", no class names, mean 0 and std 1
  * where the file has none. *card_keys (may be NULL) counts the keys read
- * (0: no card). Malformed values are ignored. On success the caller owns
- * *out and *meta (graft_model_meta_free). */
+ * (0: no card). Malformed values are ignored. meta->meta_json receives the
+ * import record: {"source":"onnx","file":NAME,"opset":N,"producer":"P V",
+ * "input":[C,H,W]} (producer only when the file names one). On success the
+ * caller owns *out and *meta (graft_model_meta_free). */
 graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_model **out,
                                     graft_model_meta *meta, int *card_keys, char *note,
                                     size_t notelen);

@@ -415,6 +415,14 @@ START_TEST(model_card_round_trip)
                   graft_last_error(ctx));
     ck_assert_int_eq(keys, 4); /* arch, class_names, mean, std */
     ck_assert_str_eq(got.arch, "refnet");
+    /* The import record: source file, opset, producer, input size. */
+    const char *base = strrchr(path, '/') + 1;
+    char want[512];
+    snprintf(want, sizeof want, "{\"source\":\"onnx\",\"file\":\"%s\",\"opset\":13,"
+             "\"producer\":\"graft ", base);
+    ck_assert_msg(got.meta_json && !strncmp(got.meta_json, want, strlen(want)) &&
+                      strstr(got.meta_json, "\"input\":[3,28,28]}"),
+                  "%s", got.meta_json ? got.meta_json : "(null)");
     ck_assert_int_eq(got.nclasses, 4);
     for (int k = 0; k < 4; k++) ck_assert_str_eq(got.class_names[k], names[k]);
     for (int c = 0; c < 3; c++) {

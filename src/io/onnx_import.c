@@ -14,6 +14,7 @@
 #include "fileutil.h"
 #include "layer_kind.h"
 #include "onnx_card.h"
+#include "onnx_record.h"
 #include "onnx_common.h"
 #include "pass_progress.h"
 
@@ -888,9 +889,12 @@ graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_mode
     graft_status s = graft_model_create(ctx, &im.m);
     if (s == GRAFT_OK) s = import_graph(&im, mp);
     if (s == GRAFT_OK && meta) {
-        int k = onnx_card_read(mp, meta);
+        int k = onnx_card_read(mp, meta), c, h, w;
         if (k < 0) s = ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "%s: out of host memory", path);
         else if (card_keys) *card_keys = k;
+        graft_model_node_shape(im.m, 0, &c, &h, &w);
+        if (s == GRAFT_OK && !(meta->meta_json = onnx_record_json(mp, path, im.opset, c, h, w)))
+            s = ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "%s: out of host memory", path);
     }
     for (int i = 0; i < im.nv; i++) free(im.v[i].cdata);
     free(im.v);
