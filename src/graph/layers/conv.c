@@ -141,7 +141,7 @@ static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->group
  * wherever they apply (benchmarks and tests). By default
  * (docs/performance.md, items 7-8):
  *  - forward and input gradient by conv_tall_cpu, except a forward with
- *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
+ *    K = cin*kh*kw < 32 (refnet's conv1: its GEMM is bound by the output
  *    writes and its im2col matrix is tiny);
  *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
  *    rows of at most 256 pixels). */
