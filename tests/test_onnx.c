@@ -381,6 +381,37 @@ START_TEST(export_round_trip)
     ck_assert_msg(e0 <= 1e-6 && e1 < 1e-5, "refnet: %g %g", e0, e1);
     free(x);
     graft_model_free(m);
+    /* A DenseNet-like concat of 20 branches (graft allows 64) and a 2x3
+     * conv with asymmetric pads (a .graft GEOM entry) export and come back. */
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    graft_layer_spec cv = graft_layer_default(GRAFT_LAYER_CONV2D);
+    graft_layer_spec cat = graft_layer_default(GRAFT_LAYER_CONCAT);
+    graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    in.channels = 2, in.height = 7, in.width = 6;
+    int x0, br[20], id;
+    ck_assert_int_eq(graft_model_add(m, "input", &in, 0, NULL, &x0), GRAFT_OK);
+    cv.channels = 2, cv.pad = 0, cv.kernel_h = 2, cv.kernel_w = 3;
+    cv.pad_top = 1, cv.pad_left = 2, cv.pad_right = 0, cv.pad_bottom = 0;
+    for (int b = 0; b < 20; b++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "branch%d", b);
+        ck_assert_msg(graft_model_add(m, nm, &cv, 1, &x0, &br[b]) == GRAFT_OK, "%s",
+                      graft_last_error(ctx));
+    }
+    ck_assert_int_eq(graft_model_add(m, "cat", &cat, 20, br, &id), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "gap", &gap, 1, &id, &id), GRAFT_OK);
+    fc.channels = 3;
+    ck_assert_int_eq(graft_model_add(m, "fc", &fc, 1, &id, &id), GRAFT_OK);
+    nx = (size_t)2 * 2 * 7 * 6;
+    x = malloc(nx * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    tu_fill(&r, x, nx, -1, 1);
+    round_trip(ctx, m, x, 2, "concat20", &e0, &e1);
+    ck_assert_msg(e0 == 0 && e1 == 0, "concat20: %g %g", e0, e1);
+    free(x);
+    graft_model_free(m);
     graft_ctx_destroy(ctx);
 }
 END_TEST

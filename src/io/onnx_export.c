@@ -68,6 +68,9 @@ static void push_ptr(exp_ *e, void ***arr, size_t *n, size_t *cap, void *p)
     (*arr)[(*n)++] = p;
 }
 
+/* Inputs of one ONNX node: a Concat takes every input of its layer. */
+#define NODE_MAX_INPUTS (LAYER_MAX_INPUTS > 8 ? LAYER_MAX_INPUTS : 8)
+
 static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, const char *out)
 {
     Onnx__NodeProto *nd = ar(e, sizeof *nd);
@@ -79,7 +82,7 @@ static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, cons
     o[0] = ar_str(e, out);
     nd->output = o;
     nd->n_output = 1;
-    nd->input = ar(e, 8 * sizeof *nd->input);
+    nd->input = ar(e, NODE_MAX_INPUTS * sizeof *nd->input);
     nd->attribute = ar(e, 8 * sizeof *nd->attribute);
     push_ptr(e, (void ***)&e->nodes, &e->nnodes, &e->capnodes, nd);
     return e->oom ? NULL : nd;
@@ -87,7 +90,7 @@ static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, cons
 
 static void node_in(exp_ *e, Onnx__NodeProto *nd, const char *name)
 {
-    if (!nd || nd->n_input >= 8) { e->oom = 1; return; }
+    if (!nd || nd->n_input >= NODE_MAX_INPUTS) { e->oom = 1; return; }
     nd->input[nd->n_input++] = ar_str(e, name);
 }
 
