@@ -1,5 +1,6 @@
 /* Max/average pooling and global average pooling. Max pooling keeps the
  * arg-max of each output (an index within the input plane) for backward. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,11 +17,11 @@ typedef struct pool_priv {
  * PyTorch and ONNX Runtime). -1 when the window does not fit. */
 static int pool_out(int in, int k, int s, int lead, int trail, int ceil_mode)
 {
-    int span = in + lead + trail - k;
-    if (span < 0) return -1;
-    int o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    if (ceil_mode && (o - 1) * s >= in + lead) o--;
-    return o;
+    long span = (long)in + lead + trail - k; /* long: a hostile file's sizes do not overflow */
+    if (span < 0 || s < 1) return -1;
+    long o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= (long)in + lead) o--;
+    return o > INT_MAX ? -1 : (int)o;
 }
 
 /* The window of l with its defaults applied. */
