@@ -322,9 +322,24 @@ typedef struct graft_layer_spec {
     float momentum;     /* BATCHNORM2D: running = (1-m)*running + m*batch */
     float slope;        /* LEAKY_RELU */
     float p;            /* DROPOUT: drop probability */
+    /* Non-square windows and per-side pads (CONV2D, pools), e.g. a 1x7
+     * kernel with pads 0 above/below and 3 left/right. 0 means "as kernel"
+     * / "as pad", so specs that only set kernel and pad keep their meaning;
+     * for a zero side next to nonzero ones set pad = 0 and the sides. */
+    int kernel_h, kernel_w;
+    int pad_top, pad_left, pad_bottom, pad_right;
+    int ceil_mode;         /* MAXPOOL2D, AVGPOOL2D: 1 = output sizes round up */
+    int exclude_pad;       /* AVGPOOL2D: 0 = padding counts in the divisor
+                            * (ONNX count_include_pad=1); 1 = only pixels of
+                            * the image count */
 } graft_layer_spec;
 
 graft_layer_spec graft_layer_default(graft_layer_kind kind);
+
+/* The window of a CONV2D or pool spec with the defaults applied: kernel
+ * height/width in *kh, *kw (may be NULL) and pads[4] (may be NULL) as
+ * top, left, bottom, right. */
+void graft_layer_window(const graft_layer_spec *s, int *kh, int *kw, int pads[4]);
 
 /* ---------------------------------------------------------------- models */
 
@@ -466,8 +481,10 @@ graft_status graft_onnx_import(graft_ctx *ctx, const char *path, graft_model **o
  * writes (ONNX metadata_props "class_names", "mean", "std", "arch") into
  * *meta (may be NULL): arch "custom", no class names, mean 0 and std 1
  * where the file has none. *card_keys (may be NULL) counts the keys read
- * (0: no card). Malformed values are ignored. On success the caller owns
- * *out and *meta (graft_model_meta_free). */
+ * (0: no card). Malformed values are ignored. meta->meta_json receives the
+ * import record: {"source":"onnx","file":NAME,"opset":N,"producer":"P V",
+ * "input":[C,H,W]} (producer only when the file names one). On success the
+ * caller owns *out and *meta (graft_model_meta_free). */
 graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_model **out,
                                     graft_model_meta *meta, int *card_keys, char *note,
                                     size_t notelen);

@@ -9,27 +9,47 @@
 #include "layer.h"
 #include "testutil.h"
 
+/* Most cases leave the trailing geometry fields out: 0 = k / pad. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
 typedef struct conv_case {
     int n, cin, h, w, cout, k, stride, pad, dil, groups, bias;
+    /* Non-square kernels and per-side pads; 0 = k / pad, as graft_layer_spec. */
+    int kh, kw, pt, pl, pb, pr;
 } conv_case;
+
+/* c with its geometry defaults applied, for the reference. */
+static conv_case resolved(const conv_case *c)
+{
+    conv_case r = *c;
+    r.kh = c->kh ? c->kh : c->k;
+    r.kw = c->kw ? c->kw : c->k;
+    r.pt = c->pt ? c->pt : c->pad;
+    r.pl = c->pl ? c->pl : c->pad;
+    r.pb = c->pb ? c->pb : c->pad;
+    r.pr = c->pr ? c->pr : c->pad;
+    return r;
+}
 
 typedef struct conv_ref {
     int hout, wout;
     size_t nx, nw, ny;
 } conv_ref;
 
-static conv_ref ref_dims(const conv_case *c)
+static conv_ref ref_dims(const conv_case *c0)
 {
+    conv_case g = resolved(c0);
+    const conv_case *c = &g;
     conv_ref r;
-    r.hout = (c->h + 2 * c->pad - c->dil * (c->k - 1) - 1) / c->stride + 1;
-    r.wout = (c->w + 2 * c->pad - c->dil * (c->k - 1) - 1) / c->stride + 1;
+    r.hout = (c->h + c->pt + c->pb - c->dil * (c->kh - 1) - 1) / c->stride + 1;
+    r.wout = (c->w + c->pl + c->pr - c->dil * (c->kw - 1) - 1) / c->stride + 1;
     r.nx = (size_t)c->n * c->cin * c->h * c->w;
-    r.nw = (size_t)c->cout * (c->cin / c->groups) * c->k * c->k;
+    r.nw = (size_t)c->cout * (c->cin / c->groups) * c->kh * c->kw;
     r.ny = (size_t)c->n * c->cout * r.hout * r.wout;
     return r;
 }
 
-/* Calls f(xi, wi, yi) for every multiply-add of the convolution. */
+/* Calls f(xi, wi, yi) for every multiply-add of the convolution (c resolved). */
 #define CONV_LOOP(c, r, BODY)                                                                    \
     do {                                                                                         \
         int cig_ = (c)->cin / (c)->groups, cog_ = (c)->cout / (c)->groups;                       \
@@ -41,25 +61,27 @@ static conv_ref ref_dims(const conv_case *c)
                                     ox;                                                          \
                         int g_ = co / cog_;                                                      \
                         for (int cj = 0; cj < cig_; cj++)                                        \
-                            for (int ky = 0; ky < (c)->k; ky++)                                  \
-                                for (int kx = 0; kx < (c)->k; kx++) {                            \
-                                    int iy = oy * (c)->stride - (c)->pad + ky * (c)->dil;        \
-                                    int ix = ox * (c)->stride - (c)->pad + kx * (c)->dil;        \
+                            for (int ky = 0; ky < (c)->kh; ky++)                                 \
+                                for (int kx = 0; kx < (c)->kw; kx++) {                           \
+                                    int iy = oy * (c)->stride - (c)->pt + ky * (c)->dil;         \
+                                    int ix = ox * (c)->stride - (c)->pl + kx * (c)->dil;         \
                                     if (iy < 0 || iy >= (c)->h || ix < 0 || ix >= (c)->w)        \
                                         continue;                                                \
                                     int ci = g_ * cig_ + cj;                                     \
                                     size_t xi = (((size_t)nn * (c)->cin + ci) * (c)->h + iy) *   \
                                                     (c)->w + ix;                                 \
-                                    size_t wi = (((size_t)co * cig_ + cj) * (c)->k + ky) *       \
-                                                    (c)->k + kx;                                 \
+                                    size_t wi = (((size_t)co * cig_ + cj) * (c)->kh + ky) *      \
+                                                    (c)->kw + kx;                                \
                                     BODY;                                                        \
                                 }                                                                \
                     }                                                                            \
     } while (0)
 
-static void ref_forward(const conv_case *c, const double *x, const double *w, const double *b,
+static void ref_forward(const conv_case *c0, const double *x, const double *w, const double *b,
                         double *y)
 {
+    conv_case g = resolved(c0);
+    const conv_case *c = &g;
     conv_ref r = ref_dims(c);
     for (size_t i = 0; i < r.ny; i++) {
         int co = (int)((i / ((size_t)r.hout * r.wout)) % c->cout);
@@ -68,9 +90,11 @@ static void ref_forward(const conv_case *c, const double *x, const double *w, co
     CONV_LOOP(c, r, y[yi] += x[xi] * w[wi]);
 }
 
-static void ref_backward(const conv_case *c, const double *x, const double *w, const double *dy,
+static void ref_backward(const conv_case *c0, const double *x, const double *w, const double *dy,
                          double *dx, double *dw, double *db)
 {
+    conv_case g = resolved(c0);
+    const conv_case *c = &g;
     conv_ref r = ref_dims(c);
     memset(dx, 0, r.nx * sizeof *dx);
     memset(dw, 0, r.nw * sizeof *dw);
@@ -107,6 +131,12 @@ static layer *make_layer(graft_ctx *ctx, const conv_case *c)
     s.dilation = c->dil;
     s.groups = c->groups;
     s.bias = c->bias;
+    s.kernel_h = c->kh;
+    s.kernel_w = c->kw;
+    s.pad_top = c->pt;
+    s.pad_left = c->pl;
+    s.pad_bottom = c->pb;
+    s.pad_right = c->pr;
     layer_shape in = {c->cin, c->h, c->w};
     layer *l = NULL;
     graft_status st = layer_create(ctx, "convT", &s, 1, &in, &l);
@@ -116,8 +146,10 @@ static layer *make_layer(graft_ctx *ctx, const conv_case *c)
 
 static void case_str(const conv_case *c, char *buf, size_t len)
 {
-    snprintf(buf, len, "n=%d cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d g=%d bias=%d", c->n, c->cin,
-             c->h, c->w, c->cout, c->k, c->stride, c->pad, c->dil, c->groups, c->bias);
+    conv_case g = resolved(c);
+    snprintf(buf, len, "n=%d cin=%d %dx%d cout=%d k=%dx%d s=%d p=%d,%d,%d,%d d=%d g=%d bias=%d",
+             c->n, c->cin, c->h, c->w, c->cout, g.kh, g.kw, c->stride, g.pt, g.pl, g.pb, g.pr,
+             c->dil, c->groups, c->bias);
 }
 
 /* Runs one case on the device and returns the worst relative error over
@@ -242,6 +274,13 @@ static const conv_case native_cases[] = {
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */
     {2, 3, 4, 4, 3, 3, 1, 2, 1, 1, 1},   /* pad larger than needed: border outputs see only pad */
     {2, 3, 32, 31, 16, 3, 1, 1, 1, 1, 1}, /* larger: several GEMM tiles */
+    /* Non-square kernels, per-side pads (kh kw pt pl pb pr; 0 = k / pad). */
+    {2, 5, 9, 8, 6, 1, 1, 0, 1, 1, 1, 1, 7, 0, 3, 0, 3},  /* inception's 1x7, pads 0,3,0,3 */
+    {2, 5, 8, 9, 6, 1, 1, 0, 1, 1, 0, 7, 1, 3, 0, 3, 0},  /* 7x1, pads 3,0,3,0 */
+    {3, 4, 9, 7, 5, 3, 2, 0, 1, 1, 1, 0, 0, 0, 1, 2, 0},  /* 3x3 stride 2, pads 0,1,2,0 */
+    {2, 4, 9, 8, 6, 3, 2, 1, 2, 2, 1, 3, 2, 0, 0, 0, 0},  /* 3x2, grouped, strided, dilated */
+    {2, 4, 7, 9, 4, 1, 1, 0, 1, 4, 1, 1, 5, 0, 2, 1, 2},  /* depthwise 1x5, pads 0,2,1,2 */
+    {1, 3, 6, 9, 6, 1, 2, 0, 1, 3, 0, 3, 2, 2, 0, 0, 1},  /* depthwise x2, 3x2, stride 2 */
 };
 
 static const conv_case clblast_cases[] = {
@@ -270,6 +309,10 @@ static const conv_case implicit_cases[] = {
     {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
     {2, 3, 5, 40, 35, 3, 1, 1, 1, 1, 1},  /* 40 wide, 35 channels */
     {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1},  /* 300 wide: dW by im2col */
+    {2, 6, 9, 8, 7, 1, 1, 0, 1, 1, 1, 1, 7, 0, 3, 0, 3},  /* 1x7, pads 0,3,0,3 */
+    {2, 6, 8, 9, 7, 1, 1, 0, 1, 1, 0, 7, 1, 3, 0, 3, 0},  /* 7x1, pads 3,0,3,0 */
+    {2, 3, 7, 6, 5, 3, 1, 0, 1, 1, 1, 3, 2, 2, 0, 1, 1},  /* 3x2, pads 2,0,1,1 */
+    {2, 3, 6, 5, 4, 1, 1, 0, 1, 1, 1, 1, 3, 0, 3, 1, 0},  /* pads past k - 1: dx by im2col */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
@@ -331,7 +374,8 @@ static void chunk_sweep(graft_gemm_backend be)
     for (size_t i = 0; i < sizeof chunk_cases / sizeof chunk_cases[0]; i++) {
         const conv_case *c = &chunk_cases[i];
         conv_ref r = ref_dims(c);
-        size_t rows = (size_t)c->k * c->k * c->cin; /* groups * K */
+        conv_case g = resolved(c);
+        size_t rows = (size_t)g.kh * g.kw * c->cin; /* groups * K */
         if ((size_t)c->cout > rows) rows = (size_t)c->cout;
         size_t per_image = rows * r.hout * r.wout * sizeof(float);
         for (int imgs = 2; imgs >= 1; imgs--) {
@@ -432,6 +476,9 @@ START_TEST(conv_backward_matches_finite_differences)
         {2, 4, 7, 6, 6, 3, 2, 1, 2, 2, 1}, /* grouped, strided, dilated */
         {2, 3, 6, 5, 3, 3, 1, 1, 1, 3, 1}, /* depthwise */
         {2, 3, 6, 5, 4, 3, 1, 1, 1, 1, 1}, /* stride 1: the implicit kernels on CPU devices */
+        {2, 3, 6, 7, 4, 1, 1, 0, 1, 1, 1, 1, 5, 0, 2, 0, 2}, /* 1x5, pads 0,2,0,2: implicit */
+        {2, 3, 7, 6, 4, 3, 2, 0, 1, 1, 1, 3, 2, 1, 0, 2, 1}, /* 3x2 stride 2, pads 1,0,2,1 */
+        {2, 3, 7, 6, 3, 1, 1, 0, 1, 3, 1, 3, 1, 1, 0, 0, 0}, /* depthwise 3x1, pads 1,0,0,0 */
     };
     for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
         double e = fd_case(ctx, &rg, &fd_cases[i]);

@@ -185,6 +185,14 @@ static void assert_models_equal(const mf_model *a, const mf_model *b)
         ck_assert(memcmp(&x->spec.momentum, &y->spec.momentum, sizeof(float)) == 0);
         ck_assert(memcmp(&x->spec.slope, &y->spec.slope, sizeof(float)) == 0);
         ck_assert(memcmp(&x->spec.p, &y->spec.p, sizeof(float)) == 0);
+        ck_assert_int_eq(x->spec.kernel_h, y->spec.kernel_h);
+        ck_assert_int_eq(x->spec.kernel_w, y->spec.kernel_w);
+        ck_assert_int_eq(x->spec.pad_top, y->spec.pad_top);
+        ck_assert_int_eq(x->spec.pad_left, y->spec.pad_left);
+        ck_assert_int_eq(x->spec.pad_bottom, y->spec.pad_bottom);
+        ck_assert_int_eq(x->spec.pad_right, y->spec.pad_right);
+        ck_assert_int_eq(x->spec.ceil_mode, y->spec.ceil_mode);
+        ck_assert_int_eq(x->spec.exclude_pad, y->spec.exclude_pad);
         ck_assert_int_eq(x->ninputs, y->ninputs);
         for (int j = 0; j < x->ninputs; j++) ck_assert_int_eq(x->inputs[j], y->inputs[j]);
     }
@@ -576,6 +584,70 @@ static void expect_refused(const unsigned char *buf, size_t n, const char *want)
     ck_assert_msg(strstr(err, want), "expected '%s' in: %s", want, err);
 }
 
+/* Whether the encoded model has section tag. */
+static int has_section(const unsigned char *buf, size_t n, const char *tag)
+{
+    for (size_t off = 24; off + 12 <= n - 4;) {
+        if (memcmp(buf + off, tag, 4) == 0) return 1;
+        off += 12 + (size_t)((uint64_t)le32(buf + off + 4) | (uint64_t)le32(buf + off + 8) << 32);
+    }
+    return 0;
+}
+
+/* Non-square windows, per-side pads and pool rounding travel in the GEOM
+ * section, written only when a node uses them (files without them are
+ * encoded as before); hostile GEOM entries are refused. */
+START_TEST(test_geometry_section)
+{
+    mf_model a, b;
+    make_model(&a, 3, 0);
+    unsigned char *buf, *buf2;
+    size_t n, n2;
+    serialize(&a, &buf, &n);
+    ck_assert(!has_section(buf, n, "GEOM"));
+    free(buf);
+    a.nodes[1].spec.kernel_h = 1;
+    a.nodes[1].spec.kernel_w = 5;
+    a.nodes[1].spec.pad_left = a.nodes[1].spec.pad_right = 2;
+    a.nodes[7].spec.ceil_mode = 1;
+    a.nodes[8].spec.exclude_pad = 1;
+    a.nodes[8].spec.pad_bottom = 1;
+    a.nodes[8].spec.pad_top = -2; /* values pass through; layers check them */
+    serialize(&a, &buf, &n);
+    ck_assert(has_section(buf, n, "GEOM"));
+    char err[512] = "";
+    ck_assert_msg(mf_parse(buf, n, &b, err, sizeof err) == GRAFT_OK, "%s", err);
+    assert_models_equal(&a, &b);
+    serialize(&b, &buf2, &n2);
+    ck_assert(n == n2 && memcmp(buf, buf2, n) == 0);
+    free(buf2);
+    mf_model_free(&b);
+    ck_assert_int_eq(mf_check_compatible(&a, &a, err, sizeof err), GRAFT_OK);
+    /* Entries: count 3, then node 1's, node 7's, node 8's (4 + 8 * 4 bytes each). */
+    size_t len, g = find_section(buf, n, "GEOM", &len);
+    ck_assert_uint_eq(len, 4 + 3 * 36);
+    ck_assert_uint_eq(le32(buf + g), 3);
+    ck_assert_uint_eq(le32(buf + g + 4), 1);
+    unsigned char *c = malloc(n);
+    ck_assert_ptr_nonnull(c);
+    memcpy(c, buf, n);
+    set_le32(c + g + 4, 99);
+    fix_crc(c, n);
+    expect_refused(c, n, "no such node");
+    memcpy(c, buf, n);
+    set_le32(c + g + 4 + 36, 1); /* node 1 twice */
+    fix_crc(c, n);
+    expect_refused(c, n, "again");
+    memcpy(c, buf, n);
+    set_le32(c + g, 1000); /* more entries than nodes */
+    fix_crc(c, n);
+    expect_refused(c, n, "GEOM");
+    free(c);
+    free(buf);
+    mf_model_free(&a);
+}
+END_TEST
+
 START_TEST(test_hostile_counts)
 {
     mf_model a;
@@ -821,6 +893,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_roundtrip_model);
     tcase_add_test(tc, test_roundtrip_checkpoint_file);
+    tcase_add_test(tc, test_geometry_section);
     tcase_add_test(tc, test_kind_names_match_layer);
     tcase_add_test(tc, test_truncated_every_length);
     tcase_add_test(tc, test_truncated_files);

@@ -12,7 +12,7 @@
 #define DIR GRAFT_DATA_DIR "/onnx/"
 
 static const char *const goldens[] = {"resnet_mini", "mobile_mini", "mobile_mini_op17",
-                                      "folded_mini"};
+                                      "folded_mini", "shape_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
 static float *read_f32(const char *path, size_t *n)
@@ -153,6 +153,35 @@ START_TEST(golden_structure)
     }
     ck_assert_int_eq(dw, 3);
     graft_model_free(m);
+    /* Window shapes: 1x7 / 7x1 kernels with their pads, ceil_mode, padding
+     * not counted, a Pad folded into the average pool after it, a 1x3 max
+     * pool, and no node for the Concat of one input. */
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "shape_mini.onnx", &m, NULL, 0), GRAFT_OK);
+    static const struct {
+        const char *node;
+        int kh, kw, pads[4], ceil_mode, exclude_pad;
+    } want[] = {
+        {"c17_c17.0_Conv", 1, 7, {0, 3, 0, 3}, 0, 0},
+        {"c71_c71.0_Conv", 7, 1, {3, 0, 3, 0}, 0, 0},
+        {"mp_ceil_MaxPool", 3, 3, {0, 0, 0, 0}, 1, 0},
+        {"avg_incl_AveragePool", 3, 3, {1, 1, 1, 1}, 0, 0},
+        {"avg_excl_AveragePool", 3, 3, {1, 1, 1, 1}, 1, 1},
+        {"mp13_MaxPool", 1, 3, {0, 1, 0, 1}, 0, 0},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        int i = graft_model_find(m, want[k].node), kh, kw, pads[4];
+        ck_assert_msg(i >= 0, "no node %s", want[k].node);
+        const graft_layer_spec *s = graft_model_node_spec(m, i);
+        graft_layer_window(s, &kh, &kw, pads);
+        ck_assert_msg(kh == want[k].kh && kw == want[k].kw && !memcmp(pads, want[k].pads, sizeof pads),
+                      "%s: %dx%d pads %d,%d,%d,%d", want[k].node, kh, kw, pads[0], pads[1],
+                      pads[2], pads[3]);
+        ck_assert_int_eq(s->ceil_mode, want[k].ceil_mode);
+        ck_assert_int_eq(s->exclude_pad, want[k].exclude_pad);
+    }
+    ck_assert_int_lt(graft_model_find(m, "Concat"), 0);
+    ck_assert_int_ge(graft_model_find(m, "Concat_1"), 0);
+    graft_model_free(m);
     graft_ctx_destroy(ctx);
 }
 END_TEST
@@ -274,6 +303,15 @@ static void round_trip(graft_ctx *ctx, graft_model *m, const float *x, int n, co
                 ck_assert_msg(j >= 0, "node '%s' lost", graft_model_node_name(m, i));
                 const graft_layer_spec *a = graft_model_node_spec(m, i), *b = graft_model_node_spec(r, j);
                 ck_assert_int_eq(a->kind, b->kind);
+                int ka[6], kb[6]; /* kh, kw, pads */
+                graft_layer_window(a, &ka[0], &ka[1], ka + 2);
+                graft_layer_window(b, &kb[0], &kb[1], kb + 2);
+                if (a->kind == GRAFT_LAYER_CONV2D || a->kind == GRAFT_LAYER_MAXPOOL2D ||
+                    a->kind == GRAFT_LAYER_AVGPOOL2D) {
+                    ck_assert_msg(!memcmp(ka, kb, sizeof ka) && a->ceil_mode == b->ceil_mode &&
+                                      a->exclude_pad == b->exclude_pad,
+                                  "%s: window changed", graft_model_node_name(m, i));
+                }
                 if (a->kind == GRAFT_LAYER_BATCHNORM2D) {
                     ck_assert_float_eq_tol(a->momentum, b->momentum, 1e-6f);
                     ck_assert_float_eq(a->eps, b->eps);
@@ -305,6 +343,8 @@ START_TEST(export_round_trip)
         round_trip(ctx, m, x, (int)(nin / ((size_t)c * h * w)), goldens[g], &e0, &e1);
         printf("%-18s export -> import: rel err %.2e plain, %.2e with --fold-bn\n", goldens[g], e0, e1);
         ck_assert_msg(e0 <= 1e-6 && e1 < 1e-5, "%s: %g %g", goldens[g], e0, e1);
+        /* The plain export re-imports the same network: bit-identical logits. */
+        ck_assert_msg(e0 == 0, "%s: plain round trip differs (%g)", goldens[g], e0);
         free(x);
         graft_model_free(m);
     }
@@ -341,6 +381,37 @@ START_TEST(export_round_trip)
     ck_assert_msg(e0 <= 1e-6 && e1 < 1e-5, "refnet: %g %g", e0, e1);
     free(x);
     graft_model_free(m);
+    /* A DenseNet-like concat of 20 branches (graft allows 64) and a 2x3
+     * conv with asymmetric pads (a .graft GEOM entry) export and come back. */
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    graft_layer_spec cv = graft_layer_default(GRAFT_LAYER_CONV2D);
+    graft_layer_spec cat = graft_layer_default(GRAFT_LAYER_CONCAT);
+    graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    in.channels = 2, in.height = 7, in.width = 6;
+    int x0, br[20], id;
+    ck_assert_int_eq(graft_model_add(m, "input", &in, 0, NULL, &x0), GRAFT_OK);
+    cv.channels = 2, cv.pad = 0, cv.kernel_h = 2, cv.kernel_w = 3;
+    cv.pad_top = 1, cv.pad_left = 2, cv.pad_right = 0, cv.pad_bottom = 0;
+    for (int b = 0; b < 20; b++) {
+        char nm[16];
+        snprintf(nm, sizeof nm, "branch%d", b);
+        ck_assert_msg(graft_model_add(m, nm, &cv, 1, &x0, &br[b]) == GRAFT_OK, "%s",
+                      graft_last_error(ctx));
+    }
+    ck_assert_int_eq(graft_model_add(m, "cat", &cat, 20, br, &id), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(m, "gap", &gap, 1, &id, &id), GRAFT_OK);
+    fc.channels = 3;
+    ck_assert_int_eq(graft_model_add(m, "fc", &fc, 1, &id, &id), GRAFT_OK);
+    nx = (size_t)2 * 2 * 7 * 6;
+    x = malloc(nx * sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    tu_fill(&r, x, nx, -1, 1);
+    round_trip(ctx, m, x, 2, "concat20", &e0, &e1);
+    ck_assert_msg(e0 == 0 && e1 == 0, "concat20: %g %g", e0, e1);
+    free(x);
+    graft_model_free(m);
     graft_ctx_destroy(ctx);
 }
 END_TEST
@@ -375,6 +446,14 @@ START_TEST(model_card_round_trip)
                   graft_last_error(ctx));
     ck_assert_int_eq(keys, 4); /* arch, class_names, mean, std */
     ck_assert_str_eq(got.arch, "refnet");
+    /* The import record: source file, opset, producer, input size. */
+    const char *base = strrchr(path, '/') + 1;
+    char want[512];
+    snprintf(want, sizeof want, "{\"source\":\"onnx\",\"file\":\"%s\",\"opset\":13,"
+             "\"producer\":\"graft ", base);
+    ck_assert_msg(got.meta_json && !strncmp(got.meta_json, want, strlen(want)) &&
+                      strstr(got.meta_json, "\"input\":[3,28,28]}"),
+                  "%s", got.meta_json ? got.meta_json : "(null)");
     ck_assert_int_eq(got.nclasses, 4);
     for (int k = 0; k < 4; k++) ck_assert_str_eq(got.class_names[k], names[k]);
     for (int c = 0; c < 3; c++) {
@@ -405,8 +484,9 @@ END_TEST
 START_TEST(imported_models_train)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
-    static const char *const names[] = {"resnet_mini", "folded_mini", "mobile_mini"};
-    for (int g = 0; g < 3; g++) {
+    static const char *const names[] = {"resnet_mini", "folded_mini", "mobile_mini",
+                                        "shape_mini"};
+    for (int g = 0; g < 4; g++) {
         char p[512];
         snprintf(p, sizeof p, DIR "%s.onnx", names[g]);
         graft_model *m = NULL;

@@ -16,7 +16,25 @@ done
 run "$G" import "$D/resnet_mini.onnx"
 if [ "$rc" -eq 2 ]; then ok "import without --out exits 2"; else bad "import without --out (exit $rc)"; fi
 
-if ! "$G" devices >/dev/null 2>&1; then echo "no OpenCL device: skipping the rest"; echo "$pass passed, $fail failed"; exit 77; fi
+if ! "$G" devices >/dev/null 2>&1; then echo "no OpenCL device: skipping the rest"; # --labels: names as many as the outputs (CR LF, trailing blank lines fine)
+# land in the .graft; a wrong count or an empty line in the middle is an
+# error and nothing is written. The import record shows in graft info.
+printf 'tench\r\ngoldfish\nshark\nray\neel\n\n' >"$T/labels5.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/l.graft" --labels "$T/labels5.txt"
+run "$G" info --model "$T/l.graft"
+if [ "$rc" -eq 0 ] && grep -q '0=tench, 1=goldfish, 2=shark, 3=ray, 4=eel' "$T/out" &&
+    grep -q '"file":"shape_mini.onnx","opset":13,"producer":"pytorch [0-9.]*","input":\[3,16,12\]' "$T/out"
+then ok "import --labels and the import record in graft info"; else bad "import --labels (exit $rc)"; fi
+printf 'a\nb\nc\n' >"$T/labels3.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/l3.graft" --labels "$T/labels3.txt"
+if [ "$rc" -eq 1 ] && grep -q '3 class names but the network has 5 outputs' "$T/err" && [ ! -e "$T/l3.graft" ]
+then ok "import --labels with the wrong count: error, nothing written"; else bad "--labels count (exit $rc)"; fi
+printf 'a\nb\n\nc\nd\ne\n' >"$T/labelsb.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/lb.graft" --labels "$T/labelsb.txt"
+if [ "$rc" -eq 1 ] && grep -q 'line 3 is empty' "$T/err" && [ ! -e "$T/lb.graft" ]
+then ok "import --labels with an empty line: error, nothing written"; else bad "--labels blank (exit $rc)"; fi
+
+echo "$pass passed, $fail failed"; exit 77; fi
 
 # A Python that has the onnx package (Debian: python3-onnx), if any.
 PY=""
@@ -57,6 +75,24 @@ then ok "truncated ONNX: clear error, nothing written"; else bad "truncated ONNX
 run "$G" export "$T/no-such.graft" --out "$T/x.onnx"
 if [ "$rc" -eq 1 ] && grep -q 'no-such.graft' "$T/err" && [ ! -e "$T/x.onnx" ]; then ok "export of a missing model fails naming it"
 else bad "export missing model (exit $rc)"; fi
+
+# --labels: names as many as the outputs (CR LF, trailing blank lines fine)
+# land in the .graft; a wrong count or an empty line in the middle is an
+# error and nothing is written. The import record shows in graft info.
+printf 'tench\r\ngoldfish\nshark\nray\neel\n\n' >"$T/labels5.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/l.graft" --labels "$T/labels5.txt"
+run "$G" info --model "$T/l.graft"
+if [ "$rc" -eq 0 ] && grep -q '0=tench, 1=goldfish, 2=shark, 3=ray, 4=eel' "$T/out" &&
+    grep -q '"file":"shape_mini.onnx","opset":13,"producer":"pytorch [0-9.]*","input":\[3,16,12\]' "$T/out"
+then ok "import --labels and the import record in graft info"; else bad "import --labels (exit $rc)"; fi
+printf 'a\nb\nc\n' >"$T/labels3.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/l3.graft" --labels "$T/labels3.txt"
+if [ "$rc" -eq 1 ] && grep -q '3 class names but the network has 5 outputs' "$T/err" && [ ! -e "$T/l3.graft" ]
+then ok "import --labels with the wrong count: error, nothing written"; else bad "--labels count (exit $rc)"; fi
+printf 'a\nb\n\nc\nd\ne\n' >"$T/labelsb.txt"
+run "$G" import "$D/shape_mini.onnx" --out "$T/lb.graft" --labels "$T/labelsb.txt"
+if [ "$rc" -eq 1 ] && grep -q 'line 3 is empty' "$T/err" && [ ! -e "$T/lb.graft" ]
+then ok "import --labels with an empty line: error, nothing written"; else bad "--labels blank (exit $rc)"; fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ] || exit 1

@@ -5,8 +5,19 @@
 
 typedef struct pool_ref {
     graft_layer_kind kind;
-    int planes, H, W, OH, OW, k, s, p;
+    int planes, H, W, OH, OW, kh, kw, s, pt, pl, pb, pr;
+    int exclude; /* average: only image pixels count in the divisor */
 } pool_ref;
+
+/* Output size as PyTorch computes it: floor or ceil, and with ceil no
+ * window that starts in the trailing padding. */
+static int ref_out(int in, int k, int s, int lead, int trail, int ceil_mode)
+{
+    int span = in + lead + trail - k;
+    int o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+    if (ceil_mode && (o - 1) * s >= in + lead) o--;
+    return o;
+}
 
 static void pool_ref_fwd(const void *uu, const double *x, double *out)
 {
@@ -22,41 +33,98 @@ static void pool_ref_fwd(const void *uu, const double *x, double *out)
         for (int oh = 0; oh < u->OH; oh++)
             for (int ow = 0; ow < u->OW; ow++) {
                 double best = -INFINITY, acc = 0;
-                for (int ky = 0; ky < u->k; ky++)
-                    for (int kx = 0; kx < u->k; kx++) {
-                        int ih = oh * u->s - u->p + ky, iw = ow * u->s - u->p + kx;
-                        if (ih < 0 || ih >= u->H || iw < 0 || iw >= u->W) continue;
+                int counted = 0; /* window pixels inside the padded image (or the image) */
+                for (int ky = 0; ky < u->kh; ky++)
+                    for (int kx = 0; kx < u->kw; kx++) {
+                        int ih = oh * u->s - u->pt + ky, iw = ow * u->s - u->pl + kx;
+                        int in_image = ih >= 0 && ih < u->H && iw >= 0 && iw < u->W;
+                        int in_padded = ih < u->H + u->pb && iw < u->W + u->pr;
+                        counted += u->exclude ? in_image : in_padded;
+                        if (!in_image) continue;
                         double v = xp[ih * u->W + iw];
                         if (v > best) best = v;
                         acc += v;
                     }
                 out[((size_t)pl * u->OH + oh) * u->OW + ow] =
-                    u->kind == GRAFT_LAYER_MAXPOOL2D ? best : acc / (u->k * u->k);
+                    u->kind == GRAFT_LAYER_MAXPOOL2D ? best : acc / counted;
             }
     }
 }
 
-static void pool_case(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, int C, int H,
-                      int W, int k, int s, int p, double *worst)
+/* One case; g (may be NULL) adds a non-square window, per-side pads
+ * (0 = k / p, as graft_layer_spec), ceil_mode and exclude_pad. */
+typedef struct pool_geom {
+    int kh, kw, pt, pl, pb, pr, ceil_mode, exclude;
+} pool_geom;
+
+static void pool_case_geom(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, int C, int H,
+                           int W, int k, int s, int p, const pool_geom *g, double *worst)
 {
+    static const pool_geom plain = {0};
+    if (!g) g = &plain;
     graft_layer_spec spec = graft_layer_default(kind);
     spec.kernel = k;
     spec.stride = s;
     spec.pad = p;
+    spec.kernel_h = g->kh, spec.kernel_w = g->kw;
+    spec.pad_top = g->pt, spec.pad_left = g->pl, spec.pad_bottom = g->pb, spec.pad_right = g->pr;
+    spec.ceil_mode = g->ceil_mode;
+    spec.exclude_pad = g->exclude;
     layer_shape in = {C, H, W};
     layer *l = lt_layer(ctx, &spec, 1, &in);
-    pool_ref u = {kind, n * C, H, W, l->out.h, l->out.w, k, s, p};
+    pool_ref u = {kind, n * C, H, W, l->out.h, l->out.w, g->kh ? g->kh : k, g->kw ? g->kw : k, s,
+                  g->pt ? g->pt : p, g->pl ? g->pl : p, g->pb ? g->pb : p, g->pr ? g->pr : p,
+                  g->exclude};
     if (kind == GRAFT_LAYER_GLOBAL_AVGPOOL) {
         ck_assert(l->out.c == C && l->out.h == 1 && l->out.w == 1);
     } else {
-        ck_assert_int_eq(l->out.h, (H + 2 * p - k) / s + 1);
-        ck_assert_int_eq(l->out.w, (W + 2 * p - k) / s + 1);
+        ck_assert_int_eq(l->out.h, ref_out(H, u.kh, s, u.pt, u.pb, g->ceil_mode));
+        ck_assert_int_eq(l->out.w, ref_out(W, u.kw, s, u.pl, u.pr, g->ceil_mode));
     }
     size_t NI = (size_t)n * C * H * W, NO = (size_t)n * shape_numel(l->out);
     float *x = lt_rand(r, NI, -2, 2);
     lt_unary_layer_check(ctx, r, l, n, x, NI, NO, pool_ref_fwd, &u, "pool", worst);
     free(x);
 }
+
+static void pool_case(graft_ctx *ctx, tu_rng *r, graft_layer_kind kind, int n, int C, int H,
+                      int W, int k, int s, int p, double *worst)
+{
+    pool_case_geom(ctx, r, kind, n, C, H, W, k, s, p, NULL, worst);
+}
+
+/* n, C, H, W, k, s, p, then kh kw pt pl pb pr ceil_mode exclude_pad:
+ * googlenet's 3x3/2 ceil pools (6x8 -> 3x4, not 2x3: windows hanging past
+ * the edge), ceil where the last window would start in the padding (2x2/3
+ * pad 1 on width 5: dropped), per-side pads, 1x3 and 3x2 windows,
+ * inception's 3x3/1 pad 1 average with and without count_include_pad. */
+static const int geom_cases[][15] = {
+    {2, 3, 6, 8, 3, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+    {1, 2, 6, 7, 3, 2, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+    {2, 2, 6, 6, 3, 2, 1, 0, 0, 0, 0, 0, 0, 1, 0},
+    {2, 3, 7, 6, 3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1},
+    {2, 2, 7, 5, 2, 3, 1, 0, 0, 0, 0, 0, 0, 1, 1},
+    {1, 3, 6, 9, 0, 2, 0, 1, 3, 0, 1, 0, 1, 1, 0},
+    {2, 2, 8, 7, 0, 2, 0, 3, 2, 1, 0, 1, 1, 0, 1},
+    {1, 2, 9, 8, 3, 2, 0, 0, 0, 1, 0, 0, 1, 1, 1},
+};
+
+START_TEST(pool_geometry_matches_reference)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    tu_rng r = {4242};
+    double worst = 0;
+    for (int kind = 0; kind < 2; kind++)
+        for (size_t i = 0; i < sizeof geom_cases / sizeof geom_cases[0]; i++) {
+            const int *c = geom_cases[i];
+            pool_geom g = {c[7], c[8], c[9], c[10], c[11], c[12], c[13], kind ? c[14] : 0};
+            pool_case_geom(ctx, &r, kind ? GRAFT_LAYER_AVGPOOL2D : GRAFT_LAYER_MAXPOOL2D, c[0],
+                           c[1], c[2], c[3], c[4], c[5], c[6], &g, &worst);
+        }
+    fprintf(stderr, "pool geometry: worst relative error %.3g (bound %g)\n", worst, LT_BOUND);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
 
 /* n, C, H, W, k, s, p */
 static const int cases[][7] = {
@@ -148,6 +216,7 @@ int main(void)
     tcase_add_test(tc, maxpool_matches_reference);
     tcase_add_test(tc, avgpool_matches_reference);
     tcase_add_test(tc, global_avgpool_matches_reference);
+    tcase_add_test(tc, pool_geometry_matches_reference);
     tcase_add_test(tc, maxpool_ties_route_to_first);
     tcase_add_test(tc, pool_rejects_bad_spec);
     suite_add_tcase(s, tc);

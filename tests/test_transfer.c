@@ -95,6 +95,59 @@ static void finetune(graft_model *m, const dataset *d, const finetune_opts *fo)
     graft_optimizer_free(o);
 }
 
+/* A SqueezeNet-style conv classifier (1x1 conv, ReLU, global average
+ * pooling) is replaced by pooling of the conv's input and a linear layer;
+ * the backbone keeps its weights; anything else at the end is refused. */
+START_TEST(conv_classifier_becomes_linear_head)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *src, *m = NULL;
+    ck_assert_int_eq(graft_model_create(ctx, &src), GRAFT_OK);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT), c = graft_layer_default(GRAFT_LAYER_CONV2D);
+    graft_layer_spec relu = graft_layer_default(GRAFT_LAYER_RELU);
+    graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    in.channels = 3, in.height = 9, in.width = 7;
+    c.channels = 6;
+    int x, prev;
+    ck_assert_int_eq(graft_model_add(src, "input", &in, 0, NULL, &x), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "body", &c, 1, &x, &prev), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "body_relu", &relu, 1, &prev, &prev), GRAFT_OK);
+    c.channels = 10, c.kernel = 1, c.pad = 0, c.bias = 1;
+    ck_assert_int_eq(graft_model_add(src, "cls", &c, 1, &prev, &x), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "cls_relu", &relu, 1, &x, &x), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "pool", &gap, 1, &x, &x), GRAFT_OK);
+    ck_assert_int_eq(transfer_build_target(src, 4, 0, 99, &m), GRAFT_OK);
+    ck_assert_int_eq(graft_model_num_nodes(m), 5);
+    const int *ins;
+    ck_assert_int_eq(graft_model_node_spec(m, 3)->kind, GRAFT_LAYER_GLOBAL_AVGPOOL);
+    ck_assert_int_eq(graft_model_node_inputs(m, 3, &ins), 1);
+    ck_assert_int_eq(ins[0], 2);
+    ck_assert_int_eq(graft_model_node_spec(m, 4)->kind, GRAFT_LAYER_LINEAR);
+    ck_assert_str_eq(graft_model_node_name(m, 4), "cls");
+    int k, h, w;
+    graft_model_node_shape(m, 4, &k, &h, &w);
+    ck_assert_int_eq(k, 4);
+    float a[162], b[162];
+    ck_assert_int_eq(graft_model_param_get(src, 0, a, 162), GRAFT_OK);
+    ck_assert_int_eq(graft_model_param_get(m, 0, b, 162), GRAFT_OK);
+    ck_assert(!memcmp(a, b, sizeof a));
+    graft_model_free(m);
+    m = NULL;
+    ck_assert_int_eq(transfer_build_target(src, 10, 1, 99, &m), GRAFT_ERR_UNSUPPORTED); /* keep-head */
+    graft_model_free(src);
+    /* A 3x3 conv before the pooling is no classifier. */
+    ck_assert_int_eq(graft_model_create(ctx, &src), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "input", &in, 0, NULL, &x), GRAFT_OK);
+    c.kernel = 3, c.pad = 1;
+    ck_assert_int_eq(graft_model_add(src, "cls", &c, 1, &x, &x), GRAFT_OK);
+    ck_assert_int_eq(graft_model_add(src, "pool", &gap, 1, &x, &x), GRAFT_OK);
+    ck_assert_int_eq(transfer_build_target(src, 4, 0, 99, &m), GRAFT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    graft_model_free(src);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(frozen_prefix_unchanged_bit_for_bit)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
@@ -501,6 +554,7 @@ int main(void)
     Suite *s = suite_create("transfer");
     TCase *tc = tcase_create("transfer");
     tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, conv_classifier_becomes_linear_head);
     tcase_add_test(tc, frozen_prefix_unchanged_bit_for_bit);
     tcase_add_test(tc, bn_frozen_keeps_running_statistics);
     tcase_add_test(tc, linear_probe_equals_head_trained_through_network);

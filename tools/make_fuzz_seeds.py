@@ -9,7 +9,8 @@ parser accepts, so that the fuzzer starts from deep inside the formats:
   idx/   images+labels pairs, raw and gzip (4-byte length prefix, see
          tests/fuzz/fuzz_idx.c)
   csv/   path,label lists with a header, CR, blank lines, names, indices
-  graft/ a model file written by `graft import` of data/onnx/folded_mini.onnx
+  graft/ model files written by `graft import` of data/onnx/folded_mini.onnx and
+         shape_mini.onnx (non-square windows: a GEOM section)
 The ONNX target's seeds are data/onnx/*.onnx themselves.
 """
 import gzip
@@ -83,11 +84,12 @@ def seeds_csv():
 
 def seeds_graft(graft):
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "folded_mini.graft")
-        subprocess.run([graft, "import", os.path.join(ROOT, "data", "onnx", "folded_mini.onnx"),
-                        "--out", out, "--quiet"], check=True)
-        os.makedirs(os.path.join(OUT, "graft"), exist_ok=True)
-        shutil.copyfile(out, os.path.join(OUT, "graft", "folded_mini.graft"))
+        for name in ("folded_mini", "shape_mini"):  # shape_mini has a GEOM section
+            out = os.path.join(tmp, name + ".graft")
+            subprocess.run([graft, "import", os.path.join(ROOT, "data", "onnx", name + ".onnx"),
+                            "--out", out, "--quiet"], check=True)
+            os.makedirs(os.path.join(OUT, "graft"), exist_ok=True)
+            shutil.copyfile(out, os.path.join(OUT, "graft", name + ".graft"))
 
 
 def main():

@@ -132,6 +132,34 @@ class FoldedMini(nn.Module):
         return F.softmax(x, 1) if softmax else x
 
 
+class ShapeMini(nn.Module):
+    """The window shapes of googlenet, inception_v3 and densenet121: 1x7 and 7x1 convs
+    (pads [0, 3, 0, 3] and [3, 0, 3, 0]), a Concat of one input, MaxPool with ceil_mode,
+    average pools counting the padding (inception) and not (with ceil_mode), a 1x3 max
+    pool, and a Concat of three branches."""
+
+    def __init__(self, classes=5):
+        super().__init__()
+        self.stem = conv_bn(3, 8, 3)
+        self.c17 = nn.Sequential(nn.Conv2d(8, 6, (1, 7), padding=(0, 3), bias=False),
+                                 nn.BatchNorm2d(6), nn.ReLU())
+        self.c71 = nn.Sequential(nn.Conv2d(6, 6, (7, 1), padding=(3, 0), bias=False),
+                                 nn.BatchNorm2d(6), nn.ReLU())
+        self.mp_ceil = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.avg_incl = nn.AvgPool2d(3, 1, 1, count_include_pad=True)
+        self.avg_excl = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)
+        self.mp13 = nn.MaxPool2d((1, 3), 1, (0, 1))
+        self.fc = nn.Linear(20, classes)
+
+    def forward(self, x):
+        x = torch.cat([self.stem(x)], 1)                       # one input: identity
+        x = self.mp_ceil(x)                                    # 16x12 -> 8x6 (floor: 7x5)
+        y = self.c71(self.c17(x))
+        x = torch.cat([x, y, self.avg_incl(y)], 1)             # 8 + 6 + 6 = 20 channels
+        x = self.mp13(self.avg_excl(x))                        # 8x6 -> 5x4 (floor: 4x3)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
 class Unsupported(nn.Module):
     def __init__(self):
         super().__init__()
@@ -176,6 +204,8 @@ def main():
     torch.manual_seed(8)
     fm = randomise(FoldedMini(), 3)
     export("folded_mini", fm, (3, 8, 8), 9, fold, ref=lambda x: fm(x, softmax=False))
+    torch.manual_seed(10)
+    export("shape_mini", randomise(ShapeMini(), 4), (3, 16, 12), 13, keep)
     torch.manual_seed(9)
     export("unsupported", Unsupported(), (3, 8, 8), 11, fold)
     os.remove(os.path.join(OUT, "unsupported.in.f32"))

@@ -10,24 +10,24 @@
  * The block sizes MR, NRW, KC and TALL_KC (K chunk of conv_tall_cpu: the
  * whole K of 3x3 convs up to 128 input channels) are build options. */
 
-/* Zero-padded copy of images 0 .. n-1: xp[img][ci] is (h+2*pad) x
- * (w+2*pad). One work-item per plane. */
+/* Zero-padded copy of images 0 .. n-1: xp[img][ci] is hp x wp with the
+ * image at row pt, column pl (the rest of hp, wp is the bottom and right
+ * padding). One work-item per plane. */
 __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, int n, int cin, int h,
-                             int w, int pad)
+                             int w, int pt, int pl, int hp, int wp)
 {
     int img = get_global_id(0), ci = get_global_id(1);
     if (img >= n || ci >= cin) return;
-    int hp = h + 2 * pad, wp = w + 2 * pad;
     __global const float *src = x + ((size_t)img * cin + ci) * h * w;
     __global float *dst = xp + ((size_t)img * cin + ci) * hp * wp;
-    for (int i = 0; i < pad * wp; i++) dst[i] = 0.0f;
+    for (int i = 0; i < pt * wp; i++) dst[i] = 0.0f;
     for (int y = 0; y < h; y++) {
-        __global float *d = dst + (size_t)(y + pad) * wp;
-        for (int i = 0; i < pad; i++) d[i] = 0.0f;
-        for (int i = 0; i < w; i++) d[pad + i] = src[(size_t)y * w + i];
-        for (int i = pad + w; i < wp; i++) d[i] = 0.0f;
+        __global float *d = dst + (size_t)(y + pt) * wp;
+        for (int i = 0; i < pl; i++) d[i] = 0.0f;
+        for (int i = 0; i < w; i++) d[pl + i] = src[(size_t)y * w + i];
+        for (int i = pl + w; i < wp; i++) d[i] = 0.0f;
     }
-    for (int i = (h + pad) * wp; i < hp * wp; i++) dst[i] = 0.0f;
+    for (int i = (h + pt) * wp; i < hp * wp; i++) dst[i] = 0.0f;
 }
 
 /* Weight gradient of a stride-1 conv without a column matrix:
@@ -48,13 +48,13 @@ __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, in
     }
 __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const float *dy,
                                __global float *part, int n, int cin, int hp, int wp, int cout,
-                               int hout, int wout, int k, int rpc, int nsplit)
+                               int hout, int wout, int kh, int kw, int rpc, int nsplit)
 {
     __local float bs[KC * NRW];
     int q = get_global_id(0), sidx = get_global_id(1);
     int pn = (cout + NRW - 1) / NRW;
     if (q >= pn || sidx >= nsplit) return;
-    int K = cin * k * k, M = K, pm = (M + MR - 1) / MR, P = hout * wout, kk2 = k * k;
+    int K = cin * kh * kw, M = K, pm = (M + MR - 1) / MR, P = hout * wout, kk2 = kh * kw;
     int cpi = (hout + rpc - 1) / rpc, nchunks = n * cpi;
     /* This item's chunks: a contiguous share. */
     int c0 = (int)((long)nchunks * sidx / nsplit), c1 = (int)((long)nchunks * (sidx + 1) / nsplit);
@@ -86,7 +86,7 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
             int off[MR];
             for (int r = 0; r < MR; r++) {
                 int kg = min(i0 + r, K - 1), ci = kg / kk2, rem = kg - ci * kk2;
-                int ky = rem / k, kx = rem - ky * k;
+                int ky = rem / kw, kx = rem - ky * kw;
                 off[r] = ci * hp * wp + ky * wp + kx;
             }
             __global const float *ar0 = xi + off[0], *ar1 = xi + off[1], *ar2 = xi + off[2];
@@ -126,17 +126,17 @@ __kernel void conv_dw_reduce_cpu(__global const float *part, __global float *dw,
  * (i = ci, o = co). flip = 1: the input gradient, a conv of dy (i = co)
  * producing ci with the kernel rotated by 180 degrees. */
 __kernel void conv_weights_t_cpu(__global const float *w, __global float *wt, int cout, int cin,
-                             int k, int flip)
+                             int kh, int kw, int flip)
 {
-    int i = get_global_id(0), kk2 = k * k;
+    int i = get_global_id(0), kk2 = kh * kw;
     if (i >= cout * cin * kk2) return;
     int co = i / (cin * kk2), rem = i - co * cin * kk2;
     int ci = rem / kk2, r = rem - ci * kk2;
     if (!flip) {
         wt[(size_t)(ci * kk2 + r) * cout + co] = w[i];
     } else {
-        int ky = r / k, kx = r - ky * k;
-        wt[(size_t)(co * kk2 + (k - 1 - ky) * k + (k - 1 - kx)) * cin + ci] = w[i];
+        int ky = r / kw, kx = r - ky * kw;
+        wt[(size_t)(co * kk2 + (kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + ci] = w[i];
     }
 }
 
@@ -151,8 +151,8 @@ __kernel void conv_weights_t_cpu(__global const float *w, __global float *wt, in
  *   y = beta * y + conv (+ bias). */
 __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
                         __global const float *bias, int has_bias, __global float *y, int n,
-                        int cin, int hp, int wp, int nout, int hout, int wout, int k, int pc,
-                        float beta0)
+                        int cin, int hp, int wp, int nout, int hout, int wout, int kh, int kw,
+                        int pc, float beta0)
 {
     /* 144 KiB (PoCL gives CPU devices 512 KiB of local memory): with the
      * whole K in one chunk every panel keeps its sums in registers and
@@ -164,7 +164,7 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
     int pn = (nout + NRW - 1) / NRW;
     if (q >= pn || p0 >= pm) return;
     int p1 = min(pm, p0 + pc);
-    int K = cin * k * k, j0 = q * NRW, ncols = min(NRW, nout - j0);
+    int K = cin * kh * kw, j0 = q * NRW, ncols = min(NRW, nout - j0);
     int plane = hp * wp;
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
@@ -179,8 +179,8 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
                 for (int cc = 0; cc < NRW; cc++)
                     bs[kq * NRW + cc] = cc < ncols ? wt[(size_t)(k0 + kq) * nout + j0 + cc] : 0.0f;
         /* Offset of kidx = k0 in the padded stack, then stepped per k. */
-        int kk2 = k * k, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
-        int ky0 = rem0 / k, kx0 = rem0 - ky0 * k;
+        int kk2 = kh * kw, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
+        int ky0 = rem0 / kw, kx0 = rem0 - ky0 * kw;
         int o0 = ci0 * plane + ky0 * wp + kx0;
         float beta = k0 == 0 ? beta0 : 1.0f;
         int last = k0 + kn == K;
@@ -211,12 +211,12 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
 #undef TALL_FMA
                 pb += NRW;
                 o++;
-                if (++kx == k) {
+                if (++kx == kw) {
                     kx = 0;
-                    o += wp - k;
-                    if (++ky == k) {
+                    o += wp - kw;
+                    if (++ky == kh) {
                         ky = 0;
-                        o += plane - k * wp;
+                        o += plane - kh * wp;
                     }
                 }
             }

@@ -3,14 +3,15 @@
  * within their own plane, so no atomics. */
 
 __kernel void pool_max_fwd_cpu(__global const float *x, __global float *y, __global int *arg,
-                                  int planes, int H, int W, int OH, int OW, int k, int s, int p)
+                                  int planes, int H, int W, int OH, int OW, int kh, int kw, int s,
+                                  int pad_t, int pad_l)
 {
     int pl = get_global_id(0);
     if (pl >= planes) return;
     __global const float *xp = x + (size_t)pl * H * W;
     __global float *yp = y + (size_t)pl * OH * OW;
     __global int *ap = arg + (size_t)pl * OH * OW;
-    if (k == 2 && s == 2 && p == 0 && OH * 2 <= H && OW * 2 <= W) {
+    if (kh == 2 && kw == 2 && s == 2 && pad_t == 0 && pad_l == 0 && OH * 2 <= H && OW * 2 <= W) {
         /* The common 2x2/2 window, branch-free: a branch on which value
          * wins mispredicts about half the time on real data. Ties keep
          * the first in scan order, as below. */
@@ -37,11 +38,11 @@ __kernel void pool_max_fwd_cpu(__global const float *x, __global float *y, __glo
         for (int ow = 0; ow < OW; ow++) {
             float best = -INFINITY;
             int bi = -1;
-            for (int ky = 0; ky < k; ky++) {
-                int ih = oh * s - p + ky;
+            for (int ky = 0; ky < kh; ky++) {
+                int ih = oh * s - pad_t + ky;
                 if (ih < 0 || ih >= H) continue;
-                for (int kx = 0; kx < k; kx++) {
-                    int iw = ow * s - p + kx;
+                for (int kx = 0; kx < kw; kx++) {
+                    int iw = ow * s - pad_l + kx;
                     if (iw < 0 || iw >= W) continue;
                     float v = xp[ih * W + iw];
                     int take = bi < 0 || v > best;

@@ -3,7 +3,8 @@
  * through pool_range of cl/shared/pool.cl, so no atomics). */
 
 __kernel void pool_max_fwd_gpu(__global const float *x, __global float *y, __global int *arg,
-                           int planes, int H, int W, int OH, int OW, int k, int s, int p)
+                           int planes, int H, int W, int OH, int OW, int kh, int kw, int s,
+                           int pad_t, int pad_l)
 {
     int i = get_global_id(0);
     if (i >= planes * OH * OW) return;
@@ -11,11 +12,11 @@ __kernel void pool_max_fwd_gpu(__global const float *x, __global float *y, __glo
     __global const float *xp = x + (size_t)pl * H * W;
     float best = -INFINITY;
     int bi = -1;
-    for (int ky = 0; ky < k; ky++) {
-        int ih = oh * s - p + ky;
+    for (int ky = 0; ky < kh; ky++) {
+        int ih = oh * s - pad_t + ky;
         if (ih < 0 || ih >= H) continue;
-        for (int kx = 0; kx < k; kx++) {
-            int iw = ow * s - p + kx;
+        for (int kx = 0; kx < kw; kx++) {
+            int iw = ow * s - pad_l + kx;
             if (iw < 0 || iw >= W) continue;
             float v = xp[ih * W + iw];
             /* strict > keeps the first maximum in scan order */
@@ -30,13 +31,13 @@ __kernel void pool_max_fwd_gpu(__global const float *x, __global float *y, __glo
 }
 
 __kernel void pool_max_bwd_gpu(__global const float *dy, __global const int *arg, __global float *dx,
-                           int planes, int H, int W, int OH, int OW, int k, int s, int p,
-                           float beta)
+                           int planes, int H, int W, int OH, int OW, int kh, int kw, int s,
+                           int pad_t, int pad_l, float beta)
 {
     int i = get_global_id(0);
     if (i >= planes * H * W) return;
     int iw = i % W, ih = (i / W) % H, pl = i / (W * H);
-    int2 ry = pool_range(ih, k, s, p, OH), rx = pool_range(iw, k, s, p, OW);
+    int2 ry = pool_range(ih, kh, s, pad_t, OH), rx = pool_range(iw, kw, s, pad_l, OW);
     size_t base = (size_t)pl * OH * OW;
     int me = ih * W + iw;
     float acc = 0.0f;

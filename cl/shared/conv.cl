@@ -8,28 +8,32 @@
  * kernels give each work-item a whole image plane (sample nn, channel ci)
  * and loop inside it; the inner loops run over contiguous memory. */
 
-/* col[r][j], r = ci*k*k + ky*k + kx over all Cin, j = nn*P + oy*Wout + ox,
+/* Kernels are kh x kw; pt and pl are the top and left pads (the bottom
+ * and right ones only set hout and wout). */
+
+/* col[r][j], r = (ci*kh + ky)*kw + kx over all Cin, j = nn*P + oy*Wout + ox,
  * from image n0 + nn of x. Range (nn, ci) over the chunk's n images. */
 __kernel void conv_im2col(__global const float *x, __global float *col, int n0, int n, int cin,
-                          int h, int w, int hout, int wout, int k, int stride, int pad, int dil)
+                          int h, int w, int hout, int wout, int kh, int kw, int stride, int pt,
+                          int pl, int dil)
 {
     int nn = get_global_id(0), ci = get_global_id(1);
     if (nn >= n || ci >= cin) return;
     int P = hout * wout;
     size_t np = (size_t)n * P;
     __global const float *src = x + ((size_t)(n0 + nn) * cin + ci) * h * w;
-    for (int ky = 0; ky < k; ky++)
-        for (int kx = 0; kx < k; kx++) {
-            __global float *dst = col + (size_t)((ci * k + ky) * k + kx) * np + (size_t)nn * P;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            __global float *dst = col + (size_t)((ci * kh + ky) * kw + kx) * np + (size_t)nn * P;
             /* Output columns whose input column lies inside the image. */
-            int off = kx * dil - pad;
+            int off = kx * dil - pl;
             int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
             int ox1 = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / stride + 1;
             if (ox1 > wout) ox1 = wout;
             if (ox0 > ox1) ox0 = ox1;
             for (int oy = 0; oy < hout; oy++) {
                 __global float *d = dst + oy * wout;
-                int iy = oy * stride - pad + ky * dil;
+                int iy = oy * stride - pt + ky * dil;
                 if (iy < 0 || iy >= h) {
                     for (int ox = 0; ox < wout; ox++) d[ox] = 0.0f;
                     continue;
@@ -51,8 +55,8 @@ __kernel void conv_im2col(__global const float *x, __global float *col, int n0, 
  * two items touch the same pixel and no atomics are needed. Range (nn, ci)
  * over the chunk's n images. */
 __kernel void conv_col2im(__global const float *dcol, __global float *dx, int n0, int n, int cin,
-                          int h, int w, int hout, int wout, int k, int stride, int pad, int dil,
-                          float beta)
+                          int h, int w, int hout, int wout, int kh, int kw, int stride, int pt,
+                          int pl, int dil, float beta)
 {
     int nn = get_global_id(0), ci = get_global_id(1);
     if (nn >= n || ci >= cin) return;
@@ -61,16 +65,17 @@ __kernel void conv_col2im(__global const float *dcol, __global float *dx, int n0
     __global float *dst = dx + ((size_t)(n0 + nn) * cin + ci) * h * w;
     if (beta == 0.0f)
         for (int i = 0; i < h * w; i++) dst[i] = 0.0f;
-    for (int ky = 0; ky < k; ky++)
-        for (int kx = 0; kx < k; kx++) {
-            __global const float *src = dcol + (size_t)((ci * k + ky) * k + kx) * np + (size_t)nn * P;
-            int off = kx * dil - pad;
+    for (int ky = 0; ky < kh; ky++)
+        for (int kx = 0; kx < kw; kx++) {
+            __global const float *src =
+                dcol + (size_t)((ci * kh + ky) * kw + kx) * np + (size_t)nn * P;
+            int off = kx * dil - pl;
             int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
             int ox1 = (w - 1 - off) < 0 ? 0 : (w - 1 - off) / stride + 1;
             if (ox1 > wout) ox1 = wout;
             if (ox0 > ox1) ox0 = ox1;
             for (int oy = 0; oy < hout; oy++) {
-                int iy = oy * stride - pad + ky * dil;
+                int iy = oy * stride - pt + ky * dil;
                 if (iy < 0 || iy >= h) continue;
                 __global const float *s = src + oy * wout;
                 __global float *row = dst + (size_t)iy * w + off;
@@ -109,11 +114,11 @@ __kernel void conv_nchw_to_cnp(__global const float *dout, __global float *y, in
 }
 
 /* Direct convolution with one input channel per group: output channel co
- * reads input channel co / mult (mult = Cout / Cin). w is [Cout][k][k]. */
+ * reads input channel co / mult (mult = Cout / Cin). w is [Cout][kh][kw]. */
 __kernel void conv_dw_forward(__global const float *x, __global const float *wt,
                               __global const float *bias, int has_bias, __global float *out,
-                              int n, int cin, int h, int w, int cout, int hout, int wout, int k,
-                              int stride, int pad, int dil)
+                              int n, int cin, int h, int w, int cout, int hout, int wout, int kh,
+                              int kw, int stride, int pt, int pl, int dil)
 {
     size_t i = get_global_id(0);
     size_t total = (size_t)n * cout * hout * wout;
@@ -124,15 +129,15 @@ __kernel void conv_dw_forward(__global const float *x, __global const float *wt,
     int nn = (int)(i / ((size_t)wout * hout * cout));
     int ci = co / (cout / cin);
     __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
-    __global const float *wp = wt + (size_t)co * k * k;
+    __global const float *wp = wt + (size_t)co * kh * kw;
     float acc = has_bias ? bias[co] : 0.0f;
-    for (int ky = 0; ky < k; ky++) {
-        int iy = oy * stride - pad + ky * dil;
+    for (int ky = 0; ky < kh; ky++) {
+        int iy = oy * stride - pt + ky * dil;
         if (iy < 0 || iy >= h) continue;
-        for (int kx = 0; kx < k; kx++) {
-            int ix = ox * stride - pad + kx * dil;
+        for (int kx = 0; kx < kw; kx++) {
+            int ix = ox * stride - pl + kx * dil;
             if (ix < 0 || ix >= w) continue;
-            acc += xp[iy * w + ix] * wp[ky * k + kx];
+            acc += xp[iy * w + ix] * wp[ky * kw + kx];
         }
     }
     out[i] = acc;
@@ -142,8 +147,8 @@ __kernel void conv_dw_forward(__global const float *x, __global const float *wt,
  * and the taps that touched the pixel (gather, no atomics). */
 __kernel void conv_dw_backward_data(__global const float *dout, __global const float *wt,
                                     __global float *dx, int n, int cin, int h, int w, int cout,
-                                    int hout, int wout, int k, int stride, int pad, int dil,
-                                    float beta)
+                                    int hout, int wout, int kh, int kw, int stride, int pt,
+                                    int pl, int dil, float beta)
 {
     size_t i = get_global_id(0);
     size_t total = (size_t)n * cin * h * w;
@@ -157,18 +162,18 @@ __kernel void conv_dw_backward_data(__global const float *dout, __global const f
     for (int m = 0; m < mult; m++) {
         int co = ci * mult + m;
         __global const float *dp = dout + ((size_t)nn * cout + co) * hout * wout;
-        __global const float *wp = wt + (size_t)co * k * k;
-        for (int ky = 0; ky < k; ky++) {
-            int ty = y + pad - ky * dil;
+        __global const float *wp = wt + (size_t)co * kh * kw;
+        for (int ky = 0; ky < kh; ky++) {
+            int ty = y + pt - ky * dil;
             if (ty < 0 || ty % stride) continue;
             int oy = ty / stride;
             if (oy >= hout) continue;
-            for (int kx = 0; kx < k; kx++) {
-                int tx = x + pad - kx * dil;
+            for (int kx = 0; kx < kw; kx++) {
+                int tx = x + pl - kx * dil;
                 if (tx < 0 || tx % stride) continue;
                 int ox = tx / stride;
                 if (ox >= wout) continue;
-                acc += dp[oy * wout + ox] * wp[ky * k + kx];
+                acc += dp[oy * wout + ox] * wp[ky * kw + kx];
             }
         }
     }
@@ -181,12 +186,13 @@ __kernel void conv_dw_backward_data(__global const float *dout, __global const f
 __kernel __attribute__((reqd_work_group_size(CONV_DW_WG, 1, 1)))
 void conv_dw_backward_weight(__global const float *dout, __global const float *x,
                              __global float *dw, int n, int cin, int h, int w, int cout,
-                             int hout, int wout, int k, int stride, int pad, int dil)
+                             int hout, int wout, int kh, int kw, int stride, int pt, int pl,
+                             int dil)
 {
     __local float part[CONV_DW_WG];
     int widx = (int)get_group_id(0);
     int lid = (int)get_local_id(0);
-    int kx = widx % k, ky = (widx / k) % k, co = widx / (k * k);
+    int kx = widx % kw, ky = (widx / kw) % kh, co = widx / (kh * kw);
     int ci = co / (cout / cin);
     int P = hout * wout;
     int np = n * P;
@@ -194,7 +200,7 @@ void conv_dw_backward_weight(__global const float *dout, __global const float *x
     for (int j = lid; j < np; j += CONV_DW_WG) {
         int nn = j / P, p = j % P;
         int oy = p / wout, ox = p % wout;
-        int iy = oy * stride - pad + ky * dil, ix = ox * stride - pad + kx * dil;
+        int iy = oy * stride - pt + ky * dil, ix = ox * stride - pl + kx * dil;
         if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
         acc += dout[((size_t)nn * cout + co) * P + p] *
                x[(((size_t)nn * cin + ci) * h + iy) * w + ix];

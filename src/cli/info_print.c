@@ -14,8 +14,11 @@ static double node_flops(const graft_model *m, int i)
     int c, h, w, ic = 0, ih = 0, iw = 0;
     graft_model_node_shape(m, i, &c, &h, &w);
     if (nin > 0) graft_model_node_shape(m, in[0], &ic, &ih, &iw);
-    if (s->kind == GRAFT_LAYER_CONV2D)
-        return 2.0 * c * (double)(ic / (s->groups > 0 ? s->groups : 1)) * s->kernel * s->kernel * h * w;
+    if (s->kind == GRAFT_LAYER_CONV2D) {
+        int kh, kw;
+        graft_layer_window(s, &kh, &kw, NULL);
+        return 2.0 * c * (double)(ic / (s->groups > 0 ? s->groups : 1)) * kh * kw * h * w;
+    }
     if (s->kind == GRAFT_LAYER_LINEAR) return 2.0 * s->channels * (double)ic * ih * iw;
     return 0;
 }

@@ -33,6 +33,29 @@ graft_layer_spec graft_layer_default(graft_layer_kind kind)
     return s;
 }
 
+void layer_spec_set_window(graft_layer_spec *s, int kh, int kw, const int pads[4])
+{
+    s->kernel = kh;
+    s->kernel_h = s->kernel_w = 0;
+    if (kw != kh) s->kernel_h = kh, s->kernel_w = kw;
+    int same = pads[0] == pads[1] && pads[0] == pads[2] && pads[0] == pads[3];
+    s->pad = same ? pads[0] : 0;
+    s->pad_top = same ? 0 : pads[0];
+    s->pad_left = same ? 0 : pads[1];
+    s->pad_bottom = same ? 0 : pads[2];
+    s->pad_right = same ? 0 : pads[3];
+}
+
+void graft_layer_window(const graft_layer_spec *s, int *kh, int *kw, int pads[4])
+{
+    if (kh) *kh = s->kernel_h ? s->kernel_h : s->kernel;
+    if (kw) *kw = s->kernel_w ? s->kernel_w : s->kernel;
+    if (pads) {
+        const int side[4] = {s->pad_top, s->pad_left, s->pad_bottom, s->pad_right};
+        for (int i = 0; i < 4; i++) pads[i] = side[i] ? side[i] : s->pad;
+    }
+}
+
 graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int ndim,
                              const int *shape, int learnable)
 {

@@ -21,7 +21,8 @@
 #include "ctx.h"
 #include "rng.h"
 
-#define LAYER_MAX_INPUTS 8
+/* DenseNet-121's widest concat has 25 inputs (DenseNet-201's 49). */
+#define LAYER_MAX_INPUTS 64
 #define LAYER_MAX_PARAMS 4
 #define LAYER_NAME_LEN 64
 
@@ -110,6 +111,11 @@ struct layer {
  * the kind has no implementation. Each kind's descriptor (layer_kind.h)
  * holds one table per style; layer_create picks one here, once. */
 const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
+
+/* Sets a conv or pool spec's window (pads: top, left, bottom, right) in
+ * its plainest form: kernel and pad alone when square and symmetric, so
+ * such specs stay as they always were (graft_layer_window reads it back). */
+void layer_spec_set_window(graft_layer_spec *s, int kh, int kw, const int pads[4]);
 
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
  * allocates its data (and grad when learnable) on the device. */

@@ -66,6 +66,11 @@ typedef struct onnx_import_api {
     void (*await_bias)(onnx_importer *im, int idx);
     /* Add of a constant to such a MatMul output: folds it into the bias. */
     graft_status (*fold_bias_add)(onnx_importer *im);
+    /* Two positive ints, equal or not (kernel_shape 1x7), or def twice. */
+    graft_status (*attr_pair)(onnx_importer *im, const char *name, int def, int out[2]);
+    /* pads [top, left, bottom, right], any values >= 0 (auto_pad NOTSET or
+     * VALID); zeros when absent. */
+    graft_status (*attr_pads4)(onnx_importer *im, int pads[4]);
 } onnx_import_api;
 
 struct onnx_importer {
@@ -107,6 +112,9 @@ typedef struct onnx_export_api {
     void (*scalar)(onnx_exporter *ex, const char *name, float v);
     /* GRAFT_ERR_UNSUPPORTED: a spatial layer after the first flatten. */
     graft_status (*rank2)(onnx_exporter *ex);
+    /* kernel_shape [kh, kw] and pads [top, left, bottom, right] of s's
+     * window (graft_layer_window). */
+    void (*attr_window)(onnx_exporter *ex, const graft_layer_spec *s);
 } onnx_export_api;
 
 struct onnx_exporter {

@@ -46,6 +46,40 @@ static const struct {
     {"p", offsetof(graft_layer_spec, p)},
 };
 #define N_SPEC_INTS (sizeof spec_ints / sizeof spec_ints[0])
+
+/* Window fields that came after the ARCH layout (non-square kernels,
+ * per-side pads, pool rounding): stored in a GEOM section for the nodes
+ * where one is nonzero, so a file without them is what it always was and
+ * an older graft refuses (unknown section) only files it would misread. */
+static const struct {
+    const char *name;
+    size_t off;
+} spec_geom[] = {
+    {"kernel_h", offsetof(graft_layer_spec, kernel_h)},
+    {"kernel_w", offsetof(graft_layer_spec, kernel_w)},
+    {"pad_top", offsetof(graft_layer_spec, pad_top)},
+    {"pad_left", offsetof(graft_layer_spec, pad_left)},
+    {"pad_bottom", offsetof(graft_layer_spec, pad_bottom)},
+    {"pad_right", offsetof(graft_layer_spec, pad_right)},
+    {"ceil_mode", offsetof(graft_layer_spec, ceil_mode)},
+    {"exclude_pad", offsetof(graft_layer_spec, exclude_pad)},
+};
+#define N_SPEC_GEOM (sizeof spec_geom / sizeof spec_geom[0])
+#define MIN_GEOM_BYTES (4 + N_SPEC_GEOM * 4)
+
+static int *geom_int(graft_layer_spec *s, size_t i) { return (int *)((char *)s + spec_geom[i].off); }
+static int geom_int_c(const graft_layer_spec *s, size_t i)
+{
+    int v;
+    memcpy(&v, (const char *)s + spec_geom[i].off, sizeof v);
+    return v;
+}
+static int has_geom(const graft_layer_spec *s)
+{
+    for (size_t f = 0; f < N_SPEC_GEOM; f++)
+        if (geom_int_c(s, f)) return 1;
+    return 0;
+}
 #define N_SPEC_FLOATS (sizeof spec_floats / sizeof spec_floats[0])
 
 static int *spec_int(graft_layer_spec *s, size_t i) { return (int *)((char *)s + spec_ints[i].off); }
@@ -416,6 +450,19 @@ graft_status mf_serialize(const mf_model *m, unsigned char **buf, size_t *n, cha
     }
     w_end(&w, at);
 
+    int ngeom = 0;
+    for (int i = 0; i < m->nnodes; i++) ngeom += has_geom(&m->nodes[i].spec);
+    if (ngeom) {
+        at = w_begin(&w, "GEOM");
+        w_u32(&w, (uint32_t)ngeom);
+        for (int i = 0; i < m->nnodes; i++) {
+            if (!has_geom(&m->nodes[i].spec)) continue;
+            w_u32(&w, (uint32_t)i);
+            for (size_t f = 0; f < N_SPEC_GEOM; f++) w_i32(&w, geom_int_c(&m->nodes[i].spec, f));
+        }
+        w_end(&w, at);
+    }
+
     at = w_begin(&w, "CLAS");
     w_u32(&w, (uint32_t)m->nclasses);
     for (int i = 0; i < m->nclasses; i++) w_str(&w, m->class_names[i]);
@@ -722,13 +769,40 @@ static int r_json(rd *r, mf_model *m)
     return 1;
 }
 
+/* GEOM: u32 count, then per entry u32 node index and the spec_geom fields
+ * (i32 each). It follows ARCH, whose nodes it amends. */
+static int r_geom(rd *r, mf_model *m)
+{
+    if (!m->nodes) {
+        r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                          "bad section GEOM: comes before ARCH");
+        return 0;
+    }
+    int n;
+    if (!r_count(r, &n, (uint32_t)m->nnodes, MIN_GEOM_BYTES, "GEOM entry count")) return 0;
+    for (int e = 0; e < n; e++) {
+        uint32_t i;
+        if (!r_u32(r, &i, "GEOM node")) return 0;
+        if (i >= (uint32_t)m->nnodes || has_geom(&m->nodes[i].spec)) {
+            r->st = error_set(r->err, r->errlen, GRAFT_ERR_FORMAT,
+                              "bad section GEOM: entry %d names node %u (%s)", e, (unsigned)i,
+                              i >= (uint32_t)m->nnodes ? "no such node" : "again");
+            return 0;
+        }
+        for (size_t f = 0; f < N_SPEC_GEOM; f++)
+            if (!r_i32(r, geom_int(&m->nodes[i].spec, f), spec_geom[f].name)) return 0;
+    }
+    return 1;
+}
+
 static const struct {
     char tag[5];
     int (*parse)(rd *, mf_model *);
 } sections[] = {
     {"ARCH", r_arch}, {"CLAS", r_classes}, {"TENS", NULL}, {"STAT", r_state}, {"JSON", r_json},
+    {"GEOM", r_geom},
 };
-enum { SEC_ARCH, SEC_CLAS, SEC_TENS, SEC_STAT, SEC_JSON, SEC_COUNT };
+enum { SEC_ARCH, SEC_CLAS, SEC_TENS, SEC_STAT, SEC_JSON, SEC_GEOM, SEC_COUNT };
 
 static const char *tag_str(const unsigned char *t, char *buf, size_t len)
 {
@@ -904,6 +978,11 @@ graft_status mf_check_compatible(const mf_model *a, const mf_model *b, char *err
                 return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %d vs %d",
                                  x->name, kind_name(x->spec.kind), spec_ints[f].name,
                                  spec_int_c(&x->spec, f), spec_int_c(&y->spec, f));
+        for (size_t f = 0; f < N_SPEC_GEOM; f++)
+            if (geom_int_c(&x->spec, f) != geom_int_c(&y->spec, f))
+                return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %d vs %d",
+                                 x->name, kind_name(x->spec.kind), spec_geom[f].name,
+                                 geom_int_c(&x->spec, f), geom_int_c(&y->spec, f));
         for (size_t f = 0; f < N_SPEC_FLOATS; f++)
             if (spec_float_c(&x->spec, f) != spec_float_c(&y->spec, f))
                 return error_set(err, errlen, GRAFT_ERR_FORMAT, "node '%s' (%s): %s %g vs %g",

@@ -22,10 +22,16 @@
  *   TENS  u32 ntensors, tensor[ntensors]
  *   STAT  i64 epoch, i64 step, u64 rng_state[4], u32 nstate, tensor[nstate]
  *   JSON  bytes (the whole payload is the meta JSON text)
+ *   GEOM  u32 count, per entry: u32 node, i32 kernel_h kernel_w pad_top
+ *         pad_left pad_bottom pad_right ceil_mode exclude_pad (the spec
+ *         fields added later; written only for nodes where one is nonzero,
+ *         and only when some node has one)
  *
  * ARCH, CLAS and TENS are required, STAT exactly when flag bit 0 is set,
- * JSON is optional; each at most once, in any order. Unknown tags are
- * refused: a layout change means a new version number. */
+ * JSON and GEOM are optional; each at most once, in any order except that
+ * GEOM follows ARCH. Unknown tags are refused: a layout change means a new
+ * version number or, for additions older files do without, a new optional
+ * section (an older reader refuses exactly the files that use it). */
 #ifndef GRAFT_MODELFILE_H
 #define GRAFT_MODELFILE_H
 #include <stddef.h>
@@ -40,7 +46,7 @@
 #define MF_NAME_LEN 64          /* node names, incl. terminator */
 #define MF_TENSOR_NAME_LEN 96   /* tensor names, incl. terminator */
 #define MF_ARCH_LEN 32
-#define MF_MAX_INPUTS 8
+#define MF_MAX_INPUTS 64         /* = LAYER_MAX_INPUTS (DenseNet concats) */
 #define MF_MAX_CHANNELS 4       /* mean/std slots */
 /* Caps that bound what a hostile file can make the parser allocate; each
  * count is also checked against the bytes actually left. */

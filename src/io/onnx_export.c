@@ -68,6 +68,9 @@ static void push_ptr(exp_ *e, void ***arr, size_t *n, size_t *cap, void *p)
     (*arr)[(*n)++] = p;
 }
 
+/* Inputs of one ONNX node: a Concat takes every input of its layer. */
+#define NODE_MAX_INPUTS (LAYER_MAX_INPUTS > 8 ? LAYER_MAX_INPUTS : 8)
+
 static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, const char *out)
 {
     Onnx__NodeProto *nd = ar(e, sizeof *nd);
@@ -79,7 +82,7 @@ static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, cons
     o[0] = ar_str(e, out);
     nd->output = o;
     nd->n_output = 1;
-    nd->input = ar(e, 8 * sizeof *nd->input);
+    nd->input = ar(e, NODE_MAX_INPUTS * sizeof *nd->input);
     nd->attribute = ar(e, 8 * sizeof *nd->attribute);
     push_ptr(e, (void ***)&e->nodes, &e->nnodes, &e->capnodes, nd);
     return e->oom ? NULL : nd;
@@ -87,7 +90,7 @@ static Onnx__NodeProto *add_node(exp_ *e, const char *op, const char *name, cons
 
 static void node_in(exp_ *e, Onnx__NodeProto *nd, const char *name)
 {
-    if (!nd || nd->n_input >= 8) { e->oom = 1; return; }
+    if (!nd || nd->n_input >= NODE_MAX_INPUTS) { e->oom = 1; return; }
     nd->input[nd->n_input++] = ar_str(e, name);
 }
 
@@ -131,6 +134,28 @@ static void attr_rep(exp_ *e, Onnx__NodeProto *nd, const char *name, int64_t v, 
     a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
     a->ints = x;
     a->n_ints = (size_t)n;
+}
+
+/* kernel_shape [kh, kw] and pads [top, left, bottom, right] of a conv or
+ * pool spec. */
+static void attr_window(exp_ *e, Onnx__NodeProto *nd, const graft_layer_spec *s)
+{
+    int kh, kw, pads[4];
+    graft_layer_window(s, &kh, &kw, pads);
+    Onnx__AttributeProto *k = new_attr(e, nd, "kernel_shape");
+    int64_t *kv = ar(e, 2 * sizeof *kv);
+    if (!k || !kv) return;
+    kv[0] = kh, kv[1] = kw;
+    k->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    k->ints = kv;
+    k->n_ints = 2;
+    Onnx__AttributeProto *p = new_attr(e, nd, "pads");
+    int64_t *pv = ar(e, 4 * sizeof *pv);
+    if (!p || !pv) return;
+    for (int i = 0; i < 4; i++) pv[i] = pads[i];
+    p->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    p->ints = pv;
+    p->n_ints = 4;
 }
 
 /* Float initializer of the given shape (data copied). */
@@ -241,9 +266,8 @@ static graft_status emit_conv(exp_ *e, int i, int bn, const char *out)
     node_in(e, o, e->m->nodes[nd->in[0]].name);
     node_in(e, o, wn);
     if (has_bias) node_in(e, o, bname);
-    attr_rep(e, o, "kernel_shape", s->kernel, 2);
+    attr_window(e, o, s);
     attr_rep(e, o, "strides", s->stride, 2);
-    attr_rep(e, o, "pads", s->pad, 4);
     attr_rep(e, o, "dilations", s->dilation, 2);
     attr_i(e, o, "group", s->groups);
     return e->oom ? fail(e, GRAFT_OK, "") : GRAFT_OK;
@@ -292,6 +316,11 @@ static void api_attr_ints(onnx_exporter *ex, const char *name, int64_t v, int n)
     if (ex_of(ex)->open) attr_rep(ex_of(ex), ex_of(ex)->open, name, v, n);
 }
 
+static void api_attr_window(onnx_exporter *ex, const graft_layer_spec *s)
+{
+    if (ex_of(ex)->open) attr_window(ex_of(ex), ex_of(ex)->open, s);
+}
+
 static graft_status api_param(onnx_exporter *ex, int k, const char *suffix, char *out,
                               size_t outlen)
 {
@@ -323,7 +352,7 @@ static graft_status api_rank2(onnx_exporter *ex)
 
 static const onnx_export_api export_api = {
     api_input_name, api_input_rank, api_set_rank, api_node, api_in, api_attr_int,
-    api_attr_float, api_attr_ints, api_param, api_scalar, api_rank2,
+    api_attr_float, api_attr_ints, api_param, api_scalar, api_rank2, api_attr_window,
 };
 
 /* One graft node: the conv/BatchNorm folding is the exporter's own graph

@@ -14,6 +14,7 @@
 #include "fileutil.h"
 #include "layer_kind.h"
 #include "onnx_card.h"
+#include "onnx_record.h"
 #include "onnx_common.h"
 #include "pass_progress.h"
 
@@ -272,15 +273,22 @@ static graft_status square_attr(nctx *c, const char *name, int def, int *out)
     return GRAFT_OK;
 }
 
-/* pads [top, left, bottom, right], all equal; auto_pad NOTSET or VALID. */
-static graft_status sym_pads(nctx *c, int *pad)
+/* auto_pad NOTSET or VALID (explicit pads). */
+static graft_status explicit_pads_only(nctx *c)
 {
-    *pad = 0;
     const Onnx__AttributeProto *ap = attr(c->nd, "auto_pad");
     if (ap && ap->has_s && ap->s.len && !(ap->s.len == 6 && !memcmp(ap->s.data, "NOTSET", 6)) &&
         !(ap->s.len == 5 && !memcmp(ap->s.data, "VALID", 5)))
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "auto_pad %.*s is not supported; export with "
                      "explicit pads", (int)ap->s.len, (const char *)ap->s.data);
+    return GRAFT_OK;
+}
+
+/* pads [top, left, bottom, right], all equal; auto_pad NOTSET or VALID. */
+static graft_status sym_pads(nctx *c, int *pad)
+{
+    *pad = 0;
+    TRY(explicit_pads_only(c));
     const Onnx__AttributeProto *a = attr(c->nd, "pads");
     if (!a || !a->n_ints) return GRAFT_OK;
     if (a->n_ints != 4 || a->ints[0] != a->ints[1] || a->ints[0] != a->ints[2] ||
@@ -291,6 +299,44 @@ static graft_status sym_pads(nctx *c, int *pad)
                      (long long)(a->n_ints > 2 ? a->ints[2] : 0),
                      (long long)(a->n_ints > 3 ? a->ints[3] : 0));
     *pad = (int)a->ints[0];
+    return GRAFT_OK;
+}
+
+/* A two-valued ints attribute of positive values (kernel_shape 1x7), or
+ * def twice when absent. */
+static graft_status pair_attr(nctx *c, const char *name, int def, int out[2])
+{
+    const Onnx__AttributeProto *a = attr(c->nd, name);
+    out[0] = out[1] = def;
+    if (!a || !a->n_ints) return GRAFT_OK;
+    if (a->n_ints != 2 || a->ints[0] < 1 || a->ints[0] > 4096 || a->ints[1] < 1 ||
+        a->ints[1] > 4096)
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "%s has %zu values (%lld, %lld); graft needs two "
+                     "positive values (2-D)", name, a->n_ints, (long long)a->ints[0],
+                     (long long)(a->n_ints > 1 ? a->ints[1] : 0));
+    out[0] = (int)a->ints[0];
+    out[1] = (int)a->ints[1];
+    return GRAFT_OK;
+}
+
+/* pads [top, left, bottom, right], each side its own; auto_pad NOTSET or
+ * VALID. */
+static graft_status side_pads(nctx *c, int pads[4])
+{
+    TRY(explicit_pads_only(c));
+    for (int i = 0; i < 4; i++) pads[i] = 0;
+    const Onnx__AttributeProto *a = attr(c->nd, "pads");
+    if (!a || !a->n_ints) return GRAFT_OK;
+    if (a->n_ints != 4)
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "pads has %zu values; graft needs 4 (2-D)",
+                     a->n_ints);
+    for (int i = 0; i < 4; i++) {
+        if (a->ints[i] < 0 || a->ints[i] > 4096)
+            return nfail(c, GRAFT_ERR_UNSUPPORTED, "pads [%lld, %lld, %lld, %lld]: negative or "
+                         "huge", (long long)a->ints[0], (long long)a->ints[1],
+                         (long long)a->ints[2], (long long)a->ints[3]);
+        pads[i] = (int)a->ints[i];
+    }
     return GRAFT_OK;
 }
 
@@ -442,6 +488,16 @@ static graft_status api_attr_square(onnx_importer *im, const char *name, int def
 
 static graft_status api_attr_pads(onnx_importer *im, int *pad) { return sym_pads(nc(im), pad); }
 
+static graft_status api_attr_pair(onnx_importer *im, const char *name, int def, int out[2])
+{
+    return pair_attr(nc(im), name, def, out);
+}
+
+static graft_status api_attr_pads4(onnx_importer *im, int pads[4])
+{
+    return side_pads(nc(im), pads);
+}
+
 static graft_status api_fail(onnx_importer *im, graft_status s, const char *msg)
 {
     return nfail(nc(im), s, "%s", msg);
@@ -478,6 +534,7 @@ static const onnx_import_api import_api = {
     api_op, api_opset, api_num_inputs, api_has_input, api_input, api_input_is_const,
     api_constant, api_output_uses, api_attr_int, api_attr_float, api_attr_square, api_attr_pads,
     api_fail, api_emit, api_set_param, api_alias, api_await_bias, api_fold_bias_add,
+    api_attr_pair, api_attr_pads4,
 };
 
 /* Pad with zeros on H and W alike: remembered on the value and added to
@@ -832,9 +889,12 @@ graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_mode
     graft_status s = graft_model_create(ctx, &im.m);
     if (s == GRAFT_OK) s = import_graph(&im, mp);
     if (s == GRAFT_OK && meta) {
-        int k = onnx_card_read(mp, meta);
+        int k = onnx_card_read(mp, meta), c, h, w;
         if (k < 0) s = ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "%s: out of host memory", path);
         else if (card_keys) *card_keys = k;
+        graft_model_node_shape(im.m, 0, &c, &h, &w);
+        if (s == GRAFT_OK && !(meta->meta_json = onnx_record_json(mp, path, im.opset, c, h, w)))
+            s = ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "%s: out of host memory", path);
     }
     for (int i = 0; i < im.nv; i++) free(im.v[i].cdata);
     free(im.v);

@@ -19,7 +19,9 @@ static double node_im2col(const graft_model *m, int i, int batch)
     graft_model_node_shape(m, in[0], &ic, &ih, &iw);
     int groups = s->groups > 0 ? s->groups : 1;
     if (groups > 1 && ic / groups == 1) return 0;
-    double rows = (double)ic * s->kernel * s->kernel;
+    int kh, kw;
+    graft_layer_window(s, &kh, &kw, NULL);
+    double rows = (double)ic * kh * kw;
     if (c > rows) rows = c;
     double per_image = rows * h * w * 4, cap = 32.0 * 1024 * 1024;
     double nc = (double)(long long)(cap / per_image);

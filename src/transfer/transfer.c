@@ -43,6 +43,35 @@ static graft_status copy_param(graft_model *dst, int di, graft_model *src, int s
     return GRAFT_OK;
 }
 
+/* A classifier that is a 1x1 conv followed only by activations, dropout,
+ * global average pooling and flattening (SqueezeNet: conv, ReLU, GAP):
+ * the conv's index, else -1. */
+static int conv_classifier(const graft_model *m)
+{
+    int last = m->nnodes - 1, i = last;
+    if (m->nodes[last].shape.h != 1 || m->nodes[last].shape.w != 1) return -1;
+    for (; i > 0; i--) {
+        const node *nd = &m->nodes[i];
+        graft_layer_kind k = nd->spec.kind;
+        if (k == GRAFT_LAYER_CONV2D) break;
+        if ((k != GRAFT_LAYER_RELU && k != GRAFT_LAYER_RELU6 && k != GRAFT_LAYER_LEAKY_RELU &&
+             k != GRAFT_LAYER_SIGMOID && k != GRAFT_LAYER_DROPOUT &&
+             k != GRAFT_LAYER_GLOBAL_AVGPOOL && k != GRAFT_LAYER_FLATTEN) ||
+            nd->nin != 1 || nd->in[0] != i - 1)
+            return -1;
+    }
+    int kh, kw;
+    if (i <= 0) return -1;
+    graft_layer_window(&m->nodes[i].spec, &kh, &kw, NULL);
+    if (kh != 1 || kw != 1 || m->nodes[i].spec.groups != 1 || m->nodes[i].spec.stride != 1)
+        return -1;
+    /* The conv's output feeds the tail only. */
+    for (int j = i + 1; j <= last; j++)
+        for (int k = 0; k < m->nodes[j].nin; k++)
+            if (m->nodes[j].in[k] == i && j != i + 1) return -1;
+    return i;
+}
+
 graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head, uint64_t seed,
                                    graft_model **out)
 {
@@ -50,10 +79,15 @@ graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head
     *out = NULL;
     int last = src->nnodes - 1;
     const node *head = &src->nodes[last];
-    if (head->spec.kind != GRAFT_LAYER_LINEAR)
+    /* A conv classifier becomes global average pooling of its input and a
+     * new linear classifier, so every strategy sees the usual head. */
+    int conv = head->spec.kind == GRAFT_LAYER_LINEAR || keep_head ? -1 : conv_classifier(src);
+    if (head->spec.kind != GRAFT_LAYER_LINEAR && conv < 0)
         return ctx_fail(ctx, GRAFT_ERR_UNSUPPORTED, "the source model's last layer '%s' is a %s; "
-                        "fine-tuning needs a linear classifier there", head->name,
-                        graft_layer_kind_name(head->spec.kind));
+                        "fine-tuning needs a linear classifier there%s", head->name,
+                        graft_layer_kind_name(head->spec.kind),
+                        keep_head ? " (--keep-head)" : " or a 1x1 conv classifier followed by "
+                        "activations and global average pooling");
     if (keep_head && head->shape.c != nclasses)
         return ctx_fail(ctx, GRAFT_ERR_SHAPE, "--keep-head: the source has %d classes, the "
                         "target %d", head->shape.c, nclasses);
@@ -61,14 +95,25 @@ graft_status transfer_build_target(graft_model *src, int nclasses, int keep_head
     TRY(graft_model_create(ctx, &m));
     graft_model_set_seed(m, seed);
     graft_status s = GRAFT_OK;
-    for (int i = 0; i <= last && s == GRAFT_OK; i++) {
+    int copied = conv >= 0 ? conv - 1 : last; /* nodes 0..copied keep their specs */
+    for (int i = 0; i <= copied && s == GRAFT_OK; i++) {
         graft_layer_spec sp = src->nodes[i].spec;
         if (i == last) sp.channels = nclasses;
         s = graft_model_add(m, src->nodes[i].name, &sp, src->nodes[i].nin, src->nodes[i].in, NULL);
     }
+    if (conv >= 0 && s == GRAFT_OK) {
+        graft_layer_spec gap = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+        graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+        fc.channels = nclasses;
+        fc.bias = 1;
+        int pooled;
+        s = graft_model_add(m, head->name, &gap, 1, src->nodes[conv].in, &pooled);
+        if (s == GRAFT_OK) s = graft_model_add(m, src->nodes[conv].name, &fc, 1, &pooled, NULL);
+    }
     /* Parameters line up by index for every node the two share. */
     for (int i = 0; i < src->nparams && s == GRAFT_OK; i++) {
-        if (!keep_head && src->params[i].node == last) continue;
+        int nd = src->params[i].node;
+        if ((!keep_head && nd == last) || nd > copied) continue;
         s = copy_param(m, i, src, i);
     }
     if (s != GRAFT_OK) {

@@ -13,9 +13,11 @@
 
 /* Derived sizes of one conv layer for a batch of n. */
 typedef struct conv_dims {
-    int n, cin, h, w, cout, hout, wout, k, stride, pad, dil, groups;
+    int n, cin, h, w, cout, hout, wout, stride, dil, groups;
+    int kh, kw;        /* kernel height and width */
+    int pt, pl, pb, pr; /* pads: top, left, bottom, right */
     int cin_g, cout_g; /* channels per group */
-    int K;             /* rows of one group's column matrix: cin_g*k*k */
+    int K;             /* rows of one group's column matrix: cin_g*kh*kw */
     int P;             /* output pixels per sample */
     size_t np;         /* columns: n*P */
 } conv_dims;
@@ -31,14 +33,15 @@ static conv_dims conv_dims_of(const layer *l, int n)
     d.cout = l->out.c;
     d.hout = l->out.h;
     d.wout = l->out.w;
-    d.k = s->kernel;
+    int pads[4];
+    graft_layer_window(s, &d.kh, &d.kw, pads);
+    d.pt = pads[0], d.pl = pads[1], d.pb = pads[2], d.pr = pads[3];
     d.stride = s->stride;
-    d.pad = s->pad;
     d.dil = s->dilation;
     d.groups = s->groups;
     d.cin_g = d.cin / d.groups;
     d.cout_g = d.cout / d.groups;
-    d.K = d.cin_g * d.k * d.k;
+    d.K = d.cin_g * d.kh * d.kw;
     d.P = d.hout * d.wout;
     d.np = (size_t)n * d.P;
     return d;
@@ -49,30 +52,33 @@ static graft_status conv_setup(graft_ctx *ctx, layer *l)
     const graft_layer_spec *s = &l->spec;
     if (l->nin != 1)
         return ctx_fail(ctx, GRAFT_ERR_SHAPE, "conv2d '%s': needs 1 input, got %d", l->name, l->nin);
-    if (s->channels <= 0 || s->kernel <= 0 || s->stride <= 0 || s->pad < 0 || s->dilation <= 0 ||
-        s->groups <= 0)
+    int kh, kw, p[4];
+    graft_layer_window(s, &kh, &kw, p);
+    if (s->channels <= 0 || kh <= 0 || kw <= 0 || s->stride <= 0 || p[0] < 0 || p[1] < 0 ||
+        p[2] < 0 || p[3] < 0 || s->dilation <= 0 || s->groups <= 0)
         return ctx_fail(ctx, GRAFT_ERR_INVALID_ARG,
-                        "conv2d '%s': bad hyper-parameters (channels %d, kernel %d, stride %d, "
-                        "pad %d, dilation %d, groups %d)",
-                        l->name, s->channels, s->kernel, s->stride, s->pad, s->dilation, s->groups);
+                        "conv2d '%s': bad hyper-parameters (channels %d, kernel %dx%d, stride %d, "
+                        "pads %d,%d,%d,%d, dilation %d, groups %d)",
+                        l->name, s->channels, kh, kw, s->stride, p[0], p[1], p[2], p[3],
+                        s->dilation, s->groups);
     layer_shape in = l->in[0];
     if (in.c % s->groups || s->channels % s->groups)
         return ctx_fail(ctx, GRAFT_ERR_SHAPE,
                         "conv2d '%s': %d input and %d output channels are not both divisible "
                         "by groups=%d",
                         l->name, in.c, s->channels, s->groups);
-    long span = (long)s->dilation * (s->kernel - 1) + 1; /* receptive field of one output */
-    long hout = ((long)in.h + 2L * s->pad - span) / s->stride + 1;
-    long wout = ((long)in.w + 2L * s->pad - span) / s->stride + 1;
+    /* receptive field of one output */
+    long span_h = (long)s->dilation * (kh - 1) + 1, span_w = (long)s->dilation * (kw - 1) + 1;
+    long hp = (long)in.h + p[0] + p[2], wp = (long)in.w + p[1] + p[3];
     /* C division truncates toward zero, so test the numerator itself. */
-    if ((long)in.h + 2L * s->pad < span || (long)in.w + 2L * s->pad < span || hout <= 0 ||
-        wout <= 0)
+    if (hp < span_h || wp < span_w)
         return ctx_fail(ctx, GRAFT_ERR_SHAPE,
-                        "conv2d '%s': kernel %d (dilation %d, span %ld) does not fit input %dx%d "
-                        "padded by %d",
-                        l->name, s->kernel, s->dilation, span, in.h, in.w, s->pad);
+                        "conv2d '%s': kernel %dx%d (dilation %d) does not fit input %dx%d "
+                        "padded to %ldx%ld",
+                        l->name, kh, kw, s->dilation, in.h, in.w, hp, wp);
+    long hout = (hp - span_h) / s->stride + 1, wout = (wp - span_w) / s->stride + 1;
     l->out = (layer_shape){s->channels, (int)hout, (int)wout};
-    int wshape[4] = {s->channels, in.c / s->groups, s->kernel, s->kernel};
+    int wshape[4] = {s->channels, in.c / s->groups, kh, kw};
     TRY(layer_add_param(ctx, l, "weight", 4, wshape, 1));
     if (s->bias) {
         int bshape[1] = {s->channels};
@@ -83,7 +89,9 @@ static graft_status conv_setup(graft_ctx *ctx, layer *l)
 
 static graft_status conv_init(graft_ctx *ctx, layer *l, rng *r)
 {
-    double fan_in = (double)(l->in[0].c / l->spec.groups) * l->spec.kernel * l->spec.kernel;
+    int kh, kw;
+    graft_layer_window(&l->spec, &kh, &kw, NULL);
+    double fan_in = (double)(l->in[0].c / l->spec.groups) * kh * kw;
     TRY(param_init_normal(ctx, &l->params[0], r, sqrt(2.0 / fan_in)));
     if (l->spec.bias) TRY(param_init_const(ctx, &l->params[1], 0.0f));
     return GRAFT_OK;
@@ -117,8 +125,8 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
     size_t gws[2] = {(size_t)nc, (size_t)d->cin}, lws[2] = {1, 1};
     return LAUNCH(ctx, "conv_im2col", 2, gws, lws, KA_MEM(x), KA_MEM(col), KA_INT(n0),
                   KA_INT(nc), KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->hout),
-                  KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad),
-                  KA_INT(d->dil));
+                  KA_INT(d->wout), KA_INT(d->kh), KA_INT(d->kw), KA_INT(d->stride),
+                  KA_INT(d->pt), KA_INT(d->pl), KA_INT(d->dil));
 }
 
 /* Direct kernels only for grouped convs with one input channel per group
@@ -133,7 +141,7 @@ static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->group
  * wherever they apply (benchmarks and tests). By default
  * (docs/performance.md, items 7-8):
  *  - forward and input gradient by conv_tall_cpu, except a forward with
- *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
+ *    K = cin*kh*kw < 32 (refnet's conv1: its GEMM is bound by the output
  *    writes and its im2col matrix is tiny);
  *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
  *    rows of at most 256 pixels). */
@@ -142,27 +150,31 @@ enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
     if (d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
-    if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
+    /* The input gradient pads dy by k-1-pad per side, which must be >= 0. */
+    if (use == IMPLICIT_DX && (d->pt > d->kh - 1 || d->pb > d->kh - 1 || d->pl > d->kw - 1 ||
+                               d->pr > d->kw - 1))
+        return 0;
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IMPLICIT) return 1;
     return use != IMPLICIT_FWD || d->K >= 32;
 }
 
-/* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
+/* dW (Cout x cin*kh*kw) of a stride-1 conv without a column matrix: a
  * zero-padded copy of x (scratch 0), partial sums per item (scratch 1),
  * then their sum. */
 static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
                                          cl_mem padded, cl_mem dy, cl_mem dw)
 {
-    int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
+    int hp = d->h + d->pt + d->pb, wp = d->w + d->pl + d->pr;
     cl_mem xp = padded, part;
     size_t l2[2] = {1, 1};
     if (!xp) {
         TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
         size_t g2[2] = {(size_t)d->n, (size_t)d->cin};
         TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-                   KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
+                   KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pt), KA_INT(d->pl),
+                   KA_INT(hp), KA_INT(wp)));
     }
     int rpc = GEMM_KC / d->wout; /* whole output rows per chunk, at most KC pixels */
     if (rpc > d->hout) rpc = d->hout;
@@ -175,31 +187,34 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
     size_t gw[2] = {(size_t)pn, (size_t)nsplit};
     TRY(LAUNCH(ctx, "conv_implicit_dw_cpu", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
                KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
-               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(rpc), KA_INT(nsplit)));
+               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->kh), KA_INT(d->kw), KA_INT(rpc),
+               KA_INT(nsplit)));
     return LAUNCH1D(ctx, "conv_dw_reduce_cpu", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
 /* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
- * (n x cin x h x wd, padded by pad) with the weights w of this layer
- * (flip 0: forward, cout x cin x k x k) or their rotated transpose (flip
- * 1: x is dy and y the input gradient), by conv_tall_cpu: the input padded
- * into scratch 0, the weights as kidx x nout into scratch 4. */
+ * (n x cin x h x wd, padded by pad[4]: top, left, bottom, right) with the
+ * weights w of this layer (flip 0: forward, cout x cin x kh x kw) or their
+ * rotated transpose (flip 1: x is dy and y the input gradient), by
+ * conv_tall_cpu: the input padded into scratch 0, the weights as kidx x
+ * nout into scratch 4. */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
-                                  int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
+                                  int cin, int h, int wd, const int pad[4], cl_mem w, cl_mem bias,
                                   int has_bias, cl_mem y, int nout, int hout, int wout,
                                   float beta, cl_mem keep)
 {
-    int hp = h + 2 * pad, wp = wd + 2 * pad, K = cin * d->k * d->k;
+    int hp = h + pad[0] + pad[2], wp = wd + pad[1] + pad[3], K = cin * d->kh * d->kw;
     cl_mem xp = keep, wt;
     if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
     size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
     TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-               KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
+               KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad[0]), KA_INT(pad[1]), KA_INT(hp),
+               KA_INT(wp)));
     size_t nw = (size_t)K * nout;
     TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
     TRY(LAUNCH1D(ctx, "conv_weights_t_cpu", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
-                 KA_INT(d->cin), KA_INT(d->k), KA_INT(flip)));
+                 KA_INT(d->cin), KA_INT(d->kh), KA_INT(d->kw), KA_INT(flip)));
     long np = (long)d->n * hout * wout;
     int pm = (int)((np + GEMM_MR - 1) / GEMM_MR), pn = (nout + GEMM_NRW - 1) / GEMM_NRW, pc = 64;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
@@ -207,8 +222,8 @@ static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, 
     size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
     return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
                   KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
-                  KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->k), KA_INT(pc),
-                  KA_FLT(beta));
+                  KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->kh), KA_INT(d->kw),
+                  KA_INT(pc), KA_FLT(beta));
 }
 
 /* The zero-padded input of the last training forward of an implicit conv,
@@ -265,16 +280,17 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
         return LAUNCH1D(ctx, "conv_dw_forward", nout, KA_MEM(io->in[0]), KA_MEM(wt),
                         KA_MEM(bias), KA_INT(l->spec.bias), KA_MEM(io->out), KA_INT(d.n),
                         KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w), KA_INT(d.cout),
-                        KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
-                        KA_INT(d.pad), KA_INT(d.dil));
+                        KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.kh), KA_INT(d.kw),
+                        KA_INT(d.stride), KA_INT(d.pt), KA_INT(d.pl), KA_INT(d.dil));
 
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
         if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
-            TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
-                                             (d.w + 2 * d.pad) * sizeof(float), &keep));
-        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
+            TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + d.pt + d.pb) *
+                                             (d.w + d.pl + d.pr) * sizeof(float), &keep));
+        const int pads[4] = {d.pt, d.pl, d.pb, d.pr};
+        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, pads, wt, bias,
                           l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep));
         if (keep) ((conv_priv *)l->priv)->n = d.n;
         return GRAFT_OK;
@@ -313,20 +329,20 @@ static graft_status conv_backward_direct(graft_ctx *ctx, layer *l, const bwd_io 
 {
     param *pw = &l->params[0];
     if (io->param_grads) {
-        size_t lws = CONV_DW_WG, gws = (size_t)d->cout * d->k * d->k * lws;
+        size_t lws = CONV_DW_WG, gws = (size_t)d->cout * d->kh * d->kw * lws;
         TRY(LAUNCH(ctx, "conv_dw_backward_weight", 1, &gws, &lws, KA_MEM(io->dout),
                    KA_MEM(io->in[0]), KA_MEM(pw->grad), KA_INT(d->n), KA_INT(d->cin),
                    KA_INT(d->h), KA_INT(d->w), KA_INT(d->cout), KA_INT(d->hout),
-                   KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad),
-                   KA_INT(d->dil)));
+                   KA_INT(d->wout), KA_INT(d->kh), KA_INT(d->kw), KA_INT(d->stride),
+                   KA_INT(d->pt), KA_INT(d->pl), KA_INT(d->dil)));
     }
     if (!io->din[0]) return GRAFT_OK;
     size_t nin = (size_t)d->n * d->cin * d->h * d->w;
     return LAUNCH1D(ctx, "conv_dw_backward_data", nin, KA_MEM(io->dout), KA_MEM(pw->data),
                     KA_MEM(io->din[0]), KA_INT(d->n), KA_INT(d->cin), KA_INT(d->h),
                     KA_INT(d->w), KA_INT(d->cout), KA_INT(d->hout), KA_INT(d->wout),
-                    KA_INT(d->k), KA_INT(d->stride), KA_INT(d->pad), KA_INT(d->dil),
-                    KA_FLT(io->din_beta[0]));
+                    KA_INT(d->kh), KA_INT(d->kw), KA_INT(d->stride), KA_INT(d->pt),
+                    KA_INT(d->pl), KA_INT(d->dil), KA_FLT(io->din_beta[0]));
 }
 
 static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, int implicit)
@@ -339,11 +355,12 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
     if (!io->param_grads && !io->din[0]) return GRAFT_OK;
 
     /* The input gradient of a stride-1 conv is a stride-1 conv of dy with
-     * transposed, flipped weights and pad k-1-pad: the implicit kernel
+     * transposed, flipped weights and pads k-1-pad: the implicit kernel
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
-        TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
+        const int pads[4] = {d.kh - 1 - d.pt, d.kw - 1 - d.pl, d.kh - 1 - d.pb, d.kw - 1 - d.pr};
+        TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, pads,
                           pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
         din = NULL;
     }
@@ -394,16 +411,19 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
         size_t gws_in[2] = {(size_t)m, (size_t)d.cin};
         TRY(LAUNCH(ctx, "conv_col2im", 2, gws_in, lws, KA_MEM(dcol), KA_MEM(din),
                    KA_INT(n0), KA_INT(m), KA_INT(d.cin), KA_INT(d.h), KA_INT(d.w),
-                   KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.k), KA_INT(d.stride),
-                   KA_INT(d.pad), KA_INT(d.dil), KA_FLT(io->din_beta[0])));
+                   KA_INT(d.hout), KA_INT(d.wout), KA_INT(d.kh), KA_INT(d.kw),
+                   KA_INT(d.stride), KA_INT(d.pt), KA_INT(d.pl), KA_INT(d.dil),
+                   KA_FLT(io->din_beta[0])));
     }
     return GRAFT_OK;
 }
 
 static double conv_flops(const layer *l)
 {
-    return 2.0 * l->out.c * (double)(l->in[0].c / l->spec.groups) * l->spec.kernel *
-           l->spec.kernel * l->out.h * l->out.w;
+    int kh, kw;
+    graft_layer_window(&l->spec, &kh, &kw, NULL);
+    return 2.0 * l->out.c * (double)(l->in[0].c / l->spec.groups) * kh * kw * l->out.h *
+           l->out.w;
 }
 
 static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
@@ -428,40 +448,40 @@ static const layer_ops conv_cpu_ops = {conv_setup, conv_init, conv_forward_cpu, 
 static const layer_ops conv_gpu_ops = {conv_setup, conv_init, conv_forward_gpu, conv_backward_gpu,
                                        conv_destroy, conv_flops};
 
-/* Conv: square 2-D kernels, symmetric pads (plus a preceding Pad's), the
+/* Conv: 2-D kernels (1x7 too), per-side pads (plus a preceding Pad's), the
  * weight and optional bias as constants. */
 static graft_status conv_import(onnx_importer *im)
 {
     onnx_value x;
     onnx_const w = {0}, b = {0};
     graft_status s = im->api->input(im, 0, 1, &x);
-    int stride, dil, pad;
+    int stride, dil, pads[4], k[2];
     if (s == GRAFT_OK) s = im->api->constant(im, 1, &w);
     if (s == GRAFT_OK) s = im->api->attr_square(im, "strides", 1, &stride);
     if (s == GRAFT_OK) s = im->api->attr_square(im, "dilations", 1, &dil);
-    if (s == GRAFT_OK) s = im->api->attr_pads(im, &pad);
+    if (s == GRAFT_OK) s = im->api->attr_pads4(im, pads);
     if (s != GRAFT_OK) goto done;
     int64_t group = im->api->attr_int(im, "group", 1);
-    if (x.rank != 4 || w.ndims != 4 || w.dims[2] != w.dims[3] || group < 1 || group > x.c ||
-        w.dims[1] * group != x.c || w.dims[0] < 1) {
+    if (x.rank != 4 || w.ndims != 4 || w.dims[2] < 1 || w.dims[3] < 1 || w.dims[2] > 4096 ||
+        w.dims[3] > 4096 || group < 1 || group > x.c || w.dims[1] * group != x.c ||
+        w.dims[0] < 1) {
         s = onnx_fail(im, GRAFT_ERR_SHAPE, "weight of shape [%lld, %lld, %lld, %lld] with group "
-                      "%lld does not fit a %dx%dx%d input (graft needs square 2-D kernels)",
+                      "%lld does not fit a %dx%dx%d input (graft needs 2-D kernels)",
                       (long long)w.dims[0], (long long)w.dims[1], (long long)w.dims[2],
                       (long long)w.dims[3], (long long)group, x.c, x.h, x.w);
         goto done;
     }
-    int k;
-    if ((s = im->api->attr_square(im, "kernel_shape", (int)w.dims[2], &k)) != GRAFT_OK) goto done;
-    if (k != w.dims[2]) {
-        s = onnx_fail(im, GRAFT_ERR_SHAPE, "kernel_shape %d does not match the weight's %lld", k,
-                      (long long)w.dims[2]);
+    if ((s = im->api->attr_pair(im, "kernel_shape", 0, k)) != GRAFT_OK) goto done;
+    if (k[0] && (k[0] != w.dims[2] || k[1] != w.dims[3])) {
+        s = onnx_fail(im, GRAFT_ERR_SHAPE, "kernel_shape %dx%d does not match the weight's "
+                      "%lldx%lld", k[0], k[1], (long long)w.dims[2], (long long)w.dims[3]);
         goto done;
     }
     graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CONV2D);
     sp.channels = (int)w.dims[0];
-    sp.kernel = k;
+    for (int i = 0; i < 4; i++) pads[i] += x.pad;
+    layer_spec_set_window(&sp, (int)w.dims[2], (int)w.dims[3], pads);
     sp.stride = stride;
-    sp.pad = pad + x.pad;
     sp.dilation = dil;
     sp.groups = (int)group;
     sp.bias = im->api->has_input(im, 2);
@@ -497,9 +517,8 @@ static graft_status conv_export(onnx_exporter *ex, const char *name, const graft
     ex->api->in(ex, ex->api->input_name(ex, 0));
     ex->api->in(ex, wn);
     if (s->bias) ex->api->in(ex, bn);
-    ex->api->attr_ints(ex, "kernel_shape", s->kernel, 2);
+    ex->api->attr_window(ex, s);
     ex->api->attr_ints(ex, "strides", s->stride, 2);
-    ex->api->attr_ints(ex, "pads", s->pad, 4);
     ex->api->attr_ints(ex, "dilations", s->dilation, 2);
     ex->api->attr_int(ex, "group", s->groups);
     return GRAFT_OK;

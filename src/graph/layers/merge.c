@@ -140,12 +140,19 @@ static graft_status concat_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
 static const layer_ops concat_ops = {concat_setup, NULL, concat_forward, concat_backward, NULL,
                                      NULL};
 
+/* A Concat of one input (DenseNet's first layer of a block) is that input:
+ * no layer. */
 static graft_status concat_import(onnx_importer *im)
 {
     int ins[LAYER_MAX_INPUTS], n = im->api->num_inputs(im), rank = 0;
-    if (n < 2 || n > LAYER_MAX_INPUTS)
-        return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "%d inputs; graft concatenates 2 to %d", n,
+    if (n < 1 || n > LAYER_MAX_INPUTS)
+        return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "%d inputs; graft concatenates 1 to %d", n,
                          LAYER_MAX_INPUTS);
+    if (n == 1) {
+        onnx_value v;
+        graft_status s = im->api->input(im, 0, 0, &v);
+        return s == GRAFT_OK ? im->api->alias(im, &v) : s;
+    }
     for (int i = 0; i < n; i++) {
         onnx_value v;
         graft_status s = im->api->input(im, i, 0, &v);
