@@ -234,6 +234,11 @@ START_TEST(near_misses_stay_unsupported)
     ck_assert_msg(strstr(e, "2 unsupported ONNX operator types") && strstr(e, "Mul (node '/Mul')") &&
                   strstr(e, "ReduceMean (node '/ReduceMean')") && strstr(e, "the patterns"),
                   "%s", e);
+    /* An extra input is refused, not ignored. */
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "hard_sigmoid_two_inputs.onnx", &m, NULL, 0),
+                     GRAFT_ERR_FORMAT);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "2 inputs; HardSigmoid takes 1 to 1"));
     graft_ctx_destroy(ctx);
 }
 END_TEST
