@@ -40,6 +40,16 @@ done
 grep -q 'hard_swish' "$T/gate_mini.info" && grep -q 'silu' "$T/gate_mini.info" && grep -q 'mul' "$T/gate_mini.info" \
     && ok "info lists hard_swish, silu and mul" || bad "info of gate_mini: $(cat "$T/gate_mini.info")"
 
+# finetune --from an imported model: a new head, every layer trained (two
+# classes of the JPEG fixtures, converted to the model's 14x10 input).
+mkdir -p "$T/data/a" "$T/data/b"
+cp "$SRC"/data/fixtures/jpeg/exif[1-4]_*.jpg "$T/data/a/"
+cp "$SRC"/data/fixtures/jpeg/exif[5-8]_*.jpg "$T/data/b/"
+run "$G" finetune --from "$T/gate_mini.graft" --data "$T/data" --strategy finetune --epochs 2 \
+    --batch 4 --out "$T/ft.graft"
+if [ "$rc" -eq 0 ] && [ -s "$T/ft.graft" ] && grep -q "epoch 2/2" "$T/out" "$T/err"; then ok "finetune --from imported gate_mini"
+else bad "finetune gate_mini (exit $rc)"; fi
+
 run "$G" import "$D/near_miss.onnx" --out "$T/n.graft"
 if [ "$rc" -eq 1 ] && grep -q "Mul (node '/Mul')" "$T/err" && grep -q "ReduceMean (node '/ReduceMean')" "$T/err" \
     && [ ! -e "$T/n.graft" ]; then ok "ops no pattern takes are named, nothing written"
