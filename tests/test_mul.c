@@ -83,6 +83,7 @@ START_TEST(mul_matches_reference)
     mul_case(ctx, &r, 1, 5, 1, 1, 1, &worst);
     mul_case(ctx, &r, 2, 7, 9, 1, 1, &worst);
     mul_case(ctx, &r, 2, 6, 1, 1, 0, &worst);
+    mul_case(ctx, &r, 2, 3, 10, 13, 1, &worst); /* planes longer than a GPU work-group */
     fprintf(stderr, "mul: worst relative error %.3g (bound %g)\n", worst, LT_BOUND);
     graft_ctx_destroy(ctx);
 }

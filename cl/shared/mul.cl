@@ -1,6 +1,7 @@
 /* Product of two node values a * b, b of a's shape (S = 1) or one value
  * per (sample, channel) plane of S = H * W elements (squeeze-excitation).
- * Both kernel styles. */
+ * Both kernel styles; the per-plane gradient of b is style-specific
+ * (cl/cpu/mul_cpu.cl, cl/gpu/mul_gpu.cl). */
 
 __kernel void mul_fwd(__global const float *a, __global const float *b, __global float *y, int n,
                       int S)
@@ -18,17 +19,4 @@ __kernel void mul_bwd_full(__global const float *dy, __global const float *other
     if (i >= n) return;
     float r = dy[i] * other[i / S];
     dx[i] = beta == 0.0f ? r : r + beta * dx[i];
-}
-
-/* Gradient of the per-plane operand: db[p] = sum over the plane of dy * a,
- * one work-item per plane (as gap_fwd). */
-__kernel void mul_bwd_plane(__global const float *dy, __global const float *a,
-                            __global float *db, int planes, int S, float beta)
-{
-    int p = get_global_id(0);
-    if (p >= planes) return;
-    __global const float *d = dy + (size_t)p * S, *x = a + (size_t)p * S;
-    float acc = 0.0f;
-    for (int s = 0; s < S; s++) acc += d[s] * x[s];
-    db[p] = beta == 0.0f ? acc : acc + beta * db[p];
 }

@@ -2,7 +2,10 @@
  * value per channel (C x 1 x 1, broadcast over H and W): the scaling of a
  * squeeze-excitation block. Imported from an ONNX Mul of two computed
  * tensors (src/io/onnx_fuse_mul.c), the per-channel one as either operand.
- * Kernels in cl/shared/mul.cl; backward reads both forward inputs. */
+ * Kernels in cl/shared/mul.cl, and the per-channel operand's gradient per
+ * kernel style (cl/cpu/mul_cpu.cl, cl/gpu/mul_gpu.cl); backward reads both
+ * forward inputs. */
+#include "kernel_options.h"
 #include "layer.h"
 #include "layer_kind.h"
 
@@ -30,7 +33,21 @@ static graft_status mul_forward(graft_ctx *ctx, layer *l, const fwd_io *io)
                     KA_INT(n), KA_INT(per_b(l)));
 }
 
-static graft_status mul_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
+/* Gradient of the per-channel operand: a sum over each plane of dy * a, by
+ * one work-item per plane (CPU style, lws 1) or one work-group of
+ * PLANE_LWS per plane (GPU style). */
+static graft_status plane_grad(graft_ctx *ctx, const layer *l, const bwd_io *io, int gpu)
+{
+    int planes = io->n * l->out.c, S = per_b(l);
+    size_t lw = gpu ? PLANE_LWS : 1, g = (size_t)planes * lw;
+    if (gpu)
+        return LAUNCH(ctx, "mul_bwd_plane_gpu", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(io->in[0]),
+                      KA_MEM(io->din[1]), KA_INT(S), KA_FLT(io->din_beta[1]));
+    return LAUNCH(ctx, "mul_bwd_plane_cpu", 1, &g, &lw, KA_MEM(io->dout), KA_MEM(io->in[0]),
+                  KA_MEM(io->din[1]), KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[1]));
+}
+
+static graft_status mul_backward(graft_ctx *ctx, layer *l, const bwd_io *io, int gpu)
 {
     size_t n = (size_t)io->n * shape_numel(l->out);
     int S = per_b(l);
@@ -41,12 +58,21 @@ static graft_status mul_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
     if (S == 1)
         return LAUNCH1D(ctx, "mul_bwd_full", n, KA_MEM(io->dout), KA_MEM(io->in[0]),
                         KA_MEM(io->din[1]), KA_INT(n), KA_INT(1), KA_FLT(io->din_beta[1]));
-    int planes = io->n * l->out.c;
-    return LAUNCH1D(ctx, "mul_bwd_plane", (size_t)planes, KA_MEM(io->dout), KA_MEM(io->in[0]),
-                    KA_MEM(io->din[1]), KA_INT(planes), KA_INT(S), KA_FLT(io->din_beta[1]));
+    return plane_grad(ctx, l, io, gpu);
 }
 
-static const layer_ops mul_ops = {mul_setup, NULL, mul_forward, mul_backward, NULL, NULL};
+static graft_status mul_backward_cpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return mul_backward(ctx, l, io, 0);
+}
+
+static graft_status mul_backward_gpu(graft_ctx *ctx, layer *l, const bwd_io *io)
+{
+    return mul_backward(ctx, l, io, 1);
+}
+
+static const layer_ops mul_cpu_ops = {mul_setup, NULL, mul_forward, mul_backward_cpu, NULL, NULL};
+static const layer_ops mul_gpu_ops = {mul_setup, NULL, mul_forward, mul_backward_gpu, NULL, NULL};
 
 /* The full-size operand first; ranks must agree (an N x C matrix times an
  * N x C x 1 x 1 tensor broadcasts to something else in ONNX). */
@@ -81,9 +107,10 @@ static graft_status mul_export(onnx_exporter *ex, const char *name, const graft_
 
 static const char *const mul_onnx_ops[] = {"graft:Mul", NULL};
 
-/* No style-specific kernels; FLOPs not counted (elementwise). */
+/* Style-specific backward (the per-plane sum); FLOPs not counted
+ * (elementwise). */
 const layer_kind mul_kind = {
     .kind = GRAFT_LAYER_MUL, .name = "mul", .min_inputs = 2, .max_inputs = 2,
-    .ops_cpu = &mul_ops, .ops_gpu = &mul_ops,
+    .ops_cpu = &mul_cpu_ops, .ops_gpu = &mul_gpu_ops,
     .onnx_ops = mul_onnx_ops, .onnx_import = mul_import, .onnx_export = mul_export,
 };
