@@ -189,6 +189,38 @@ START_TEST(mul_round_trips)
 }
 END_TEST
 
+/* A per-channel operand from a linear layer (2-D in ONNX) multiplying a
+ * 4-D tensor: runs in graft, refused by the ONNX export with the layer's
+ * name (ONNX would broadcast [N, C] against [N, C, H, W] wrongly). */
+START_TEST(mul_export_needs_equal_ranks)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m;
+    ck_assert(graft_model_create(ctx, &m) == GRAFT_OK);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = 4, in.height = 3, in.width = 2;
+    graft_layer_spec gp = graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = 4;
+    graft_layer_spec mu = graft_layer_default(GRAFT_LAYER_MUL);
+    int x, id, ids[2];
+    ck_assert(graft_model_add(m, "x", &in, 0, NULL, &x) == GRAFT_OK);
+    ck_assert(graft_model_add(m, "pool", &gp, 1, &x, &id) == GRAFT_OK);
+    ck_assert(graft_model_add(m, "fc", &fc, 1, &id, &id) == GRAFT_OK);
+    ids[0] = x, ids[1] = id;
+    ck_assert(graft_model_add(m, "scale", &mu, 2, ids, &id) == GRAFT_OK);
+    ck_assert(graft_model_add(m, "head", &fc, 1, &id, &id) == GRAFT_OK);
+    const char *t = getenv("TMPDIR");
+    char path[256];
+    snprintf(path, sizeof path, "%s/graft-mul-rank-%ld.onnx", t && *t ? t : "/tmp", (long)getpid());
+    ck_assert_int_eq(graft_onnx_export(m, path, 0), GRAFT_ERR_UNSUPPORTED);
+    ck_assert_msg(strstr(graft_last_error(ctx), "'scale'"), "%s", graft_last_error(ctx));
+    ck_assert_int_ne(access(path, F_OK), 0);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("mul");
@@ -197,6 +229,7 @@ int main(void)
     tcase_add_test(tc, mul_matches_reference);
     tcase_add_test(tc, mul_shapes_and_squares);
     tcase_add_test(tc, mul_round_trips);
+    tcase_add_test(tc, mul_export_needs_equal_ranks);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

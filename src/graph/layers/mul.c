@@ -95,10 +95,13 @@ static graft_status mul_import(onnx_importer *im)
     return im->api->emit(im, &sp, 2, ins, a.rank, NULL);
 }
 
+/* ONNX broadcasts [N, C, H, W] * [N, C] wrongly: a per-channel operand
+ * that left a linear layer (a 2-D tensor in ONNX) is refused. */
 static graft_status mul_export(onnx_exporter *ex, const char *name, const graft_layer_spec *s,
                                int nin)
 {
     (void)s, (void)nin;
+    if (ex->api->input_rank(ex, 0) != ex->api->input_rank(ex, 1)) return ex->api->rank2(ex);
     ex->api->node(ex, "Mul", name, name);
     ex->api->in(ex, ex->api->input_name(ex, 0));
     ex->api->in(ex, ex->api->input_name(ex, 1));
