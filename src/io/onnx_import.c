@@ -16,6 +16,7 @@
 #include "onnx_card.h"
 #include "onnx_record.h"
 #include "onnx_common.h"
+#include "onnx_fuse.h"
 #include "pass_progress.h"
 
 /* A named value of the ONNX graph: the output of a graft node, or a
@@ -36,6 +37,7 @@ typedef struct imp {
     graft_model *m;
     const char *path;
     const Onnx__GraphProto *g;
+    onnx_fuse_graph fg; /* g's nodes after the patterns (onnx_fuse.h): what is mapped */
     int opset;
     val *v;
     int nv, capv;
@@ -97,15 +99,18 @@ static graft_status push_val(imp *im, val v)
 }
 
 /* Number of node inputs and graph outputs that read the value name. */
-static int uses(const imp *im, const char *name)
+static int uses(const imp *im, const char *name) { return onnx_fuse_uses(&im->fg, name); }
+
+/* The kind that imports node nd: by op type in the default domain, by
+ * "graft:<op>" for the patterns' synthetic nodes; NULL when none. */
+static const layer_kind *kind_for(const Onnx__NodeProto *nd)
 {
-    int n = 0;
-    for (size_t i = 0; i < im->g->n_node; i++)
-        for (size_t k = 0; k < im->g->node[i]->n_input; k++)
-            if (!strcmp(onnx_str(im->g->node[i]->input[k]), name)) n++;
-    for (size_t i = 0; i < im->g->n_output; i++)
-        if (!strcmp(onnx_str(im->g->output[i]->name), name)) n++;
-    return n;
+    const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
+    if (!*dom || !strcmp(dom, "ai.onnx")) return layer_kind_for_onnx(op);
+    if (strcmp(dom, ONNX_FUSE_DOMAIN) || strlen(op) > 60) return NULL;
+    char key[80];
+    snprintf(key, sizeof key, "%s:%s", ONNX_FUSE_DOMAIN, op);
+    return layer_kind_for_onnx(key);
 }
 
 static graft_status decode_tensor(imp *im, const char *what, const Onnx__TensorProto *t, cten *c)
@@ -617,6 +622,7 @@ static const struct {
     {"Reshape", 1, 2}, {"Gemm", 2, 3}, {"MatMul", 2, 2}, {"Add", 2, 2}, {"Concat", 1, 1 << 30},
     {"MaxPool", 1, 1}, {"AveragePool", 1, 1}, {"GlobalAveragePool", 1, 1}, {"Softmax", 1, 1},
     {"Identity", 1, 1}, {"Pad", 1, 4}, {"Constant", 0, 0},
+    {"HardSigmoid", 1, 1}, {"HardSwish", 1, 1},
 };
 
 /* Refuses a node with more or fewer inputs than its operator takes, or
@@ -641,7 +647,7 @@ static graft_status map_node(nctx *c)
 {
     const char *op = onnx_str(c->nd->op_type);
     TRY(check_inputs(c, op));
-    const layer_kind *kd = layer_kind_for_onnx(op);
+    const layer_kind *kd = kind_for(c->nd);
     if (kd) return kd->onnx_import(&c->base);
     if (!strcmp(op, "Constant")) return op_constant(c);
     if (!strcmp(op, "Pad")) return op_pad(c);
@@ -709,12 +715,12 @@ static graft_status check_ops(imp *im)
     char list[GRAFT_ERRLEN] = "";
     size_t used = 0;
     int ntypes = 0;
-    const Onnx__GraphProto *g = im->g;
+    const onnx_fuse_graph *g = &im->fg;
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *nd = g->node[i];
         const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
         int ok = !*dom || !strcmp(dom, "ai.onnx");
-        if (ok && layer_kind_for_onnx(op)) goto next;
+        if (kind_for(nd)) goto next;
         for (size_t k = 0; ok && k < NGRAPH_OPS; k++)
             if (!strcmp(op, graph_ops[k])) goto next;
         /* First node of this type: list it with every node of that type. */
@@ -740,12 +746,14 @@ static graft_status check_ops(imp *im)
     next:;
     }
     if (!ntypes) return GRAFT_OK;
-    /* What graft imports: the layer kinds' ops, then the graph-level ones. */
-    char known[512] = "";
+    /* What graft imports: the layer kinds' ops, then the graph-level ones
+     * (the patterns' synthetic "graft:" ops are named by the patterns). */
+    char known[1024] = "";
     size_t kn = 0;
     for (int k = 0; k < GRAFT_LAYER_KIND_COUNT; k++) {
         const layer_kind *kd = layer_kind_of((graft_layer_kind)k);
         for (const char *const *o = kd ? kd->onnx_ops : NULL; o && *o; o++) {
+            if (!strncmp(*o, ONNX_FUSE_DOMAIN ":", sizeof ONNX_FUSE_DOMAIN)) continue;
             int w = snprintf(known + kn, sizeof known - kn, "%s%s", kn ? ", " : "", *o);
             if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
         }
@@ -753,6 +761,11 @@ static graft_status check_ops(imp *im)
     for (size_t k = 0; k < NGRAPH_OPS; k++) {
         int w = snprintf(known + kn, sizeof known - kn, "%s%s", k + 1 < NGRAPH_OPS ? ", " : " and ",
                          graph_ops[k]);
+        if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
+    }
+    for (int k = 0; onnx_fuse_pattern_describe(k); k++) {
+        int w = snprintf(known + kn, sizeof known - kn, "%s%s", k ? "; " : ", and the patterns ",
+                         onnx_fuse_pattern_describe(k));
         if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
     }
     return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: %d unsupported ONNX operator type%s: %s; "
@@ -822,6 +835,9 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
     if (!mp->graph || !mp->graph->n_node)
         return ctx_fail(im->ctx, GRAFT_ERR_FORMAT, "%s: the model has no graph or no nodes", im->path);
     im->g = mp->graph;
+    char err[GRAFT_ERRLEN];
+    if (onnx_fuse_run(&im->fg, im->g, err, sizeof err) != GRAFT_OK)
+        return ctx_fail(im->ctx, GRAFT_ERR_HOST_MEMORY, "%s: %s", im->path, err);
     TRY(check_ops(im));
     if (im->g->n_output != 1)
         return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: the graph has %zu outputs; graft needs "
@@ -832,9 +848,9 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
     TRY(add_input(im));
     /* Mapping a node uploads its weights: the long part of a large import. */
     pass_progress pp;
-    pass_progress_begin(&pp, im->ctx, NULL, NULL, "import", (long)im->g->n_node);
-    for (size_t i = 0; i < im->g->n_node; i++) {
-        nctx c = {{&import_api}, im, im->g->node[i], ""};
+    pass_progress_begin(&pp, im->ctx, NULL, NULL, "import", (long)im->fg.n_node);
+    for (size_t i = 0; i < im->fg.n_node; i++) {
+        nctx c = {{&import_api}, im, im->fg.node[i], ""};
         node_name(im, c.nd, i, c.name);
         TRY(map_node(&c));
         pass_progress_report(&pp, (long)i + 1, 0);
@@ -898,6 +914,7 @@ graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_mode
     }
     for (int i = 0; i < im.nv; i++) free(im.v[i].cdata);
     free(im.v);
+    onnx_fuse_free(&im.fg);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (s != GRAFT_OK) {
         graft_model_free(im.m);
