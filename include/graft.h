@@ -300,6 +300,10 @@ typedef enum graft_layer_kind {
     GRAFT_LAYER_CONCAT,
     GRAFT_LAYER_FLATTEN,
     GRAFT_LAYER_SIGMOID,
+    GRAFT_LAYER_CHANNEL_SLICE,
+    GRAFT_LAYER_CHANNEL_SHUFFLE,
+    GRAFT_LAYER_LAYER_NORM,
+    GRAFT_LAYER_GELU,
     GRAFT_LAYER_KIND_COUNT
 } graft_layer_kind;
 
@@ -310,15 +314,16 @@ const char *graft_layer_kind_name(graft_layer_kind k);
  * Start from graft_layer_default(kind) and set what differs. */
 typedef struct graft_layer_spec {
     graft_layer_kind kind;
-    int channels;       /* INPUT: C; CONV2D: output channels; LINEAR: outputs */
+    int channels;       /* INPUT: C; CONV2D: output channels; LINEAR: outputs;
+                           CHANNEL_SLICE: channels kept */
     int height, width;  /* INPUT only */
     int kernel;         /* CONV2D, pools: square kernel size */
     int stride;         /* CONV2D, pools */
-    int pad;            /* CONV2D, pools */
+    int pad;            /* CONV2D, pools; CHANNEL_SLICE: channels cut off the front */
     int dilation;       /* CONV2D */
-    int groups;         /* CONV2D: 1 = dense, C = depthwise */
+    int groups;         /* CONV2D: 1 = dense, C = depthwise; CHANNEL_SHUFFLE: groups */
     int bias;           /* CONV2D, LINEAR: 1 = has bias */
-    float eps;          /* BATCHNORM2D */
+    float eps;          /* BATCHNORM2D, LAYER_NORM */
     float momentum;     /* BATCHNORM2D: running = (1-m)*running + m*batch */
     float slope;        /* LEAKY_RELU */
     float p;            /* DROPOUT: drop probability */
