@@ -16,6 +16,7 @@
 #include "onnx_card.h"
 #include "onnx_common.h"
 #include "onnx_fold.h"
+#include "onnx_fuse.h"
 #include "onnx_layout.h"
 #include "pass_progress.h"
 
@@ -41,6 +42,7 @@ typedef struct imp {
     graft_model *m;
     const char *path;
     const Onnx__GraphProto *g;
+    onnx_fuse_graph fg; /* g's nodes after the patterns (onnx_fuse.h): what is mapped */
     int opset;
     val *v;
     int nv, capv;
@@ -103,15 +105,18 @@ static graft_status push_val(imp *im, val v)
 }
 
 /* Number of node inputs and graph outputs that read the value name. */
-static int uses(const imp *im, const char *name)
+static int uses(const imp *im, const char *name) { return onnx_fuse_uses(&im->fg, name); }
+
+/* The kind that imports node nd: by op type in the default domain, by
+ * "graft:<op>" for the patterns' synthetic nodes; NULL when none. */
+static const layer_kind *kind_for(const Onnx__NodeProto *nd)
 {
-    int n = 0;
-    for (size_t i = 0; i < im->g->n_node; i++)
-        for (size_t k = 0; k < im->g->node[i]->n_input; k++)
-            if (!strcmp(onnx_str(im->g->node[i]->input[k]), name)) n++;
-    for (size_t i = 0; i < im->g->n_output; i++)
-        if (!strcmp(onnx_str(im->g->output[i]->name), name)) n++;
-    return n;
+    const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
+    if (!*dom || !strcmp(dom, "ai.onnx")) return layer_kind_for_onnx(op);
+    if (strcmp(dom, ONNX_FUSE_DOMAIN) || strlen(op) > 60) return NULL;
+    char key[80];
+    snprintf(key, sizeof key, "%s:%s", ONNX_FUSE_DOMAIN, op);
+    return layer_kind_for_onnx(key);
 }
 
 static graft_status decode_tensor(imp *im, const char *what, const Onnx__TensorProto *t, cten *c)
@@ -721,13 +726,14 @@ static graft_status map_node(nctx *c)
 {
     const char *op = onnx_str(c->nd->op_type);
     TRY(check_inputs(c, op));
-    if (!strcmp(op, "Shape")) return op_shape(c);
-    if (onnx_fold_op(op) && all_inputs_const(c)) return op_fold(c, op);
-    if (!strcmp(op, "Transpose")) return op_transpose(c);
-    if (onnx_fold_op(op) && !layer_kind_for_onnx(op))
+    int dflt = !*onnx_str(c->nd->domain) || !strcmp(onnx_str(c->nd->domain), "ai.onnx");
+    if (dflt && !strcmp(op, "Shape")) return op_shape(c);
+    if (dflt && onnx_fold_op(op) && all_inputs_const(c)) return op_fold(c, op);
+    if (dflt && !strcmp(op, "Transpose")) return op_transpose(c);
+    const layer_kind *kd = kind_for(c->nd);
+    if (dflt && !kd && onnx_fold_op(op))
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "graft evaluates %s only on constants (shape "
                      "arithmetic); here it reads a computed tensor", op);
-    const layer_kind *kd = layer_kind_for_onnx(op);
     if (kd) return kd->onnx_import(&c->base);
     if (!strcmp(op, "Constant")) return op_constant(c);
     if (!strcmp(op, "Pad")) return op_pad(c);
@@ -795,12 +801,12 @@ static graft_status check_ops(imp *im)
     char list[GRAFT_ERRLEN] = "";
     size_t used = 0;
     int ntypes = 0;
-    const Onnx__GraphProto *g = im->g;
+    const onnx_fuse_graph *g = &im->fg;
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *nd = g->node[i];
         const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
         int ok = !*dom || !strcmp(dom, "ai.onnx");
-        if (ok && (layer_kind_for_onnx(op) || onnx_fold_op(op))) goto next;
+        if (kind_for(nd) || (ok && onnx_fold_op(op))) goto next;
         for (size_t k = 0; ok && k < NGRAPH_OPS; k++)
             if (!strcmp(op, graph_ops[k])) goto next;
         /* First node of this type: list it with every node of that type. */
@@ -826,12 +832,14 @@ static graft_status check_ops(imp *im)
     next:;
     }
     if (!ntypes) return GRAFT_OK;
-    /* What graft imports: the layer kinds' ops, then the graph-level ones. */
-    char known[512] = "";
+    /* What graft imports: the layer kinds' ops, then the graph-level ones
+     * (the patterns' synthetic "graft:" ops are named by the patterns). */
+    char known[1024] = "";
     size_t kn = 0;
     for (int k = 0; k < GRAFT_LAYER_KIND_COUNT; k++) {
         const layer_kind *kd = layer_kind_of((graft_layer_kind)k);
         for (const char *const *o = kd ? kd->onnx_ops : NULL; o && *o; o++) {
+            if (!strncmp(*o, ONNX_FUSE_DOMAIN ":", sizeof ONNX_FUSE_DOMAIN)) continue;
             int w = snprintf(known + kn, sizeof known - kn, "%s%s", kn ? ", " : "", *o);
             if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
         }
@@ -839,6 +847,11 @@ static graft_status check_ops(imp *im)
     for (size_t k = 0; k < NGRAPH_OPS; k++) {
         int w = snprintf(known + kn, sizeof known - kn, "%s%s", k + 1 < NGRAPH_OPS ? ", " : " and ",
                          graph_ops[k]);
+        if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
+    }
+    for (int k = 0; onnx_fuse_pattern_describe(k); k++) {
+        int w = snprintf(known + kn, sizeof known - kn, "%s%s", k ? "; " : ", and the patterns ",
+                         onnx_fuse_pattern_describe(k));
         if (w > 0 && (size_t)w < sizeof known - kn) kn += (size_t)w;
     }
     return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: %d unsupported ONNX operator type%s: %s; "
@@ -908,6 +921,9 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
     if (!mp->graph || !mp->graph->n_node)
         return ctx_fail(im->ctx, GRAFT_ERR_FORMAT, "%s: the model has no graph or no nodes", im->path);
     im->g = mp->graph;
+    char err[GRAFT_ERRLEN];
+    if (onnx_fuse_run(&im->fg, im->g, err, sizeof err) != GRAFT_OK)
+        return ctx_fail(im->ctx, GRAFT_ERR_HOST_MEMORY, "%s: %s", im->path, err);
     TRY(check_ops(im));
     if (im->g->n_output != 1)
         return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: the graph has %zu outputs; graft needs "
@@ -918,9 +934,9 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
     TRY(add_input(im));
     /* Mapping a node uploads its weights: the long part of a large import. */
     pass_progress pp;
-    pass_progress_begin(&pp, im->ctx, NULL, NULL, "import", (long)im->g->n_node);
-    for (size_t i = 0; i < im->g->n_node; i++) {
-        nctx c = {{&import_api}, im, im->g->node[i], ""};
+    pass_progress_begin(&pp, im->ctx, NULL, NULL, "import", (long)im->fg.n_node);
+    for (size_t i = 0; i < im->fg.n_node; i++) {
+        nctx c = {{&import_api}, im, im->fg.node[i], ""};
         node_name(im, c.nd, i, c.name);
         TRY(map_node(&c));
         pass_progress_report(&pp, (long)i + 1, 0);
@@ -981,6 +997,7 @@ graft_status graft_onnx_import_meta(graft_ctx *ctx, const char *path, graft_mode
     }
     for (int i = 0; i < im.nv; i++) free(im.v[i].cdata);
     free(im.v);
+    onnx_fuse_free(&im.fg);
     onnx__model_proto__free_unpacked(mp, NULL);
     if (s != GRAFT_OK) {
         graft_model_free(im.m);

