@@ -234,7 +234,7 @@ static graft_status in_node_pad(nctx *c, size_t k, val *out)
     if (v->node < 0)
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is a constant; graft needs a computed "
                      "tensor here", c->nd->input[k]);
-    if (v->rank == ONNX_RANK_NHWC && !onnx_layout_free(onnx_str(c->nd->op_type)))
+    if (v->rank == ONNX_RANK_NHWC && !onnx_layout_free(onnx_str(c->nd->domain), onnx_str(c->nd->op_type)))
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is in channels-last order (a Transpose "
                      "[0, 2, 3, 1] before it); graft takes such a tensor only into elementwise "
                      "ops, LayerNormalization, MatMul and the Transpose back", c->nd->input[k]);

@@ -1,4 +1,5 @@
 /* Channels-last marks of imported values (onnx_layout.h). */
+#include <stdio.h>
 #include <string.h>
 
 #include "onnx_layout.h"
@@ -6,13 +7,17 @@
 
 static const char *const layout_free_ops[] = {
     "Transpose", "MatMul", "Add", "Relu", "LeakyRelu", "Sigmoid", "Clip", "Identity", "Dropout",
-    "Shape", "Gelu", "graft:Gelu", "LayerNormalization", "graft:LayerNormalization", NULL,
+    "Shape", "graft:Gelu", "LayerNormalization", "graft:LayerNormalization", NULL,
 };
 
-int onnx_layout_free(const char *op)
+int onnx_layout_free(const char *domain, const char *op)
 {
+    char key[80];
+    int dflt = !*domain || !strcmp(domain, "ai.onnx");
+    if (strlen(op) + strlen(domain) + 2 > sizeof key) return 0;
+    snprintf(key, sizeof key, "%s%s%s", dflt ? "" : domain, dflt ? "" : ":", op);
     for (const char *const *o = layout_free_ops; *o; o++)
-        if (!strcmp(op, *o)) return 1;
+        if (!strcmp(key, *o)) return 1;
     return 0;
 }
 

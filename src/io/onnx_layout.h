@@ -9,8 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 1 when op may read a channels-last value. */
-int onnx_layout_free(const char *op);
+/* 1 when op (of domain: "" or "ai.onnx", or "graft" for the importer's
+ * patterns) may read a channels-last value. */
+int onnx_layout_free(const char *domain, const char *op);
 
 /* The rank of a Transpose's output with permutation perm[n] of an input of
  * rank `rank` (4, 2 or ONNX_RANK_NHWC); 0 when graft cannot express it. */

@@ -1,9 +1,11 @@
 /* GELU, exact form x * Phi(x) (torch.nn.GELU(), ConvNeXt's MLP); backward
- * reads the forward input (cl/shared/gelu.cl). ONNX: Gelu (opset 20, for
- * files that use it) or the Div/Erf/Add/Mul/Mul pattern torch writes
- * before that (the importer's matcher turns it into one graft:Gelu node);
- * exported as that pattern, which every opset reads. */
+ * reads the forward input (cl/shared/gelu.cl). ONNX: the Div/Erf/Add/Mul/Mul
+ * chain torch writes (ONNX has Gelu only from opset 20), which the
+ * importer's pattern src/io/onnx_fuse_gelu.c turns into one graft:Gelu
+ * node; exported as that chain. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "layer.h"
 #include "layer_kind.h"
@@ -32,11 +34,27 @@ static graft_status gelu_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
 
 static const layer_ops gelu_ops = {gelu_setup, NULL, gelu_forward, gelu_backward, NULL, NULL};
 
+/* A scalar constant input's value, or NAN. */
+static double scalar_input(onnx_importer *im, int k)
+{
+    onnx_const t;
+    if (im->api->constant(im, k, &t) != GRAFT_OK) return NAN;
+    double v = t.n == 1 ? t.data[0] : NAN;
+    free(t.data);
+    return v;
+}
+
+/* graft:Gelu(x, sqrt2, one, half): the chain's constants must be those of
+ * the erf form (sqrt 2 as a float). */
 static graft_status gelu_import(onnx_importer *im)
 {
     onnx_value x;
     graft_status s = im->api->input(im, 0, 0, &x);
     if (s != GRAFT_OK) return s;
+    double r2 = scalar_input(im, 1), one = scalar_input(im, 2), half = scalar_input(im, 3);
+    if (!(fabs(r2 - sqrt(2.0)) < 1e-6 && one == 1.0 && half == 0.5))
+        return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "Div/Erf/Add/Mul/Mul with constants %g, %g, "
+                         "%g is not GELU's x * 0.5 * (1 + erf(x / sqrt 2))", r2, one, half);
     graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_GELU);
     return im->api->emit(im, &sp, 1, &x.node, x.rank, NULL);
 }
@@ -70,7 +88,7 @@ static graft_status gelu_export(onnx_exporter *ex, const char *name, const graft
     return GRAFT_OK;
 }
 
-static const char *const gelu_onnx_ops[] = {"Gelu", "graft:Gelu", NULL};
+static const char *const gelu_onnx_ops[] = {"graft:Gelu", NULL};
 
 /* No style-specific kernels; not fused into a BatchNorm; FLOPs not
  * counted (elementwise). */

@@ -96,8 +96,9 @@ static graft_status ln_backward(graft_ctx *ctx, layer *l, const bwd_io *io)
 static const layer_ops ln_ops = {ln_setup, ln_init, ln_forward, ln_backward, ln_destroy, NULL};
 
 /* LayerNormalization(x, scale, bias) over the last axis of a channels-last
- * (ONNX_RANK_NHWC) or N x C tensor; opset 17's node and the matcher's
- * graft:LayerNormalization read alike. */
+ * (ONNX_RANK_NHWC) or N x C tensor. The pattern's graft:LayerNormalization
+ * (src/io/onnx_fuse_layer_norm.c) has two more inputs: epsilon, and the
+ * Pow's exponent, which must be 2. */
 static graft_status ln_import(onnx_importer *im)
 {
     onnx_value x;
@@ -113,6 +114,21 @@ static graft_status ln_import(onnx_importer *im)
         return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "stash_type other than float");
     graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_LAYER_NORM);
     sp.eps = im->api->attr_float(im, "epsilon", 1e-5f);
+    if (im->api->num_inputs(im) == 5) {
+        onnx_const e, two;
+        if ((s = im->api->constant(im, 3, &e)) != GRAFT_OK) return s;
+        if ((s = im->api->constant(im, 4, &two)) != GRAFT_OK) {
+            free(e.data);
+            return s;
+        }
+        int ok = e.n == 1 && two.n == 1 && two.data[0] == 2.0 && e.data[0] > 0;
+        sp.eps = e.n ? (float)e.data[0] : 0;
+        free(e.data);
+        free(two.data);
+        if (!ok)
+            return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "ReduceMean/Sub/Pow/... is a layer norm "
+                             "only with Pow(., 2) and a positive scalar epsilon");
+    }
     onnx_const w = {0}, b = {0};
     int p0;
     s = im->api->constant(im, 1, &w);
