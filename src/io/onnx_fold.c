@@ -7,6 +7,7 @@
 
 #include "ctx.h"
 #include "onnx_fold.h"
+#include "onnx_fuse.h"
 
 static const char *const fold_ops[] = {"Gather", "Unsqueeze", "Squeeze", "Concat", "Cast", "Add",
                                        "Sub", "Mul", "Div", "Slice", NULL};
@@ -242,4 +243,48 @@ graft_status onnx_fold_eval(const char *op, const Onnx__NodeProto *nd, const onn
     if (nin < 2 || !in[1].v.data) return refuse(why, whylen, "input 2 is missing");
     if (!strcmp(op, "Gather")) return fold_gather(nd, in, out, why, whylen);
     return fold_arith(op, in, out, why, whylen);
+}
+
+/* Whether value name is constant at import: an initializer, or the output
+ * of a node flagged in known[0..upto). */
+static int const_value(const onnx_fuse_graph *fg, const unsigned char *known, size_t upto,
+                       const char *name)
+{
+    for (size_t i = 0; i < fg->g->n_initializer; i++)
+        if (!strcmp(onnx_str(fg->g->initializer[i]->name), name)) return 1;
+    for (size_t i = upto; i-- > 0;)
+        for (size_t k = 0; k < fg->node[i]->n_output; k++)
+            if (!strcmp(onnx_str(fg->node[i]->output[k]), name)) return known[i];
+    return 0;
+}
+
+unsigned char *onnx_fold_plan(const onnx_fuse_graph *fg)
+{
+    /* known[i]: node i's outputs are constants at import (Constant, Shape,
+     * Identity of a constant, a fold op of constants); fold[i]: node i is
+     * a fold op the importer evaluates. */
+    unsigned char *known = calloc(fg->n_node ? fg->n_node : 1, 1);
+    unsigned char *fold = calloc(fg->n_node ? fg->n_node : 1, 1);
+    if (!known || !fold) {
+        free(known);
+        free(fold);
+        return NULL;
+    }
+    for (size_t i = 0; i < fg->n_node; i++) {
+        const Onnx__NodeProto *nd = fg->node[i];
+        const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
+        if (*dom && strcmp(dom, "ai.onnx")) continue;
+        if (!strcmp(op, "Constant") || !strcmp(op, "Shape")) {
+            known[i] = 1;
+            continue;
+        }
+        if (!onnx_fold_op(op) && strcmp(op, "Identity")) continue;
+        int all = nd->n_input > 0;
+        for (size_t k = 0; k < nd->n_input && all; k++)
+            if (*onnx_str(nd->input[k])) all = const_value(fg, known, i, nd->input[k]);
+        known[i] = (unsigned char)all;
+        fold[i] = (unsigned char)(all && strcmp(op, "Identity"));
+    }
+    free(known);
+    return fold;
 }

@@ -22,8 +22,16 @@ typedef struct onnx_fold_value {
     int is_int;
 } onnx_fold_value;
 
+struct onnx_fuse_graph;
+
 /* 1 when op can be evaluated here once all its inputs are constants. */
 int onnx_fold_op(const char *op);
+
+/* Which nodes of fg's list the importer will evaluate: those of a fold op
+ * whose inputs all are initializers, Constant or Shape outputs, or outputs
+ * of nodes evaluated before (through Identity too). A malloc'd flag per
+ * node (caller frees), NULL when out of memory. */
+unsigned char *onnx_fold_plan(const struct onnx_fuse_graph *fg);
 
 /* Evaluates node nd (op type op) on its nin constant inputs (NULL where an
  * optional input is absent) into *out (caller frees out->v.data). On

@@ -802,11 +802,14 @@ static graft_status check_ops(imp *im)
     size_t used = 0;
     int ntypes = 0;
     const onnx_fuse_graph *g = &im->fg;
+    /* Shape arithmetic on constants is evaluated at import, not a layer. */
+    unsigned char *plan = onnx_fold_plan(g);
+    if (!plan) return ctx_fail(im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *nd = g->node[i];
         const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
         int ok = !*dom || !strcmp(dom, "ai.onnx");
-        if (kind_for(nd) || (ok && onnx_fold_op(op))) goto next;
+        if (kind_for(nd) || (ok && plan[i])) goto next;
         for (size_t k = 0; ok && k < NGRAPH_OPS; k++)
             if (!strcmp(op, graph_ops[k])) goto next;
         /* First node of this type: list it with every node of that type. */
@@ -831,6 +834,7 @@ static graft_status check_ops(imp *im)
         if (w > 0 && (size_t)w < sizeof list - used) used += (size_t)w;
     next:;
     }
+    free(plan);
     if (!ntypes) return GRAFT_OK;
     /* What graft imports: the layer kinds' ops, then the graph-level ones
      * (the patterns' synthetic "graft:" ops are named by the patterns). */
