@@ -192,11 +192,15 @@ static graft_status ln_export(onnx_exporter *ex, const char *name, const graft_l
     a->node(ex, "Mul", t[8], t[8]);
     a->in(ex, t[7]);
     a->in(ex, w);
-    a->node(ex, "Add", t[9], t[9]);
+    /* The chain's last node carries the layer's name: the importer names
+     * the layer after it, so a re-import keeps the name. */
+    a->node(ex, "Add", name, t[9]);
     a->in(ex, t[8]);
     a->in(ex, b);
     if (spatial) {
-        a->node(ex, "Transpose", name, name);
+        char back[LAYER_NAME_LEN + 16];
+        snprintf(back, sizeof back, "%s.nchw", name);
+        a->node(ex, "Transpose", back, name);
         a->in(ex, t[9]);
         a->attr_list(ex, "perm", to_nchw, 4);
     }
