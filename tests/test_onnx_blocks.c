@@ -15,7 +15,8 @@
 
 #define DIR GRAFT_DATA_DIR "/onnx/"
 
-static const char *const goldens[] = {"shuffle_mini", "convnext_mini", "convnext_mini_op17"};
+static const char *const goldens[] = {"shuffle_mini", "convnext_mini", "convnext_mini_op17",
+                                      "split_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
 static float *read_f32(const char *path, size_t *n)
@@ -128,6 +129,9 @@ START_TEST(blocks_import_to_graft_layers)
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SHUFFLE), 3);
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 0);
+    graft_model_free(m);
+    m = import_golden(ctx, "split_mini"); /* two Splits of two parts each */
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
     graft_model_free(m);
     for (int op17 = 0; op17 < 2; op17++) {
         m = import_golden(ctx, op17 ? "convnext_mini_op17" : "convnext_mini");

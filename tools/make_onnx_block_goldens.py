@@ -79,6 +79,24 @@ class ConvNeXtMini(nn.Module):
         return self.head(self.stage2(self.down(self.stage1(self.stem(x)))))
 
 
+class SplitMini(nn.Module):
+    """torch.split into unequal channel parts (one ONNX Split with a split input) and into
+    equal ones, the parts convolved and concatenated."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.c = nn.Conv2d(3, 9, 3, 1, 1)
+        self.a, self.b = nn.Conv2d(2, 4, 1), nn.Conv2d(7, 4, 3, 1, 1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x):
+        x = F.relu(self.c(x))
+        a, b = torch.split(x, [2, 7], 1)
+        x = torch.cat([self.a(a), self.b(b)], 1)
+        p, q = torch.split(x, 4, 1)
+        return self.fc(torch.cat([q, p], 1).mean([2, 3]))
+
+
 class BlockNearMiss(nn.Module):
     """A division of a computed tensor (not shape arithmetic) and a Transpose that is not
     to channels-last: the first must be named up front, and nothing imported."""
@@ -123,6 +141,8 @@ def main():
     cm = randomise(ConvNeXtMini(), 6)
     export("convnext_mini", cm, (3, 16, 12), 13, 3001)
     export("convnext_mini_op17", cm, (3, 16, 12), 17, 3001)  # LayerNormalization nodes
+    torch.manual_seed(33)
+    export("split_mini", SplitMini(), (3, 7, 5), 13, 3003)
     torch.manual_seed(32)
     export("block_near_miss", BlockNearMiss(), (3, 6, 6), 13, 3002)
     os.remove(os.path.join(OUT, "block_near_miss.in.f32"))

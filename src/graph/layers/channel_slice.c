@@ -3,6 +3,7 @@
  * spec's pad is the number of channels cut off the front. Kernels:
  * cl/shared/channel_slice.cl. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "layer.h"
 #include "layer_kind.h"
@@ -80,6 +81,54 @@ static graft_status slice_import(onnx_importer *im)
     return im->api->emit(im, &sp, 1, &x.node, 4, NULL);
 }
 
+/* graft:SplitPart(x[, split]) (src/io/onnx_fuse_split.c): part `index` of
+ * a Split on the channels into `parts` outputs, of the sizes in split or
+ * equal. */
+static graft_status split_part_import(onnx_importer *im)
+{
+    onnx_value x;
+    graft_status s = im->api->input(im, 0, 0, &x);
+    if (s != GRAFT_OK) return s;
+    int64_t axis = im->api->attr_int(im, "axis", 0), k = im->api->attr_int(im, "index", 0);
+    int64_t parts = im->api->attr_int(im, "parts", 1);
+    if (x.rank != 4 || !(axis == 1 || axis == -3))
+        return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "graft splits NCHW tensors on the channels "
+                         "(axis 1) only");
+    int64_t b = 0, n = 0, total = 0;
+    if (im->api->has_input(im, 1)) {
+        onnx_const t;
+        if ((s = im->api->constant(im, 1, &t)) != GRAFT_OK) return s;
+        int ok = t.n == (size_t)parts;
+        for (size_t i = 0; ok && i < t.n; i++) {
+            ok = t.data[i] >= 0 && t.data[i] <= x.c;
+            if (ok && (int64_t)i < k) b += (int64_t)t.data[i];
+            if (ok && (int64_t)i == k) n = (int64_t)t.data[i];
+            if (ok) total += (int64_t)t.data[i];
+        }
+        free(t.data);
+        if (!ok || total != x.c)
+            return onnx_fail(im, GRAFT_ERR_SHAPE, "split sizes do not add up to the %d channels",
+                             x.c);
+    } else {
+        if (parts < 1 || x.c % parts)
+            return onnx_fail(im, GRAFT_ERR_SHAPE, "%d channels do not split into %lld equal parts",
+                             x.c, (long long)parts);
+        n = x.c / parts;
+        b = k * n;
+    }
+    if (n < 1) return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "an empty part");
+    if (n == x.c) return im->api->alias(im, &x);
+    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_CHANNEL_SLICE);
+    sp.pad = (int)b;
+    sp.channels = (int)n;
+    return im->api->emit(im, &sp, 1, &x.node, 4, NULL);
+}
+
+static graft_status slice_any_import(onnx_importer *im)
+{
+    return strcmp(im->api->op(im), "SplitPart") ? slice_import(im) : split_part_import(im);
+}
+
 static graft_status slice_export(onnx_exporter *ex, const char *name, const graft_layer_spec *s,
                                  int nin)
 {
@@ -101,11 +150,11 @@ static graft_status slice_export(onnx_exporter *ex, const char *name, const graf
     return GRAFT_OK;
 }
 
-static const char *const slice_onnx_ops[] = {"Slice", NULL};
+static const char *const slice_onnx_ops[] = {"Slice", "graft:SplitPart", NULL};
 
 /* No style-specific kernels; no FLOPs (a copy). */
 const layer_kind channel_slice_kind = {
     .kind = GRAFT_LAYER_CHANNEL_SLICE, .name = "channel_slice", .min_inputs = 1, .max_inputs = 1,
     .ops_cpu = &slice_ops, .ops_gpu = &slice_ops,
-    .onnx_ops = slice_onnx_ops, .onnx_import = slice_import, .onnx_export = slice_export,
+    .onnx_ops = slice_onnx_ops, .onnx_import = slice_any_import, .onnx_export = slice_export,
 };
