@@ -691,7 +691,7 @@ static graft_status op_fold(nctx *c, const char *op)
 static graft_status op_shape(nctx *c)
 {
     val x;
-    TRY(in_node_pad(c, 0, &x));
+    TRY(in_node(c, 0, &x));
     if (attr(c->nd, "start") || attr(c->nd, "end"))
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "Shape with start/end is not supported");
     int ch, h, w;
