@@ -16,7 +16,7 @@
 #define DIR GRAFT_DATA_DIR "/onnx/"
 
 static const char *const goldens[] = {"shuffle_mini", "convnext_mini", "convnext_mini_op17",
-                                      "split_mini"};
+                                      "split_mini", "view_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
 static float *read_f32(const char *path, size_t *n)
@@ -133,6 +133,10 @@ START_TEST(blocks_import_to_graft_layers)
     m = import_golden(ctx, "split_mini"); /* two Splits of two parts each */
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
     graft_model_free(m);
+    m = import_golden(ctx, "view_mini"); /* x.view(x.size(0), -1): a flatten */
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 1);
+    ck_assert_int_eq(graft_model_num_nodes(m), 5);
+    graft_model_free(m);
     for (int op17 = 0; op17 < 2; op17++) {
         m = import_golden(ctx, op17 ? "convnext_mini_op17" : "convnext_mini");
         ck_assert_int_eq(count_kind(m, GRAFT_LAYER_LAYER_NORM), 6);
@@ -236,8 +240,8 @@ START_TEST(blocks_train)
 }
 END_TEST
 
-/* A Div of a computed tensor is named up front; a Transpose that is not to
- * channels-last fails with its node; no model either way. */
+/* A Div of a computed tensor is named up front, a reshape computed from
+ * the batch size fails at its node; no model either way. */
 START_TEST(block_near_misses_stay_unsupported)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
@@ -247,6 +251,13 @@ START_TEST(block_near_misses_stay_unsupported)
     ck_assert_ptr_null(m);
     const char *e = graft_last_error(ctx);
     ck_assert_msg(strstr(e, "1 unsupported ONNX operator type: Div (node '/Div')"), "%s", e);
+    /* Shape arithmetic on the open batch size is refused at its node. */
+    m = (graft_model *)1;
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "batch_arith.onnx", &m, NULL, 0),
+                     GRAFT_ERR_UNSUPPORTED);
+    ck_assert_ptr_null(m);
+    e = graft_last_error(ctx);
+    ck_assert_msg(strstr(e, "node 'Mul' (Mul)") && strstr(e, "depends on the batch size"), "%s", e);
     graft_ctx_destroy(ctx);
 }
 END_TEST

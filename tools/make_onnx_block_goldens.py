@@ -97,6 +97,34 @@ class SplitMini(nn.Module):
         return self.fc(torch.cat([q, p], 1).mean([2, 3]))
 
 
+class ViewMini(nn.Module):
+    """x.view(x.size(0), -1) before the classifier: Shape -> Gather -> Unsqueeze -> Concat
+    -> Reshape, which folds to a flatten with the batch kept open."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, 2, 1)
+        self.fc = nn.Linear(4 * 3 * 4, classes)
+
+    def forward(self, x):
+        x = F.relu(self.c(x))
+        return self.fc(x.view(x.size(0), -1))
+
+
+class BatchArith(nn.Module):
+    """A reshape whose shape is arithmetic on the batch size (x.size(0) * 2): refused,
+    since graft leaves the batch open."""
+
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 4, 3, 1, 1)
+        self.fc = nn.Linear(2 * 3 * 4, 2)
+
+    def forward(self, x):
+        x = self.c(x)
+        return self.fc(x.reshape(x.size(0) * 2, -1)).reshape(x.size(0), -1)
+
+
 class BlockNearMiss(nn.Module):
     """A division of a computed tensor (not shape arithmetic) and a Transpose that is not
     to channels-last: the first must be named up front, and nothing imported."""
@@ -143,6 +171,12 @@ def main():
     export("convnext_mini_op17", cm, (3, 16, 12), 17, 3001)  # LayerNormalization nodes
     torch.manual_seed(33)
     export("split_mini", SplitMini(), (3, 7, 5), 13, 3003)
+    torch.manual_seed(34)
+    export("view_mini", ViewMini(), (3, 5, 7), 13, 3004)
+    torch.manual_seed(35)
+    export("batch_arith", BatchArith(), (3, 3, 4), 13, 3005)
+    os.remove(os.path.join(OUT, "batch_arith.in.f32"))
+    os.remove(os.path.join(OUT, "batch_arith.out.f32"))
     torch.manual_seed(32)
     export("block_near_miss", BlockNearMiss(), (3, 6, 6), 13, 3002)
     os.remove(os.path.join(OUT, "block_near_miss.in.f32"))
