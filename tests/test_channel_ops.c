@@ -16,7 +16,8 @@ static void slice_ref(const void *uu, const double *x, double *out)
     for (int b = 0; b < u->n; b++)
         for (int c = 0; c < u->cy; c++)
             for (int s = 0; s < u->S; s++)
-                out[((size_t)b * u->cy + c) * u->S + s] = x[((size_t)b * u->C + u->c0 + c) * u->S + s];
+                out[((size_t)b * u->cy + c) * u->S + s] =
+                    x[((size_t)b * u->C + u->c0 + c) * u->S + s];
 }
 
 /* torch: x.view(n, g, C/g, S).transpose(1, 2).reshape(n, C, S). */

@@ -173,7 +173,8 @@ START_TEST(blocks_round_trip)
         ck_assert_int_eq(graft_model_num_nodes(back), graft_model_num_nodes(m));
         for (int i = 0; i < graft_model_num_nodes(m); i++) {
             ck_assert_str_eq(graft_model_node_name(back, i), graft_model_node_name(m, i));
-            ck_assert_int_eq(graft_model_node_spec(back, i)->kind, graft_model_node_spec(m, i)->kind);
+            ck_assert_int_eq(graft_model_node_spec(back, i)->kind,
+                             graft_model_node_spec(m, i)->kind);
         }
         ck_assert_int_eq(graft_model_num_params(back), graft_model_num_params(m));
         for (int p = 0; p < graft_model_num_params(m); p++) {

@@ -23,7 +23,8 @@ __kernel void layer_norm_fwd(__global const float *x, __global float *y, int n, 
         var += d * d;
     }
     float invstd = rsqrt(var / C + eps);
-    for (int c = 0; c < C; c++) yp[(size_t)c * S] = (xp[(size_t)c * S] - mean) * invstd * gamma[c] + beta[c];
+    for (int c = 0; c < C; c++)
+        yp[(size_t)c * S] = (xp[(size_t)c * S] - mean) * invstd * gamma[c] + beta[c];
     stats[2 * i] = mean;
     stats[2 * i + 1] = invstd;
 }

@@ -216,10 +216,12 @@ static graft_status fold_cast(const Onnx__NodeProto *nd, const onnx_fold_value *
                               onnx_fold_value *out, char *why, size_t wl)
 {
     int64_t to = fattr_int(nd, "to", 0);
-    int isint = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
-                to == ONNX__TENSOR_PROTO__DATA_TYPE__INT16 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 ||
-                to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
-    int isreal = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT || to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
+    int isint = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+                to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
+                to == ONNX__TENSOR_PROTO__DATA_TYPE__INT16 ||
+                to == ONNX__TENSOR_PROTO__DATA_TYPE__INT8 || to == ONNX__TENSOR_PROTO__DATA_TYPE__UINT8;
+    int isreal = to == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT ||
+                 to == ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE;
     int isbool = to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
     if (!isint && !isreal && !isbool) return refuse(why, wl, "Cast to an unsupported type");
     TRY(alloc_out(out, in[0].v.n, in[0].v.ndims, in[0].v.dims, !isreal, why, wl));

@@ -234,7 +234,8 @@ static graft_status in_node_pad(nctx *c, size_t k, val *out)
     if (v->node < 0)
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is a constant; graft needs a computed "
                      "tensor here", c->nd->input[k]);
-    if (v->rank == ONNX_RANK_NHWC && !onnx_layout_free(onnx_str(c->nd->domain), onnx_str(c->nd->op_type)))
+    if (v->rank == ONNX_RANK_NHWC &&
+        !onnx_layout_free(onnx_str(c->nd->domain), onnx_str(c->nd->op_type)))
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is in channels-last order (a Transpose "
                      "[0, 2, 3, 1] before it); graft takes such a tensor only into elementwise "
                      "ops, LayerNormalization, MatMul and the Transpose back", c->nd->input[k]);
@@ -359,7 +360,8 @@ static graft_status emit(nctx *c, const graft_layer_spec *sp, int nin, const int
     if (c->nd->n_output < 1 || !c->nd->output[0] || !c->nd->output[0][0])
         return nfail(c, GRAFT_ERR_FORMAT, "has no output");
     if (id_out) *id_out = id;
-    return push_val(c->im, (val){.name = c->nd->output[0], .node = id, .rank = rank, .lin_bias = -1});
+    return push_val(c->im,
+                    (val){.name = c->nd->output[0], .node = id, .rank = rank, .lin_bias = -1});
 }
 
 /* Output 0 is the same tensor as src (Identity, dropped Softmax, ...). */
@@ -629,7 +631,8 @@ static graft_status push_folded(nctx *c, onnx_fold_value *f)
         free(f->v.data);
         return nfail(c, GRAFT_ERR_FORMAT, "has no output");
     }
-    val v = {.name = c->nd->output[0], .node = -1, .cdata = f->v.data, .cn = f->v.n, .lin_bias = -1};
+    val v = {.name = c->nd->output[0], .node = -1, .cdata = f->v.data, .cn = f->v.n,
+             .lin_bias = -1};
     v.shaped = 1;
     v.cndims = f->v.ndims;
     memcpy(v.cdims, f->v.dims, sizeof v.cdims);
