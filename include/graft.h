@@ -300,6 +300,10 @@ typedef enum graft_layer_kind {
     GRAFT_LAYER_CONCAT,
     GRAFT_LAYER_FLATTEN,
     GRAFT_LAYER_SIGMOID,
+    GRAFT_LAYER_HARD_SIGMOID,  /* clamp(alpha * x + beta, 0, 1) */
+    GRAFT_LAYER_HARD_SWISH,    /* x * hard_sigmoid(x) */
+    GRAFT_LAYER_SILU,          /* x * sigmoid(x) (swish) */
+    GRAFT_LAYER_MUL,           /* a * b, b of a's shape or C x 1 x 1 (squeeze-excitation) */
     GRAFT_LAYER_CHANNEL_SLICE,
     GRAFT_LAYER_CHANNEL_SHUFFLE,
     GRAFT_LAYER_LAYER_NORM,
@@ -325,8 +329,10 @@ typedef struct graft_layer_spec {
     int bias;           /* CONV2D, LINEAR: 1 = has bias */
     float eps;          /* BATCHNORM2D, LAYER_NORM */
     float momentum;     /* BATCHNORM2D: running = (1-m)*running + m*batch */
-    float slope;        /* LEAKY_RELU */
-    float p;            /* DROPOUT: drop probability */
+    float slope;        /* LEAKY_RELU; HARD_SIGMOID, HARD_SWISH: alpha, the ramp's slope
+                         * (default 1/6, PyTorch's) */
+    float p;            /* DROPOUT: drop probability; HARD_SIGMOID, HARD_SWISH: beta, the
+                         * ramp's value at 0 (default 0.5) */
 } graft_layer_spec;
 
 graft_layer_spec graft_layer_default(graft_layer_kind kind);
@@ -344,7 +350,7 @@ graft_ctx *graft_model_ctx(const graft_model *m);
 
 /* Appends a layer fed by the nodes in inputs[0..ninputs-1] (node ids
  * returned by earlier calls; none for INPUT, two or more for ADD and CONCAT,
- * one otherwise). Infers and checks shapes now: a mismatch returns
+ * two for MUL, one otherwise). Infers and checks shapes now: a mismatch returns
  * GRAFT_ERR_SHAPE naming the layer. Parameters are allocated on the device
  * and initialised (He-normal for conv/linear, from seed via
  * graft_model_set_seed). name must be unique; it is copied. The new node's

@@ -13,7 +13,8 @@
 
 #define DIR GRAFT_DATA_DIR "/onnx/"
 
-static const char *const goldens[] = {"mean_mini"};
+static const char *const goldens[] = {"mean_mini", "gate_mini", "gate_mini_op14",
+                                      "gate_scale_first"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
 static float *read_f32(const char *path, size_t *n)
@@ -113,6 +114,113 @@ START_TEST(reduce_mean_is_global_pool)
 }
 END_TEST
 
+/* Squeeze-excitation and the gated activations: each pattern one layer,
+ * a Sigmoid / HardSigmoid gating another tensor left as itself. */
+START_TEST(gates_import_as_layers)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    static const char *const names[] = {"gate_mini", "gate_mini_op14"};
+    for (int g = 0; g < 2; g++) {
+        graft_model *m = import_golden(ctx, names[g]);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_HARD_SWISH), 2);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_HARD_SIGMOID), 1);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SILU), 2);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SIGMOID), 1);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_MUL), 2);
+        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 3);
+        /* PyTorch's ramp, from the HardSigmoid's attributes or HardSwish's definition. */
+        for (int i = 0; i < graft_model_num_nodes(m); i++) {
+            const graft_layer_spec *sp = graft_model_node_spec(m, i);
+            if (sp->kind != GRAFT_LAYER_HARD_SWISH && sp->kind != GRAFT_LAYER_HARD_SIGMOID) continue;
+            ck_assert_float_eq_tol(sp->slope, 1.0f / 6, 1e-7f);
+            ck_assert_float_eq(sp->p, 0.5f);
+        }
+        graft_model_free(m);
+    }
+    graft_model *m = import_golden(ctx, "gate_scale_first");
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_MUL), 1);
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SILU), 2);
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SIGMOID), 1);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Export -> import gives the same layers, names and outputs (bit for bit):
+ * the pairs the exporter writes for hard_swish and silu fuse back. */
+START_TEST(goldens_round_trip)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    const char *t = getenv("TMPDIR");
+    for (size_t g = 0; g < NGOLD; g++) {
+        graft_model *m = import_golden(ctx, goldens[g]);
+        char path[256];
+        snprintf(path, sizeof path, "%s/graft-patterns-%ld-%s.onnx", t && *t ? t : "/tmp",
+                 (long)getpid(), goldens[g]);
+        ck_assert_msg(graft_onnx_export(m, path, 0) == GRAFT_OK, "%s", graft_last_error(ctx));
+        graft_model *r = NULL;
+        ck_assert_msg(graft_onnx_import(ctx, path, &r, NULL, 0) == GRAFT_OK, "%s: %s", path,
+                      graft_last_error(ctx));
+        unlink(path);
+        ck_assert_int_eq(graft_model_num_nodes(r), graft_model_num_nodes(m));
+        for (int i = 0; i < graft_model_num_nodes(m); i++) {
+            int j = graft_model_find(r, graft_model_node_name(m, i));
+            ck_assert_msg(j >= 0, "%s: node '%s' lost", goldens[g], graft_model_node_name(m, i));
+            ck_assert_int_eq(graft_model_node_spec(m, i)->kind, graft_model_node_spec(r, j)->kind);
+        }
+        size_t n0, n1;
+        int b0, b1;
+        float *y0 = run_golden(m, goldens[g], &n0, &b0), *y1 = run_golden(r, goldens[g], &n1, &b1);
+        ck_assert_uint_eq(n0, n1);
+        for (size_t i = 0; i < n0; i++)
+            ck_assert_msg(y0[i] == y1[i], "%s: output %zu %g != %g", goldens[g], i, (double)y0[i],
+                          (double)y1[i]);
+        free(y0);
+        free(y1);
+        graft_model_free(r);
+        graft_model_free(m);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
+/* Every new layer has a backward: the imported models train (the loss on
+ * the stored batch falls under SGD). */
+START_TEST(imported_gates_train)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    static const char *const names[] = {"gate_mini", "gate_scale_first"};
+    for (int g = 0; g < 2; g++) {
+        graft_model *m = import_golden(ctx, names[g]);
+        char p[512];
+        size_t nin;
+        snprintf(p, sizeof p, DIR "%s.in.f32", names[g]);
+        float *x = read_f32(p, &nin);
+        int c, h, w;
+        graft_model_node_shape(m, 0, &c, &h, &w);
+        int n = (int)(nin / ((size_t)c * h * w)), labels[2] = {1, 0};
+        graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+        op.lr = 0.05f;
+        graft_optimizer *o = NULL;
+        ck_assert_int_eq(graft_optimizer_create(m, &op, &o), GRAFT_OK);
+        float first = 0, loss = 0;
+        for (int it = 0; it < 15; it++) {
+            ck_assert_int_eq(graft_model_forward(m, x, n, 1, NULL), GRAFT_OK);
+            ck_assert_int_eq(graft_model_backward(m, labels, 0.0f, &loss, NULL), GRAFT_OK);
+            ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
+            if (!it) first = loss;
+        }
+        printf("%-18s fine-tune: loss %.4f -> %.4f in 15 SGD steps\n", names[g], (double)first,
+               (double)loss);
+        ck_assert_msg(loss < first, "%s: loss %g -> %g", names[g], (double)first, (double)loss);
+        graft_optimizer_free(o);
+        free(x);
+        graft_model_free(m);
+    }
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A Mul by a constant and a ReduceMean over channels match no pattern:
  * both named with their nodes, no model. */
 START_TEST(near_misses_stay_unsupported)
@@ -126,6 +234,11 @@ START_TEST(near_misses_stay_unsupported)
     ck_assert_msg(strstr(e, "2 unsupported ONNX operator types") && strstr(e, "Mul (node '/Mul')") &&
                   strstr(e, "ReduceMean (node '/ReduceMean')") && strstr(e, "the patterns"),
                   "%s", e);
+    /* An extra input is refused, not ignored. */
+    ck_assert_int_eq(graft_onnx_import(ctx, DIR "hard_sigmoid_two_inputs.onnx", &m, NULL, 0),
+                     GRAFT_ERR_FORMAT);
+    ck_assert_ptr_null(m);
+    ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "2 inputs; HardSigmoid takes 1 to 1"));
     graft_ctx_destroy(ctx);
 }
 END_TEST
@@ -137,6 +250,9 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, goldens_match_pytorch);
     tcase_add_test(tc, reduce_mean_is_global_pool);
+    tcase_add_test(tc, gates_import_as_layers);
+    tcase_add_test(tc, goldens_round_trip);
+    tcase_add_test(tc, imported_gates_train);
     tcase_add_test(tc, near_misses_stay_unsupported);
     suite_add_tcase(s, tc);
     return tu_run(s);

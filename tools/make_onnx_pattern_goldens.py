@@ -121,6 +121,19 @@ class NearMiss(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+def hostile_hard_sigmoid():
+    """A HardSigmoid with a second input: refused by its arity, not imported ignoring it."""
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2, 3, 3])
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="r"),
+                           helper.make_node("HardSigmoid", ["x", "r"], ["y"], name="hs")],
+                          "hard_sigmoid_two_inputs", [x], [y])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    with open(os.path.join(OUT, "hard_sigmoid_two_inputs.onnx"), "wb") as fh:
+        fh.write(m.SerializeToString())
+
+
 def export(name, model, shape, opset):
     torch.manual_seed(2000 + opset)
     x = torch.randn(N, *shape)
@@ -156,6 +169,7 @@ def main():
     export("near_miss", NearMiss(), (3, 6, 6), 13)
     os.remove(os.path.join(OUT, "near_miss.in.f32"))
     os.remove(os.path.join(OUT, "near_miss.out.f32"))
+    hostile_hard_sigmoid()
 
 
 if __name__ == "__main__":

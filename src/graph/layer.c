@@ -28,7 +28,8 @@ graft_layer_spec graft_layer_default(graft_layer_kind kind)
     s.bias = kind == GRAFT_LAYER_LINEAR;
     s.eps = 1e-5f;
     s.momentum = 0.1f;
-    s.slope = 0.01f;
+    /* Leaky ReLU's negative slope; PyTorch's hard-sigmoid ramp. */
+    s.slope = kind == GRAFT_LAYER_HARD_SIGMOID || kind == GRAFT_LAYER_HARD_SWISH ? 1.0f / 6 : 0.01f;
     s.p = 0.5f;
     return s;
 }

@@ -231,7 +231,7 @@ int onnx_fuse_replace(onnx_fuse_graph *fg, const size_t *rm, int nrm,
     }
     free(fg->node);
     fg->node = nl;
-    fg->n_node = fg->cap_node = j;
+    fg->n_node = j;
     fg->resume = root - (size_t)(nrm - 1);
     return 0;
 }
@@ -246,7 +246,7 @@ graft_status onnx_fuse_run(onnx_fuse_graph *fg, const Onnx__GraphProto *g, char 
     fg->node = malloc((g->n_node ? g->n_node : 1) * sizeof *fg->node);
     if (!fg->node) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < g->n_node; i++) fg->node[i] = g->node[i];
-    fg->n_node = fg->cap_node = g->n_node;
+    fg->n_node = g->n_node;
     /* Each pattern over the whole list, in order; after a replacement the
      * scan goes on at the first synthetic node (the nodes before it did not
      * match and are unchanged). */

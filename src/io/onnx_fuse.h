@@ -20,7 +20,7 @@
 typedef struct onnx_fuse_graph {
     const Onnx__GraphProto *g;  /* initializers, graph inputs and outputs (borrowed) */
     Onnx__NodeProto **node;     /* the working node list, in topological order */
-    size_t n_node, cap_node;
+    size_t n_node;
     void **mem;                 /* everything the synthetic nodes own */
     size_t n_mem, cap_mem;
     size_t resume;              /* index of the first node the last replace added */

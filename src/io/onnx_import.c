@@ -604,6 +604,7 @@ static const struct {
     {"Reshape", 1, 2}, {"Gemm", 2, 3}, {"MatMul", 2, 2}, {"Add", 2, 2}, {"Concat", 1, 1 << 30},
     {"MaxPool", 1, 1}, {"AveragePool", 1, 1}, {"GlobalAveragePool", 1, 1}, {"Softmax", 1, 1},
     {"Identity", 1, 1}, {"Pad", 1, 4}, {"Constant", 0, 0},
+    {"HardSigmoid", 1, 1}, {"HardSwish", 1, 1},
 };
 
 /* Refuses a node with more or fewer inputs than its operator takes, or

@@ -16,6 +16,7 @@
                           * input channels (144 KiB of local memory) */
 #define CONV_DW_WG 64    /* work-group of conv_dw_backward_weight */
 #define BN_LWS 64        /* work-group of the GPU-shaped BatchNorm reductions */
+#define PLANE_LWS 64     /* work-group of the GPU-shaped per-plane sums (mul's gradient) */
 
 /* Name in the kernels, value: each becomes -D<name>=<value>. */
 #define KERNEL_TUNABLES(X)                                                     \
@@ -26,7 +27,8 @@
     X(TS, GEMM_TS)                                                             \
     X(TALL_KC, CONV_TALL_KC)                                                   \
     X(CONV_DW_WG, CONV_DW_WG)                                                  \
-    X(BN_LWS, BN_LWS)
+    X(BN_LWS, BN_LWS)                                                          \
+    X(PLANE_LWS, PLANE_LWS)
 
 /* Writes the build options of the context's program for a device of this
  * type into buf (NUL-terminated, truncated to len; 256 bytes are plenty).
