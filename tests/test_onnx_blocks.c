@@ -241,6 +241,70 @@ START_TEST(blocks_train)
 }
 END_TEST
 
+/* Loss of m on x (training mode) and, in g, the gradient of parameter p. */
+static float loss_and_grad(graft_model *m, const float *x, int n, const int *labels, int p,
+                           float *g, size_t k)
+{
+    float loss;
+    ck_assert(graft_model_forward(m, x, n, 1, NULL) == GRAFT_OK);
+    ck_assert_msg(graft_model_backward(m, labels, 0, &loss, NULL) == GRAFT_OK, "%s",
+                  graft_last_error(graft_model_ctx(m)));
+    if (g) ck_assert(graft_model_param_grad(m, p, g, k) == GRAFT_OK);
+    return loss;
+}
+
+/* The imported graphs' gradients (ConvNeXt: layer norms, pointwise and
+ * depthwise convs, GELU, layer scales through the channels-last stretch;
+ * ShuffleNet: channel slices and shuffles) against central differences of
+ * the loss, a few entries per parameter. */
+START_TEST(block_gradients_match_differences)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    const char *name = _i ? "shuffle_mini" : "convnext_mini";
+    graft_model *m = import_golden(ctx, name);
+    int n, labels[2] = {2, 1};
+    float *x = golden_input(m, name, &n);
+    /* BatchNorm on its running statistics: batch statistics of 2 images
+     * make the loss too curved for float32 differences. */
+    for (int i = 0; i < graft_model_num_nodes(m); i++)
+        if (graft_model_node_spec(m, i)->kind == GRAFT_LAYER_BATCHNORM2D)
+            ck_assert(graft_model_set_bn_frozen(m, i, 1) == GRAFT_OK);
+    double worst = 0;
+    for (int p = 0; p < graft_model_num_params(m); p++) {
+        if (!graft_model_param_is_trainable(m, p)) continue; /* running statistics */
+        size_t k = graft_model_param_numel(m, p);
+        float *g = malloc(k * sizeof *g), *w = malloc(k * sizeof *w);
+        ck_assert(g && w);
+        loss_and_grad(m, x, n, labels, p, g, k);
+        ck_assert(graft_model_param_get(m, p, w, k) == GRAFT_OK);
+        for (size_t i = 0; i < k; i += k / 3 + 1) {
+            float keep = w[i], h = 1e-3f * fmaxf(1.0f, fabsf(keep));
+            w[i] = keep + h;
+            ck_assert(graft_model_param_set(m, p, w, k) == GRAFT_OK);
+            double lp = loss_and_grad(m, x, n, labels, p, NULL, 0);
+            w[i] = keep - h;
+            ck_assert(graft_model_param_set(m, p, w, k) == GRAFT_OK);
+            double lm = loss_and_grad(m, x, n, labels, p, NULL, 0);
+            w[i] = keep;
+            ck_assert(graft_model_param_set(m, p, w, k) == GRAFT_OK);
+            /* float32 losses: differences carry about 1e-4 of noise, and a
+             * ReLU kink inside [-h, h] bends them a little more. */
+            double fd = (lp - lm) / (2.0 * h), e = fabs(fd - g[i]) / (3e-2 * fabs(fd) + 1e-3);
+            if (e > worst) worst = e;
+            ck_assert_msg(e < 1, "%s: %s[%zu]: gradient %g, differences %g", name,
+                          graft_model_param_name(m, p), i, g[i], fd);
+        }
+        free(g);
+        free(w);
+    }
+    printf("%s: worst |gradient - differences| / (3%% |differences| + 1e-3) = %.2f\n", name,
+           worst);
+    free(x);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 /* A Div of a computed tensor is named up front, a reshape computed from
  * the batch size fails at its node; no model either way. */
 START_TEST(block_near_misses_stay_unsupported)
@@ -272,6 +336,7 @@ int main(void)
     tcase_add_test(tc, blocks_import_to_graft_layers);
     tcase_add_test(tc, blocks_round_trip);
     tcase_add_test(tc, blocks_train);
+    tcase_add_loop_test(tc, block_gradients_match_differences, 0, 2);
     tcase_add_test(tc, block_near_misses_stay_unsupported);
     suite_add_tcase(s, tc);
     return tu_run(s);
