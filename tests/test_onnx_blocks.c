@@ -16,7 +16,7 @@
 #define DIR GRAFT_DATA_DIR "/onnx/"
 
 static const char *const goldens[] = {"shuffle_mini", "convnext_mini", "convnext_mini_op17",
-                                      "split_mini", "view_mini"};
+                                      "split_mini", "view_mini", "ln_first_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
 static float *read_f32(const char *path, size_t *n)
@@ -132,6 +132,9 @@ START_TEST(blocks_import_to_graft_layers)
     graft_model_free(m);
     m = import_golden(ctx, "split_mini"); /* two Splits of two parts each */
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
+    graft_model_free(m);
+    m = import_golden(ctx, "ln_first_mini"); /* LayerNorm over axis 1 of NCHW */
+    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_LAYER_NORM), 1);
     graft_model_free(m);
     m = import_golden(ctx, "view_mini"); /* x.view(x.size(0), -1): a flatten */
     ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 1);

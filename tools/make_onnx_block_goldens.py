@@ -79,6 +79,33 @@ class ConvNeXtMini(nn.Module):
         return self.head(self.stage2(self.down(self.stage1(self.stem(x)))))
 
 
+class LayerNormFirst(nn.Module):
+    """The original ConvNeXt code's LayerNorm for channels_first data: means over axis 1 of
+    the NCHW tensor, weight and bias broadcast as [C, 1, 1]."""
+
+    def __init__(self, c, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(0.5 + torch.rand(c))
+        self.bias = nn.Parameter(0.2 * torch.randn(c))
+        self.eps = eps
+
+    def forward(self, x):
+        u = x.mean(1, keepdim=True)
+        s = (x - u).pow(2).mean(1, keepdim=True)
+        x = (x - u) / torch.sqrt(s + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+
+class LnFirstMini(nn.Module):
+    def __init__(self, classes=3):
+        super().__init__()
+        self.c1, self.n, self.c2 = nn.Conv2d(3, 6, 3, 1, 1), LayerNormFirst(6), nn.Conv2d(6, 5, 1)
+        self.fc = nn.Linear(5, classes)
+
+    def forward(self, x):
+        return self.fc(self.c2(self.n(self.c1(x))).mean([2, 3]))
+
+
 class SplitMini(nn.Module):
     """torch.split into unequal channel parts (one ONNX Split with a split input) and into
     equal ones, the parts convolved and concatenated."""
@@ -171,6 +198,8 @@ def main():
     export("convnext_mini_op17", cm, (3, 16, 12), 17, 3001)  # LayerNormalization nodes
     torch.manual_seed(33)
     export("split_mini", SplitMini(), (3, 7, 5), 13, 3003)
+    torch.manual_seed(36)
+    export("ln_first_mini", LnFirstMini(), (3, 5, 6), 13, 3006)
     torch.manual_seed(34)
     export("view_mini", ViewMini(), (3, 5, 7), 13, 3004)
     torch.manual_seed(35)

@@ -1,10 +1,12 @@
 /* LayerNorm over the last axis as torch (opset < 17) writes it:
  *   m = ReduceMean(x, [-1]); d = Sub(x, m); v = ReduceMean(Pow(d, 2), [-1]);
  *   y = Add(Mul(Div(d, Sqrt(Add(v, eps))), weight), bias)
- * (ConvNeXt's LayerNorm on its channels-last view). Becomes
- * graft:LayerNormalization(x, weight, bias, eps, two), which
- * layer_norm_kind imports like LayerNormalization (reading epsilon from
- * input 3 and checking that input 4, the exponent, is 2). */
+ * (torchvision ConvNeXt's LayerNorm on its channels-last view), or the same
+ * over axis 1 of an NCHW tensor with [C, 1, 1] weight and bias (the
+ * channels_first LayerNorm of the original ConvNeXt code). Becomes
+ * graft:LayerNormalization(x, weight, bias, eps, two), with axis 1 for the
+ * second form, which layer_norm_kind imports (reading epsilon from input 3
+ * and checking that input 4, the exponent, is 2). */
 #include <string.h>
 
 #include "onnx_fuse.h"
@@ -31,13 +33,16 @@ static int producer_of(const onnx_fuse_graph *fg, const char *name, const char *
     return p;
 }
 
-/* A ReduceMean over the last axis only, keeping it. */
-static int mean_last(const onnx_fuse_graph *fg, int p)
+/* The one axis (-1 or 1) a ReduceMean keeps and averages over; 0 when it
+ * is not such a node. */
+static int mean_axis(const onnx_fuse_graph *fg, int p)
 {
     if (p < 0) return 0;
     const Onnx__AttributeProto *a = onnx_fuse_attr(fg->node[p], "axes");
-    return a && a->n_ints == 1 && a->ints[0] == -1 &&
-           onnx_fuse_attr_int(fg->node[p], "keepdims", 1) == 1;
+    if (!a || a->n_ints != 1 || (a->ints[0] != -1 && a->ints[0] != 1) ||
+        onnx_fuse_attr_int(fg->node[p], "keepdims", 1) != 1)
+        return 0;
+    return (int)a->ints[0];
 }
 
 int onnx_fuse_layer_norm(onnx_fuse_graph *fg, size_t root)
@@ -56,7 +61,8 @@ int onnx_fuse_layer_norm(onnx_fuse_graph *fg, size_t root)
     t = peps >= 0 ? var_and_const(fg, fg->node[peps], &eps) : NULL;
     int pvar = producer_of(fg, t, "ReduceMean", 1, 1);
     int ppow = pvar >= 0 ? producer_of(fg, onnx_fuse_in(fg->node[pvar], 0), "Pow", 2, 1) : -1;
-    if (ppow < 0 || !mean_last(fg, pvar) || strcmp(onnx_fuse_in(fg->node[ppow], 0), d) ||
+    int axis = mean_axis(fg, pvar);
+    if (ppow < 0 || !axis || strcmp(onnx_fuse_in(fg->node[ppow], 0), d) ||
         !onnx_fuse_is_const(fg, two = onnx_fuse_in(fg->node[ppow], 1)))
         return 0;
     /* d = Sub(x, ReduceMean(x)), read by the Pow and the Div only. */
@@ -64,11 +70,12 @@ int onnx_fuse_layer_norm(onnx_fuse_graph *fg, size_t root)
     if (psub < 0) return 0;
     const char *x = onnx_fuse_in(fg->node[psub], 0);
     int pmean = producer_of(fg, onnx_fuse_in(fg->node[psub], 1), "ReduceMean", 1, 1);
-    if (!mean_last(fg, pmean) || strcmp(onnx_fuse_in(fg->node[pmean], 0), x)) return 0;
+    if (mean_axis(fg, pmean) != axis || strcmp(onnx_fuse_in(fg->node[pmean], 0), x)) return 0;
     const char *in[5] = {x, weight, bias, eps, two};
     Onnx__NodeProto *ln = onnx_fuse_new_node(fg, ONNX_FUSE_DOMAIN, "LayerNormalization",
                                              onnx_str(nd->name), 5, in, nd->output[0]);
     if (!ln) return -1;
+    if (axis == 1) onnx_fuse_set_int(fg, ln, "axis", 1);
     size_t rm[9] = {(size_t)pmean, (size_t)psub, (size_t)ppow, (size_t)pvar, (size_t)peps,
                     (size_t)psqrt, (size_t)pdiv, (size_t)pmul, root};
     return onnx_fuse_replace(fg, rm, 9, &ln, 1) ? -1 : 1;

@@ -98,15 +98,18 @@ static const layer_ops ln_ops = {ln_setup, ln_init, ln_forward, ln_backward, ln_
 /* LayerNormalization(x, scale, bias) over the last axis of a channels-last
  * (ONNX_RANK_NHWC) or N x C tensor. The pattern's graft:LayerNormalization
  * (src/io/onnx_fuse_layer_norm.c) has two more inputs: epsilon, and the
- * Pow's exponent, which must be 2. */
+ * Pow's exponent, which must be 2; with axis 1 it normalises axis 1 of an
+ * NCHW tensor alone (ONNX's axis 1 would take C, H and W together). */
 static graft_status ln_import(onnx_importer *im)
 {
     onnx_value x;
     graft_status s = im->api->input(im, 0, 0, &x);
     if (s != GRAFT_OK) return s;
     int64_t axis = im->api->attr_int(im, "axis", -1);
+    int pattern = im->api->num_inputs(im) == 5;
     int last = axis == -1 || (x.rank == ONNX_RANK_NHWC && axis == 3) || (x.rank == 2 && axis == 1);
-    if (!(x.rank == ONNX_RANK_NHWC || x.rank == 2) || !last)
+    int channels_first = pattern && x.rank == 4 && axis == 1;
+    if (!channels_first && (!(x.rank == ONNX_RANK_NHWC || x.rank == 2) || !last))
         return onnx_fail(im, GRAFT_ERR_UNSUPPORTED, "graft normalises over the channels only: "
                          "the last axis of a channels-last (Transpose [0, 2, 3, 1]) or N x C "
                          "tensor");
