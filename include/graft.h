@@ -304,6 +304,10 @@ typedef enum graft_layer_kind {
     GRAFT_LAYER_HARD_SWISH,    /* x * hard_sigmoid(x) */
     GRAFT_LAYER_SILU,          /* x * sigmoid(x) (swish) */
     GRAFT_LAYER_MUL,           /* a * b, b of a's shape or C x 1 x 1 (squeeze-excitation) */
+    GRAFT_LAYER_CHANNEL_SLICE,
+    GRAFT_LAYER_CHANNEL_SHUFFLE,
+    GRAFT_LAYER_LAYER_NORM,
+    GRAFT_LAYER_GELU,
     GRAFT_LAYER_KIND_COUNT
 } graft_layer_kind;
 
@@ -314,15 +318,16 @@ const char *graft_layer_kind_name(graft_layer_kind k);
  * Start from graft_layer_default(kind) and set what differs. */
 typedef struct graft_layer_spec {
     graft_layer_kind kind;
-    int channels;       /* INPUT: C; CONV2D: output channels; LINEAR: outputs */
+    int channels;       /* INPUT: C; CONV2D: output channels; LINEAR: outputs;
+                           CHANNEL_SLICE: channels kept */
     int height, width;  /* INPUT only */
     int kernel;         /* CONV2D, pools: square kernel size */
     int stride;         /* CONV2D, pools */
-    int pad;            /* CONV2D, pools */
+    int pad;            /* CONV2D, pools; CHANNEL_SLICE: channels cut off the front */
     int dilation;       /* CONV2D */
-    int groups;         /* CONV2D: 1 = dense, C = depthwise */
+    int groups;         /* CONV2D: 1 = dense, C = depthwise; CHANNEL_SHUFFLE: groups */
     int bias;           /* CONV2D, LINEAR: 1 = has bias */
-    float eps;          /* BATCHNORM2D */
+    float eps;          /* BATCHNORM2D, LAYER_NORM */
     float momentum;     /* BATCHNORM2D: running = (1-m)*running + m*batch */
     float slope;        /* LEAKY_RELU; HARD_SIGMOID, HARD_SWISH: alpha, the ramp's slope
                          * (default 1/6, PyTorch's) */

@@ -68,6 +68,16 @@ else bad "Softmax note (exit $rc)"; fi
 run "$G" import "$D/unsupported.onnx" --out "$T/u.graft"
 if [ "$rc" -eq 1 ] && grep -q "Erf (node '/Erf')" "$T/err" && grep -q "Sin (node '/Sin')" "$T/err" && [ ! -e "$T/u.graft" ]
 then ok "unsupported operators listed, nothing written"; else bad "unsupported ops (exit $rc)"; fi
+run "$G" import "$D/batch_arith.onnx" --out "$T/b.graft"
+if [ "$rc" -eq 1 ] && grep -q "node 'Mul' (Mul).*batch size" "$T/err" && [ ! -e "$T/b.graft" ]
+then ok "a failure while mapping (batch arithmetic) writes nothing"; else bad "batch_arith (exit $rc)"; fi
+# ShuffleNet and ConvNeXt blocks: the patterns' layers export to files onnx.checker accepts.
+for m in shuffle_mini convnext_mini split_mini; do
+    run "$G" import "$D/$m.onnx" --out "$T/$m.graft"
+    run "$G" export "$T/$m.graft" --out "$T/$m.x.onnx"
+    if [ "$rc" -eq 0 ] && [ -s "$T/$m.x.onnx" ]; then ok "import + export $m"; else bad "export $m (exit $rc)"; fi
+    check_onnx "$T/$m.x.onnx" "onnx.checker accepts exported $m"
+done
 head -c 5000 "$D/resnet_mini.onnx" >"$T/trunc.onnx"
 run "$G" import "$T/trunc.onnx" --out "$T/t.graft"
 if [ "$rc" -eq 1 ] && grep -q 'trunc.onnx.*truncated or corrupt' "$T/err" && [ ! -e "$T/t.graft" ]

@@ -16,10 +16,16 @@
 
 typedef struct onnx_importer onnx_importer;
 
+/* rank of a 4-D tensor that a Transpose [0, 2, 3, 1] put in channels-last
+ * order: the graft node still holds it as NCHW, and only the ops that mean
+ * the same on either layout (elementwise, LayerNormalization and MatMul
+ * over the last axis, the Transpose back) accept it. */
+#define ONNX_RANK_NHWC (-4)
+
 /* An input that is a graft node's output. */
 typedef struct onnx_value {
     int node;     /* graft node id */
-    int rank;     /* 4 (NCHW) or 2 (N x features) */
+    int rank;     /* 4 (NCHW), 2 (N x features) or ONNX_RANK_NHWC */
     int pad;      /* zero padding of a Pad node before it, to fold into a Conv/AveragePool */
     int c, h, w;  /* the node's per-sample shape */
     int lin_bias; /* the importer's bookkeeping (a MatMul's pending bias): pass on unchanged */
@@ -115,6 +121,12 @@ typedef struct onnx_export_api {
     /* kernel_shape [kh, kw] and pads [top, left, bottom, right] of s's
      * window (graft_layer_window). */
     void (*attr_window)(onnx_exporter *ex, const graft_layer_spec *s);
+    /* Per-sample shape of the tensor feeding input k. */
+    void (*input_shape)(onnx_exporter *ex, int k, int *c, int *h, int *w);
+    /* 1-D int64 initializer of n values (shapes, axes), written once. */
+    void (*ints)(onnx_exporter *ex, const char *name, const int64_t *v, int n);
+    /* An ints attribute of the n values v (perm, axes). */
+    void (*attr_list)(onnx_exporter *ex, const char *name, const int64_t *v, int n);
 } onnx_export_api;
 
 struct onnx_exporter {

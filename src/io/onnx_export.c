@@ -350,9 +350,50 @@ static graft_status api_rank2(onnx_exporter *ex)
                     "flatten/linear", nd->name, graft_layer_kind_name(nd->spec.kind));
 }
 
+static void api_input_shape(onnx_exporter *ex, int k, int *c, int *h, int *w)
+{
+    exp_ *e = ex_of(ex);
+    graft_model_node_shape(e->m, e->m->nodes[e->cur].in[k], c, h, w);
+}
+
+static void api_ints(onnx_exporter *ex, const char *name, const int64_t *v, int n)
+{
+    exp_ *e = ex_of(ex);
+    for (size_t i = 0; i < e->ninits; i++)
+        if (!strcmp(e->inits[i]->name, name)) return;
+    Onnx__TensorProto *t = ar(e, sizeof *t);
+    int64_t *d = ar(e, sizeof *d), *x = ar(e, (size_t)n * sizeof *x);
+    if (!t || !d || !x) return;
+    onnx__tensor_proto__init(t);
+    t->name = ar_str(e, name);
+    d[0] = n;
+    t->dims = d;
+    t->n_dims = 1;
+    t->has_data_type = 1;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    memcpy(x, v, (size_t)n * sizeof *x);
+    t->int64_data = x;
+    t->n_int64_data = (size_t)n;
+    push_ptr(e, (void ***)&e->inits, &e->ninits, &e->capinits, t);
+}
+
+static void api_attr_list(onnx_exporter *ex, const char *name, const int64_t *v, int n)
+{
+    exp_ *e = ex_of(ex);
+    if (!e->open) return;
+    Onnx__AttributeProto *a = new_attr(e, e->open, name);
+    int64_t *x = ar(e, (size_t)n * sizeof *x);
+    if (!a || !x) return;
+    memcpy(x, v, (size_t)n * sizeof *x);
+    a->type = ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+    a->ints = x;
+    a->n_ints = (size_t)n;
+}
+
 static const onnx_export_api export_api = {
     api_input_name, api_input_rank, api_set_rank, api_node, api_in, api_attr_int,
     api_attr_float, api_attr_ints, api_param, api_scalar, api_rank2, api_attr_window,
+    api_input_shape, api_ints, api_attr_list,
 };
 
 /* One graft node: the conv/BatchNorm folding is the exporter's own graph

@@ -90,6 +90,9 @@ int onnx_fuse_is_const(const onnx_fuse_graph *fg, const char *name)
     for (size_t i = 0; i < fg->g->n_initializer; i++)
         if (!strcmp(onnx_str(fg->g->initializer[i]->name), name)) return 1;
     int p = onnx_fuse_producer(fg, name);
+    /* torch shares equal weights through Identity nodes of one initializer. */
+    if (p >= 0 && onnx_fuse_is_op(fg->node[p], "Identity", 1))
+        return onnx_fuse_is_const(fg, onnx_fuse_in(fg->node[p], 0));
     return p >= 0 && onnx_fuse_is_op(fg->node[p], "Constant", 0);
 }
 

@@ -16,7 +16,9 @@
 #include "onnx_card.h"
 #include "onnx_record.h"
 #include "onnx_common.h"
+#include "onnx_fold.h"
 #include "onnx_fuse.h"
+#include "onnx_layout.h"
 #include "pass_progress.h"
 
 /* A named value of the ONNX graph: the output of a graft node, or a
@@ -30,6 +32,10 @@ typedef struct val {
     size_t cn;
     int lin_bias;                  /* >= 0: bias param of a MatMul awaiting its Add */
     int pad;                       /* zero padding of a Pad node, folded into its consumer */
+    int shaped;                    /* constant folded at import: cdata has shape cdims */
+    int cndims;
+    int64_t cdims[8];
+    int cint;                      /* owned constant of an integer type */
 } val;
 
 typedef struct imp {
@@ -55,7 +61,8 @@ typedef struct cten {
 /* ONNX ops the importer maps itself: they make no layer (constants,
  * aliases, padding folded into the consumer, the final Softmax). Every
  * other supported op belongs to a layer kind (layer_kind.h: onnx_ops). */
-static const char *const graph_ops[] = {"Softmax", "Identity", "Constant", "Pad"};
+static const char *const graph_ops[] = {"Softmax", "Identity", "Constant", "Pad", "Shape",
+                                        "Transpose"};
 #define NGRAPH_OPS (sizeof graph_ops / sizeof graph_ops[0])
 
 static void add_note(imp *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -228,6 +235,11 @@ static graft_status in_node_pad(nctx *c, size_t k, val *out)
     if (v->node < 0)
         return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is a constant; graft needs a computed "
                      "tensor here", c->nd->input[k]);
+    if (v->rank == ONNX_RANK_NHWC &&
+        !onnx_layout_free(onnx_str(c->nd->domain), onnx_str(c->nd->op_type)))
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' is in channels-last order (a Transpose "
+                     "[0, 2, 3, 1] before it); graft takes such a tensor only into elementwise "
+                     "ops, LayerNormalization, MatMul and the Transpose back", c->nd->input[k]);
     *out = *v;
     return GRAFT_OK;
 }
@@ -241,8 +253,9 @@ static graft_status in_node(nctx *c, size_t k, val *out)
     return s;
 }
 
-/* Input k as a constant (initializer or Constant node), decoded. */
-static graft_status in_const(nctx *c, size_t k, cten *out)
+/* Input k as a constant (initializer, Constant node or folded value),
+ * decoded; a folded shape may hold ONNX_FOLD_BATCH. */
+static graft_status in_const_raw(nctx *c, size_t k, cten *out)
 {
     memset(out, 0, sizeof *out);
     if (!has_input(c, k)) return nfail(c, GRAFT_ERR_FORMAT, "input %zu is missing", k);
@@ -260,6 +273,30 @@ static graft_status in_const(nctx *c, size_t k, cten *out)
     out->n = v->cn;
     out->ndims = 1;
     out->dims[0] = (int64_t)v->cn;
+    if (v->shaped) {
+        out->ndims = v->cndims;
+        memcpy(out->dims, v->cdims, sizeof out->dims);
+    }
+    return GRAFT_OK;
+}
+
+/* Input k as a constant for a layer: the open batch size of a folded shape
+ * reads as 0 in the first entry of a vector (Reshape's "keep this
+ * dimension") and is refused anywhere else. */
+static graft_status in_const(nctx *c, size_t k, cten *out)
+{
+    TRY(in_const_raw(c, k, out));
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->data[i] != ONNX_FOLD_BATCH) continue;
+        if (i == 0 && out->ndims == 1) {
+            out->data[0] = 0;
+            continue;
+        }
+        free(out->data);
+        out->data = NULL;
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "input '%s' depends on the batch size, which "
+                     "graft leaves open", c->nd->input[k]);
+    }
     return GRAFT_OK;
 }
 
@@ -369,7 +406,8 @@ static graft_status emit(nctx *c, const graft_layer_spec *sp, int nin, const int
     if (c->nd->n_output < 1 || !c->nd->output[0] || !c->nd->output[0][0])
         return nfail(c, GRAFT_ERR_FORMAT, "has no output");
     if (id_out) *id_out = id;
-    return push_val(c->im, (val){c->nd->output[0], id, rank, NULL, NULL, 0, -1, 0});
+    return push_val(c->im,
+                    (val){.name = c->nd->output[0], .node = id, .rank = rank, .lin_bias = -1});
 }
 
 /* Output 0 is the same tensor as src (Identity, dropped Softmax, ...). */
@@ -523,7 +561,7 @@ static graft_status api_set_param(onnx_importer *im, int idx, const double *src,
 
 static graft_status api_alias(onnx_importer *im, const onnx_value *v)
 {
-    val src = {NULL, v->node, v->rank, NULL, NULL, 0, v->lin_bias, v->pad};
+    val src = {.node = v->node, .rank = v->rank, .lin_bias = v->lin_bias, .pad = v->pad};
     return alias(nc(im), &src);
 }
 
@@ -584,7 +622,7 @@ static graft_status op_constant(nctx *c)
 {
     if (c->nd->n_output < 1 || !c->nd->output[0] || !c->nd->output[0][0])
         return nfail(c, GRAFT_ERR_FORMAT, "has no output");
-    val v = {c->nd->output[0], -1, 0, NULL, NULL, 0, -1, 0};
+    val v = {.name = c->nd->output[0], .node = -1, .lin_bias = -1};
     const Onnx__AttributeProto *a;
     if ((a = attr(c->nd, "value")) && a->t) {
         v.t = a->t;
@@ -604,6 +642,7 @@ static graft_status op_constant(nctx *c)
     if (!v.cdata) return ctx_fail(c->im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < n; i++) v.cdata[i] = fs ? fs[i] : (double)is[i];
     v.cn = n;
+    v.cint = is != NULL;
     graft_status s = push_val(c->im, v);
     if (s != GRAFT_OK) free(v.cdata);
     return s;
@@ -643,11 +682,119 @@ static graft_status check_inputs(nctx *c, const char *op)
     return GRAFT_OK;
 }
 
+/* An owned constant pushed as output 0: folded values and shapes. */
+static graft_status push_folded(nctx *c, onnx_fold_value *f)
+{
+    if (c->nd->n_output < 1 || !c->nd->output[0] || !c->nd->output[0][0]) {
+        free(f->v.data);
+        return nfail(c, GRAFT_ERR_FORMAT, "has no output");
+    }
+    val v = {.name = c->nd->output[0], .node = -1, .cdata = f->v.data, .cn = f->v.n,
+             .lin_bias = -1};
+    v.shaped = 1;
+    v.cndims = f->v.ndims;
+    memcpy(v.cdims, f->v.dims, sizeof v.cdims);
+    v.cint = f->is_int;
+    graft_status s = push_val(c->im, v);
+    if (s != GRAFT_OK) free(f->v.data);
+    return s;
+}
+
+/* Whether constant input v holds an integer type. */
+static int const_is_int(const val *v)
+{
+    const Onnx__TensorProto *t = v->t;
+    if (!t) return v->cint;
+    return t->has_data_type && (t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 ||
+                                t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT32);
+}
+
+/* 1 when every input the node has is a constant. */
+static int all_inputs_const(const nctx *c)
+{
+    for (size_t k = 0; k < c->nd->n_input; k++) {
+        if (!has_input(c, k)) continue;
+        const val *v = find_val(c->im, c->nd->input[k]);
+        if (!v || v->node >= 0) return 0;
+    }
+    return c->nd->n_input > 0;
+}
+
+/* A node whose inputs are all constants, evaluated now (onnx_fold.h). */
+static graft_status op_fold(nctx *c, const char *op)
+{
+    onnx_fold_value in[8];
+    int nin = (int)c->nd->n_input;
+    if (nin > 8) return nfail(c, GRAFT_ERR_UNSUPPORTED, "more than 8 inputs to evaluate");
+    memset(in, 0, sizeof in);
+    graft_status s = GRAFT_OK;
+    for (int k = 0; k < nin && s == GRAFT_OK; k++) {
+        if (!has_input(c, (size_t)k)) continue;
+        cten t;
+        if ((s = in_const_raw(c, (size_t)k, &t)) != GRAFT_OK) break;
+        in[k].v.data = t.data;
+        in[k].v.n = t.n;
+        in[k].v.ndims = t.ndims;
+        memcpy(in[k].v.dims, t.dims, sizeof t.dims);
+        in[k].is_int = const_is_int(find_val(c->im, c->nd->input[k]));
+    }
+    onnx_fold_value out;
+    char why[200];
+    if (s == GRAFT_OK) {
+        s = onnx_fold_eval(op, c->nd, in, nin, &out, why, sizeof why);
+        if (s != GRAFT_OK) s = nfail(c, s, "%s", why);
+    }
+    for (int k = 0; k < nin; k++) free(in[k].v.data);
+    return s == GRAFT_OK ? push_folded(c, &out) : s;
+}
+
+/* Shape of a node value: static sizes, the batch left open. */
+static graft_status op_shape(nctx *c)
+{
+    val x;
+    TRY(in_node(c, 0, &x));
+    if (attr(c->nd, "start") || attr(c->nd, "end"))
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "Shape with start/end is not supported");
+    int ch, h, w;
+    node_shape(c, &x, &ch, &h, &w);
+    double nchw[4] = {ONNX_FOLD_BATCH, ch, h, w}, nhwc[4] = {ONNX_FOLD_BATCH, h, w, ch};
+    int64_t n = x.rank == 2 ? 2 : 4;
+    onnx_fold_value f = {{malloc(4 * sizeof(double)), (size_t)n, 1, {n}}, 1};
+    if (!f.v.data) return ctx_fail(c->im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    memcpy(f.v.data, x.rank == ONNX_RANK_NHWC ? nhwc : nchw, (size_t)n * sizeof(double));
+    return push_folded(c, &f);
+}
+
+/* Transpose to channels-last and back: a mark on the value, no data moved
+ * (onnx_layout.h). */
+static graft_status op_transpose(nctx *c)
+{
+    val x;
+    TRY(in_node(c, 0, &x));
+    const Onnx__AttributeProto *a = attr(c->nd, "perm");
+    int64_t rev[4] = {3, 2, 1, 0};
+    const int64_t *perm = a && a->n_ints ? a->ints : rev + (x.rank == 2 ? 2 : 0);
+    size_t n = a && a->n_ints ? a->n_ints : x.rank == 2 ? 2 : 4;
+    int rank = onnx_layout_transpose(x.rank, perm, n);
+    if (!rank)
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "graft supports Transpose only to channels-last "
+                     "(perm [0, 2, 3, 1]) and back ([0, 3, 1, 2]), and inside a channel shuffle");
+    x.rank = rank;
+    return alias(c, &x);
+}
+
 static graft_status map_node(nctx *c)
 {
     const char *op = onnx_str(c->nd->op_type);
     TRY(check_inputs(c, op));
+    int dflt = !*onnx_str(c->nd->domain) || !strcmp(onnx_str(c->nd->domain), "ai.onnx");
+    if (dflt && !strcmp(op, "Shape")) return op_shape(c);
+    if (dflt && onnx_fold_op(op) && all_inputs_const(c)) return op_fold(c, op);
+    if (dflt && !strcmp(op, "Transpose")) return op_transpose(c);
     const layer_kind *kd = kind_for(c->nd);
+    if (dflt && !kd && onnx_fold_op(op))
+        return nfail(c, GRAFT_ERR_UNSUPPORTED, "graft evaluates %s only on constants (shape "
+                     "arithmetic); here it reads a computed tensor", op);
     if (kd) return kd->onnx_import(&c->base);
     if (!strcmp(op, "Constant")) return op_constant(c);
     if (!strcmp(op, "Pad")) return op_pad(c);
@@ -716,11 +863,14 @@ static graft_status check_ops(imp *im)
     size_t used = 0;
     int ntypes = 0;
     const onnx_fuse_graph *g = &im->fg;
+    /* Shape arithmetic on constants is evaluated at import, not a layer. */
+    unsigned char *plan = onnx_fold_plan(g);
+    if (!plan) return ctx_fail(im->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < g->n_node; i++) {
         const Onnx__NodeProto *nd = g->node[i];
         const char *op = onnx_str(nd->op_type), *dom = onnx_str(nd->domain);
         int ok = !*dom || !strcmp(dom, "ai.onnx");
-        if (kind_for(nd)) goto next;
+        if (kind_for(nd) || (ok && plan[i])) goto next;
         for (size_t k = 0; ok && k < NGRAPH_OPS; k++)
             if (!strcmp(op, graph_ops[k])) goto next;
         /* First node of this type: list it with every node of that type. */
@@ -745,6 +895,7 @@ static graft_status check_ops(imp *im)
         if (w > 0 && (size_t)w < sizeof list - used) used += (size_t)w;
     next:;
     }
+    free(plan);
     if (!ntypes) return GRAFT_OK;
     /* What graft imports: the layer kinds' ops, then the graph-level ones
      * (the patterns' synthetic "graft:" ops are named by the patterns). */
@@ -816,7 +967,7 @@ static graft_status add_input(imp *im)
     int id;
     graft_status s = graft_model_add(im->m, nm, &sp, 0, NULL, &id);
     if (s != GRAFT_OK) return s;
-    return push_val(im, (val){in->name, id, 4, NULL, NULL, 0, -1, 0});
+    return push_val(im, (val){.name = in->name, .node = id, .rank = 4, .lin_bias = -1});
 }
 
 static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
@@ -843,8 +994,8 @@ static graft_status import_graph(imp *im, const Onnx__ModelProto *mp)
         return ctx_fail(im->ctx, GRAFT_ERR_UNSUPPORTED, "%s: the graph has %zu outputs; graft needs "
                         "one (the class scores)", im->path, im->g->n_output);
     for (size_t i = 0; i < im->g->n_initializer; i++)
-        TRY(push_val(im, (val){onnx_str(im->g->initializer[i]->name), -1, 0, im->g->initializer[i],
-                               NULL, 0, -1, 0}));
+        TRY(push_val(im, (val){.name = onnx_str(im->g->initializer[i]->name), .node = -1,
+                               .t = im->g->initializer[i], .lin_bias = -1}));
     TRY(add_input(im));
     /* Mapping a node uploads its weights: the long part of a large import. */
     pass_progress pp;

@@ -78,7 +78,10 @@ static const layer_ops linear_ops = {linear_setup, linear_init, linear_forward, 
 
 /* Gemm (B constant) and MatMul (B constant [in, out]) as a linear layer;
  * a MatMul's bias stays zero until a following Add of a constant supplies
- * it (the importer's await_bias / fold_bias_add). */
+ * it (the importer's await_bias / fold_bias_add). A MatMul over the last
+ * axis of a channels-last value (ConvNeXt's pointwise Linear) acts on the
+ * channels of each pixel: a 1x1 convolution, whose output stays
+ * channels-last. */
 static graft_status linear_import(onnx_importer *im)
 {
     int is_gemm = !strcmp(im->api->op(im), "Gemm");
@@ -87,7 +90,8 @@ static graft_status linear_import(onnx_importer *im)
     graft_status s = im->api->input(im, 0, 0, &x);
     if (s == GRAFT_OK) s = im->api->constant(im, 1, &B);
     if (s != GRAFT_OK) return s;
-    int64_t fin = (int64_t)x.c * x.h * x.w;
+    int pixelwise = !is_gemm && x.rank == ONNX_RANK_NHWC;
+    int64_t fin = pixelwise ? x.c : (int64_t)x.c * x.h * x.w;
     int transB = is_gemm ? (int)im->api->attr_int(im, "transB", 0) : 0;
     double alpha = is_gemm ? im->api->attr_float(im, "alpha", 1.0f) : 1.0;
     double beta = is_gemm ? im->api->attr_float(im, "beta", 1.0f) : 1.0;
@@ -102,7 +106,8 @@ static graft_status linear_import(onnx_importer *im)
         goto done;
     }
     int nout = (int)B.dims[transB ? 0 : 1];
-    graft_layer_spec sp = graft_layer_default(GRAFT_LAYER_LINEAR);
+    graft_layer_spec sp = graft_layer_default(pixelwise ? GRAFT_LAYER_CONV2D : GRAFT_LAYER_LINEAR);
+    if (pixelwise) sp.kernel = 1, sp.pad = 0;
     sp.channels = nout;
     sp.bias = 1; /* MatMul: zero until an Add supplies it */
     if (is_gemm && im->api->has_input(im, 2)) {
@@ -127,7 +132,7 @@ static graft_status linear_import(onnx_importer *im)
             wt[o * fin + i] = alpha * (transB ? B.data[o * fin + i] : B.data[i * nout + o]);
     for (int o = 0; Cb.data && o < nout; o++) bias[o] = beta * Cb.data[Cb.n == 1 ? 0 : o];
     int p0;
-    s = im->api->emit(im, &sp, 1, &x.node, 2, &p0);
+    s = im->api->emit(im, &sp, 1, &x.node, pixelwise ? ONNX_RANK_NHWC : 2, &p0);
     if (s == GRAFT_OK) s = im->api->set_param(im, p0, wt, (size_t)nout * (size_t)fin);
     if (s == GRAFT_OK) s = im->api->set_param(im, p0 + 1, bias, (size_t)nout);
     if (s == GRAFT_OK && !is_gemm && im->api->output_uses(im, 0) == 1)
