@@ -237,6 +237,19 @@ static const conv_case native_cases[] = {
     {3, 3, 9, 7, 6, 5, 1, 2, 2, 3, 1},   /* depthwise multiplier 2, k5, dilation 2 */
     {2, 16, 14, 14, 16, 3, 1, 1, 1, 16, 1}, /* depthwise: n*P over one work-group */
     {2, 1, 9, 7, 4, 3, 1, 1, 1, 1, 1},   /* one input channel, groups 1: direct path */
+    /* Depthwise rows wide enough for the CPU kernels' 8-pixel chunks
+     * (cl/cpu/depthwise_cpu.cl): border columns, chunk tails, the stride-2
+     * chunks' extra odd lane at the row's end, pad 0, multiplier 2. */
+    {2, 6, 11, 37, 6, 3, 1, 1, 1, 6, 1},  /* stride 1, 37 wide */
+    {2, 5, 13, 35, 5, 3, 2, 1, 1, 5, 0},  /* stride 2, odd width */
+    {1, 4, 10, 34, 4, 3, 2, 1, 1, 4, 1},  /* stride 2, even width */
+    {2, 3, 9, 20, 3, 3, 2, 0, 1, 3, 1},   /* stride 2, pad 0: last chunk ends at the row */
+    {1, 3, 12, 29, 6, 3, 1, 1, 1, 3, 1},  /* multiplier 2, stride 1 */
+    {2, 4, 9, 33, 8, 5, 2, 2, 1, 4, 0},   /* multiplier 2, k5, stride 2 */
+    {1, 3, 11, 30, 3, 3, 1, 2, 2, 3, 1},  /* dilation 2 */
+    {2, 3, 10, 26, 3, 3, 1, 0, 1, 3, 0},  /* stride 1, pad 0 */
+    {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
+    {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */
@@ -431,6 +444,8 @@ START_TEST(conv_backward_matches_finite_differences)
     static const conv_case fd_cases[] = {
         {2, 4, 7, 6, 6, 3, 2, 1, 2, 2, 1}, /* grouped, strided, dilated */
         {2, 3, 6, 5, 3, 3, 1, 1, 1, 3, 1}, /* depthwise */
+        {1, 2, 5, 19, 2, 3, 1, 1, 1, 2, 1}, /* depthwise, wide enough for vector chunks */
+        {1, 2, 5, 21, 4, 3, 2, 1, 1, 2, 0}, /* depthwise multiplier 2, stride 2, chunks */
         {2, 3, 6, 5, 4, 3, 1, 1, 1, 1, 1}, /* stride 1: the implicit kernels on CPU devices */
     };
     for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {

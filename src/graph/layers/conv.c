@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_depthwise.h"
 #include "gemm.h"
 #include "kernel_options.h"
 #include "layer.h"
@@ -124,6 +125,12 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
 /* Direct kernels only for grouped convs with one input channel per group
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
+
+static dw_shape conv_dw_shape(const conv_dims *d)
+{
+    return (dw_shape){d->n,    d->cin, d->h, d->w,      d->cout, d->hout,
+                      d->wout, d->k,   d->stride, d->pad, d->dil};
+}
 
 /* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve stride-1, dilation-1,
  * ungrouped convs on CPU devices: they read the input (zero-padded copy)
@@ -261,6 +268,10 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     cl_mem bias = l->spec.bias ? l->params[1].data : wt;
     size_t nout = (size_t)d.n * d.cout * d.P;
 
+    if (conv_is_direct(&d) && implicit) {
+        dw_shape s = conv_dw_shape(&d);
+        return conv_depthwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out);
+    }
     if (conv_is_direct(&d))
         return LAUNCH1D(ctx, "conv_dw_forward", nout, KA_MEM(io->in[0]), KA_MEM(wt),
                         KA_MEM(bias), KA_INT(l->spec.bias), KA_MEM(io->out), KA_INT(d.n),
@@ -335,6 +346,12 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
     param *pw = &l->params[0];
     if (io->param_grads && l->spec.bias)
         TRY(reduce_bias_grad(ctx, io->dout, d.n, d.cout, d.P, l->params[1].grad, 0.0f));
+    if (conv_is_direct(&d) && implicit) {
+        dw_shape s = conv_dw_shape(&d);
+        return conv_depthwise_backward_cpu(ctx, &s, io->dout, io->in[0], pw->data,
+                                           io->param_grads ? pw->grad : NULL, io->din[0],
+                                           io->din_beta[0]);
+    }
     if (conv_is_direct(&d)) return conv_backward_direct(ctx, l, io, &d);
     if (!io->param_grads && !io->din[0]) return GRAFT_OK;
 
