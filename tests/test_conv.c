@@ -283,6 +283,13 @@ static const conv_case implicit_cases[] = {
     {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
     {2, 3, 5, 40, 35, 3, 1, 1, 1, 1, 1},  /* 40 wide, 35 channels */
     {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1},  /* 300 wide: dW by im2col */
+    /* Strided forwards by conv_tall_cpu (their gradients by im2col), and
+     * 1x1 convs reading the input in place (pad 0, no padded copy). */
+    {2, 5, 13, 11, 7, 3, 2, 1, 1, 1, 1},  /* 3x3 stride 2 */
+    {1, 3, 17, 15, 9, 7, 2, 3, 1, 1, 0},  /* 7x7 stride 2 pad 3 (a ResNet stem) */
+    {2, 6, 9, 9, 35, 1, 2, 0, 1, 1, 1},   /* 1x1 stride 2 (a ResNet downsample) */
+    {2, 40, 5, 7, 12, 1, 1, 0, 1, 1, 0},  /* 1x1, K = 40 */
+    {3, 6, 7, 5, 20, 1, 1, 0, 1, 1, 1},   /* 1x1, K = 6 < 32 */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
@@ -447,6 +454,8 @@ START_TEST(conv_backward_matches_finite_differences)
         {1, 2, 5, 19, 2, 3, 1, 1, 1, 2, 1}, /* depthwise, wide enough for vector chunks */
         {1, 2, 5, 21, 4, 3, 2, 1, 1, 2, 0}, /* depthwise multiplier 2, stride 2, chunks */
         {2, 3, 6, 5, 4, 3, 1, 1, 1, 1, 1}, /* stride 1: the implicit kernels on CPU devices */
+        {2, 3, 7, 6, 4, 3, 2, 1, 1, 1, 1}, /* stride 2: conv_tall_cpu forward */
+        {2, 5, 4, 5, 3, 1, 1, 0, 1, 1, 0}, /* 1x1: input read in place */
     };
     for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
         double e = fd_case(ctx, &rg, &fd_cases[i]);

@@ -1,12 +1,13 @@
-/* Implicit-GEMM convolution for CPU devices (PoCL): stride 1, dilation 1,
- * one group. The register blocks of gemm_blocked32_cpu (macros and
- * copy_stripe_t from cl/cpu/blocks_cpu.cl) with operands read straight
- * from a zero-padded copy of the input (conv_pad_input_cpu) instead of an
- * im2col matrix, and results written straight to NCHW:
- *  - conv_tall_cpu: forward, and the input gradient as a conv of dy with the
- *    kernel rotated by 180 degrees (conv_weights_t_cpu prepares either B);
- *  - conv_implicit_dw_cpu: the weight gradient, split over items and summed
- *    by conv_dw_reduce_cpu.
+/* Implicit-GEMM convolution for CPU devices (PoCL): dilation 1, one group.
+ * The register blocks of gemm_blocked32_cpu (macros and copy_stripe_t from
+ * cl/cpu/blocks_cpu.cl) with operands read straight from a zero-padded copy
+ * of the input (conv_pad_input_cpu; the input itself when pad is 0) instead
+ * of an im2col matrix, and results written straight to NCHW:
+ *  - conv_tall_cpu: forward (any stride), and the input gradient of a
+ *    stride-1 conv as a conv of dy with the kernel rotated by 180 degrees
+ *    (tall_b reads either B straight from the weights);
+ *  - conv_implicit_dw_cpu: the weight gradient (stride 1), split over items
+ *    and summed by conv_dw_reduce_cpu.
  * The block sizes MR, NRW, KC and TALL_KC (K chunk of conv_tall_cpu: the
  * whole K of 3x3 convs up to 128 input channels) are build options. */
 
@@ -121,38 +122,35 @@ __kernel void conv_dw_reduce_cpu(__global const float *part, __global float *dw,
     dw[i] = acc;
 }
 
-/* B operand of conv_tall_cpu: wt[kidx][o] (kidx = (i, ky, kx) over the conv's
- * input channels i, o its output channels). flip = 0: the forward conv
- * (i = ci, o = co). flip = 1: the input gradient, a conv of dy (i = co)
- * producing ci with the kernel rotated by 180 degrees. */
-__kernel void conv_weights_t_cpu(__global const float *w, __global float *wt, int cout, int cin,
-                             int k, int flip)
+/* B operand of conv_tall_cpu, B[kidx][o] (kidx = (i, ky, kx) over the conv's
+ * input channels i, o its output channels), read straight from the layer's
+ * weights w while a stripe is copied to local memory, so the weights are
+ * never transposed in a pass of their own. flip 0: the forward conv
+ * (w[o][kidx]). flip 1: the input gradient, a conv of dy (i = co of the
+ * layer) producing its input channels o, with the kernel rotated by 180
+ * degrees (w[i][o][k*k-1-r], r = ky*k + kx). */
+static inline float tall_b(__global const float *w, int flip, int kidx, int o, int K, int nout,
+                           int kk2)
 {
-    int i = get_global_id(0), kk2 = k * k;
-    if (i >= cout * cin * kk2) return;
-    int co = i / (cin * kk2), rem = i - co * cin * kk2;
-    int ci = rem / kk2, r = rem - ci * kk2;
-    if (!flip) {
-        wt[(size_t)(ci * kk2 + r) * cout + co] = w[i];
-    } else {
-        int ky = r / k, kx = r - ky * k;
-        wt[(size_t)(co * kk2 + (k - 1 - ky) * k + (k - 1 - kx)) * cin + ci] = w[i];
-    }
+    if (!flip) return w[(size_t)o * K + kidx];
+    int i = kidx / kk2, r = kidx - i * kk2;
+    return w[((size_t)i * nout + o) * kk2 + kk2 - 1 - r];
 }
 
-/* "Tall" implicit-GEMM convolution, stride 1: rows are output pixels
+/* "Tall" implicit-GEMM convolution: rows are output pixels
  * (6-pixel panels over the flattened (image, oy, ox) order), columns a
  * 32-wide stripe of output channels, the reduction runs over kidx = (i,
- * ky, kx). B (wt, kidx x nout) is small and sits in local memory per K
- * chunk, reused by the item's pc pixel panels; each panel's six rows are
- * read straight from the zero-padded input xp (cin x hp x wp per image)
- * at offsets that step identically for all six pixels. Results are
+ * ky, kx). B (kidx x nout, tall_b of the weights wt) is small and sits in
+ * local memory per K chunk, reused by the item's pc pixel panels; each
+ * panel's six rows are read straight from the zero-padded input xp (cin x
+ * hp x wp per image; output pixel (oy, ox) starts at (oy, ox) * stride) at
+ * offsets that step identically for all six pixels. Results are
  * scattered into NCHW y (nout channels, hout x wout):
  *   y = beta * y + conv (+ bias). */
-__kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
+__kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, int flip,
                         __global const float *bias, int has_bias, __global float *y, int n,
-                        int cin, int hp, int wp, int nout, int hout, int wout, int k, int pc,
-                        float beta0)
+                        int cin, int hp, int wp, int nout, int hout, int wout, int k, int stride,
+                        int pc, float beta0)
 {
     /* 144 KiB (PoCL gives CPU devices 512 KiB of local memory): with the
      * whole K in one chunk every panel keeps its sums in registers and
@@ -168,16 +166,12 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
     int plane = hp * wp;
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
-        if (ncols == NRW)
-            for (int kq = 0; kq < kn; kq++) {
-                __global const float *src = wt + (size_t)(k0 + kq) * nout + j0;
-                vstore16(vload16(0, src), 0, bs + kq * NRW);
-                vstore16(vload16(1, src), 1, bs + kq * NRW);
-            }
-        else
+        /* Output channel by channel: the forward's weight rows are read
+         * contiguously. */
+        for (int cc = 0; cc < NRW; cc++)
             for (int kq = 0; kq < kn; kq++)
-                for (int cc = 0; cc < NRW; cc++)
-                    bs[kq * NRW + cc] = cc < ncols ? wt[(size_t)(k0 + kq) * nout + j0 + cc] : 0.0f;
+                bs[kq * NRW + cc] =
+                    cc < ncols ? tall_b(wt, flip, k0 + kq, j0 + cc, K, nout, k * k) : 0.0f;
         /* Offset of kidx = k0 in the padded stack, then stepped per k. */
         int kk2 = k * k, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
         int ky0 = rem0 / k, kx0 = rem0 - ky0 * k;
@@ -191,7 +185,7 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
                 int g = min(p * MR + r, NP - 1), img = g / P, pix = g - img * P;
                 int oy = pix / wout, ox = pix - oy * wout;
                 gp[r] = g;
-                ar[r] = xp + ((size_t)img * cin * hp + oy) * wp + ox;
+                ar[r] = xp + ((size_t)img * cin * hp + oy * stride) * wp + ox * stride;
             }
             __global const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2];
             __global const float *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];

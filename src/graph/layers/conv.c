@@ -132,38 +132,41 @@ static dw_shape conv_dw_shape(const conv_dims *d)
                       d->wout, d->k,   d->stride, d->pad, d->dil};
 }
 
-/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve stride-1, dilation-1,
- * ungrouped convs on CPU devices: they read the input (zero-padded copy)
- * directly instead of an im2col matrix and write NCHW directly, so neither
- * the column matrix nor a layout pass exists. graft_ctx_params.conv_path
- * IM2COL forces im2col + GEMM everywhere and IMPLICIT the implicit kernels
- * wherever they apply (benchmarks and tests). By default
- * (docs/performance.md, items 7-8):
- *  - forward and input gradient by conv_tall_cpu, except a forward with
- *    K = cin*k*k < 32 (refnet's conv1: its GEMM is bound by the output
- *    writes and its im2col matrix is tiny);
- *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
- *    rows of at most 256 pixels). */
+/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve dilation-1,
+ * ungrouped convs on CPU devices: they read the input (zero-padded copy,
+ * or the input itself when pad is 0) directly instead of an im2col matrix
+ * and write NCHW directly, so neither the column matrix nor a layout pass
+ * exists. graft_ctx_params.conv_path IM2COL forces im2col + GEMM everywhere
+ * and IMPLICIT the implicit kernels wherever they apply (benchmarks and
+ * tests). By default (docs/performance.md, items 7-8 and "Backbones at
+ * 224"):
+ *  - forward (any stride) by conv_tall_cpu, except a forward with
+ *    K = cin*k*k < 32 and k > 1 (refnet's conv1: its GEMM is bound by the
+ *    output writes and its im2col matrix is tiny);
+ *  - input gradient of stride-1 convs by conv_tall_cpu;
+ *  - weight gradient of stride-1 convs by conv_implicit_dw (chunks of
+ *    whole output rows, so rows of at most 256 pixels). */
 enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 /* Only the CPU-style ops ask (their forward and backward pass implicit = 1). */
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
-    if (d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
+    if (d->groups != 1 || d->dil != 1) return 0;
+    if (use != IMPLICIT_FWD && d->stride != 1) return 0;
     if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IMPLICIT) return 1;
-    return use != IMPLICIT_FWD || d->K >= 32;
+    return use != IMPLICIT_FWD || d->K >= 32 || d->k == 1;
 }
 
 /* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
- * zero-padded copy of x (scratch 0), partial sums per item (scratch 1),
- * then their sum. */
+ * zero-padded copy of x (scratch 0; x itself when pad is 0), partial sums
+ * per item (scratch 1), then their sum. */
 static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
                                          cl_mem padded, cl_mem dy, cl_mem dw)
 {
     int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
-    cl_mem xp = padded, part;
+    cl_mem xp = d->pad ? padded : x, part;
     size_t l2[2] = {1, 1};
     if (!xp) {
         TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
@@ -187,35 +190,35 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
-/* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
- * (n x cin x h x wd, padded by pad) with the weights w of this layer
- * (flip 0: forward, cout x cin x k x k) or their rotated transpose (flip
- * 1: x is dy and y the input gradient), by conv_tall_cpu: the input padded
- * into scratch 0, the weights as kidx x nout into scratch 4. */
+/* y (NCHW, nout channels, hout x wout) = beta * y + conv of x (n x cin x
+ * h x wd, padded by pad, stride d->stride for flip 0) with the weights w
+ * of this layer (flip 0: forward, cout x cin x k x k) or their rotated
+ * transpose (flip 1: x is dy and y the input gradient of a stride-1 conv),
+ * by conv_tall_cpu, which reads B straight from w: the input padded into
+ * scratch 0 (or into keep; read in place when pad is 0). */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
                                   int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
                                   int has_bias, cl_mem y, int nout, int hout, int wout,
                                   float beta, cl_mem keep)
 {
-    int hp = h + 2 * pad, wp = wd + 2 * pad, K = cin * d->k * d->k;
-    cl_mem xp = keep, wt;
-    if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
-    size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
-    TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-               KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
-    size_t nw = (size_t)K * nout;
-    TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
-    TRY(LAUNCH1D(ctx, "conv_weights_t_cpu", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
-                 KA_INT(d->cin), KA_INT(d->k), KA_INT(flip)));
+    int hp = h + 2 * pad, wp = wd + 2 * pad, stride = flip ? 1 : d->stride;
+    cl_mem xp = pad ? keep : x;
+    size_t l2[2] = {1, 1};
+    if (pad) {
+        if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
+        size_t g2[2] = {(size_t)d->n, (size_t)cin};
+        TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+                   KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
+    }
     long np = (long)d->n * hout * wout;
     int pm = (int)((np + GEMM_MR - 1) / GEMM_MR), pn = (nout + GEMM_NRW - 1) / GEMM_NRW, pc = 64;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
     size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
-    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
-                  KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
-                  KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->k), KA_INT(pc),
-                  KA_FLT(beta));
+    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(w), KA_INT(flip),
+                  KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin),
+                  KA_INT(hp), KA_INT(wp), KA_INT(nout), KA_INT(hout), KA_INT(wout),
+                  KA_INT(d->k), KA_INT(stride), KA_INT(pc), KA_FLT(beta));
 }
 
 /* The zero-padded input of the last training forward of an implicit conv,
@@ -282,7 +285,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
-        if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
+        if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));
         TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
