@@ -150,7 +150,10 @@ static inline float tall_b(__global const float *w, int flip, int kidx, int o, i
 __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, int flip,
                         __global const float *bias, int has_bias, __global float *y, int n,
                         int cin, int hp, int wp, int nout, int hout, int wout, int k, int stride,
-                        int pc, float beta0)
+                        int pc, float beta0, __global const float *bn_g,
+                        __global const float *bn_b, __global const float *bn_m,
+                        __global const float *bn_v, float bn_eps, int has_bn, int act,
+                        float slope, __global const float *res, int has_res)
 {
     /* 144 KiB (PoCL gives CPU devices 512 KiB of local memory): with the
      * whole K in one chunk every panel keeps its sums in registers and
@@ -164,6 +167,18 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
     int p1 = min(pm, p0 + pc);
     int K = cin * k * k, j0 = q * NRW, ncols = min(NRW, nout - j0);
     int plane = hp * wp;
+    /* Inference epilogue (src/graph/fold_bn.c): a following BatchNorm's
+     * running statistics folded into a scale and shift per channel. */
+    float sc[NRW], sh[NRW];
+    for (int cc = 0; cc < NRW; cc++) {
+        float s = 1.0f, t = 0.0f;
+        if (has_bn && cc < ncols) {
+            int o = j0 + cc;
+            s = bn_g[o] * (1.0f / sqrt(bn_v[o] + bn_eps));
+            t = bn_b[o] - bn_m[o] * s;
+        }
+        sc[cc] = s, sh[cc] = t;
+    }
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
         /* Output channel by channel: the forward's weight rows are read
@@ -214,17 +229,28 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
                     }
                 }
             }
-            /* Scatter: pixel row r, channels j0 .. j0+ncols-1. */
+            /* Scatter: pixel row r, channels j0 .. j0+ncols-1; after the
+             * last K chunk the bias, the folded BatchNorm, the residual
+             * and the activation (act -1: none). */
 #define TALL_STORE(r)                                                          \
     if (p * MR + r < NP) {                                                     \
         float t_[NRW];                                                         \
         vstore16(c##r##0, 0, t_);                                              \
         vstore16(c##r##1, 1, t_);                                              \
         int g = gp[r], img = g / P, pix = g - img * P;                         \
-        __global float *dst = y + ((size_t)img * nout + j0) * P + pix;         \
+        size_t at = ((size_t)img * nout + j0) * P + pix;                       \
+        __global float *dst = y + at;                                          \
         for (int cc = 0; cc < ncols; cc++) {                                   \
-            float v = t_[cc] + (last && has_bias ? bias[j0 + cc] : 0.0f);      \
-            dst[(size_t)cc * P] = beta != 0.0f ? v + beta * dst[(size_t)cc * P] : v; \
+            size_t o_ = (size_t)cc * P;                                        \
+            float v = t_[cc];                                                  \
+            if (beta != 0.0f) v = fma(beta, dst[o_], v);                       \
+            if (last) {                                                        \
+                if (has_bias) v += bias[j0 + cc];                              \
+                v = fma(v, sc[cc], sh[cc]);                                    \
+                if (has_res) v += res[at + o_];                                \
+                v = bn_act(v, act, slope);                                     \
+            }                                                                  \
+            dst[o_] = v;                                                       \
         }                                                                      \
     }
             TALL_STORE(0) TALL_STORE(1) TALL_STORE(2) TALL_STORE(3) TALL_STORE(4) TALL_STORE(5)

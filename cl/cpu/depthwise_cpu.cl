@@ -21,12 +21,25 @@ static inline int dw_vec_hi(int w, int wout, int k, int stride, int pad, int dil
     return min(hi, wout);
 }
 
+static inline float8 dw_act8(float8 v, int act, float slope)
+{
+    if (act == 0) return fmax(v, 0.0f);
+    if (act == 1) return fmin(fmax(v, 0.0f), 6.0f);
+    if (act == 2) return select(v * slope, v, v > 0.0f);
+    return v;
+}
+
 /* y[nn][co] = bias[co] + sum over taps of x[nn][ci] * w[co]; range: n*cout
- * planes. */
+ * planes. Inference epilogue (src/graph/fold_bn.c): has_bn folds a
+ * following BatchNorm's running statistics in (y * scale + shift), then
+ * the activation act (bn_act's codes, -1 none). */
 __kernel void dw_forward_cpu(__global const float *restrict x, __global const float *restrict wt,
                              __global const float *restrict bias, int has_bias,
                              __global float *restrict y, int n, int cin, int h, int w, int cout,
-                             int hout, int wout, int k, int stride, int pad, int dil)
+                             int hout, int wout, int k, int stride, int pad, int dil,
+                             __global const float *bn_g, __global const float *bn_b,
+                             __global const float *bn_m, __global const float *bn_v, float bn_eps,
+                             int has_bn, int act, float slope)
 {
     int pl = get_global_id(0);
     if (pl >= n * cout) return;
@@ -35,6 +48,11 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
     __global const float *wp = wt + (size_t)co * k * k;
     __global float *yp = y + (size_t)pl * hout * wout;
     float b = has_bias ? bias[co] : 0.0f;
+    float sc = 1.0f, sh = 0.0f;
+    if (has_bn) {
+        sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
+        sh = bn_b[co] - bn_m[co] * sc;
+    }
     int vlo = stride <= 2 ? dw_vec_lo(stride, pad) : wout;
     int vhi = stride <= 2 ? dw_vec_hi(w, wout, k, stride, pad, dil) : 0;
     for (int oy = 0; oy < hout; oy++) {
@@ -56,7 +74,7 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
                         for (int kx = 0; kx < k; kx++)
                             acc = fma((float8)(wr[kx]), vload16(0, row + kx * dil).even, acc);
                 }
-                vstore8(acc, 0, yr + ox);
+                vstore8(dw_act8(fma(acc, (float8)(sc), (float8)(sh)), act, slope), 0, yr + ox);
                 ox += 8;
                 continue;
             }
@@ -70,7 +88,7 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
                     if (ix >= 0 && ix < w) acc = fma(wp[ky * k + kx], row[ix], acc);
                 }
             }
-            yr[ox] = acc;
+            yr[ox] = bn_act(fma(acc, sc, sh), act, slope);
             ox++;
         }
     }

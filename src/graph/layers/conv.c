@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conv_depthwise.h"
+#include "fold_bn.h"
 #include "gemm.h"
 #include "kernel_options.h"
 #include "layer.h"
@@ -190,6 +191,14 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
+/* Kernel arguments of an epilogue (conv_tall_cpu, dw_forward_cpu): the
+ * BatchNorm buffers (any valid buffer when none), eps, has_bn, act, slope. */
+#define EPILOGUE_ARGS(ep, any)                                                                  \
+    KA_MEM((ep) ? (ep)->gamma : (any)), KA_MEM((ep) ? (ep)->beta : (any)),                       \
+        KA_MEM((ep) ? (ep)->mean : (any)), KA_MEM((ep) ? (ep)->var : (any)),                     \
+        KA_FLT((ep) ? (ep)->eps : 0.0f), KA_INT((ep) != NULL), KA_INT((ep) ? (ep)->act : -1),     \
+        KA_FLT((ep) ? (ep)->slope : 0.0f)
+
 /* y (NCHW, nout channels, hout x wout) = beta * y + conv of x (n x cin x
  * h x wd, padded by pad, stride d->stride for flip 0) with the weights w
  * of this layer (flip 0: forward, cout x cin x k x k) or their rotated
@@ -199,7 +208,7 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
                                   int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
                                   int has_bias, cl_mem y, int nout, int hout, int wout,
-                                  float beta, cl_mem keep)
+                                  float beta, cl_mem keep, const conv_epilogue *ep)
 {
     int hp = h + 2 * pad, wp = wd + 2 * pad, stride = flip ? 1 : d->stride;
     cl_mem xp = pad ? keep : x;
@@ -218,7 +227,8 @@ static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, 
     return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(w), KA_INT(flip),
                   KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin),
                   KA_INT(hp), KA_INT(wp), KA_INT(nout), KA_INT(hout), KA_INT(wout),
-                  KA_INT(d->k), KA_INT(stride), KA_INT(pc), KA_FLT(beta));
+                  KA_INT(d->k), KA_INT(stride), KA_INT(pc), KA_FLT(beta), EPILOGUE_ARGS(ep, w),
+                  KA_MEM(ep && ep->res ? ep->res : w), KA_INT(ep && ep->res));
 }
 
 /* The zero-padded input of the last training forward of an implicit conv,
@@ -263,7 +273,8 @@ static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_
 
 /* implicit: the CPU style, whose ops may take the implicit-GEMM kernels
  * (cl/cpu/conv_implicit_cpu.cl); the GPU style never does. */
-static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit)
+static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit,
+                                 const conv_epilogue *ep)
 {
     conv_dims d = conv_dims_of(l, io->n);
     cl_mem wt = l->params[0].data;
@@ -273,7 +284,8 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
 
     if (conv_is_direct(&d) && implicit) {
         dw_shape s = conv_dw_shape(&d);
-        return conv_depthwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out);
+        return conv_depthwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
+                                          ep);
     }
     if (conv_is_direct(&d))
         return LAUNCH1D(ctx, "conv_dw_forward", nout, KA_MEM(io->in[0]), KA_MEM(wt),
@@ -289,7 +301,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));
         TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
-                          l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep));
+                          l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep, ep));
         if (keep) ((conv_priv *)l->priv)->n = d.n;
         return GRAFT_OK;
     }
@@ -364,7 +376,8 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
     cl_mem din = io->din[0];
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
-                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
+                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL,
+                          NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
@@ -428,11 +441,28 @@ static double conv_flops(const layer *l)
 
 static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
-    return conv_forward(ctx, l, io, 1);
+    return conv_forward(ctx, l, io, 1, NULL);
 }
 static graft_status conv_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
-    return conv_forward(ctx, l, io, 0);
+    return conv_forward(ctx, l, io, 0, NULL);
+}
+
+int conv_fold_supported(graft_ctx *ctx, const layer *l, int n, int residual)
+{
+    if (!ctx_is_cpu(ctx) || l->spec.kind != GRAFT_LAYER_CONV2D) return 0;
+    conv_dims d = conv_dims_of(l, n);
+    if (conv_is_direct(&d)) return !residual;
+    return conv_implicit_ok(ctx, &d, IMPLICIT_FWD);
+}
+
+graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,
+                                   const conv_epilogue *ep)
+{
+    if (!conv_fold_supported(ctx, l, io->n, ep->res != NULL) || io->training)
+        return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "conv2d '%s': no folded kernel for this conv",
+                        l->name);
+    return conv_forward(ctx, l, io, 1, ep);
 }
 static graft_status conv_backward_cpu(graft_ctx *ctx, layer *l, const bwd_io *io)
 {

@@ -10,11 +10,15 @@
         KA_INT((s)->pad), KA_INT((s)->dil)
 
 graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
-                                        cl_mem bias, int has_bias, cl_mem y)
+                                        cl_mem bias, int has_bias, cl_mem y,
+                                        const conv_epilogue *ep)
 {
     size_t gws = (size_t)s->n * s->cout, lws = 1;
     return LAUNCH(ctx, "dw_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w), KA_MEM(bias),
-                  KA_INT(has_bias), KA_MEM(y), DW_ARGS(s));
+                  KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(ep ? ep->gamma : w),
+                  KA_MEM(ep ? ep->beta : w), KA_MEM(ep ? ep->mean : w), KA_MEM(ep ? ep->var : w),
+                  KA_FLT(ep ? ep->eps : 0.0f), KA_INT(ep != NULL), KA_INT(ep ? ep->act : -1),
+                  KA_FLT(ep ? ep->slope : 0.0f));
 }
 
 graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem dy, cl_mem x,
