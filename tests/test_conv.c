@@ -290,6 +290,7 @@ static const conv_case implicit_cases[] = {
     {2, 6, 9, 9, 35, 1, 2, 0, 1, 1, 1},   /* 1x1 stride 2 (a ResNet downsample) */
     {2, 40, 5, 7, 12, 1, 1, 0, 1, 1, 0},  /* 1x1, K = 40 */
     {3, 6, 7, 5, 20, 1, 1, 0, 1, 1, 1},   /* 1x1, K = 6 < 32 */
+    {2, 3, 11, 12, 8, 3, 2, 1, 1, 1, 1},  /* K = 27, stride 2 (a MobileNetV2 stem) */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)

@@ -181,10 +181,11 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
     }
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
-        /* Output channel by channel: the forward's weight rows are read
-         * contiguously. */
-        for (int cc = 0; cc < NRW; cc++)
-            for (int kq = 0; kq < kn; kq++)
+        /* Row by row, so the stores stream through local memory and the
+         * loads walk 32 weight rows (flip 0) or one small block (flip 1)
+         * whose cache lines serve the next rows too. */
+        for (int kq = 0; kq < kn; kq++)
+            for (int cc = 0; cc < NRW; cc++)
                 bs[kq * NRW + cc] =
                     cc < ncols ? tall_b(wt, flip, k0 + kq, j0 + cc, K, nout, k * k) : 0.0f;
         /* Offset of kidx = k0 in the padded stack, then stepped per k. */

@@ -142,8 +142,9 @@ static dw_shape conv_dw_shape(const conv_dims *d)
  * tests). By default (docs/performance.md, items 7-8 and "Backbones at
  * 224"):
  *  - forward (any stride) by conv_tall_cpu, except a forward with
- *    K = cin*k*k < 32 and k > 1 (refnet's conv1: its GEMM is bound by the
- *    output writes and its im2col matrix is tiny);
+ *    K = cin*k*k < 16 and k > 1 (refnet's conv1, K = 9: its GEMM is bound
+ *    by the output writes and its im2col matrix is tiny; MobileNetV2's
+ *    stem, K = 27, gains the folded epilogue);
  *  - input gradient of stride-1 convs by conv_tall_cpu;
  *  - weight gradient of stride-1 convs by conv_implicit_dw (chunks of
  *    whole output rows, so rows of at most 256 pixels). */
@@ -157,7 +158,7 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IMPLICIT) return 1;
-    return use != IMPLICIT_FWD || d->K >= 32 || d->k == 1;
+    return use != IMPLICIT_FWD || d->K >= 16 || d->k == 1;
 }
 
 /* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
