@@ -1,5 +1,5 @@
-/* Inference folding of conv -> BatchNorm [-> Add] [-> activation] chains
- * (fold_bn.h). Only chains whose inner nodes have exactly one consumer
+/* Inference folding of conv [-> BatchNorm] [-> Add] [-> activation]
+ * chains (fold_bn.h). Only chains whose inner nodes have exactly one consumer
  * fold, so no other node reads the buffers they no longer write; reading
  * such a node's output afterwards makes the model run that forward again
  * unfolded (graft_model_node_output). */
@@ -20,37 +20,55 @@ static int sole_consumer(const graft_model *m, int i)
     return who;
 }
 
+/* Extends the chain past node from (the conv or its BatchNorm): an Add of
+ * an earlier node and/or a fusible activation, each the only consumer of
+ * what precedes it. */
+static void chain_tail(const graft_model *m, int from, fold_chain *fc)
+{
+    if (from == m->nnodes - 1) return;
+    int a = sole_consumer(m, from);
+    if (a < 0) return;
+    const node *an = &m->nodes[a];
+    if (an->spec.kind == GRAFT_LAYER_ADD && an->nin == 2) {
+        int other = an->in[0] == from ? an->in[1] : an->in[0];
+        if (other >= fc->conv || other == from) return;
+        fc->add = fc->last = a;
+        fc->res = other;
+        if (a == m->nnodes - 1 || (a = sole_consumer(m, a)) < 0) return;
+        an = &m->nodes[a];
+    }
+    if (layer_bn_fusible(&an->spec)) fc->act = fc->last = a;
+}
+
 int fold_chain_at(const graft_model *m, int i, int n, fold_chain *fc)
 {
     const node *c = &m->nodes[i];
     if (c->spec.kind != GRAFT_LAYER_CONV2D || i == m->nnodes - 1) return 0;
+    *fc = (fold_chain){i, -1, -1, -1, i, -1};
     int b = sole_consumer(m, i);
-    if (b < 0 || m->nodes[b].spec.kind != GRAFT_LAYER_BATCHNORM2D) return 0;
-    const layer *bl = m->nodes[b].l;
-    *fc = (fold_chain){i, b, -1, -1, b, -1};
-    if (!bl->fused_act && b != m->nnodes - 1) {
-        /* BatchNorm -> Add(x, earlier node) [-> fusible activation] */
-        int a = sole_consumer(m, b);
-        const node *an = a >= 0 ? &m->nodes[a] : NULL;
-        if (an && an->spec.kind == GRAFT_LAYER_ADD && an->nin == 2) {
-            int other = an->in[0] == b ? an->in[1] : an->in[0];
-            if (other < i && other != b) {
-                fc->add = fc->last = a;
-                fc->res = other;
-                int r = a != m->nnodes - 1 ? sole_consumer(m, a) : -1;
-                if (r >= 0 && layer_bn_fusible(&m->nodes[r].spec)) fc->act = fc->last = r;
-            }
-        }
+    if (b >= 0 && m->nodes[b].spec.kind == GRAFT_LAYER_BATCHNORM2D) {
+        fc->bn = fc->last = b;
+        /* An activation fused into the BatchNorm ends the chain there. */
+        if (!m->nodes[b].l->fused_act) chain_tail(m, b, fc);
+    } else {
+        /* A conv with its BatchNorm already in the weights (an ONNX
+         * export's): only an Add and/or an activation to fold. */
+        chain_tail(m, i, fc);
+        if (fc->last == i) return 0;
     }
     return conv_fold_supported(m->ctx, c->l, n, fc->res >= 0);
 }
 
 graft_status fold_chain_run(graft_model *m, const fold_chain *fc, int n)
 {
-    const layer *bl = m->nodes[fc->bn].l;
-    conv_epilogue ep = {bl->params[0].data, bl->params[1].data, bl->params[2].data,
-                        bl->params[3].data, bl->spec.eps, -1, 0.0f, NULL};
-    if (bl->fused_act) {
+    const layer *bl = fc->bn >= 0 ? m->nodes[fc->bn].l : NULL;
+    conv_epilogue ep = {NULL, NULL, NULL, NULL, 0.0f, -1, 0.0f, NULL};
+    if (bl) {
+        ep.gamma = bl->params[0].data, ep.beta = bl->params[1].data;
+        ep.mean = bl->params[2].data, ep.var = bl->params[3].data;
+        ep.eps = bl->spec.eps;
+    }
+    if (bl && bl->fused_act) {
         ep.act = bl->fused_act - 1;
         ep.slope = bl->fused_slope;
     } else if (fc->act >= 0) {

@@ -1,15 +1,16 @@
-/* Inference folding (CPU-style kernels): a conv followed by a BatchNorm
- * runs as one conv whose epilogue applies the BatchNorm's running
- * statistics (scale and shift per channel, computed from the parameters
- * inside the kernel, so nothing is cached and nothing goes stale when the
- * weights change), then optionally a residual Add and the activation that
- * follows. The nodes folded in run no kernel of their own. */
+/* Inference folding (CPU-style kernels): a conv runs as one kernel whose
+ * epilogue applies a following BatchNorm's running statistics (scale and
+ * shift per channel, computed from the parameters inside the kernel, so
+ * nothing is cached and nothing goes stale when the weights change), then
+ * a residual Add and the activation that follow; each part is optional,
+ * but a chain has at least one. The nodes folded in run no kernel of their
+ * own. */
 #ifndef GRAFT_FOLD_BN_H
 #define GRAFT_FOLD_BN_H
 #include "model.h"
 
 typedef struct conv_epilogue {
-    cl_mem gamma, beta, mean, var; /* the BatchNorm's parameters */
+    cl_mem gamma, beta, mean, var; /* the BatchNorm's parameters; gamma NULL: none */
     float eps;
     int act;     /* bn_act's code (cl/shared/batchnorm.cl), -1 none */
     float slope; /* leaky ReLU slope for act 2 */
@@ -25,7 +26,7 @@ graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,
 
 /* A conv node and what folds into it. */
 typedef struct fold_chain {
-    int conv, bn, add, act; /* node indices; add and act -1 when absent */
+    int conv, bn, add, act; /* node indices; bn, add and act -1 when absent */
     int last;               /* the node whose buffer receives the result */
     int res;                /* the Add's other input node, or -1 */
 } fold_chain;

@@ -194,10 +194,11 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
 
 /* Kernel arguments of an epilogue (conv_tall_cpu, dw_forward_cpu): the
  * BatchNorm buffers (any valid buffer when none), eps, has_bn, act, slope. */
+#define EP_BUF(ep, f, any) KA_MEM((ep) && (ep)->gamma ? (ep)->f : (any))
 #define EPILOGUE_ARGS(ep, any)                                                                  \
-    KA_MEM((ep) ? (ep)->gamma : (any)), KA_MEM((ep) ? (ep)->beta : (any)),                       \
-        KA_MEM((ep) ? (ep)->mean : (any)), KA_MEM((ep) ? (ep)->var : (any)),                     \
-        KA_FLT((ep) ? (ep)->eps : 0.0f), KA_INT((ep) != NULL), KA_INT((ep) ? (ep)->act : -1),     \
+    EP_BUF(ep, gamma, any), EP_BUF(ep, beta, any), EP_BUF(ep, mean, any), EP_BUF(ep, var, any),  \
+        KA_FLT((ep) ? (ep)->eps : 0.0f), KA_INT((ep) && (ep)->gamma),                            \
+        KA_INT((ep) ? (ep)->act : -1),                                                           \
         KA_FLT((ep) ? (ep)->slope : 0.0f)
 
 /* y (NCHW, nout channels, hout x wout) = beta * y + conv of x (n x cin x

@@ -14,10 +14,11 @@ graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_me
                                         const conv_epilogue *ep)
 {
     size_t gws = (size_t)s->n * s->cout, lws = 1;
+    int bn = ep && ep->gamma; /* the BatchNorm buffers: any valid buffer when none */
     return LAUNCH(ctx, "dw_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w), KA_MEM(bias),
-                  KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(ep ? ep->gamma : w),
-                  KA_MEM(ep ? ep->beta : w), KA_MEM(ep ? ep->mean : w), KA_MEM(ep ? ep->var : w),
-                  KA_FLT(ep ? ep->eps : 0.0f), KA_INT(ep != NULL), KA_INT(ep ? ep->act : -1),
+                  KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(bn ? ep->gamma : w),
+                  KA_MEM(bn ? ep->beta : w), KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),
+                  KA_FLT(bn ? ep->eps : 0.0f), KA_INT(bn), KA_INT(ep ? ep->act : -1),
                   KA_FLT(ep ? ep->slope : 0.0f));
 }
 

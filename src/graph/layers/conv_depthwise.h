@@ -13,8 +13,8 @@ typedef struct dw_shape {
 } dw_shape;
 
 /* y = conv(x, w) (+ bias when has_bias; bias must be a valid buffer),
- * then the inference epilogue ep when not NULL (BatchNorm and activation;
- * ep->res must be NULL). */
+ * then the inference epilogue ep when not NULL (BatchNorm when ep->gamma
+ * is set, activation; ep->res must be NULL). */
 graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
                                         cl_mem bias, int has_bias, cl_mem y,
                                         const conv_epilogue *ep);
