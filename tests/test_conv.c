@@ -283,7 +283,8 @@ static const conv_case implicit_cases[] = {
     {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
     {2, 3, 5, 40, 35, 3, 1, 1, 1, 1, 1},  /* 40 wide, 35 channels */
     {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1},  /* 300 wide: dW by im2col */
-    /* Strided forwards by conv_tall_cpu (their gradients by im2col), and
+    /* Strided convs (forward by conv_tall_cpu, dW by conv_implicit_dw_cpu,
+     * dx by im2col), and
      * 1x1 convs reading the input in place (pad 0, no padded copy). */
     {2, 5, 13, 11, 7, 3, 2, 1, 1, 1, 1},  /* 3x3 stride 2 */
     {1, 3, 17, 15, 9, 7, 2, 3, 1, 1, 0},  /* 7x7 stride 2 pad 3 (a ResNet stem) */
@@ -291,6 +292,7 @@ static const conv_case implicit_cases[] = {
     {2, 40, 5, 7, 12, 1, 1, 0, 1, 1, 0},  /* 1x1, K = 40 */
     {3, 6, 7, 5, 20, 1, 1, 0, 1, 1, 1},   /* 1x1, K = 6 < 32 */
     {2, 3, 11, 12, 8, 3, 2, 1, 1, 1, 1},  /* K = 27, stride 2 (a MobileNetV2 stem) */
+    {1, 2, 40, 130, 4, 3, 2, 1, 1, 1, 1}, /* stride 2, 65 wide: 7 dW row chunks, the last partial */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)

@@ -6,7 +6,7 @@
  *  - conv_tall_cpu: forward (any stride), and the input gradient of a
  *    stride-1 conv as a conv of dy with the kernel rotated by 180 degrees
  *    (tall_b reads either B straight from the weights);
- *  - conv_implicit_dw_cpu: the weight gradient (stride 1), split over items
+ *  - conv_implicit_dw_cpu: the weight gradient (any stride), split over items
  *    and summed by conv_dw_reduce_cpu.
  * The block sizes MR, NRW, KC and TALL_KC (K chunk of conv_tall_cpu: the
  * whole K of 3x3 convs up to 128 input channels) are build options. */
@@ -31,9 +31,9 @@ __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, in
     for (int i = (h + pad) * wp; i < hp * wp; i++) dst[i] = 0.0f;
 }
 
-/* Weight gradient of a stride-1 conv without a column matrix:
+/* Weight gradient of a conv without a column matrix:
  *   part[s][kidx][co] = sum over this item's pixels of
- *                       xpad[img][ci][oy+ky][ox+kx] * dy[img][co][oy][ox]
+ *          xpad[img][ci][oy*stride+ky][ox*stride+kx] * dy[img][co][oy][ox]
  * with kidx = (ci, ky, kx): rows are kidx (6-row panels, all of them in
  * one item), columns a 32-wide stripe of output channels. The reduction
  * runs over chunks of whole output rows (<= KC pixels) of one image; each
@@ -43,13 +43,13 @@ __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, in
  * the chunks (gid 1) and conv_dw_reduce_cpu sums their partial results. */
 #define DW_FMA(r)                                                              \
     {                                                                          \
-        float a_ = ar##r[ox];                                                  \
+        float a_ = ar##r[ox * stride];                                         \
         c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
         c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
     }
 __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const float *dy,
                                __global float *part, int n, int cin, int hp, int wp, int cout,
-                               int hout, int wout, int k, int rpc, int nsplit)
+                               int hout, int wout, int k, int stride, int rpc, int nsplit)
 {
     __local float bs[KC * NRW];
     int q = get_global_id(0), sidx = get_global_id(1);
@@ -79,7 +79,7 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
         }
         /* beta: the item's first chunk overwrites its partial result. */
         float beta = ch == c0 ? 0.0f : 1.0f;
-        __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * wp;
+        __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * stride * wp;
         for (int p = 0; p < pm; p++) {
             int i0 = p * MR;
             /* Offsets of the six kidx rows in the padded plane stack
@@ -101,7 +101,8 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
                     DW_FMA(0) DW_FMA(1) DW_FMA(2) DW_FMA(3) DW_FMA(4) DW_FMA(5)
                     pb += NRW;
                 }
-                ar0 += wp, ar1 += wp, ar2 += wp, ar3 += wp, ar4 += wp, ar5 += wp;
+                int st = wp * stride;
+                ar0 += st, ar1 += st, ar2 += st, ar3 += st, ar4 += st, ar5 += st;
             }
             ROW_STORE_V(16, 0) ROW_STORE_V(16, 1) ROW_STORE_V(16, 2)
             ROW_STORE_V(16, 3) ROW_STORE_V(16, 4) ROW_STORE_V(16, 5)

@@ -146,14 +146,14 @@ static dw_shape conv_dw_shape(const conv_dims *d)
  *    by the output writes and its im2col matrix is tiny; MobileNetV2's
  *    stem, K = 27, gains the folded epilogue);
  *  - input gradient of stride-1 convs by conv_tall_cpu;
- *  - weight gradient of stride-1 convs by conv_implicit_dw (chunks of
- *    whole output rows, so rows of at most 256 pixels). */
+ *  - weight gradient (any stride) by conv_implicit_dw (chunks of whole
+ *    output rows, so rows of at most 256 pixels). */
 enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 /* Only the CPU-style ops ask (their forward and backward pass implicit = 1). */
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
     if (d->groups != 1 || d->dil != 1) return 0;
-    if (use != IMPLICIT_FWD && d->stride != 1) return 0;
+    if (use == IMPLICIT_DX && d->stride != 1) return 0;
     if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
@@ -161,7 +161,7 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
     return use != IMPLICIT_FWD || d->K >= 16 || d->k == 1;
 }
 
-/* dW (Cout x cin*k*k) of a stride-1 conv without a column matrix: a
+/* dW (Cout x cin*k*k) of a conv without a column matrix: a
  * zero-padded copy of x (scratch 0; x itself when pad is 0), partial sums
  * per item (scratch 1), then their sum. */
 static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
@@ -187,7 +187,8 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
     size_t gw[2] = {(size_t)pn, (size_t)nsplit};
     TRY(LAUNCH(ctx, "conv_implicit_dw_cpu", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
                KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
-               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(rpc), KA_INT(nsplit)));
+               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(rpc),
+               KA_INT(nsplit)));
     return LAUNCH1D(ctx, "conv_dw_reduce_cpu", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
