@@ -239,7 +239,8 @@ static const conv_case native_cases[] = {
     {2, 1, 9, 7, 4, 3, 1, 1, 1, 1, 1},   /* one input channel, groups 1: direct path */
     /* Depthwise rows wide enough for the CPU kernels' 8-pixel chunks
      * (cl/cpu/depthwise_cpu.cl): border columns, chunk tails, the stride-2
-     * chunks' extra odd lane at the row's end, pad 0, multiplier 2. */
+     * chunks' extra odd lane at the row's end, pad 0, multiplier 2; the
+     * forward copies planes under 32 outputs wide into a local tile. */
     {2, 6, 11, 37, 6, 3, 1, 1, 1, 6, 1},  /* stride 1, 37 wide */
     {2, 5, 13, 35, 5, 3, 2, 1, 1, 5, 0},  /* stride 2, odd width */
     {1, 4, 10, 34, 4, 3, 2, 1, 1, 4, 1},  /* stride 2, even width */
@@ -249,6 +250,7 @@ static const conv_case native_cases[] = {
     {1, 3, 11, 30, 3, 3, 1, 2, 2, 3, 1},  /* dilation 2 */
     {2, 3, 10, 26, 3, 3, 1, 0, 1, 3, 0},  /* stride 1, pad 0 */
     {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
+    {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide: no local tile */
     {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */

@@ -9,6 +9,9 @@
  * Any kernel size, pad and dilation; the vector chunks serve strides 1 and
  * 2, other strides run scalar. */
 
+/* Floats of the local tile of a narrow plane (dw_forward_cpu): 16 KiB. */
+#define DW_TILE 4096
+
 /* Output columns [lo, hi) of a row whose 8-wide chunks read only inside
  * the input row: ox * stride - pad >= 0 and the widest read of the last
  * tap, (ox * stride - pad + (k - 1) * dil) plus stride - 1 for the odd
@@ -41,6 +44,7 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
                              __global const float *bn_m, __global const float *bn_v, float bn_eps,
                              int has_bn, int act, float slope)
 {
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
     int pl = get_global_id(0);
     if (pl >= n * cout) return;
     int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
@@ -52,6 +56,46 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
     if (has_bn) {
         sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
         sh = bn_b[co] - bn_m[co] * sc;
+    }
+    /* Narrow planes (rows below 32 outputs: the 7..28-pixel planes of
+     * MobileNetV2's later layers, where the border columns would be most
+     * of each row) are copied with their zero padding into local memory
+     * first, so every chunk takes the vector path, the last one partly
+     * stored. tw covers the last chunk's widest read. */
+    int tw = ((wout + 7) / 8 * 8 - 1) * stride + (k - 1) * dil + stride;
+    int th = (hout - 1) * stride + (k - 1) * dil + 1;
+    if (stride <= 2 && wout < 32 && th * tw <= DW_TILE) {
+        for (int r = 0; r < th; r++) {
+            int iy = r - pad;
+            for (int c = 0; c < tw; c++) {
+                int ix = c - pad;
+                tile[r * tw + c] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xp[iy * w + ix] : 0.0f;
+            }
+        }
+        for (int oy = 0; oy < hout; oy++)
+            for (int ox = 0; ox < wout; ox += 8) {
+                float8 acc = (float8)(b);
+                for (int ky = 0; ky < k; ky++) {
+                    __local const float *row = tile + (oy * stride + ky * dil) * tw + ox * stride;
+                    __global const float *wr = wp + ky * k;
+                    if (stride == 1)
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload8(0, row + kx * dil), acc);
+                    else
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload16(0, row + kx * dil).even, acc);
+                }
+                acc = dw_act8(fma(acc, (float8)(sc), (float8)(sh)), act, slope);
+                __global float *yr = yp + (size_t)oy * wout + ox;
+                if (ox + 8 <= wout) {
+                    vstore8(acc, 0, yr);
+                } else {
+                    float t[8];
+                    vstore8(acc, 0, t);
+                    for (int j = 0; j < wout - ox; j++) yr[j] = t[j];
+                }
+            }
+        return;
     }
     int vlo = stride <= 2 ? dw_vec_lo(stride, pad) : wout;
     int vhi = stride <= 2 ? dw_vec_hi(w, wout, k, stride, pad, dil) : 0;
