@@ -148,6 +148,7 @@ __kernel void dw_backward_data_cpu(__global const float *restrict dy,
                                    int n, int cin, int h, int w, int cout, int hout, int wout, int k,
                                    int stride, int pad, int dil, float beta)
 {
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
     int pl = get_global_id(0);
     if (pl >= n * cin) return;
     int nn = pl / cin, ci = pl - nn * cin, mult = cout / cin;
@@ -155,6 +156,38 @@ __kernel void dw_backward_data_cpu(__global const float *restrict dy,
     __global const float *dyn = dy + ((size_t)nn * cout + (size_t)ci * mult) * hout * wout;
     __global const float *wn = wt + (size_t)ci * mult * k * k;
     size_t P = (size_t)hout * wout;
+    /* Narrow planes, stride 1, one output channel per input channel: dy
+     * padded by pad2 = (k-1)*dil - pad into a local tile (as in the
+     * forward), dx[iy][ix] = sum tile[iy + (k-1-ky)*dil][ix + (k-1-kx)*dil]
+     * * w[ky][kx], every 8-pixel chunk vectorised. */
+    int pad2 = (k - 1) * dil - pad;
+    int tw = (w + 7) / 8 * 8 + (k - 1) * dil, th = h + (k - 1) * dil;
+    if (stride == 1 && mult == 1 && pad2 >= 0 && w < 32 && th * tw <= DW_TILE) {
+        for (int r = 0; r < th; r++) {
+            int oy = r - pad2;
+            for (int c = 0; c < tw; c++) {
+                int ox = c - pad2;
+                tile[r * tw + c] =
+                    oy >= 0 && oy < hout && ox >= 0 && ox < wout ? dyn[oy * wout + ox] : 0.0f;
+            }
+        }
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix += 8) {
+                float8 acc = 0.0f;
+                for (int ky = 0; ky < k; ky++) {
+                    __local const float *row = tile + (iy + (k - 1 - ky) * dil) * tw + ix;
+                    __global const float *wr = wn + ky * k;
+                    for (int kx = 0; kx < k; kx++)
+                        acc = fma((float8)(wr[kx]), vload8(0, row + (k - 1 - kx) * dil), acc);
+                }
+                __global float *dr = dxp + (size_t)iy * w + ix;
+                float t[8];
+                vstore8(acc, 0, t);
+                for (int j = 0; j < min(8, w - ix); j++)
+                    dr[j] = beta != 0.0f ? t[j] + beta * dr[j] : t[j];
+            }
+        return;
+    }
     if (stride == 1) {
         /* dx[iy][ix] = sum dy[iy + pad - ky*dil][ix + pad - kx*dil] * w[ky][kx];
          * the 8-wide chunks need ix + pad - (k-1)*dil >= 0 and
