@@ -145,8 +145,8 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
  * into the plane. */
 __kernel void dw_backward_data_cpu(__global const float *restrict dy,
                                    __global const float *restrict wt, __global float *restrict dx,
-                                   int n, int cin, int h, int w, int cout, int hout, int wout, int k,
-                                   int stride, int pad, int dil, float beta)
+                                   int n, int cin, int h, int w, int cout, int hout, int wout,
+                                   int k, int stride, int pad, int dil, float beta)
 {
     __local float tile[DW_TILE]; /* one work-item per group: its own */
     int pl = get_global_id(0);

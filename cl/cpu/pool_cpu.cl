@@ -38,8 +38,8 @@ __kernel void pool_max_fwd_cpu(__global const float *x, __global float *y, __glo
      * lanes of a vload16, whose odd last lane must lie inside the row as
      * well); the taps are scanned in the same order as below, so ties and
      * NaNs resolve identically. ResNet's 3x3/2 stem pool. */
-    int vlo = s <= 2 ? (p + s - 1) / s : OW, vhi = 0;
-    if (s <= 2 && W - 1 - (k - 1 - p + s - 1) >= 0) vhi = min((W - 1 - (k - 1 - p + s - 1)) / s + 1, OW);
+    int vlo = s <= 2 ? (p + s - 1) / s : OW, vhi = 0, last = k - 1 - p + s - 1;
+    if (s <= 2 && W - 1 - last >= 0) vhi = min((W - 1 - last) / s + 1, OW);
     for (int oh = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++) {
             int ih0 = oh * s - p;
