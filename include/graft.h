@@ -163,7 +163,10 @@ typedef struct graft_ctx_params {
     /* Kernel shapes. Default AUTO. */
     graft_kernel_style kernel_style;
     /* 1 (default): models run an activation that follows a BatchNorm inside
-     * the BatchNorm's kernel; 0: as separate kernels. Same results. */
+     * the BatchNorm's kernel, and (CPU-style kernels) inference forwards
+     * run conv [-> BatchNorm] [-> residual Add] [-> activation] chains as
+     * one conv kernel (docs/engine.md, "Inference folding"); 0: every
+     * layer as its own kernels. Same results. */
     int fuse;
     /* Convolution path on CPU-shaped kernels. Default AUTO. */
     graft_conv_path conv_path;
@@ -445,7 +448,10 @@ int graft_model_node_profile(const graft_model *m, int i, double *fwd_s, double 
 
 /* Gradient of parameter i after graft_model_backward (for tests). */
 graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n);
-/* Output of node i from the last forward, n x numel(node) floats. */
+/* Output of node i from the last forward, n x numel(node) floats. When
+ * that forward folded node i into a conv (an inference forward, see
+ * graft_ctx_params.fuse), it is run again unfolded first and later
+ * forwards of m no longer fold. */
 graft_status graft_model_node_output(graft_model *m, int node, float *dst, size_t n);
 
 /* ----------------------------------------------------------- model files */

@@ -269,6 +269,21 @@ static const conv_case native_cases[] = {
     {3, 3, 9, 7, 6, 5, 1, 2, 2, 3, 1},   /* depthwise multiplier 2, k5, dilation 2 */
     {2, 16, 14, 14, 16, 3, 1, 1, 1, 16, 1}, /* depthwise: n*P over one work-group */
     {2, 1, 9, 7, 4, 3, 1, 1, 1, 1, 1},   /* one input channel, groups 1: direct path */
+    /* Depthwise rows wide enough for the CPU kernels' 8-pixel chunks
+     * (cl/cpu/depthwise_cpu.cl): border columns, chunk tails, the stride-2
+     * chunks' extra odd lane at the row's end, pad 0, multiplier 2; the
+     * forward copies planes under 32 outputs wide into a local tile. */
+    {2, 6, 11, 37, 6, 3, 1, 1, 1, 6, 1},  /* stride 1, 37 wide */
+    {2, 5, 13, 35, 5, 3, 2, 1, 1, 5, 0},  /* stride 2, odd width */
+    {1, 4, 10, 34, 4, 3, 2, 1, 1, 4, 1},  /* stride 2, even width */
+    {2, 3, 9, 20, 3, 3, 2, 0, 1, 3, 1},   /* stride 2, pad 0: last chunk ends at the row */
+    {1, 3, 12, 29, 6, 3, 1, 1, 1, 3, 1},  /* multiplier 2, stride 1 */
+    {2, 4, 9, 33, 8, 5, 2, 2, 1, 4, 0},   /* multiplier 2, k5, stride 2 */
+    {1, 3, 11, 30, 3, 3, 1, 2, 2, 3, 1},  /* dilation 2 */
+    {2, 3, 10, 26, 3, 3, 1, 0, 1, 3, 0},  /* stride 1, pad 0 */
+    {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
+    {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide: no local tile */
+    {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */
@@ -309,10 +324,21 @@ static const conv_case implicit_cases[] = {
     {3, 1, 28, 28, 32, 3, 1, 1, 1, 1, 0}, /* refnet's conv1 */
     {2, 3, 5, 40, 35, 3, 1, 1, 1, 1, 1},  /* 40 wide, 35 channels */
     {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1},  /* 300 wide: dW by im2col */
+    /* Non-square windows or unequal pads fall back to im2col here. */
     {2, 6, 9, 8, 7, 1, 1, 0, 1, 1, 1, 1, 7, 0, 3, 0, 3},  /* 1x7, pads 0,3,0,3 */
     {2, 6, 8, 9, 7, 1, 1, 0, 1, 1, 0, 7, 1, 3, 0, 3, 0},  /* 7x1, pads 3,0,3,0 */
     {2, 3, 7, 6, 5, 3, 1, 0, 1, 1, 1, 3, 2, 2, 0, 1, 1},  /* 3x2, pads 2,0,1,1 */
-    {2, 3, 6, 5, 4, 1, 1, 0, 1, 1, 1, 1, 3, 0, 3, 1, 0},  /* pads past k - 1: dx by im2col */
+    {2, 3, 6, 5, 4, 1, 1, 0, 1, 1, 1, 1, 3, 0, 3, 1, 0},  /* pads past k - 1 */
+    /* Strided convs (forward by conv_tall_cpu, dW by conv_implicit_dw_cpu,
+     * dx by im2col), and
+     * 1x1 convs reading the input in place (pad 0, no padded copy). */
+    {2, 5, 13, 11, 7, 3, 2, 1, 1, 1, 1},  /* 3x3 stride 2 */
+    {1, 3, 17, 15, 9, 7, 2, 3, 1, 1, 0},  /* 7x7 stride 2 pad 3 (a ResNet stem) */
+    {2, 6, 9, 9, 35, 1, 2, 0, 1, 1, 1},   /* 1x1 stride 2 (a ResNet downsample) */
+    {2, 40, 5, 7, 12, 1, 1, 0, 1, 1, 0},  /* 1x1, K = 40 */
+    {3, 6, 7, 5, 20, 1, 1, 0, 1, 1, 1},   /* 1x1, K = 6 < 32 */
+    {2, 3, 11, 12, 8, 3, 2, 1, 1, 1, 1},  /* K = 27, stride 2 (a MobileNetV2 stem) */
+    {1, 2, 40, 130, 4, 3, 2, 1, 1, 1, 1}, /* stride 2, 65 wide: 7 dW row chunks, the last partial */
 };
 
 static void sweep(graft_gemm_backend be, const conv_case *cases, size_t ncases)
@@ -475,10 +501,14 @@ START_TEST(conv_backward_matches_finite_differences)
     static const conv_case fd_cases[] = {
         {2, 4, 7, 6, 6, 3, 2, 1, 2, 2, 1}, /* grouped, strided, dilated */
         {2, 3, 6, 5, 3, 3, 1, 1, 1, 3, 1}, /* depthwise */
+        {1, 2, 5, 19, 2, 3, 1, 1, 1, 2, 1}, /* depthwise, wide enough for vector chunks */
+        {1, 2, 5, 21, 4, 3, 2, 1, 1, 2, 0}, /* depthwise multiplier 2, stride 2, chunks */
         {2, 3, 6, 5, 4, 3, 1, 1, 1, 1, 1}, /* stride 1: the implicit kernels on CPU devices */
-        {2, 3, 6, 7, 4, 1, 1, 0, 1, 1, 1, 1, 5, 0, 2, 0, 2}, /* 1x5, pads 0,2,0,2: implicit */
+        {2, 3, 6, 7, 4, 1, 1, 0, 1, 1, 1, 1, 5, 0, 2, 0, 2}, /* 1x5, pads 0,2,0,2: im2col (the implicit kernels take square windows) */
         {2, 3, 7, 6, 4, 3, 2, 0, 1, 1, 1, 3, 2, 1, 0, 2, 1}, /* 3x2 stride 2, pads 1,0,2,1 */
         {2, 3, 7, 6, 3, 1, 1, 0, 1, 3, 1, 3, 1, 1, 0, 0, 0}, /* depthwise 3x1, pads 1,0,0,0 */
+        {2, 3, 7, 6, 4, 3, 2, 1, 1, 1, 1}, /* stride 2: conv_tall_cpu forward */
+        {2, 5, 4, 5, 3, 1, 1, 0, 1, 1, 0}, /* 1x1: input read in place */
     };
     for (size_t i = 0; i < sizeof fd_cases / sizeof fd_cases[0]; i++) {
         double e = fd_case(ctx, &rg, &fd_cases[i]);

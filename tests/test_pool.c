@@ -130,6 +130,8 @@ END_TEST
 static const int cases[][7] = {
     {3, 3, 7, 6, 3, 2, 1}, {1, 5, 9, 5, 2, 2, 0}, {3, 2, 5, 8, 3, 1, 1},
     {1, 3, 6, 7, 3, 2, 0}, {3, 1, 4, 3, 1, 1, 0},
+    /* rows wide enough for the CPU max-pool's 8-output chunks */
+    {2, 3, 9, 37, 3, 2, 1}, {1, 2, 8, 34, 3, 2, 1}, {2, 2, 7, 23, 3, 1, 1}, {1, 2, 6, 40, 5, 2, 2},
 };
 
 static void sweep(graft_layer_kind kind, const char *name)
@@ -208,6 +210,48 @@ START_TEST(pool_rejects_bad_spec)
 }
 END_TEST
 
+/* The same with overlapping 3x3/2 windows, pad 1, on rows wide enough for
+ * the CPU kernel's vector chunks: each window's gradient goes to its first
+ * pixel inside the image. */
+START_TEST(maxpool_ties_route_to_first_wide)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_layer_spec spec = graft_layer_default(GRAFT_LAYER_MAXPOOL2D);
+    spec.kernel = 3;
+    spec.stride = 2;
+    spec.pad = 1;
+    enum { H = 5, W = 37, OH = 3, OW = 19 };
+    layer_shape in = {1, H, W};
+    layer *l = lt_layer(ctx, &spec, 1, &in);
+    ck_assert(l->out.h == OH && l->out.w == OW);
+    float x[H * W], dyh[OH * OW], want[H * W] = {0};
+    for (int i = 0; i < H * W; i++) x[i] = -0.5f;
+    for (int i = 0; i < OH * OW; i++) {
+        dyh[i] = (float)(i + 1);
+        int ih = i / OW * 2 - 1, iw = i % OW * 2 - 1;
+        want[(ih < 0 ? 0 : ih) * W + (iw < 0 ? 0 : iw)] += dyh[i];
+    }
+    cl_mem dx = lt_upload(ctx, x, H * W), dy = lt_upload(ctx, dyh, OH * OW);
+    cl_mem din = lt_upload(ctx, x, H * W), dout;
+    lt_ok(ctx, ctx_alloc(ctx, OH * OW * sizeof(float), &dout, "out"));
+    fwd_io fio = {.n = 1, .in = {dx}, .out = dout, .training = 1};
+    lt_ok(ctx, l->ops->forward(ctx, l, &fio));
+    bwd_io bio = {.n = 1, .in = {dx}, .out = dout, .dout = dy, .din = {din}, .din_beta = {0}};
+    lt_ok(ctx, l->ops->backward(ctx, l, &bio));
+    float *g = lt_download(ctx, din, H * W);
+    for (int i = 0; i < H * W; i++)
+        ck_assert_msg(g[i] == want[i], "tie gradient at (%d,%d) = %g, want %g", i / W, i % W,
+                      g[i], want[i]);
+    free(g);
+    clReleaseMemObject(dx);
+    clReleaseMemObject(dy);
+    clReleaseMemObject(din);
+    clReleaseMemObject(dout);
+    layer_free(l);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("pool");
@@ -218,6 +262,7 @@ int main(void)
     tcase_add_test(tc, global_avgpool_matches_reference);
     tcase_add_test(tc, pool_geometry_matches_reference);
     tcase_add_test(tc, maxpool_ties_route_to_first);
+    tcase_add_test(tc, maxpool_ties_route_to_first_wide);
     tcase_add_test(tc, pool_rejects_bad_spec);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -1,38 +1,39 @@
-/* Implicit-GEMM convolution for CPU devices (PoCL): stride 1, dilation 1,
- * one group. The register blocks of gemm_blocked32_cpu (macros and
- * copy_stripe_t from cl/cpu/blocks_cpu.cl) with operands read straight
- * from a zero-padded copy of the input (conv_pad_input_cpu) instead of an
- * im2col matrix, and results written straight to NCHW:
- *  - conv_tall_cpu: forward, and the input gradient as a conv of dy with the
- *    kernel rotated by 180 degrees (conv_weights_t_cpu prepares either B);
- *  - conv_implicit_dw_cpu: the weight gradient, split over items and summed
- *    by conv_dw_reduce_cpu.
+/* Implicit-GEMM convolution for CPU devices (PoCL): dilation 1, one group.
+ * The register blocks of gemm_blocked32_cpu (macros and copy_stripe_t from
+ * cl/cpu/blocks_cpu.cl) with operands read straight from a zero-padded copy
+ * of the input (conv_pad_input_cpu; the input itself when pad is 0) instead
+ * of an im2col matrix, and results written straight to NCHW:
+ *  - conv_tall_cpu: forward (any stride), and the input gradient of a
+ *    stride-1 conv as a conv of dy with the kernel rotated by 180 degrees
+ *    (tall_b reads either B straight from the weights);
+ *  - conv_implicit_dw_cpu: the weight gradient (any stride), split over items
+ *    and summed by conv_dw_reduce_cpu.
  * The block sizes MR, NRW, KC and TALL_KC (K chunk of conv_tall_cpu: the
  * whole K of 3x3 convs up to 128 input channels) are build options. */
 
-/* Zero-padded copy of images 0 .. n-1: xp[img][ci] is hp x wp with the
- * image at row pt, column pl (the rest of hp, wp is the bottom and right
- * padding). One work-item per plane. */
+/* Zero-padded copy of images 0 .. n-1: xp[img][ci] is (h+2*pad) x
+ * (w+2*pad). One work-item per plane. */
 __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, int n, int cin, int h,
-                             int w, int pt, int pl, int hp, int wp)
+                             int w, int pad)
 {
     int img = get_global_id(0), ci = get_global_id(1);
     if (img >= n || ci >= cin) return;
+    int hp = h + 2 * pad, wp = w + 2 * pad;
     __global const float *src = x + ((size_t)img * cin + ci) * h * w;
     __global float *dst = xp + ((size_t)img * cin + ci) * hp * wp;
-    for (int i = 0; i < pt * wp; i++) dst[i] = 0.0f;
+    for (int i = 0; i < pad * wp; i++) dst[i] = 0.0f;
     for (int y = 0; y < h; y++) {
-        __global float *d = dst + (size_t)(y + pt) * wp;
-        for (int i = 0; i < pl; i++) d[i] = 0.0f;
-        for (int i = 0; i < w; i++) d[pl + i] = src[(size_t)y * w + i];
-        for (int i = pl + w; i < wp; i++) d[i] = 0.0f;
+        __global float *d = dst + (size_t)(y + pad) * wp;
+        for (int i = 0; i < pad; i++) d[i] = 0.0f;
+        for (int i = 0; i < w; i++) d[pad + i] = src[(size_t)y * w + i];
+        for (int i = pad + w; i < wp; i++) d[i] = 0.0f;
     }
-    for (int i = (h + pt) * wp; i < hp * wp; i++) dst[i] = 0.0f;
+    for (int i = (h + pad) * wp; i < hp * wp; i++) dst[i] = 0.0f;
 }
 
-/* Weight gradient of a stride-1 conv without a column matrix:
+/* Weight gradient of a conv without a column matrix:
  *   part[s][kidx][co] = sum over this item's pixels of
- *                       xpad[img][ci][oy+ky][ox+kx] * dy[img][co][oy][ox]
+ *          xpad[img][ci][oy*stride+ky][ox*stride+kx] * dy[img][co][oy][ox]
  * with kidx = (ci, ky, kx): rows are kidx (6-row panels, all of them in
  * one item), columns a 32-wide stripe of output channels. The reduction
  * runs over chunks of whole output rows (<= KC pixels) of one image; each
@@ -42,19 +43,19 @@ __kernel void conv_pad_input_cpu(__global const float *x, __global float *xp, in
  * the chunks (gid 1) and conv_dw_reduce_cpu sums their partial results. */
 #define DW_FMA(r)                                                              \
     {                                                                          \
-        float a_ = ar##r[ox];                                                  \
+        float a_ = ar##r[ox * stride];                                         \
         c##r##0 = fma((float16)(a_), b0, c##r##0);                             \
         c##r##1 = fma((float16)(a_), b1, c##r##1);                             \
     }
 __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const float *dy,
                                __global float *part, int n, int cin, int hp, int wp, int cout,
-                               int hout, int wout, int kh, int kw, int rpc, int nsplit)
+                               int hout, int wout, int k, int stride, int rpc, int nsplit)
 {
     __local float bs[KC * NRW];
     int q = get_global_id(0), sidx = get_global_id(1);
     int pn = (cout + NRW - 1) / NRW;
     if (q >= pn || sidx >= nsplit) return;
-    int K = cin * kh * kw, M = K, pm = (M + MR - 1) / MR, P = hout * wout, kk2 = kh * kw;
+    int K = cin * k * k, M = K, pm = (M + MR - 1) / MR, P = hout * wout, kk2 = k * k;
     int cpi = (hout + rpc - 1) / rpc, nchunks = n * cpi;
     /* This item's chunks: a contiguous share. */
     int c0 = (int)((long)nchunks * sidx / nsplit), c1 = (int)((long)nchunks * (sidx + 1) / nsplit);
@@ -78,7 +79,7 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
         }
         /* beta: the item's first chunk overwrites its partial result. */
         float beta = ch == c0 ? 0.0f : 1.0f;
-        __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * wp;
+        __global const float *xi = xp + (size_t)img * cin * hp * wp + (size_t)oy0 * stride * wp;
         for (int p = 0; p < pm; p++) {
             int i0 = p * MR;
             /* Offsets of the six kidx rows in the padded plane stack
@@ -86,7 +87,7 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
             int off[MR];
             for (int r = 0; r < MR; r++) {
                 int kg = min(i0 + r, K - 1), ci = kg / kk2, rem = kg - ci * kk2;
-                int ky = rem / kw, kx = rem - ky * kw;
+                int ky = rem / k, kx = rem - ky * k;
                 off[r] = ci * hp * wp + ky * wp + kx;
             }
             __global const float *ar0 = xi + off[0], *ar1 = xi + off[1], *ar2 = xi + off[2];
@@ -100,7 +101,8 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
                     DW_FMA(0) DW_FMA(1) DW_FMA(2) DW_FMA(3) DW_FMA(4) DW_FMA(5)
                     pb += NRW;
                 }
-                ar0 += wp, ar1 += wp, ar2 += wp, ar3 += wp, ar4 += wp, ar5 += wp;
+                int st = wp * stride;
+                ar0 += st, ar1 += st, ar2 += st, ar3 += st, ar4 += st, ar5 += st;
             }
             ROW_STORE_V(16, 0) ROW_STORE_V(16, 1) ROW_STORE_V(16, 2)
             ROW_STORE_V(16, 3) ROW_STORE_V(16, 4) ROW_STORE_V(16, 5)
@@ -121,38 +123,38 @@ __kernel void conv_dw_reduce_cpu(__global const float *part, __global float *dw,
     dw[i] = acc;
 }
 
-/* B operand of conv_tall_cpu: wt[kidx][o] (kidx = (i, ky, kx) over the conv's
- * input channels i, o its output channels). flip = 0: the forward conv
- * (i = ci, o = co). flip = 1: the input gradient, a conv of dy (i = co)
- * producing ci with the kernel rotated by 180 degrees. */
-__kernel void conv_weights_t_cpu(__global const float *w, __global float *wt, int cout, int cin,
-                             int kh, int kw, int flip)
+/* B operand of conv_tall_cpu, B[kidx][o] (kidx = (i, ky, kx) over the conv's
+ * input channels i, o its output channels), read straight from the layer's
+ * weights w while a stripe is copied to local memory, so the weights are
+ * never transposed in a pass of their own. flip 0: the forward conv
+ * (w[o][kidx]). flip 1: the input gradient, a conv of dy (i = co of the
+ * layer) producing its input channels o, with the kernel rotated by 180
+ * degrees (w[i][o][k*k-1-r], r = ky*k + kx). */
+static inline float tall_b(__global const float *w, int flip, int kidx, int o, int K, int nout,
+                           int kk2)
 {
-    int i = get_global_id(0), kk2 = kh * kw;
-    if (i >= cout * cin * kk2) return;
-    int co = i / (cin * kk2), rem = i - co * cin * kk2;
-    int ci = rem / kk2, r = rem - ci * kk2;
-    if (!flip) {
-        wt[(size_t)(ci * kk2 + r) * cout + co] = w[i];
-    } else {
-        int ky = r / kw, kx = r - ky * kw;
-        wt[(size_t)(co * kk2 + (kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + ci] = w[i];
-    }
+    if (!flip) return w[(size_t)o * K + kidx];
+    int i = kidx / kk2, r = kidx - i * kk2;
+    return w[((size_t)i * nout + o) * kk2 + kk2 - 1 - r];
 }
 
-/* "Tall" implicit-GEMM convolution, stride 1: rows are output pixels
+/* "Tall" implicit-GEMM convolution: rows are output pixels
  * (6-pixel panels over the flattened (image, oy, ox) order), columns a
  * 32-wide stripe of output channels, the reduction runs over kidx = (i,
- * ky, kx). B (wt, kidx x nout) is small and sits in local memory per K
- * chunk, reused by the item's pc pixel panels; each panel's six rows are
- * read straight from the zero-padded input xp (cin x hp x wp per image)
- * at offsets that step identically for all six pixels. Results are
+ * ky, kx). B (kidx x nout, tall_b of the weights wt) is small and sits in
+ * local memory per K chunk, reused by the item's pc pixel panels; each
+ * panel's six rows are read straight from the zero-padded input xp (cin x
+ * hp x wp per image; output pixel (oy, ox) starts at (oy, ox) * stride) at
+ * offsets that step identically for all six pixels. Results are
  * scattered into NCHW y (nout channels, hout x wout):
  *   y = beta * y + conv (+ bias). */
-__kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
+__kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, int flip,
                         __global const float *bias, int has_bias, __global float *y, int n,
-                        int cin, int hp, int wp, int nout, int hout, int wout, int kh, int kw,
-                        int pc, float beta0)
+                        int cin, int hp, int wp, int nout, int hout, int wout, int k, int stride,
+                        int pc, float beta0, __global const float *bn_g,
+                        __global const float *bn_b, __global const float *bn_m,
+                        __global const float *bn_v, float bn_eps, int has_bn, int act,
+                        float slope, __global const float *res, int has_res)
 {
     /* 144 KiB (PoCL gives CPU devices 512 KiB of local memory): with the
      * whole K in one chunk every panel keeps its sums in registers and
@@ -164,23 +166,32 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
     int pn = (nout + NRW - 1) / NRW;
     if (q >= pn || p0 >= pm) return;
     int p1 = min(pm, p0 + pc);
-    int K = cin * kh * kw, j0 = q * NRW, ncols = min(NRW, nout - j0);
+    int K = cin * k * k, j0 = q * NRW, ncols = min(NRW, nout - j0);
     int plane = hp * wp;
+    /* Inference epilogue (src/graph/fold_bn.c): a following BatchNorm's
+     * running statistics folded into a scale and shift per channel. */
+    float sc[NRW], sh[NRW];
+    for (int cc = 0; cc < NRW; cc++) {
+        float s = 1.0f, t = 0.0f;
+        if (has_bn && cc < ncols) {
+            int o = j0 + cc;
+            s = bn_g[o] * (1.0f / sqrt(bn_v[o] + bn_eps));
+            t = bn_b[o] - bn_m[o] * s;
+        }
+        sc[cc] = s, sh[cc] = t;
+    }
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
-        if (ncols == NRW)
-            for (int kq = 0; kq < kn; kq++) {
-                __global const float *src = wt + (size_t)(k0 + kq) * nout + j0;
-                vstore16(vload16(0, src), 0, bs + kq * NRW);
-                vstore16(vload16(1, src), 1, bs + kq * NRW);
-            }
-        else
-            for (int kq = 0; kq < kn; kq++)
-                for (int cc = 0; cc < NRW; cc++)
-                    bs[kq * NRW + cc] = cc < ncols ? wt[(size_t)(k0 + kq) * nout + j0 + cc] : 0.0f;
+        /* Row by row, so the stores stream through local memory and the
+         * loads walk 32 weight rows (flip 0) or one small block (flip 1)
+         * whose cache lines serve the next rows too. */
+        for (int kq = 0; kq < kn; kq++)
+            for (int cc = 0; cc < NRW; cc++)
+                bs[kq * NRW + cc] =
+                    cc < ncols ? tall_b(wt, flip, k0 + kq, j0 + cc, K, nout, k * k) : 0.0f;
         /* Offset of kidx = k0 in the padded stack, then stepped per k. */
-        int kk2 = kh * kw, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
-        int ky0 = rem0 / kw, kx0 = rem0 - ky0 * kw;
+        int kk2 = k * k, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
+        int ky0 = rem0 / k, kx0 = rem0 - ky0 * k;
         int o0 = ci0 * plane + ky0 * wp + kx0;
         float beta = k0 == 0 ? beta0 : 1.0f;
         int last = k0 + kn == K;
@@ -191,7 +202,7 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
                 int g = min(p * MR + r, NP - 1), img = g / P, pix = g - img * P;
                 int oy = pix / wout, ox = pix - oy * wout;
                 gp[r] = g;
-                ar[r] = xp + ((size_t)img * cin * hp + oy) * wp + ox;
+                ar[r] = xp + ((size_t)img * cin * hp + oy * stride) * wp + ox * stride;
             }
             __global const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2];
             __global const float *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
@@ -211,26 +222,37 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt,
 #undef TALL_FMA
                 pb += NRW;
                 o++;
-                if (++kx == kw) {
+                if (++kx == k) {
                     kx = 0;
-                    o += wp - kw;
-                    if (++ky == kh) {
+                    o += wp - k;
+                    if (++ky == k) {
                         ky = 0;
-                        o += plane - kh * wp;
+                        o += plane - k * wp;
                     }
                 }
             }
-            /* Scatter: pixel row r, channels j0 .. j0+ncols-1. */
+            /* Scatter: pixel row r, channels j0 .. j0+ncols-1; after the
+             * last K chunk the bias, the folded BatchNorm, the residual
+             * and the activation (act -1: none). */
 #define TALL_STORE(r)                                                          \
     if (p * MR + r < NP) {                                                     \
         float t_[NRW];                                                         \
         vstore16(c##r##0, 0, t_);                                              \
         vstore16(c##r##1, 1, t_);                                              \
         int g = gp[r], img = g / P, pix = g - img * P;                         \
-        __global float *dst = y + ((size_t)img * nout + j0) * P + pix;         \
+        size_t at = ((size_t)img * nout + j0) * P + pix;                       \
+        __global float *dst = y + at;                                          \
         for (int cc = 0; cc < ncols; cc++) {                                   \
-            float v = t_[cc] + (last && has_bias ? bias[j0 + cc] : 0.0f);      \
-            dst[(size_t)cc * P] = beta != 0.0f ? v + beta * dst[(size_t)cc * P] : v; \
+            size_t o_ = (size_t)cc * P;                                        \
+            float v = t_[cc];                                                  \
+            if (beta != 0.0f) v = fma(beta, dst[o_], v);                       \
+            if (last) {                                                        \
+                if (has_bias) v += bias[j0 + cc];                              \
+                v = fma(v, sc[cc], sh[cc]);                                    \
+                if (has_res) v += res[at + o_];                                \
+                v = bn_act(v, act, slope);                                     \
+            }                                                                  \
+            dst[o_] = v;                                                       \
         }                                                                      \
     }
             TALL_STORE(0) TALL_STORE(1) TALL_STORE(2) TALL_STORE(3) TALL_STORE(4) TALL_STORE(5)

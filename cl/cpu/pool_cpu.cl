@@ -34,8 +34,35 @@ __kernel void pool_max_fwd_cpu(__global const float *x, __global float *y, __glo
         }
         return;
     }
+    /* Rows whose window lies inside the image take 8 outputs at a time
+     * where their windows do too (stride 1: vload8; stride 2: the even
+     * lanes of a vload16, whose odd last lane must lie inside the row as
+     * well); the taps are scanned in the same order as below, so ties and
+     * NaNs resolve identically. ResNet's 3x3/2 stem pool. */
+    int vlo = s <= 2 ? (pad_l + s - 1) / s : OW, vhi = 0, last = kw - 1 - pad_l + s - 1;
+    if (s <= 2 && W - 1 - last >= 0) vhi = min((W - 1 - last) / s + 1, OW);
     for (int oh = 0; oh < OH; oh++)
         for (int ow = 0; ow < OW; ow++) {
+            int ih0 = oh * s - pad_t;
+            if (ih0 >= 0 && ih0 + kh <= H && ow >= vlo && ow + 8 <= vhi) {
+                int iw0 = ow * s - pad_l;
+                __global const float *r = xp + (size_t)ih0 * W + iw0;
+                int8 idx = (int8)(0, 1, 2, 3, 4, 5, 6, 7) * s + ih0 * W + iw0;
+                float8 best = s == 1 ? vload8(0, r) : vload16(0, r).even;
+                int8 bi = idx;
+                for (int ky = 0; ky < kh; ky++)
+                    for (int kx = 0; kx < kw; kx++) {
+                        __global const float *q = r + ky * W + kx;
+                        float8 v = s == 1 ? vload8(0, q) : vload16(0, q).even;
+                        int8 take = v > best;
+                        best = select(best, v, take);
+                        bi = select(bi, idx + (ky * W + kx), take);
+                    }
+                vstore8(best, 0, yp + oh * OW + ow);
+                vstore8(bi, 0, ap + oh * OW + ow);
+                ow += 7;
+                continue;
+            }
             float best = -INFINITY;
             int bi = -1;
             for (int ky = 0; ky < kh; ky++) {

@@ -9,6 +9,7 @@
 #include "hash.h"
 #include "layer_kind.h"
 #include "loss.h"
+#include "fold_bn.h"
 #include "model.h"
 #include "clock.h"
 
@@ -460,12 +461,29 @@ static void profile_add(const graft_model *m, double t0, double *total, long *ca
     (*calls)++;
 }
 
+static int any_stale(const graft_model *m)
+{
+    for (int i = 0; i < m->nnodes; i++)
+        if (m->nodes[i].stale) return 1;
+    return 0;
+}
+static graft_status refresh_stale(graft_model *m, int i);
+
 graft_status model_forward_device(graft_model *m, int n, int training)
 {
     if (m->profile) clFinish(m->ctx->queue);
+    for (int i = 0; i < m->nnodes; i++) m->nodes[i].fold_skip = m->nodes[i].stale = 0;
+    int fold = !training && m->ctx->fuse && !m->fold_off;
     for (int i = 1; i < m->nnodes; i++) {
         node *nd = &m->nodes[i];
-        if (nd->fused) continue; /* its BatchNorm wrote the output */
+        if (nd->fused || nd->fold_skip) continue; /* an earlier node wrote the output */
+        fold_chain fc;
+        if (fold && fold_chain_at(m, i, n, &fc)) {
+            double t0 = m->profile ? now_seconds() : 0;
+            TRY(fold_chain_run(m, &fc, n));
+            profile_add(m, t0, &nd->prof_fwd, &nd->prof_nfwd);
+            continue;
+        }
         fwd_io io;
         memset(&io, 0, sizeof io);
         io.n = n;
@@ -515,6 +533,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "label smoothing %g outside [0, 1)",
                         (double)label_smoothing);
     int n = m->last_n, last = m->nnodes - 1;
+    TRY(refresh_stale(m, -1)); /* backward after an inference forward */
     node *out = &m->nodes[last];
     if (out->shape.h != 1 || out->shape.w != 1)
         return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "the last layer '%s' outputs %dx%dx%d; the loss "
@@ -589,6 +608,18 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
     return GRAFT_OK;
 }
 
+/* Runs the last forward again without folding when it left node i's
+ * buffer unwritten (its input is still in node 0's buffer). */
+static graft_status refresh_stale(graft_model *m, int i)
+{
+    if (i >= 0 ? !m->nodes[i].stale : !any_stale(m)) return GRAFT_OK;
+    int off = m->fold_off;
+    m->fold_off = 1;
+    graft_status s = model_forward_device(m, m->last_n, m->last_training);
+    m->fold_off = off;
+    return s;
+}
+
 graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size_t n)
 {
     TRY(node_check(m, nodei));
@@ -596,6 +627,12 @@ graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size
     if (m->last_n <= 0 || n != want)
         return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "node output: %zu values requested, %zu available",
                         n, want);
+    if (m->nodes[nodei].stale) {
+        /* Features read from inside a folded chain: later forwards do not
+         * fold, so only this batch pays a second pass. */
+        TRY(refresh_stale(m, nodei));
+        m->fold_off = 1;
+    }
     return ctx_read(m->ctx, m->nodes[nodei].out, 0, dst, n);
 }
 

@@ -14,6 +14,9 @@ typedef struct node {
     cl_mem out;                  /* cap_batch samples; owned unless fused */
     int fused;                   /* activation folded into its input BatchNorm:
                                   * runs no kernel, out is that node's buffer */
+    int fold_skip, stale;        /* last forward: folded into a conv's epilogue
+                                  * (src/graph/fold_bn.c), so no kernel ran;
+                                  * stale: out not written by it */
     cl_mem grad;                 /* dL/dout, borrowed from the gradient pool
                                   * while backward needs it, else NULL */
     int trainable;               /* node's learnable params get updates */
@@ -44,6 +47,7 @@ struct graft_model {
     param_ref *params;
     int nparams;
     int profile;    /* synchronise after every layer and time it */
+    int fold_off;   /* no inference folding (an inner node's output was read) */
     /* Per-backward scratch: which node gradients are wanted / written. */
     unsigned char *want, *written;
     /* Output-gradient buffers are only live from the first consumer's

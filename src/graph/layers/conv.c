@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_depthwise.h"
+#include "fold_bn.h"
 #include "gemm.h"
 #include "kernel_options.h"
 #include "layer.h"
@@ -16,6 +18,11 @@ typedef struct conv_dims {
     int n, cin, h, w, cout, hout, wout, stride, dil, groups;
     int kh, kw;        /* kernel height and width */
     int pt, pl, pb, pr; /* pads: top, left, bottom, right */
+    /* square: kh == kw and the four pads equal, with k and pad their
+     * values. The depthwise CPU kernels, the implicit GEMMs and inference
+     * folding serve square windows only; the others take im2col + GEMM or
+     * the general direct kernels. */
+    int square, k, pad;
     int cin_g, cout_g; /* channels per group */
     int K;             /* rows of one group's column matrix: cin_g*kh*kw */
     int P;             /* output pixels per sample */
@@ -36,6 +43,9 @@ static conv_dims conv_dims_of(const layer *l, int n)
     int pads[4];
     graft_layer_window(s, &d.kh, &d.kw, pads);
     d.pt = pads[0], d.pl = pads[1], d.pb = pads[2], d.pr = pads[3];
+    d.square = d.kh == d.kw && d.pt == d.pl && d.pt == d.pb && d.pt == d.pr;
+    d.k = d.kh;
+    d.pad = d.pt;
     d.stride = s->stride;
     d.dil = s->dilation;
     d.groups = s->groups;
@@ -133,48 +143,54 @@ static graft_status im2col(graft_ctx *ctx, const conv_dims *d, cl_mem x, cl_mem 
  * (depthwise); a dense conv on a 1-channel input is a fine GEMM. */
 static int conv_is_direct(const conv_dims *d) { return d->cin_g == 1 && d->groups > 1; }
 
-/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve stride-1, dilation-1,
- * ungrouped convs on CPU devices: they read the input (zero-padded copy)
- * directly instead of an im2col matrix and write NCHW directly, so neither
- * the column matrix nor a layout pass exists. graft_ctx_params.conv_path
- * IM2COL forces im2col + GEMM everywhere and IMPLICIT the implicit kernels
- * wherever they apply (benchmarks and tests). By default
- * (docs/performance.md, items 7-8):
- *  - forward and input gradient by conv_tall_cpu, except a forward with
- *    K = cin*kh*kw < 32 (refnet's conv1: its GEMM is bound by the output
- *    writes and its im2col matrix is tiny);
- *  - weight gradient by conv_implicit_dw (chunks of whole output rows, so
- *    rows of at most 256 pixels). */
+static dw_shape conv_dw_shape(const conv_dims *d)
+{
+    return (dw_shape){d->n,    d->cin, d->h, d->w,      d->cout, d->hout,
+                      d->wout, d->k,   d->stride, d->pad, d->dil};
+}
+
+/* Implicit GEMMs (cl/cpu/conv_implicit_cpu.cl) serve dilation-1,
+ * ungrouped convs on CPU devices: they read the input (zero-padded copy,
+ * or the input itself when pad is 0) directly instead of an im2col matrix
+ * and write NCHW directly, so neither the column matrix nor a layout pass
+ * exists. graft_ctx_params.conv_path IM2COL forces im2col + GEMM everywhere
+ * and IMPLICIT the implicit kernels wherever they apply (benchmarks and
+ * tests). By default (docs/performance.md, items 7-8 and "Backbones at
+ * 224"):
+ *  - forward (any stride) by conv_tall_cpu, except a forward with
+ *    K = cin*k*k < 16 and k > 1 (refnet's conv1, K = 9: its GEMM is bound
+ *    by the output writes and its im2col matrix is tiny; MobileNetV2's
+ *    stem, K = 27, gains the folded epilogue);
+ *  - input gradient of stride-1 convs by conv_tall_cpu;
+ *  - weight gradient (any stride) by conv_implicit_dw (chunks of whole
+ *    output rows, so rows of at most 256 pixels). */
 enum { IMPLICIT_FWD, IMPLICIT_DX, IMPLICIT_DW };
 /* Only the CPU-style ops ask (their forward and backward pass implicit = 1). */
 static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
 {
-    if (d->groups != 1 || d->stride != 1 || d->dil != 1) return 0;
-    /* The input gradient pads dy by k-1-pad per side, which must be >= 0. */
-    if (use == IMPLICIT_DX && (d->pt > d->kh - 1 || d->pb > d->kh - 1 || d->pl > d->kw - 1 ||
-                               d->pr > d->kw - 1))
-        return 0;
+    if (d->groups != 1 || d->dil != 1 || !d->square) return 0;
+    if (use == IMPLICIT_DX && d->stride != 1) return 0;
+    if (use == IMPLICIT_DX && d->pad > d->k - 1) return 0; /* pad k-1-pad must be >= 0 */
     if (use == IMPLICIT_DW && d->wout > 256) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IM2COL) return 0;
     if (ctx->conv_path == GRAFT_CONV_PATH_IMPLICIT) return 1;
-    return use != IMPLICIT_FWD || d->K >= 32;
+    return use != IMPLICIT_FWD || d->K >= 16 || d->k == 1;
 }
 
-/* dW (Cout x cin*kh*kw) of a stride-1 conv without a column matrix: a
- * zero-padded copy of x (scratch 0), partial sums per item (scratch 1),
- * then their sum. */
+/* dW (Cout x cin*k*k) of a conv without a column matrix: a
+ * zero-padded copy of x (scratch 0; x itself when pad is 0), partial sums
+ * per item (scratch 1), then their sum. */
 static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_mem x,
                                          cl_mem padded, cl_mem dy, cl_mem dw)
 {
-    int hp = d->h + d->pt + d->pb, wp = d->w + d->pl + d->pr;
-    cl_mem xp = padded, part;
+    int hp = d->h + 2 * d->pad, wp = d->w + 2 * d->pad;
+    cl_mem xp = d->pad ? padded : x, part;
     size_t l2[2] = {1, 1};
     if (!xp) {
         TRY(ctx_scratch(ctx, 0, (size_t)d->n * d->cin * hp * wp * sizeof(float), &xp));
         size_t g2[2] = {(size_t)d->n, (size_t)d->cin};
         TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-                   KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pt), KA_INT(d->pl),
-                   KA_INT(hp), KA_INT(wp)));
+                   KA_INT(d->cin), KA_INT(d->h), KA_INT(d->w), KA_INT(d->pad)));
     }
     int rpc = GEMM_KC / d->wout; /* whole output rows per chunk, at most KC pixels */
     if (rpc > d->hout) rpc = d->hout;
@@ -187,43 +203,51 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
     size_t gw[2] = {(size_t)pn, (size_t)nsplit};
     TRY(LAUNCH(ctx, "conv_implicit_dw_cpu", 2, gw, l2, KA_MEM(xp), KA_MEM(dy), KA_MEM(part),
                KA_INT(d->n), KA_INT(d->cin), KA_INT(hp), KA_INT(wp), KA_INT(d->cout),
-               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->kh), KA_INT(d->kw), KA_INT(rpc),
+               KA_INT(d->hout), KA_INT(d->wout), KA_INT(d->k), KA_INT(d->stride), KA_INT(rpc),
                KA_INT(nsplit)));
     return LAUNCH1D(ctx, "conv_dw_reduce_cpu", (size_t)d->cout * d->K, KA_MEM(part), KA_MEM(dw),
                     KA_INT(d->cout), KA_INT(d->K), KA_INT(nsplit));
 }
 
-/* y (NCHW, nout channels, hout x wout) = beta * y + stride-1 conv of x
- * (n x cin x h x wd, padded by pad[4]: top, left, bottom, right) with the
- * weights w of this layer (flip 0: forward, cout x cin x kh x kw) or their
- * rotated transpose (flip 1: x is dy and y the input gradient), by
- * conv_tall_cpu: the input padded into scratch 0, the weights as kidx x
- * nout into scratch 4. */
+/* Kernel arguments of an epilogue (conv_tall_cpu, dw_forward_cpu): the
+ * BatchNorm buffers (any valid buffer when none), eps, has_bn, act, slope. */
+#define EP_BUF(ep, f, any) KA_MEM((ep) && (ep)->gamma ? (ep)->f : (any))
+#define EPILOGUE_ARGS(ep, any)                                                                  \
+    EP_BUF(ep, gamma, any), EP_BUF(ep, beta, any), EP_BUF(ep, mean, any), EP_BUF(ep, var, any),  \
+        KA_FLT((ep) ? (ep)->eps : 0.0f), KA_INT((ep) && (ep)->gamma),                            \
+        KA_INT((ep) ? (ep)->act : -1),                                                           \
+        KA_FLT((ep) ? (ep)->slope : 0.0f)
+
+/* y (NCHW, nout channels, hout x wout) = beta * y + conv of x (n x cin x
+ * h x wd, padded by pad, stride d->stride for flip 0) with the weights w
+ * of this layer (flip 0: forward, cout x cin x k x k) or their rotated
+ * transpose (flip 1: x is dy and y the input gradient of a stride-1 conv),
+ * by conv_tall_cpu, which reads B straight from w: the input padded into
+ * scratch 0 (or into keep; read in place when pad is 0). */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
-                                  int cin, int h, int wd, const int pad[4], cl_mem w, cl_mem bias,
+                                  int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
                                   int has_bias, cl_mem y, int nout, int hout, int wout,
-                                  float beta, cl_mem keep)
+                                  float beta, cl_mem keep, const conv_epilogue *ep)
 {
-    int hp = h + pad[0] + pad[2], wp = wd + pad[1] + pad[3], K = cin * d->kh * d->kw;
-    cl_mem xp = keep, wt;
-    if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
-    size_t g2[2] = {(size_t)d->n, (size_t)cin}, l2[2] = {1, 1};
-    TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
-               KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad[0]), KA_INT(pad[1]), KA_INT(hp),
-               KA_INT(wp)));
-    size_t nw = (size_t)K * nout;
-    TRY(ctx_scratch(ctx, 4, nw * sizeof(float), &wt));
-    TRY(LAUNCH1D(ctx, "conv_weights_t_cpu", nw, KA_MEM(w), KA_MEM(wt), KA_INT(d->cout),
-                 KA_INT(d->cin), KA_INT(d->kh), KA_INT(d->kw), KA_INT(flip)));
+    int hp = h + 2 * pad, wp = wd + 2 * pad, stride = flip ? 1 : d->stride;
+    cl_mem xp = pad ? keep : x;
+    size_t l2[2] = {1, 1};
+    if (pad) {
+        if (!xp) TRY(ctx_scratch(ctx, 0, (size_t)d->n * cin * hp * wp * sizeof(float), &xp));
+        size_t g2[2] = {(size_t)d->n, (size_t)cin};
+        TRY(LAUNCH(ctx, "conv_pad_input_cpu", 2, g2, l2, KA_MEM(x), KA_MEM(xp), KA_INT(d->n),
+                   KA_INT(cin), KA_INT(h), KA_INT(wd), KA_INT(pad)));
+    }
     long np = (long)d->n * hout * wout;
     int pm = (int)((np + GEMM_MR - 1) / GEMM_MR), pn = (nout + GEMM_NRW - 1) / GEMM_NRW, pc = 64;
     int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
     while (pc > 1 && (long)pn * ((pm + pc - 1) / pc) < want) pc = (pc + 1) / 2;
     size_t gws[2] = {(size_t)pn, (size_t)((pm + pc - 1) / pc)};
-    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(wt), KA_MEM(bias),
-                  KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin), KA_INT(hp), KA_INT(wp),
-                  KA_INT(nout), KA_INT(hout), KA_INT(wout), KA_INT(d->kh), KA_INT(d->kw),
-                  KA_INT(pc), KA_FLT(beta));
+    return LAUNCH(ctx, "conv_tall_cpu", 2, gws, l2, KA_MEM(xp), KA_MEM(w), KA_INT(flip),
+                  KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(d->n), KA_INT(cin),
+                  KA_INT(hp), KA_INT(wp), KA_INT(nout), KA_INT(hout), KA_INT(wout),
+                  KA_INT(d->k), KA_INT(stride), KA_INT(pc), KA_FLT(beta), EPILOGUE_ARGS(ep, w),
+                  KA_MEM(ep && ep->res ? ep->res : w), KA_INT(ep && ep->res));
 }
 
 /* The zero-padded input of the last training forward of an implicit conv,
@@ -268,7 +292,8 @@ static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_
 
 /* implicit: the CPU style, whose ops may take the implicit-GEMM kernels
  * (cl/cpu/conv_implicit_cpu.cl); the GPU style never does. */
-static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit)
+static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int implicit,
+                                 const conv_epilogue *ep)
 {
     conv_dims d = conv_dims_of(l, io->n);
     cl_mem wt = l->params[0].data;
@@ -276,6 +301,11 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     cl_mem bias = l->spec.bias ? l->params[1].data : wt;
     size_t nout = (size_t)d.n * d.cout * d.P;
 
+    if (conv_is_direct(&d) && implicit && d.square) {
+        dw_shape s = conv_dw_shape(&d);
+        return conv_depthwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
+                                          ep);
+    }
     if (conv_is_direct(&d))
         return LAUNCH1D(ctx, "conv_dw_forward", nout, KA_MEM(io->in[0]), KA_MEM(wt),
                         KA_MEM(bias), KA_INT(l->spec.bias), KA_MEM(io->out), KA_INT(d.n),
@@ -286,12 +316,11 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
-        if (io->training && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
-            TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + d.pt + d.pb) *
-                                             (d.w + d.pl + d.pr) * sizeof(float), &keep));
-        const int pads[4] = {d.pt, d.pl, d.pb, d.pr};
-        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, pads, wt, bias,
-                          l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep));
+        if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
+            TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
+                                             (d.w + 2 * d.pad) * sizeof(float), &keep));
+        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
+                          l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep, ep));
         if (keep) ((conv_priv *)l->priv)->n = d.n;
         return GRAFT_OK;
     }
@@ -351,6 +380,12 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
     param *pw = &l->params[0];
     if (io->param_grads && l->spec.bias)
         TRY(reduce_bias_grad(ctx, io->dout, d.n, d.cout, d.P, l->params[1].grad, 0.0f));
+    if (conv_is_direct(&d) && implicit && d.square) {
+        dw_shape s = conv_dw_shape(&d);
+        return conv_depthwise_backward_cpu(ctx, &s, io->dout, io->in[0], pw->data,
+                                           io->param_grads ? pw->grad : NULL, io->din[0],
+                                           io->din_beta[0]);
+    }
     if (conv_is_direct(&d)) return conv_backward_direct(ctx, l, io, &d);
     if (!io->param_grads && !io->din[0]) return GRAFT_OK;
 
@@ -359,9 +394,9 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
-        const int pads[4] = {d.kh - 1 - d.pt, d.kw - 1 - d.pl, d.kh - 1 - d.pb, d.kw - 1 - d.pr};
-        TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, pads,
-                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL));
+        TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
+                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL,
+                          NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
@@ -428,11 +463,28 @@ static double conv_flops(const layer *l)
 
 static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
-    return conv_forward(ctx, l, io, 1);
+    return conv_forward(ctx, l, io, 1, NULL);
 }
 static graft_status conv_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
-    return conv_forward(ctx, l, io, 0);
+    return conv_forward(ctx, l, io, 0, NULL);
+}
+
+int conv_fold_supported(graft_ctx *ctx, const layer *l, int n, int residual)
+{
+    if (!ctx_is_cpu(ctx) || l->spec.kind != GRAFT_LAYER_CONV2D) return 0;
+    conv_dims d = conv_dims_of(l, n);
+    if (conv_is_direct(&d)) return !residual && d.square;
+    return conv_implicit_ok(ctx, &d, IMPLICIT_FWD);
+}
+
+graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,
+                                   const conv_epilogue *ep)
+{
+    if (!conv_fold_supported(ctx, l, io->n, ep->res != NULL) || io->training)
+        return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "conv2d '%s': no folded kernel for this conv",
+                        l->name);
+    return conv_forward(ctx, l, io, 1, ep);
 }
 static graft_status conv_backward_cpu(graft_ctx *ctx, layer *l, const bwd_io *io)
 {

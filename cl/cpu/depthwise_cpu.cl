@@ -1,0 +1,301 @@
+/* Depthwise convolution (one input channel per group; output channel co
+ * reads input channel co / mult, mult = cout / cin; weights [cout][k][k]),
+ * CPU-shaped: one work-item per plane, looping over its rows. The
+ * one-output-per-item kernels of cl/shared/conv.c cost a dispatch per
+ * output pixel on PoCL (27 ms for one MobileNetV2 layer at batch 16); here
+ * the interior of every row runs in 8-pixel float8 chunks whose loads need
+ * no bounds checks (stride 1: vload8; stride 2: vload16 and its even
+ * lanes), and only the border columns take the scalar path with checks.
+ * Any kernel size, pad and dilation; the vector chunks serve strides 1 and
+ * 2, other strides run scalar. */
+
+/* Floats of the local tile of a narrow plane (dw_forward_cpu): 16 KiB. */
+#define DW_TILE 4096
+
+/* Output columns [lo, hi) of a row whose 8-wide chunks read only inside
+ * the input row: ox * stride - pad >= 0 and the widest read of the last
+ * tap, (ox * stride - pad + (k - 1) * dil) plus stride - 1 for the odd
+ * lane a stride-2 vload16 also fetches, <= w - 1. */
+static inline int dw_vec_lo(int stride, int pad) { return (pad + stride - 1) / stride; }
+static inline int dw_vec_hi(int w, int wout, int k, int stride, int pad, int dil)
+{
+    int last = (k - 1) * dil - pad + stride - 1;
+    int hi = w - 1 - last < 0 ? 0 : (w - 1 - last) / stride + 1;
+    return min(hi, wout);
+}
+
+static inline float8 dw_act8(float8 v, int act, float slope)
+{
+    if (act == 0) return fmax(v, 0.0f);
+    if (act == 1) return fmin(fmax(v, 0.0f), 6.0f);
+    if (act == 2) return select(v * slope, v, v > 0.0f);
+    return v;
+}
+
+/* y[nn][co] = bias[co] + sum over taps of x[nn][ci] * w[co]; range: n*cout
+ * planes. Inference epilogue (src/graph/fold_bn.c): has_bn folds a
+ * following BatchNorm's running statistics in (y * scale + shift), then
+ * the activation act (bn_act's codes, -1 none). */
+__kernel void dw_forward_cpu(__global const float *restrict x, __global const float *restrict wt,
+                             __global const float *restrict bias, int has_bias,
+                             __global float *restrict y, int n, int cin, int h, int w, int cout,
+                             int hout, int wout, int k, int stride, int pad, int dil,
+                             __global const float *bn_g, __global const float *bn_b,
+                             __global const float *bn_m, __global const float *bn_v, float bn_eps,
+                             int has_bn, int act, float slope)
+{
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
+    int pl = get_global_id(0);
+    if (pl >= n * cout) return;
+    int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
+    __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
+    __global const float *wp = wt + (size_t)co * k * k;
+    __global float *yp = y + (size_t)pl * hout * wout;
+    float b = has_bias ? bias[co] : 0.0f;
+    float sc = 1.0f, sh = 0.0f;
+    if (has_bn) {
+        sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
+        sh = bn_b[co] - bn_m[co] * sc;
+    }
+    /* Narrow planes (rows below 32 outputs: the 7..28-pixel planes of
+     * MobileNetV2's later layers, where the border columns would be most
+     * of each row) are copied with their zero padding into local memory
+     * first, so every chunk takes the vector path, the last one partly
+     * stored. tw covers the last chunk's widest read. */
+    int tw = ((wout + 7) / 8 * 8 - 1) * stride + (k - 1) * dil + stride;
+    int th = (hout - 1) * stride + (k - 1) * dil + 1;
+    if (stride <= 2 && wout < 32 && th * tw <= DW_TILE) {
+        for (int r = 0; r < th; r++) {
+            int iy = r - pad;
+            for (int c = 0; c < tw; c++) {
+                int ix = c - pad;
+                tile[r * tw + c] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xp[iy * w + ix] : 0.0f;
+            }
+        }
+        for (int oy = 0; oy < hout; oy++)
+            for (int ox = 0; ox < wout; ox += 8) {
+                float8 acc = (float8)(b);
+                for (int ky = 0; ky < k; ky++) {
+                    __local const float *row = tile + (oy * stride + ky * dil) * tw + ox * stride;
+                    __global const float *wr = wp + ky * k;
+                    if (stride == 1)
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload8(0, row + kx * dil), acc);
+                    else
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload16(0, row + kx * dil).even, acc);
+                }
+                acc = dw_act8(fma(acc, (float8)(sc), (float8)(sh)), act, slope);
+                __global float *yr = yp + (size_t)oy * wout + ox;
+                if (ox + 8 <= wout) {
+                    vstore8(acc, 0, yr);
+                } else {
+                    float t[8];
+                    vstore8(acc, 0, t);
+                    for (int j = 0; j < wout - ox; j++) yr[j] = t[j];
+                }
+            }
+        return;
+    }
+    int vlo = stride <= 2 ? dw_vec_lo(stride, pad) : wout;
+    int vhi = stride <= 2 ? dw_vec_hi(w, wout, k, stride, pad, dil) : 0;
+    for (int oy = 0; oy < hout; oy++) {
+        __global float *yr = yp + (size_t)oy * wout;
+        int iy0 = oy * stride - pad;
+        int ox = 0;
+        while (ox < wout) {
+            if (ox >= vlo && ox + 8 <= vhi) {
+                float8 acc = (float8)(b);
+                for (int ky = 0; ky < k; ky++) {
+                    int iy = iy0 + ky * dil;
+                    if (iy < 0 || iy >= h) continue;
+                    __global const float *row = xp + (size_t)iy * w + ox * stride - pad;
+                    __global const float *wr = wp + ky * k;
+                    if (stride == 1)
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload8(0, row + kx * dil), acc);
+                    else
+                        for (int kx = 0; kx < k; kx++)
+                            acc = fma((float8)(wr[kx]), vload16(0, row + kx * dil).even, acc);
+                }
+                vstore8(dw_act8(fma(acc, (float8)(sc), (float8)(sh)), act, slope), 0, yr + ox);
+                ox += 8;
+                continue;
+            }
+            float acc = b;
+            for (int ky = 0; ky < k; ky++) {
+                int iy = iy0 + ky * dil;
+                if (iy < 0 || iy >= h) continue;
+                __global const float *row = xp + (size_t)iy * w;
+                for (int kx = 0; kx < k; kx++) {
+                    int ix = ox * stride - pad + kx * dil;
+                    if (ix >= 0 && ix < w) acc = fma(wp[ky * k + kx], row[ix], acc);
+                }
+            }
+            yr[ox] = bn_act(fma(acc, sc, sh), act, slope);
+            ox++;
+        }
+    }
+}
+
+/* dx[nn][ci] = beta * dx + the gradient through the mult output channels
+ * of ci (beta 0 ignores old contents); range: n*cin planes, each owned by
+ * one item, so no atomics. Stride 1 gathers (a conv of dy with the kernel
+ * rotated, vectorised like the forward); other strides scatter each dy row
+ * into the plane. */
+__kernel void dw_backward_data_cpu(__global const float *restrict dy,
+                                   __global const float *restrict wt, __global float *restrict dx,
+                                   int n, int cin, int h, int w, int cout, int hout, int wout,
+                                   int k, int stride, int pad, int dil, float beta)
+{
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
+    int pl = get_global_id(0);
+    if (pl >= n * cin) return;
+    int nn = pl / cin, ci = pl - nn * cin, mult = cout / cin;
+    __global float *dxp = dx + (size_t)pl * h * w;
+    __global const float *dyn = dy + ((size_t)nn * cout + (size_t)ci * mult) * hout * wout;
+    __global const float *wn = wt + (size_t)ci * mult * k * k;
+    size_t P = (size_t)hout * wout;
+    /* Narrow planes, stride 1, one output channel per input channel: dy
+     * padded by pad2 = (k-1)*dil - pad into a local tile (as in the
+     * forward), dx[iy][ix] = sum tile[iy + (k-1-ky)*dil][ix + (k-1-kx)*dil]
+     * * w[ky][kx], every 8-pixel chunk vectorised. */
+    int pad2 = (k - 1) * dil - pad;
+    int tw = (w + 7) / 8 * 8 + (k - 1) * dil, th = h + (k - 1) * dil;
+    if (stride == 1 && mult == 1 && pad2 >= 0 && w < 32 && th * tw <= DW_TILE) {
+        for (int r = 0; r < th; r++) {
+            int oy = r - pad2;
+            for (int c = 0; c < tw; c++) {
+                int ox = c - pad2;
+                tile[r * tw + c] =
+                    oy >= 0 && oy < hout && ox >= 0 && ox < wout ? dyn[oy * wout + ox] : 0.0f;
+            }
+        }
+        for (int iy = 0; iy < h; iy++)
+            for (int ix = 0; ix < w; ix += 8) {
+                float8 acc = 0.0f;
+                for (int ky = 0; ky < k; ky++) {
+                    __local const float *row = tile + (iy + (k - 1 - ky) * dil) * tw + ix;
+                    __global const float *wr = wn + ky * k;
+                    for (int kx = 0; kx < k; kx++)
+                        acc = fma((float8)(wr[kx]), vload8(0, row + (k - 1 - kx) * dil), acc);
+                }
+                __global float *dr = dxp + (size_t)iy * w + ix;
+                float t[8];
+                vstore8(acc, 0, t);
+                for (int j = 0; j < min(8, w - ix); j++)
+                    dr[j] = beta != 0.0f ? t[j] + beta * dr[j] : t[j];
+            }
+        return;
+    }
+    if (stride == 1) {
+        /* dx[iy][ix] = sum dy[iy + pad - ky*dil][ix + pad - kx*dil] * w[ky][kx];
+         * the 8-wide chunks need ix + pad - (k-1)*dil >= 0 and
+         * ix + 7 + pad <= wout - 1. */
+        int vlo = max((k - 1) * dil - pad, 0), vhi = min(wout - pad, w);
+        for (int iy = 0; iy < h; iy++) {
+            __global float *dr = dxp + (size_t)iy * w;
+            int ix = 0;
+            while (ix < w) {
+                if (ix >= vlo && ix + 8 <= vhi) {
+                    float8 acc = 0.0f;
+                    for (int m = 0; m < mult; m++)
+                        for (int ky = 0; ky < k; ky++) {
+                            int oy = iy + pad - ky * dil;
+                            if (oy < 0 || oy >= hout) continue;
+                            __global const float *row = dyn + m * P + (size_t)oy * wout + ix + pad;
+                            __global const float *wr = wn + (m * k + ky) * k;
+                            for (int kx = 0; kx < k; kx++)
+                                acc = fma((float8)(wr[kx]), vload8(0, row - kx * dil), acc);
+                        }
+                    if (beta != 0.0f) acc = fma((float8)(beta), vload8(0, dr + ix), acc);
+                    vstore8(acc, 0, dr + ix);
+                    ix += 8;
+                    continue;
+                }
+                float acc = 0.0f;
+                for (int m = 0; m < mult; m++)
+                    for (int ky = 0; ky < k; ky++) {
+                        int oy = iy + pad - ky * dil;
+                        if (oy < 0 || oy >= hout) continue;
+                        __global const float *row = dyn + m * P + (size_t)oy * wout;
+                        for (int kx = 0; kx < k; kx++) {
+                            int ox = ix + pad - kx * dil;
+                            if (ox >= 0 && ox < wout)
+                                acc = fma(wn[(m * k + ky) * k + kx], row[ox], acc);
+                        }
+                    }
+                dr[ix] = beta != 0.0f ? acc + beta * dr[ix] : acc;
+                ix++;
+            }
+        }
+        return;
+    }
+    for (int i = 0; i < h * w; i++) dxp[i] = beta != 0.0f ? beta * dxp[i] : 0.0f;
+    for (int m = 0; m < mult; m++)
+        for (int oy = 0; oy < hout; oy++) {
+            __global const float *dr = dyn + m * P + (size_t)oy * wout;
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy * stride - pad + ky * dil;
+                if (iy < 0 || iy >= h) continue;
+                __global float *row = dxp + (size_t)iy * w;
+                for (int kx = 0; kx < k; kx++) {
+                    float wv = wn[(m * k + ky) * k + kx];
+                    /* Outputs whose input column lies inside the row. */
+                    int off = kx * dil - pad;
+                    int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+                    int ox1 = min(w - 1 - off < 0 ? 0 : (w - 1 - off) / stride + 1, wout);
+                    for (int ox = ox0; ox < ox1; ox++)
+                        row[ox * stride + off] = fma(wv, dr[ox], row[ox * stride + off]);
+                }
+            }
+        }
+}
+
+/* dw[co][ky][kx] = sum over the batch and output pixels of dy[nn][co] *
+ * the tap's input; range: cout items, each owning its k*k weights. Each
+ * (row, tap) is a dot product of a dy row with an input row (stride 1 or
+ * 2: float8 chunks), added into dw. */
+__kernel void dw_backward_weight_cpu(__global const float *restrict dy,
+                                     __global const float *restrict x,
+                                     __global float *restrict dw, int n, int cin, int h, int w,
+                                     int cout, int hout, int wout, int k, int stride, int pad,
+                                     int dil)
+{
+    int co = get_global_id(0);
+    if (co >= cout) return;
+    int ci = co / (cout / cin), kk = k * k;
+    __global float *dwp = dw + (size_t)co * kk;
+    for (int t = 0; t < kk; t++) dwp[t] = 0.0f;
+    for (int nn = 0; nn < n; nn++) {
+        __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
+        __global const float *dyp = dy + ((size_t)nn * cout + co) * hout * wout;
+        for (int oy = 0; oy < hout; oy++) {
+            __global const float *dr = dyp + (size_t)oy * wout;
+            for (int ky = 0; ky < k; ky++) {
+                int iy = oy * stride - pad + ky * dil;
+                if (iy < 0 || iy >= h) continue;
+                __global const float *row = xp + (size_t)iy * w;
+                for (int kx = 0; kx < k; kx++) {
+                    int off = kx * dil - pad;
+                    int ox0 = off >= 0 ? 0 : (-off + stride - 1) / stride;
+                    int ox1 = min(w - 1 - off < 0 ? 0 : (w - 1 - off) / stride + 1, wout);
+                    float8 acc8 = 0.0f;
+                    int ox = ox0;
+                    if (stride == 1)
+                        for (; ox + 8 <= ox1; ox += 8)
+                            acc8 = fma(vload8(0, dr + ox), vload8(0, row + ox + off), acc8);
+                    else if (stride == 2) /* the last column's odd lane may lie past the row */
+                        for (; ox + 8 < ox1; ox += 8)
+                            acc8 = fma(vload8(0, dr + ox), vload16(0, row + 2 * ox + off).even,
+                                       acc8);
+                    float4 a4 = acc8.lo + acc8.hi;
+                    float2 a2 = a4.lo + a4.hi;
+                    float acc = a2.lo + a2.hi;
+                    for (; ox < ox1; ox++) acc = fma(dr[ox], row[ox * stride + off], acc);
+                    dwp[ky * k + kx] += acc;
+                }
+            }
+        }
+    }
+}

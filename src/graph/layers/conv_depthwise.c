@@ -1,0 +1,38 @@
+/* Launchers of the CPU-shaped depthwise kernels: one work-item per plane
+ * (forward: output planes; input gradient: input planes) or per output
+ * channel (weight gradient), so PoCL pays one dispatch per plane instead
+ * of one per pixel. */
+#include "conv_depthwise.h"
+
+#define DW_ARGS(s)                                                                              \
+    KA_INT((s)->n), KA_INT((s)->cin), KA_INT((s)->h), KA_INT((s)->w), KA_INT((s)->cout),       \
+        KA_INT((s)->hout), KA_INT((s)->wout), KA_INT((s)->k), KA_INT((s)->stride),             \
+        KA_INT((s)->pad), KA_INT((s)->dil)
+
+graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
+                                        cl_mem bias, int has_bias, cl_mem y,
+                                        const conv_epilogue *ep)
+{
+    size_t gws = (size_t)s->n * s->cout, lws = 1;
+    int bn = ep && ep->gamma; /* the BatchNorm buffers: any valid buffer when none */
+    return LAUNCH(ctx, "dw_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w), KA_MEM(bias),
+                  KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(bn ? ep->gamma : w),
+                  KA_MEM(bn ? ep->beta : w), KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),
+                  KA_FLT(bn ? ep->eps : 0.0f), KA_INT(bn), KA_INT(ep ? ep->act : -1),
+                  KA_FLT(ep ? ep->slope : 0.0f));
+}
+
+graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem dy, cl_mem x,
+                                         cl_mem w, cl_mem dw, cl_mem dx, float beta)
+{
+    size_t lws = 1;
+    if (dw) {
+        size_t gws = (size_t)s->cout;
+        TRY(LAUNCH(ctx, "dw_backward_weight_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(x),
+                   KA_MEM(dw), DW_ARGS(s)));
+    }
+    if (!dx) return GRAFT_OK;
+    size_t gws = (size_t)s->n * s->cin;
+    return LAUNCH(ctx, "dw_backward_data_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(w), KA_MEM(dx),
+                  DW_ARGS(s), KA_FLT(beta));
+}
