@@ -51,7 +51,8 @@ static int act(graft_model *m, const char *name, graft_layer_kind k, float slope
  * bn + relu6 -> b: depthwise + bn + relu -> c: conv1x1 + bn + add(a) ->
  * d: conv3x3 + bn + add(c) + relu -> e: conv3x3/2 + bn -> leaky(-0.2) (not
  * fusible) -> f: depthwise x2 stride 2 + bn + leaky(0.1) -> g: conv +
- * relu6 -> h: conv1x1 + add(g) + relu -> k: depthwise + leaky -> gap -> fc. */
+ * relu6 -> h: conv1x1 + add(g) + relu -> k: depthwise + leaky -> m: conv1x1 +
+ * bn + add(k) + relu6 -> gap -> fc. */
 static graft_model *fold_net(graft_ctx *ctx)
 {
     graft_model *m;
@@ -74,15 +75,22 @@ static graft_model *fold_net(graft_ctx *ctx)
     int f = act(m, "f.act", GRAFT_LAYER_LEAKY_RELU, 0.1f, conv_bn(m, "f", conv(16, 3, 2, 8, 1), e));
     /* BatchNorm already in the weights (an ONNX export's graph): conv ->
      * relu6, conv -> add -> relu, depthwise -> leaky. */
-    int gc = fadd(m, "g.conv", conv(16, 3, 1, 1, 1), 1, &f);
+    /* 40 channels: one full 32-channel stripe of conv_tall_cpu (its
+     * vector epilogue) and a partial one. */
+    int gc = fadd(m, "g.conv", conv(40, 3, 1, 1, 1), 1, &f);
     int g0 = act(m, "g.act", GRAFT_LAYER_RELU6, 0, gc);
-    ins[0] = fadd(m, "h.conv", conv(16, 1, 1, 1, 1), 1, &g0);
+    ins[0] = fadd(m, "h.conv", conv(40, 1, 1, 1, 1), 1, &g0);
     ins[1] = g0;
     int h = act(m, "h.act", GRAFT_LAYER_RELU, 0,
                 fadd(m, "h.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
-    int kc = fadd(m, "k.conv", conv(16, 3, 1, 16, 1), 1, &h);
+    int kc = fadd(m, "k.conv", conv(40, 3, 1, 40, 1), 1, &h);
     int k = act(m, "k.act", GRAFT_LAYER_LEAKY_RELU, 0.1f, kc);
-    int g = fadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &k);
+    /* m: conv1x1 + bn + add(k) + relu6 over full stripes */
+    ins[0] = conv_bn(m, "m", conv(40, 1, 1, 1, 1), k);
+    ins[1] = k;
+    int mm = act(m, "m.act", GRAFT_LAYER_RELU6, 0,
+                 fadd(m, "m.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
+    int g = fadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &mm);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
     fadd(m, "fc", fc, 1, &g);
@@ -130,9 +138,10 @@ START_TEST(folded_inference_matches_unfolded)
     /* Which nodes folded: every chain on CPU-style kernels, none on GPU. */
     int cpu = ctx_is_cpu(ctx);
     const char *stale[] = {"a.conv", "b.conv", "c.conv", "c.bn", "d.conv", "d.bn", "d.add",
-                           "e.conv", "f.conv", "g.conv", "h.conv", "h.add", "k.conv"};
+                           "e.conv", "f.conv", "g.conv", "h.conv", "h.add", "k.conv",
+                           "m.conv", "m.bn", "m.add"};
     const char *written[] = {"a.bn", "b.bn", "c.add", "d.act", "e.bn", "f.bn", "e.act",
-                             "g.act", "h.act", "k.act"};
+                             "g.act", "h.act", "k.act", "m.act"};
     for (size_t i = 0; i < sizeof stale / sizeof stale[0]; i++)
         ck_assert_msg(mf->nodes[graft_model_find(mf, stale[i])].stale == cpu, "%s", stale[i]);
     for (size_t i = 0; i < sizeof written / sizeof written[0]; i++)

@@ -138,6 +138,15 @@ static inline float tall_b(__global const float *w, int flip, int kidx, int o, i
     return w[((size_t)i * nout + o) * kk2 + kk2 - 1 - r];
 }
 
+/* bn_act on 16 lanes (the vector epilogue of conv_tall_cpu). */
+static inline float16 tall_act16(float16 v, int act, float slope)
+{
+    if (act == 0) return fmax(v, 0.0f);
+    if (act == 1) return fmin(fmax(v, 0.0f), 6.0f);
+    if (act == 2) return select(v * slope, v, v > 0.0f);
+    return v;
+}
+
 /* "Tall" implicit-GEMM convolution: rows are output pixels
  * (6-pixel panels over the flattened (image, oy, ox) order), columns a
  * 32-wide stripe of output channels, the reduction runs over kidx = (i,
@@ -179,6 +188,13 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
             t = bn_b[o] - bn_m[o] * s;
         }
         sc[cc] = s, sh[cc] = t;
+    }
+    /* The same as vectors with the bias folded into the shift, for the
+     * vector epilogue of full stripes (TALL_STORE). */
+    float16 sc0 = vload16(0, sc), sc1 = vload16(1, sc), sh0 = vload16(0, sh), sh1 = vload16(1, sh);
+    if (has_bias && ncols == NRW) {
+        sh0 = fma(vload16(0, bias + j0), sc0, sh0);
+        sh1 = fma(vload16(0, bias + j0 + 16), sc1, sh1);
     }
     for (int k0 = 0; k0 < K; k0 += TALL_KC) {
         int kn = min(TALL_KC, K - k0);
@@ -242,6 +258,16 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
         int g = gp[r], img = g / P, pix = g - img * P;                         \
         size_t at = ((size_t)img * nout + j0) * P + pix;                       \
         __global float *dst = y + at;                                          \
+        if (last && beta == 0.0f && ncols == NRW) {                            \
+            float16 v0 = fma(c##r##0, sc0, sh0), v1 = fma(c##r##1, sc1, sh1);  \
+            if (has_res) {                                                     \
+                for (int cc = 0; cc < NRW; cc++) t_[cc] = res[at + (size_t)cc * P]; \
+                v0 += vload16(0, t_), v1 += vload16(1, t_);                    \
+            }                                                                  \
+            vstore16(tall_act16(v0, act, slope), 0, t_);                       \
+            vstore16(tall_act16(v1, act, slope), 1, t_);                       \
+            for (int cc = 0; cc < NRW; cc++) dst[(size_t)cc * P] = t_[cc];     \
+        } else                                                                 \
         for (int cc = 0; cc < ncols; cc++) {                                   \
             size_t o_ = (size_t)cc * P;                                        \
             float v = t_[cc];                                                  \
