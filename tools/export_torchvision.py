@@ -5,7 +5,7 @@
                                                 [--list] [ARCH ...]
 
 Each ARCH (default: all of ZOO) becomes DIR/ARCH.onnx (random weights,
-torch.onnx.export, opset 13, batch axis dynamic, input 1x3x224x224 or 299 for
+BatchNorm statistics calibrated on random images, torch.onnx.export, opset 13, batch axis dynamic, input 1x3x224x224 or 299 for
 inception_v3) and DIR/input-SIZE.f32: N random NCHW float32 images at that
 size (standard normal, seed 0), shared by every model of that size. Files
 already present are kept (DIR is a cache). One line per model on stdout:
@@ -42,10 +42,35 @@ def build(arch):
     return getattr(torchvision.models, arch)(**kw).eval()
 
 
+def calibrate(model, size):
+    """Gives the random network the scale of a trained one. torchvision's
+    initialisers leave some models' features near zero (googlenet: logits
+    are its bias) or huge (inception_v3, 94 convs), which would make the
+    comparison with ONNX Runtime say little. So every BatchNorm gets a
+    random affine and running statistics measured on random images (as
+    training would leave them), and the network then normalises its own
+    features. Speed does not change."""
+    import torch
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return model
+    with torch.no_grad():
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+            if m.affine:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.2)
+        model.train()
+        for _ in range(2):
+            model(torch.randn(4, 3, size, size))
+    return model.eval()
+
+
 def export(arch, path, size):
     import torch
     torch.manual_seed(0)
-    model = build(arch)
+    model = calibrate(build(arch), size)
     x = torch.randn(1, 3, size, size)
     tmp = path + ".tmp.onnx"
     with torch.no_grad():
