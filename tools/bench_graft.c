@@ -14,6 +14,7 @@
  * as ONNX Runtime runs); its input node gives the image size.
  * startup: seconds from process start (/proc/self/stat) to the end of the
  * first training step; run it twice to see a warm kernel cache. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,11 +241,15 @@ int main(int argc, char **argv)
         for (int i = 0; i < iters; i++) sum += t[i];
         qsort(t, (size_t)iters, sizeof *t, cmp_d);
         double med = iters % 2 ? t[iters / 2] : 0.5 * (t[iters / 2 - 1] + t[iters / 2]);
+        /* JSON has no NaN or infinity: a diverged loss is written as null. */
+        char loss_s[32];
+        if (isfinite(loss)) snprintf(loss_s, sizeof loss_s, "%.4f", loss);
+        else snprintf(loss_s, sizeof loss_s, "null");
         printf("{\"what\":\"%s\",\"model\":\"%s\",\"size\":%d,\"batch\":%d,\"images_per_s\":%.1f,"
                "\"median_step_ms\":%.2f,\"mean_step_ms\":%.2f,\"min_step_ms\":%.2f,"
-               "\"max_step_ms\":%.2f,\"iters\":%d,\"final_loss\":%.4f,\"peak_rss_mib\":%.1f}\n",
+               "\"max_step_ms\":%.2f,\"iters\":%d,\"final_loss\":%s,\"peak_rss_mib\":%.1f}\n",
                mode, model_path ? model_path : arch, img_size, batch, batch / med, med * 1e3, sum / iters * 1e3, t[0] * 1e3,
-               t[iters - 1] * 1e3, iters, loss, peak_rss_mib());
+               t[iters - 1] * 1e3, iters, loss_s, peak_rss_mib());
         free(logits);
         free(t);
     } else if (!strcmp(mode, "layers")) {
