@@ -2,6 +2,7 @@
  * stdout like tools/bench_torch.py, errors on stderr.
  *
  *   bench_graft train  --batch B [--iters N] [--warmup W] [--arch A | --model F]
+ *                      [--train-last K]
  *   bench_graft infer  --batch B [--iters N] [--warmup W] [--arch A | --model F]
  *   bench_graft layers --batch B [--iters N]
  *   bench_graft startup [--batch B]
@@ -12,6 +13,8 @@
  * --model F runs a saved .graft model or imports an .onnx file instead of
  * building --arch (tools/bench.sh --backbones: the same graph and weights
  * as ONNX Runtime runs); its input node gives the image size.
+ * --train-last K: only the last K layers with parameters train (1: the
+ * head alone, as a linear probe's step; more: a frozen prefix).
  * startup: seconds from process start (/proc/self/stat) to the end of the
  * first training step; run it twice to see a warm kernel cache. */
 #include <math.h>
@@ -71,6 +74,7 @@ static graft_optimizer *opt;
 static float *xs;
 static int *ys;
 static int classes, img_size;
+static int train_last; /* --train-last K; 0: every layer trains */
 
 static void die(const char *what)
 {
@@ -80,6 +84,19 @@ static void die(const char *what)
 
 /* Loads path (.onnx: imported; else a .graft file) into the global model and
  * returns its input shape and class count in *ap. */
+/* --train-last K: only the last K nodes that hold parameters train (K = 1:
+ * the head alone, a linear probe's step; more: fine-tuning with a frozen
+ * prefix). graft runs no backward below the lowest trainable node. */
+static void freeze_prefix(int k)
+{
+    int n = graft_model_num_nodes(model), seen = 0;
+    for (int i = n - 1; i >= 0; i--) {
+        if (graft_model_node_param_count(model, i) == 0) continue;
+        if (graft_model_set_trainable(model, i, seen < k) != GRAFT_OK) die("trainable");
+        seen++;
+    }
+}
+
 static void load_model(const char *path, graft_arch_params *ap)
 {
     size_t n = strlen(path);
@@ -117,6 +134,7 @@ static void setup(const char *arch, const char *model_path, int batch)
         graft_model_set_seed(model, 0);
         if (graft_model_build_arch(model, arch, &ap) != GRAFT_OK) die("build");
     }
+    if (train_last > 0) freeze_prefix(train_last);
     graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
     op.lr = 0.05f;
     op.momentum = 0.9f;
@@ -165,8 +183,9 @@ static double conv_flops(int i)
     int ci, h, w, co, ho, wo;
     graft_model_node_shape(model, in[0], &ci, &h, &w);
     graft_model_node_shape(model, i, &co, &ho, &wo);
-    return 2.0 * co * ho * wo * (double)(ci / (sp->groups > 0 ? sp->groups : 1)) * sp->kernel *
-           sp->kernel;
+    int kh, kw;
+    graft_layer_window(sp, &kh, &kw, NULL);
+    return 2.0 * co * ho * wo * (double)(ci / (sp->groups > 0 ? sp->groups : 1)) * kh * kw;
 }
 
 static int first_conv_is_input(int i)
@@ -181,7 +200,7 @@ int main(int argc, char **argv)
     double t_main = now(CLOCK_MONOTONIC);
     if (argc < 2) {
         fprintf(stderr, "usage: bench_graft train|infer|layers|startup [--batch B] [--iters N] "
-                        "[--warmup W] [--arch A | --model FILE]\n");
+                        "[--warmup W] [--arch A | --model FILE] [--train-last K]\n");
         return 2;
     }
     const char *mode = argv[1], *arch = "refnet", *model_path = NULL;
@@ -192,6 +211,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--arch")) arch = argv[i + 1];
         else if (!strcmp(argv[i], "--model")) model_path = argv[i + 1];
+        else if (!strcmp(argv[i], "--train-last")) train_last = atoi(argv[i + 1]);
         else {
             fprintf(stderr, "bench_graft: unknown option %s\n", argv[i]);
             return 2;
