@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "onnx_golden.h"
 #include "testutil.h"
 
 #define DIR GRAFT_DATA_DIR "/onnx/"
@@ -14,22 +15,6 @@
 static const char *const goldens[] = {"resnet_mini", "mobile_mini", "mobile_mini_op17",
                                       "folded_mini", "shape_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
-
-static float *read_f32(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long sz = ftell(f);
-    ck_assert(sz > 0 && sz % 4 == 0);
-    rewind(f);
-    float *x = malloc((size_t)sz);
-    ck_assert_ptr_nonnull(x);
-    ck_assert_uint_eq(fread(x, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz / 4;
-    return x;
-}
 
 static char *read_bytes(const char *path, size_t *n)
 {
@@ -54,47 +39,6 @@ static void write_bytes(const char *path, const void *b, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
-/* Inference output of m on the stored input of golden name; *n outputs. */
-static float *run_model(graft_model *m, const char *name, size_t *nout, int *batch)
-{
-    char p[512];
-    size_t nin;
-    snprintf(p, sizeof p, DIR "%s.in.f32", name);
-    float *x = read_f32(p, &nin);
-    int c, h, w, k, kh, kw;
-    graft_model_node_shape(m, 0, &c, &h, &w);
-    int last = graft_model_num_nodes(m) - 1;
-    graft_model_node_shape(m, last, &k, &kh, &kw);
-    ck_assert_uint_eq(nin % ((size_t)c * h * w), 0);
-    int n = (int)(nin / ((size_t)c * h * w));
-    float *y = malloc((size_t)n * k * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    ck_assert_int_eq(graft_model_forward(m, x, n, 0, y), GRAFT_OK);
-    free(x);
-    *nout = (size_t)n * k;
-    *batch = n;
-    return y;
-}
-
-static double compare_golden(graft_model *m, const char *name)
-{
-    char p[512];
-    size_t nref, ny;
-    int n;
-    snprintf(p, sizeof p, DIR "%s.out.f32", name);
-    float *ref = read_f32(p, &nref);
-    float *y = run_model(m, name, &ny, &n);
-    ck_assert_uint_eq(ny, nref);
-    double *rd = malloc(nref * sizeof *rd);
-    ck_assert_ptr_nonnull(rd);
-    for (size_t i = 0; i < nref; i++) rd[i] = ref[i];
-    double e = tu_rel_err(y, rd, nref);
-    free(rd);
-    free(ref);
-    free(y);
-    return e;
-}
-
 START_TEST(golden_outputs)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
@@ -104,7 +48,7 @@ START_TEST(golden_outputs)
         graft_model *m = NULL;
         graft_status s = graft_onnx_import(ctx, p, &m, note, sizeof note);
         ck_assert_msg(s == GRAFT_OK, "%s: %s", p, graft_last_error(ctx));
-        double e = compare_golden(m, goldens[g]);
+        double e = og_error(m, goldens[g]);
         printf("%-18s %2d nodes  max rel err vs PyTorch %.2e%s%s\n", goldens[g],
                graft_model_num_nodes(m), e, note[0] ? "  note: " : "", note);
         ck_assert_msg(e < 1e-4, "%s: rel err %g", goldens[g], e);
@@ -336,7 +280,7 @@ START_TEST(export_round_trip)
         ck_assert_int_eq(graft_onnx_import(ctx, p, &m, NULL, 0), GRAFT_OK);
         snprintf(p, sizeof p, DIR "%s.in.f32", goldens[g]);
         size_t nin;
-        float *x = read_f32(p, &nin);
+        float *x = og_read_f32(p, &nin);
         int c, h, w;
         graft_model_node_shape(m, 0, &c, &h, &w);
         double e0, e1;
@@ -487,32 +431,12 @@ START_TEST(imported_models_train)
     static const char *const names[] = {"resnet_mini", "folded_mini", "mobile_mini",
                                         "shape_mini"};
     for (int g = 0; g < 4; g++) {
-        char p[512];
-        snprintf(p, sizeof p, DIR "%s.onnx", names[g]);
-        graft_model *m = NULL;
-        ck_assert_int_eq(graft_onnx_import(ctx, p, &m, NULL, 0), GRAFT_OK);
-        snprintf(p, sizeof p, DIR "%s.in.f32", names[g]);
-        size_t nin;
-        float *x = read_f32(p, &nin);
-        int c, h, w;
-        graft_model_node_shape(m, 0, &c, &h, &w);
-        int n = (int)(nin / ((size_t)c * h * w)), labels[8] = {1, 0, 1, 0, 1, 0, 1, 0};
-        graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
-        op.lr = 0.05f;
-        graft_optimizer *o = NULL;
-        ck_assert_int_eq(graft_optimizer_create(m, &op, &o), GRAFT_OK);
+        graft_model *m = og_import(ctx, names[g]);
         float first = 0, loss = 0;
-        for (int it = 0; it < 15; it++) {
-            ck_assert_int_eq(graft_model_forward(m, x, n, 1, NULL), GRAFT_OK);
-            ck_assert_int_eq(graft_model_backward(m, labels, 0.0f, &loss, NULL), GRAFT_OK);
-            ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
-            if (!it) first = loss;
-        }
+        og_sgd_steps(m, names[g], 15, &first, &loss);
         printf("%-18s fine-tune: loss %.4f -> %.4f in 15 SGD steps\n", names[g], (double)first,
                (double)loss);
         ck_assert_msg(loss < first, "%s: loss %g -> %g", names[g], (double)first, (double)loss);
-        graft_optimizer_free(o);
-        free(x);
         graft_model_free(m);
     }
     graft_ctx_destroy(ctx);

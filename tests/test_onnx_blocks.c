@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "onnx_golden.h"
 #include "testutil.h"
 
 #define DIR GRAFT_DATA_DIR "/onnx/"
@@ -18,22 +19,6 @@
 static const char *const goldens[] = {"shuffle_mini", "convnext_mini", "convnext_mini_op17",
                                       "split_mini", "view_mini", "ln_first_mini"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
-
-static float *read_f32(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long sz = ftell(f);
-    ck_assert(sz > 0 && sz % 4 == 0);
-    rewind(f);
-    float *x = malloc((size_t)sz);
-    ck_assert_ptr_nonnull(x);
-    ck_assert_uint_eq(fread(x, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz / 4;
-    return x;
-}
 
 static graft_model *import_path(graft_ctx *ctx, const char *p)
 {
@@ -43,74 +28,15 @@ static graft_model *import_path(graft_ctx *ctx, const char *p)
     return m;
 }
 
-static graft_model *import_golden(graft_ctx *ctx, const char *name)
-{
-    char p[512];
-    snprintf(p, sizeof p, DIR "%s.onnx", name);
-    return import_path(ctx, p);
-}
-
-/* The stored input of golden name; *batch images. */
-static float *golden_input(graft_model *m, const char *name, int *batch)
-{
-    char p[512];
-    size_t nin;
-    snprintf(p, sizeof p, DIR "%s.in.f32", name);
-    float *x = read_f32(p, &nin);
-    int c, h, w;
-    graft_model_node_shape(m, 0, &c, &h, &w);
-    ck_assert_uint_eq(nin % ((size_t)c * h * w), 0);
-    *batch = (int)(nin / ((size_t)c * h * w));
-    return x;
-}
-
-static int classes_of(graft_model *m)
-{
-    int k, h, w;
-    graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &k, &h, &w);
-    return k * h * w;
-}
-
-/* Inference output of m on x (batch n); caller frees. */
-static float *run(graft_model *m, const float *x, int n)
-{
-    float *y = malloc((size_t)n * classes_of(m) * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    ck_assert_msg(graft_model_forward(m, x, n, 0, y) == GRAFT_OK, "%s",
-                  graft_last_error(graft_model_ctx(m)));
-    return y;
-}
-
-static int count_kind(const graft_model *m, graft_layer_kind k)
-{
-    int n = 0;
-    for (int i = 0; i < graft_model_num_nodes(m); i++) n += graft_model_node_spec(m, i)->kind == k;
-    return n;
-}
-
 START_TEST(blocks_match_pytorch)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     for (size_t g = 0; g < NGOLD; g++) {
-        graft_model *m = import_golden(ctx, goldens[g]);
-        char p[512];
-        size_t nref;
-        int n;
-        snprintf(p, sizeof p, DIR "%s.out.f32", goldens[g]);
-        float *ref = read_f32(p, &nref), *x = golden_input(m, goldens[g], &n);
-        ck_assert_uint_eq(nref, (size_t)n * classes_of(m));
-        float *y = run(m, x, n);
-        double *rd = malloc(nref * sizeof *rd);
-        ck_assert_ptr_nonnull(rd);
-        for (size_t i = 0; i < nref; i++) rd[i] = ref[i];
-        double e = tu_rel_err(y, rd, nref);
+        graft_model *m = og_import(ctx, goldens[g]);
+        double e = og_error(m, goldens[g]);
         printf("%-20s %3d nodes  max rel err vs PyTorch %.2e\n", goldens[g],
                graft_model_num_nodes(m), e);
         ck_assert_msg(e < 1e-4, "%s: rel err %g", goldens[g], e);
-        free(rd);
-        free(ref);
-        free(x);
-        free(y);
         graft_model_free(m);
     }
     graft_ctx_destroy(ctx);
@@ -125,25 +51,25 @@ END_TEST
 START_TEST(blocks_import_to_graft_layers)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
-    graft_model *m = import_golden(ctx, "shuffle_mini");
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SHUFFLE), 3);
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 0);
+    graft_model *m = og_import(ctx, "shuffle_mini");
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_CHANNEL_SHUFFLE), 3);
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_FLATTEN), 0);
     graft_model_free(m);
-    m = import_golden(ctx, "split_mini"); /* two Splits of two parts each */
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
+    m = og_import(ctx, "split_mini"); /* two Splits of two parts each */
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_CHANNEL_SLICE), 4);
     graft_model_free(m);
-    m = import_golden(ctx, "ln_first_mini"); /* LayerNorm over axis 1 of NCHW */
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_LAYER_NORM), 1);
+    m = og_import(ctx, "ln_first_mini"); /* LayerNorm over axis 1 of NCHW */
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_LAYER_NORM), 1);
     graft_model_free(m);
-    m = import_golden(ctx, "view_mini"); /* x.view(x.size(0), -1): a flatten */
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 1);
+    m = og_import(ctx, "view_mini"); /* x.view(x.size(0), -1): a flatten */
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_FLATTEN), 1);
     ck_assert_int_eq(graft_model_num_nodes(m), 5);
     graft_model_free(m);
     for (int op17 = 0; op17 < 2; op17++) {
-        m = import_golden(ctx, op17 ? "convnext_mini_op17" : "convnext_mini");
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_LAYER_NORM), 6);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_GELU), 3);
+        m = og_import(ctx, op17 ? "convnext_mini_op17" : "convnext_mini");
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_LAYER_NORM), 6);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_GELU), 3);
         int scales = 0, pointwise = 0;
         for (int i = 0; i < graft_model_num_nodes(m); i++) {
             const graft_layer_spec *s = graft_model_node_spec(m, i);
@@ -166,7 +92,7 @@ START_TEST(blocks_round_trip)
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     const char *t = getenv("TMPDIR");
     for (size_t g = 0; g < NGOLD; g++) {
-        graft_model *m = import_golden(ctx, goldens[g]);
+        graft_model *m = og_import(ctx, goldens[g]);
         char path[256];
         snprintf(path, sizeof path, "%s/graft-blocks-%ld-%zu.onnx", t && *t ? t : "/tmp",
                  (long)getpid(), g);
@@ -193,8 +119,8 @@ START_TEST(blocks_round_trip)
             free(b);
         }
         int n;
-        float *x = golden_input(m, goldens[g], &n), *y0 = run(m, x, n), *y1 = run(back, x, n);
-        ck_assert_msg(!memcmp(y0, y1, (size_t)n * classes_of(m) * sizeof *y0), "%s outputs differ",
+        float *x = og_input(m, goldens[g], &n), *y0 = og_run(m, x, n), *y1 = og_run(back, x, n);
+        ck_assert_msg(!memcmp(y0, y1, (size_t)n * og_outputs(m) * sizeof *y0), "%s outputs differ",
                       goldens[g]);
         free(x);
         free(y0);
@@ -213,9 +139,9 @@ START_TEST(blocks_train)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     for (size_t g = 0; g < 2; g++) {
-        graft_model *m = import_golden(ctx, goldens[g]);
+        graft_model *m = og_import(ctx, goldens[g]);
         int n;
-        float *x = golden_input(m, goldens[g], &n);
+        float *x = og_input(m, goldens[g], &n);
         int labels[2] = {1, 0};
         float loss;
         ck_assert(graft_model_forward(m, x, n, 1, NULL) == GRAFT_OK);
@@ -264,9 +190,9 @@ START_TEST(block_gradients_match_differences)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     const char *name = _i ? "shuffle_mini" : "convnext_mini";
-    graft_model *m = import_golden(ctx, name);
+    graft_model *m = og_import(ctx, name);
     int n, labels[2] = {2, 1};
-    float *x = golden_input(m, name, &n);
+    float *x = og_input(m, name, &n);
     /* BatchNorm on its running statistics: batch statistics of 2 images
      * make the loss too curved for float32 differences. */
     for (int i = 0; i < graft_model_num_nodes(m); i++)

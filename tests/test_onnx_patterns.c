@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "onnx_golden.h"
 #include "testutil.h"
 
 #define DIR GRAFT_DATA_DIR "/onnx/"
@@ -17,82 +18,24 @@ static const char *const goldens[] = {"mean_mini", "gate_mini", "gate_mini_op14"
                                       "gate_scale_first"};
 #define NGOLD (sizeof goldens / sizeof goldens[0])
 
-static float *read_f32(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-    long sz = ftell(f);
-    ck_assert(sz > 0 && sz % 4 == 0);
-    rewind(f);
-    float *x = malloc((size_t)sz);
-    ck_assert_ptr_nonnull(x);
-    ck_assert_uint_eq(fread(x, 1, (size_t)sz, f), (size_t)sz);
-    fclose(f);
-    *n = (size_t)sz / 4;
-    return x;
-}
-
-static graft_model *import_golden(graft_ctx *ctx, const char *name)
-{
-    char p[512];
-    snprintf(p, sizeof p, DIR "%s.onnx", name);
-    graft_model *m = NULL;
-    ck_assert_msg(graft_onnx_import(ctx, p, &m, NULL, 0) == GRAFT_OK, "%s: %s", p,
-                  graft_last_error(ctx));
-    return m;
-}
-
 /* Output of m on the stored input of golden name; *n values, *batch images. */
 static float *run_golden(graft_model *m, const char *name, size_t *n, int *batch)
 {
-    char p[512];
-    size_t nin;
-    snprintf(p, sizeof p, DIR "%s.in.f32", name);
-    float *x = read_f32(p, &nin);
-    int c, h, w, k, kh, kw;
-    graft_model_node_shape(m, 0, &c, &h, &w);
-    graft_model_node_shape(m, graft_model_num_nodes(m) - 1, &k, &kh, &kw);
-    ck_assert_uint_eq(nin % ((size_t)c * h * w), 0);
-    *batch = (int)(nin / ((size_t)c * h * w));
-    *n = (size_t)*batch * k * kh * kw;
-    float *y = malloc(*n * sizeof *y);
-    ck_assert_ptr_nonnull(y);
-    ck_assert_msg(graft_model_forward(m, x, *batch, 0, y) == GRAFT_OK, "%s",
-                  graft_last_error(graft_model_ctx(m)));
+    float *x = og_input(m, name, batch), *y = og_run(m, x, *batch);
+    *n = (size_t)*batch * og_outputs(m);
     free(x);
     return y;
-}
-
-static int count_kind(const graft_model *m, graft_layer_kind k)
-{
-    int n = 0;
-    for (int i = 0; i < graft_model_num_nodes(m); i++) n += graft_model_node_spec(m, i)->kind == k;
-    return n;
 }
 
 START_TEST(goldens_match_pytorch)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     for (size_t g = 0; g < NGOLD; g++) {
-        graft_model *m = import_golden(ctx, goldens[g]);
-        char p[512];
-        size_t nref, ny;
-        int n;
-        snprintf(p, sizeof p, DIR "%s.out.f32", goldens[g]);
-        float *ref = read_f32(p, &nref);
-        float *y = run_golden(m, goldens[g], &ny, &n);
-        ck_assert_uint_eq(ny, nref);
-        double *rd = malloc(nref * sizeof *rd);
-        ck_assert_ptr_nonnull(rd);
-        for (size_t i = 0; i < nref; i++) rd[i] = ref[i];
-        double e = tu_rel_err(y, rd, nref);
+        graft_model *m = og_import(ctx, goldens[g]);
+        double e = og_error(m, goldens[g]);
         printf("%-18s %2d nodes  max rel err vs PyTorch %.2e\n", goldens[g],
                graft_model_num_nodes(m), e);
         ck_assert_msg(e < 1e-4, "%s: rel err %g", goldens[g], e);
-        free(rd);
-        free(ref);
-        free(y);
         graft_model_free(m);
     }
     graft_ctx_destroy(ctx);
@@ -104,9 +47,9 @@ END_TEST
 START_TEST(reduce_mean_is_global_pool)
 {
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
-    graft_model *m = import_golden(ctx, "mean_mini");
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 2);
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_FLATTEN), 0);
+    graft_model *m = og_import(ctx, "mean_mini");
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 2);
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_FLATTEN), 0);
     ck_assert_int_ge(graft_model_find(m, "ReduceMean"), 0);
     ck_assert_int_ge(graft_model_find(m, "ReduceMean_1"), 0);
     graft_model_free(m);
@@ -121,13 +64,13 @@ START_TEST(gates_import_as_layers)
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     static const char *const names[] = {"gate_mini", "gate_mini_op14"};
     for (int g = 0; g < 2; g++) {
-        graft_model *m = import_golden(ctx, names[g]);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_HARD_SWISH), 2);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_HARD_SIGMOID), 1);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SILU), 2);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SIGMOID), 1);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_MUL), 2);
-        ck_assert_int_eq(count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 3);
+        graft_model *m = og_import(ctx, names[g]);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_HARD_SWISH), 2);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_HARD_SIGMOID), 1);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_SILU), 2);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_SIGMOID), 1);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_MUL), 2);
+        ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_GLOBAL_AVGPOOL), 3);
         /* PyTorch's ramp, from the HardSigmoid's attributes or HardSwish's definition. */
         for (int i = 0; i < graft_model_num_nodes(m); i++) {
             const graft_layer_spec *sp = graft_model_node_spec(m, i);
@@ -137,10 +80,10 @@ START_TEST(gates_import_as_layers)
         }
         graft_model_free(m);
     }
-    graft_model *m = import_golden(ctx, "gate_scale_first");
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_MUL), 1);
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SILU), 2);
-    ck_assert_int_eq(count_kind(m, GRAFT_LAYER_SIGMOID), 1);
+    graft_model *m = og_import(ctx, "gate_scale_first");
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_MUL), 1);
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_SILU), 2);
+    ck_assert_int_eq(og_count_kind(m, GRAFT_LAYER_SIGMOID), 1);
     graft_model_free(m);
     graft_ctx_destroy(ctx);
 }
@@ -153,7 +96,7 @@ START_TEST(goldens_round_trip)
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     const char *t = getenv("TMPDIR");
     for (size_t g = 0; g < NGOLD; g++) {
-        graft_model *m = import_golden(ctx, goldens[g]);
+        graft_model *m = og_import(ctx, goldens[g]);
         char path[256];
         snprintf(path, sizeof path, "%s/graft-patterns-%ld-%s.onnx", t && *t ? t : "/tmp",
                  (long)getpid(), goldens[g]);
@@ -191,30 +134,12 @@ START_TEST(imported_gates_train)
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     static const char *const names[] = {"gate_mini", "gate_scale_first"};
     for (int g = 0; g < 2; g++) {
-        graft_model *m = import_golden(ctx, names[g]);
-        char p[512];
-        size_t nin;
-        snprintf(p, sizeof p, DIR "%s.in.f32", names[g]);
-        float *x = read_f32(p, &nin);
-        int c, h, w;
-        graft_model_node_shape(m, 0, &c, &h, &w);
-        int n = (int)(nin / ((size_t)c * h * w)), labels[2] = {1, 0};
-        graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
-        op.lr = 0.05f;
-        graft_optimizer *o = NULL;
-        ck_assert_int_eq(graft_optimizer_create(m, &op, &o), GRAFT_OK);
+        graft_model *m = og_import(ctx, names[g]);
         float first = 0, loss = 0;
-        for (int it = 0; it < 15; it++) {
-            ck_assert_int_eq(graft_model_forward(m, x, n, 1, NULL), GRAFT_OK);
-            ck_assert_int_eq(graft_model_backward(m, labels, 0.0f, &loss, NULL), GRAFT_OK);
-            ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
-            if (!it) first = loss;
-        }
+        og_sgd_steps(m, names[g], 15, &first, &loss);
         printf("%-18s fine-tune: loss %.4f -> %.4f in 15 SGD steps\n", names[g], (double)first,
                (double)loss);
         ck_assert_msg(loss < first, "%s: loss %g -> %g", names[g], (double)first, (double)loss);
-        graft_optimizer_free(o);
-        free(x);
         graft_model_free(m);
     }
     graft_ctx_destroy(ctx);
