@@ -10,17 +10,18 @@ an identity); files as tools/make_onnx_goldens.py:
 
 Usage: /usr/bin/python3 tools/make_onnx_block_goldens.py [OUTDIR]   (default data/onnx)
 """
-import io
 import os
 import sys
 import warnings
 
-import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torchvision.models.convnext import CNBlock, LayerNorm2d
 from torchvision.models.shufflenetv2 import InvertedResidual
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_golden_io import randomise_batchnorm, write_golden  # noqa: E402
 
 warnings.filterwarnings("ignore")
 OUT = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "data", "onnx")
@@ -31,12 +32,8 @@ def randomise(model, seed):
     """Non-trivial BatchNorm statistics, LayerNorm affines and layer scales."""
     g = torch.Generator().manual_seed(seed)
     for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm2d):
-            c = mod.num_features
-            mod.weight.data = 0.5 + torch.rand(c, generator=g)
-            mod.bias.data = 0.2 * torch.randn(c, generator=g)
-            mod.running_mean.data = 0.2 * torch.randn(c, generator=g)
-            mod.running_var.data = 0.5 + torch.rand(c, generator=g)
+        if randomise_batchnorm(mod, g):
+            continue
         elif isinstance(mod, nn.LayerNorm):
             mod.weight.data = 0.5 + torch.rand(mod.weight.shape, generator=g)
             mod.bias.data = 0.2 * torch.randn(mod.bias.shape, generator=g)
@@ -173,19 +170,7 @@ def export(name, model, shape, opset, seed):
     model.eval()
     with torch.no_grad():
         y = model(x)
-    f = io.BytesIO()
-    torch.onnx.export(model, x, f, opset_version=opset, training=torch.onnx.TrainingMode.PRESERVE,
-                      do_constant_folding=True, input_names=["input"], output_names=["logits"],
-                      dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
-    m = onnx.load_from_string(f.getvalue())
-    onnx.checker.check_model(m)
-    with open(os.path.join(OUT, name + ".onnx"), "wb") as fh:
-        fh.write(f.getvalue())
-    x.numpy().astype("<f4").tofile(os.path.join(OUT, name + ".in.f32"))
-    y.numpy().astype("<f4").tofile(os.path.join(OUT, name + ".out.f32"))
-    ops = sorted({n.op_type for n in m.graph.node})
-    print(f"{name}: opset {opset}, {len(m.graph.node)} nodes ({', '.join(ops)}), "
-          f"{len(f.getvalue())} bytes")
+    write_golden(OUT, name, model, x, y, opset, torch.onnx.TrainingMode.PRESERVE)
 
 
 def main():
