@@ -284,6 +284,10 @@ static const conv_case native_cases[] = {
     {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
     {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide: no local tile */
     {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
+    /* Many small planes: several planes per work-item, the last item's
+     * share partial (forward 300 planes, 18 per item on 2 compute units). */
+    {2, 150, 5, 5, 150, 3, 1, 1, 1, 150, 1},
+    {3, 70, 7, 7, 140, 3, 2, 1, 1, 70, 0},  /* multiplier 2, stride 2: 420 / 210 planes */
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */

@@ -1,6 +1,7 @@
 /* Depthwise convolution (one input channel per group; output channel co
  * reads input channel co / mult, mult = cout / cin; weights [cout][k][k]),
- * CPU-shaped: one work-item per plane, looping over its rows. The
+ * CPU-shaped: one work-item per plane (several when planes are small),
+ * looping over its rows. The
  * one-output-per-item kernels of cl/shared/conv.c cost a dispatch per
  * output pixel on PoCL (27 ms for one MobileNetV2 layer at batch 16); here
  * the interior of every row runs in 8-pixel float8 chunks whose loads need
@@ -36,17 +37,15 @@ static inline float8 dw_act8(float8 v, int act, float slope)
  * planes. Inference epilogue (src/graph/fold_bn.c): has_bn folds a
  * following BatchNorm's running statistics in (y * scale + shift), then
  * the activation act (bn_act's codes, -1 none). */
-__kernel void dw_forward_cpu(__global const float *restrict x, __global const float *restrict wt,
+static void dw_forward_plane(int pl, __local float *tile, __global const float *restrict x,
+                             __global const float *restrict wt,
                              __global const float *restrict bias, int has_bias,
-                             __global float *restrict y, int n, int cin, int h, int w, int cout,
+                             __global float *restrict y, int cin, int h, int w, int cout,
                              int hout, int wout, int k, int stride, int pad, int dil,
                              __global const float *bn_g, __global const float *bn_b,
                              __global const float *bn_m, __global const float *bn_v, float bn_eps,
                              int has_bn, int act, float slope)
 {
-    __local float tile[DW_TILE]; /* one work-item per group: its own */
-    int pl = get_global_id(0);
-    if (pl >= n * cout) return;
     int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
     __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
     __global const float *wp = wt + (size_t)co * k * k;
@@ -138,19 +137,34 @@ __kernel void dw_forward_cpu(__global const float *restrict x, __global const fl
     }
 }
 
+/* Planes pl = gid * ppi .. (gid + 1) * ppi - 1 of n*cout: several small
+ * planes per item, because PoCL pays about a microsecond per work-group
+ * and MobileNetV2's 7x7 layers have 960 planes of 49 pixels. */
+__kernel void dw_forward_cpu(__global const float *restrict x, __global const float *restrict wt,
+                             __global const float *restrict bias, int has_bias,
+                             __global float *restrict y, int n, int cin, int h, int w, int cout,
+                             int hout, int wout, int k, int stride, int pad, int dil,
+                             __global const float *bn_g, __global const float *bn_b,
+                             __global const float *bn_m, __global const float *bn_v, float bn_eps,
+                             int has_bn, int act, float slope, int ppi)
+{
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
+    int p0 = get_global_id(0) * ppi, p1 = min(p0 + ppi, n * cout);
+    for (int pl = p0; pl < p1; pl++)
+        dw_forward_plane(pl, tile, x, wt, bias, has_bias, y, cin, h, w, cout, hout, wout, k,
+                         stride, pad, dil, bn_g, bn_b, bn_m, bn_v, bn_eps, has_bn, act, slope);
+}
+
 /* dx[nn][ci] = beta * dx + the gradient through the mult output channels
  * of ci (beta 0 ignores old contents); range: n*cin planes, each owned by
  * one item, so no atomics. Stride 1 gathers (a conv of dy with the kernel
  * rotated, vectorised like the forward); other strides scatter each dy row
  * into the plane. */
-__kernel void dw_backward_data_cpu(__global const float *restrict dy,
+static void dw_backward_data_plane(int pl, __local float *tile, __global const float *restrict dy,
                                    __global const float *restrict wt, __global float *restrict dx,
-                                   int n, int cin, int h, int w, int cout, int hout, int wout,
+                                   int cin, int h, int w, int cout, int hout, int wout,
                                    int k, int stride, int pad, int dil, float beta)
 {
-    __local float tile[DW_TILE]; /* one work-item per group: its own */
-    int pl = get_global_id(0);
-    if (pl >= n * cin) return;
     int nn = pl / cin, ci = pl - nn * cin, mult = cout / cin;
     __global float *dxp = dx + (size_t)pl * h * w;
     __global const float *dyn = dy + ((size_t)nn * cout + (size_t)ci * mult) * hout * wout;
@@ -250,6 +264,19 @@ __kernel void dw_backward_data_cpu(__global const float *restrict dy,
                 }
             }
         }
+}
+
+/* Planes gid * ppi .. (gid + 1) * ppi - 1 of n*cin (see dw_forward_cpu). */
+__kernel void dw_backward_data_cpu(__global const float *restrict dy,
+                                   __global const float *restrict wt, __global float *restrict dx,
+                                   int n, int cin, int h, int w, int cout, int hout, int wout,
+                                   int k, int stride, int pad, int dil, float beta, int ppi)
+{
+    __local float tile[DW_TILE]; /* one work-item per group: its own */
+    int p0 = get_global_id(0) * ppi, p1 = min(p0 + ppi, n * cin);
+    for (int pl = p0; pl < p1; pl++)
+        dw_backward_data_plane(pl, tile, dy, wt, dx, cin, h, w, cout, hout, wout, k, stride, pad,
+                               dil, beta);
 }
 
 /* dw[co][ky][kx] = sum over the batch and output pixels of dy[nn][co] *
