@@ -282,7 +282,11 @@ static const conv_case native_cases[] = {
     {1, 3, 11, 30, 3, 3, 1, 2, 2, 3, 1},  /* dilation 2 */
     {2, 3, 10, 26, 3, 3, 1, 0, 1, 3, 0},  /* stride 1, pad 0 */
     {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
-    {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide: no local tile */
+    {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide */
+    /* Planes too large for the local tile (64 KiB): the row-by-row path
+     * with vector chunks and scalar borders. */
+    {1, 2, 9, 1900, 2, 3, 1, 1, 1, 2, 1},  /* stride 1 */
+    {1, 2, 9, 3801, 2, 3, 2, 1, 1, 2, 0},  /* stride 2, odd width */
     {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
     /* Many small planes: several planes per work-item, the last item's
      * share partial (forward 300 planes, 18 per item on 2 compute units). */

@@ -10,8 +10,32 @@
  * Any kernel size, pad and dilation; the vector chunks serve strides 1 and
  * 2, other strides run scalar. */
 
-/* Floats of the local tile of a narrow plane (dw_forward_cpu): 16 KiB. */
-#define DW_TILE 4096
+/* Floats of the local tile of a zero-padded plane: 64 KiB, enough for
+ * MobileNetV2's 112x112 planes with their borders (PoCL gives CPU devices
+ * 512 KiB of local memory). */
+#define DW_TILE 16384
+
+/* tile (th x tw) = the h x w plane src shifted by (pt, pl) >= 0, zeros
+ * around it; the rows copied in float8 chunks. */
+static void dw_tile_copy(__local float *tile, __global const float *src, int h, int w, int th,
+                         int tw, int pt, int pl)
+{
+    for (int r = 0; r < th; r++) {
+        __local float *d = tile + r * tw;
+        int iy = r - pt, c = 0;
+        if (iy < 0 || iy >= h) {
+            for (; c + 8 <= tw; c += 8) vstore8((float8)(0.0f), 0, d + c);
+            for (; c < tw; c++) d[c] = 0.0f;
+            continue;
+        }
+        __global const float *row = src + (size_t)iy * w - pl;
+        int lo = min(pl, tw), hi = min(pl + w, tw);
+        for (; c < lo; c++) d[c] = 0.0f;
+        for (; c + 8 <= hi; c += 8) vstore8(vload8(0, row + c), 0, d + c);
+        for (; c < hi; c++) d[c] = row[c];
+        for (; c < tw; c++) d[c] = 0.0f;
+    }
+}
 
 /* Output columns [lo, hi) of a row whose 8-wide chunks read only inside
  * the input row: ox * stride - pad >= 0 and the widest read of the last
@@ -56,21 +80,15 @@ static void dw_forward_plane(int pl, __local float *tile, __global const float *
         sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
         sh = bn_b[co] - bn_m[co] * sc;
     }
-    /* Narrow planes (rows below 32 outputs: the 7..28-pixel planes of
-     * MobileNetV2's later layers, where the border columns would be most
-     * of each row) are copied with their zero padding into local memory
-     * first, so every chunk takes the vector path, the last one partly
-     * stored. tw covers the last chunk's widest read. */
+    /* Planes that fit are copied with their zero padding into local
+     * memory first, so every chunk takes the vector path, the last one
+     * partly stored (the scalar border columns cost as much as a row's
+     * vector chunks at 56 wide, and were most of each row below 32). tw
+     * covers the last chunk's widest read. */
     int tw = ((wout + 7) / 8 * 8 - 1) * stride + (k - 1) * dil + stride;
     int th = (hout - 1) * stride + (k - 1) * dil + 1;
-    if (stride <= 2 && wout < 32 && th * tw <= DW_TILE) {
-        for (int r = 0; r < th; r++) {
-            int iy = r - pad;
-            for (int c = 0; c < tw; c++) {
-                int ix = c - pad;
-                tile[r * tw + c] = iy >= 0 && iy < h && ix >= 0 && ix < w ? xp[iy * w + ix] : 0.0f;
-            }
-        }
+    if (stride <= 2 && th * tw <= DW_TILE) {
+        dw_tile_copy(tile, xp, h, w, th, tw, pad, pad);
         for (int oy = 0; oy < hout; oy++)
             for (int ox = 0; ox < wout; ox += 8) {
                 float8 acc = (float8)(b);
@@ -170,21 +188,14 @@ static void dw_backward_data_plane(int pl, __local float *tile, __global const f
     __global const float *dyn = dy + ((size_t)nn * cout + (size_t)ci * mult) * hout * wout;
     __global const float *wn = wt + (size_t)ci * mult * k * k;
     size_t P = (size_t)hout * wout;
-    /* Narrow planes, stride 1, one output channel per input channel: dy
+    /* Stride 1, one output channel per input channel, planes that fit: dy
      * padded by pad2 = (k-1)*dil - pad into a local tile (as in the
      * forward), dx[iy][ix] = sum tile[iy + (k-1-ky)*dil][ix + (k-1-kx)*dil]
      * * w[ky][kx], every 8-pixel chunk vectorised. */
     int pad2 = (k - 1) * dil - pad;
     int tw = (w + 7) / 8 * 8 + (k - 1) * dil, th = h + (k - 1) * dil;
-    if (stride == 1 && mult == 1 && pad2 >= 0 && w < 32 && th * tw <= DW_TILE) {
-        for (int r = 0; r < th; r++) {
-            int oy = r - pad2;
-            for (int c = 0; c < tw; c++) {
-                int ox = c - pad2;
-                tile[r * tw + c] =
-                    oy >= 0 && oy < hout && ox >= 0 && ox < wout ? dyn[oy * wout + ox] : 0.0f;
-            }
-        }
+    if (stride == 1 && mult == 1 && pad2 >= 0 && th * tw <= DW_TILE) {
+        dw_tile_copy(tile, dyn, hout, wout, th, tw, pad2, pad2);
         for (int iy = 0; iy < h; iy++)
             for (int ix = 0; ix < w; ix += 8) {
                 float8 acc = 0.0f;
