@@ -256,6 +256,50 @@ static void dw_backward_data_plane(int pl, __local float *tile, __global const f
         }
         return;
     }
+    /* Stride 2, dilation 1, one output channel per input channel, planes
+     * that fit: gathered by column parity instead of scattered. Column c =
+     * 2j + ph of dx takes the taps kx = ph + pad (mod 2) at dy column
+     * j - q, q = (kx - ph - pad) / 2, so each parity is a sum of shifted
+     * dy rows (float8 chunks over j from the zero-padded tile: m columns
+     * of margin), and the two parities are interleaved into 16 columns. */
+    int m2 = (k + pad) / 2 + 1, jn = ((w + 1) / 2 + 7) / 8 * 8, tw2 = jn + 2 * m2;
+    if (stride == 2 && dil == 1 && mult == 1 && hout * tw2 <= DW_TILE) {
+        dw_tile_copy(tile, dyn, hout, wout, hout, tw2, 0, m2);
+        const uint16 mix = (uint16)(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+        for (int iy = 0; iy < h; iy++) {
+            __global float *dr = dxp + (size_t)iy * w;
+            for (int j = 0; j < jn; j += 8) {
+                float8 acc0 = 0.0f, acc1 = 0.0f;
+                for (int ky = (iy + pad) & 1; ky < k; ky += 2) {
+                    int oy = (iy + pad - ky) / 2;
+                    if (oy < 0 || oy >= hout) continue;
+                    __local const float *row = tile + oy * tw2 + m2 + j;
+                    __global const float *wr = wn + ky * k;
+                    /* kx - pad even: parity 0, q = (kx - pad) / 2; odd:
+                     * parity 1, q = (kx - 1 - pad) / 2. */
+                    for (int kx = 0; kx < k; kx++) {
+                        int d = kx - pad;
+                        if ((d & 1) == 0)
+                            acc0 = fma((float8)(wr[kx]), vload8(0, row - d / 2), acc0);
+                        else
+                            acc1 = fma((float8)(wr[kx]), vload8(0, row - (d - 1) / 2), acc1);
+                    }
+                }
+                float16 v = shuffle2(acc0, acc1, mix);
+                int c0 = 2 * j;
+                if (c0 + 16 <= w) {
+                    if (beta != 0.0f) v = fma((float16)(beta), vload16(0, dr + c0), v);
+                    vstore16(v, 0, dr + c0);
+                } else {
+                    float t[16];
+                    vstore16(v, 0, t);
+                    for (int c = c0; c < w; c++)
+                        dr[c] = beta != 0.0f ? t[c - c0] + beta * dr[c] : t[c - c0];
+                }
+            }
+        }
+        return;
+    }
     for (int i = 0; i < h * w; i++) dxp[i] = beta != 0.0f ? beta * dxp[i] : 0.0f;
     for (int m = 0; m < mult; m++)
         for (int oy = 0; oy < hout; oy++) {
