@@ -344,10 +344,54 @@ __kernel void dw_backward_weight_cpu(__global const float *restrict dy,
                                      int cout, int hout, int wout, int k, int stride, int pad,
                                      int dil)
 {
+    __local float tx[DW_TILE], td[DW_TILE]; /* one work-item per group: its own */
     int co = get_global_id(0);
     if (co >= cout) return;
     int ci = co / (cout / cin), kk = k * k;
     __global float *dwp = dw + (size_t)co * kk;
+    /* 3x3, stride 1 or 2, dilation 1, planes that fit: each image's input
+     * plane zero-padded into tx (as the forward's tile) and its dy plane
+     * into td with rows rounded up to 8 (zero lanes past wout), then nine
+     * float8 sums, one per tap, over every chunk of the batch, reduced
+     * once at the end. */
+    int tw = ((wout + 7) / 8 * 8 - 1) * stride + 2 + stride, th = (hout - 1) * stride + 3;
+    int wd = (wout + 7) / 8 * 8;
+    if (k == 3 && dil == 1 && stride <= 2 && th * tw <= DW_TILE && hout * wd <= DW_TILE) {
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f,
+               a7 = 0.0f, a8 = 0.0f;
+        for (int nn = 0; nn < n; nn++) {
+            dw_tile_copy(tx, x + ((size_t)nn * cin + ci) * h * w, h, w, th, tw, pad, pad);
+            dw_tile_copy(td, dy + ((size_t)nn * cout + co) * hout * wout, hout, wout, hout, wd, 0,
+                         0);
+            for (int oy = 0; oy < hout; oy++)
+                for (int ox = 0; ox < wout; ox += 8) {
+                    float8 d = vload8(0, td + oy * wd + ox);
+                    __local const float *r0 = tx + oy * stride * tw + ox * stride;
+                    __local const float *r1 = r0 + tw, *r2 = r1 + tw;
+                    if (stride == 1) {
+                        a0 = fma(d, vload8(0, r0), a0), a1 = fma(d, vload8(0, r0 + 1), a1);
+                        a2 = fma(d, vload8(0, r0 + 2), a2), a3 = fma(d, vload8(0, r1), a3);
+                        a4 = fma(d, vload8(0, r1 + 1), a4), a5 = fma(d, vload8(0, r1 + 2), a5);
+                        a6 = fma(d, vload8(0, r2), a6), a7 = fma(d, vload8(0, r2 + 1), a7);
+                        a8 = fma(d, vload8(0, r2 + 2), a8);
+                    } else {
+                        float16 x0 = vload16(0, r0), x1 = vload16(0, r1), x2 = vload16(0, r2);
+                        a0 = fma(d, x0.even, a0), a1 = fma(d, x0.odd, a1);
+                        a2 = fma(d, vload16(0, r0 + 2).even, a2);
+                        a3 = fma(d, x1.even, a3), a4 = fma(d, x1.odd, a4);
+                        a5 = fma(d, vload16(0, r1 + 2).even, a5);
+                        a6 = fma(d, x2.even, a6), a7 = fma(d, x2.odd, a7);
+                        a8 = fma(d, vload16(0, r2 + 2).even, a8);
+                    }
+                }
+        }
+#define DW_HSUM(v) (((v).s0 + (v).s1) + ((v).s2 + (v).s3) + ((v).s4 + (v).s5) + ((v).s6 + (v).s7))
+        dwp[0] = DW_HSUM(a0), dwp[1] = DW_HSUM(a1), dwp[2] = DW_HSUM(a2);
+        dwp[3] = DW_HSUM(a3), dwp[4] = DW_HSUM(a4), dwp[5] = DW_HSUM(a5);
+        dwp[6] = DW_HSUM(a6), dwp[7] = DW_HSUM(a7), dwp[8] = DW_HSUM(a8);
+#undef DW_HSUM
+        return;
+    }
     for (int t = 0; t < kk; t++) dwp[t] = 0.0f;
     for (int nn = 0; nn < n; nn++) {
         __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
