@@ -73,6 +73,11 @@ typedef struct graft_collective {
      * error. */
     graft_status (*allreduce_sum)(void *user, float *buf, size_t n, char *msg, size_t msglen);
     void *user;
+    /* Optional (NULL = none): called on this rank once the ranks have
+     * agreed, in a status round, that some rank failed. Every rank then
+     * returns an error from the run without any further collective call,
+     * so the caller need not end the job (MPI_Abort) for that error. */
+    void (*on_stop)(void *user);
 } graft_collective;
 
 typedef struct graft_train_config {

@@ -147,7 +147,7 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         rc = trainopts_load(cmd, to, co, c, h, w, &t->train, &t->eval, &t->eval_name);
     } else {
         data_request rq = {to->data, SPLIT_TRAIN, c, h, w, to->skip_bad, to->classes,
-                           to->per_class, (uint64_t)co->seed, co->quiet};
+                           to->per_class, (uint64_t)co->seed, co->quiet, to->comm != NULL};
         rc = cli_load_data(cmd, &rq, &t->train);
     }
     if (rc) goto fail;

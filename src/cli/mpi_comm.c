@@ -16,6 +16,13 @@ struct mpi_comm {
 
 static mpi_comm world;
 static int started;
+static int stop_agreed; /* a status round of the library showed a failure */
+
+static void on_stop(void *user)
+{
+    (void)user;
+    stop_agreed = 1;
+}
 
 static graft_status allreduce_sum(void *user, float *buf, size_t n, char *msg, size_t msglen)
 {
@@ -51,7 +58,7 @@ mpi_comm *mpi_comm_world(void)
     atexit(finish);
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
-    world.coll = (graft_collective){world.rank, world.size, allreduce_sum, NULL};
+    world.coll = (graft_collective){world.rank, world.size, allreduce_sum, NULL, on_stop};
     return world.size > 1 ? &world : NULL;
 }
 
@@ -62,6 +69,11 @@ void mpi_comm_barrier(mpi_comm *c)
 {
     (void)c;
     MPI_Barrier(MPI_COMM_WORLD);
+}
+int mpi_comm_stop_agreed(const mpi_comm *c)
+{
+    (void)c;
+    return stop_agreed;
 }
 void mpi_comm_abort(mpi_comm *c, int status)
 {
@@ -106,6 +118,11 @@ const graft_collective *mpi_comm_collective(mpi_comm *c)
     return NULL;
 }
 void mpi_comm_barrier(mpi_comm *c) { (void)c; }
+int mpi_comm_stop_agreed(const mpi_comm *c)
+{
+    (void)c;
+    return 0;
+}
 void mpi_comm_abort(mpi_comm *c, int status)
 {
     (void)c;

@@ -93,8 +93,9 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
 {
     *train = *eval = NULL;
     *eval_name = NULL;
+    /* Under MPI every rank decodes only the images of its shard. */
     data_request rq = {t->data, SPLIT_TRAIN, c, h, w, t->skip_bad, t->classes, t->per_class,
-                       (uint64_t)co->seed, co->quiet};
+                       (uint64_t)co->seed, co->quiet, t->comm != NULL};
     int rc = cli_load_data(cmd, &rq, train);
     if (rc) return rc;
     if (t->val_split > 0) {
@@ -126,7 +127,7 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
     graft_dataset_shape(*train, &tc, &th, &tw);
     data_request er = {espec, split, tc, th, tw, t->skip_bad,
                        t->eval_classes ? t->eval_classes : t->classes, 0, (uint64_t)co->seed,
-                       co->quiet};
+                       co->quiet, t->comm != NULL};
     rc = cli_load_data(cmd, &er, eval);
     if (rc) {
         graft_dataset_free(*train);

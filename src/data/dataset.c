@@ -68,6 +68,7 @@ void dataset_free(dataset *d)
     if (d->paths)
         for (int i = 0; i < d->n; i++) free(d->paths[i]);
     free(d->paths);
+    dataset_lazy_free(d);
     free(d->x);
     free(d->y);
     free(d);
@@ -75,7 +76,12 @@ void dataset_free(dataset *d)
 
 size_t dataset_image_size(const dataset *d) { return (size_t)d->c * d->h * d->w; }
 
-const float *dataset_image(const dataset *d, int i) { return d->x + (size_t)i * dataset_image_size(d); }
+const float *dataset_image(const dataset *d, int i)
+{
+    if (!d->lazy) return d->x + (size_t)i * dataset_image_size(d);
+    const float *img;
+    return dataset_fetch(d, i, &img, NULL, 0) == GRAFT_OK ? img : NULL;
+}
 
 void dataset_class_counts(const dataset *d, int *counts)
 {
@@ -107,6 +113,8 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
         for (int i = d->cap; i < cap; i++) p[i] = NULL;
         d->paths = p;
     }
+    graft_status s = dataset_lazy_reserve(d, cap, err, errlen);
+    if (s != GRAFT_OK) return s;
     d->cap = cap;
     return GRAFT_OK;
 }
@@ -151,7 +159,11 @@ graft_status dataset_subset_mapped(const dataset *d, const int *idx, int n, cons
             goto fail;
         }
         int lab = map ? map[d->y[idx[i]]] : d->y[idx[i]];
-        s = dataset_append(o, dataset_image(d, idx[i]), lab, d->paths ? d->paths[idx[i]] : NULL, err, errlen);
+        /* A pending image stays pending in the copy (decoded on first use there). */
+        if (dataset_is_pending(d, idx[i]))
+            s = dataset_append_pending(o, lab, d->paths[idx[i]], err, errlen);
+        else
+            s = dataset_append(o, dataset_image(d, idx[i]), lab, d->paths ? d->paths[idx[i]] : NULL, err, errlen);
         if (s) goto fail;
     }
     return GRAFT_OK;

@@ -58,8 +58,14 @@ void dataset_channel_stats(const dataset *d, float *mean, float *std)
     size_t hw = (size_t)d->h * d->w;
     for (int k = 0; k < d->c; k++) {
         double s = 0, s2 = 0;
+        long used = 0;
         for (int i = 0; i < d->n; i++) {
-            const float *p = dataset_image(d, i) + (size_t)k * hw;
+            /* An image decoded on first use that does not decode is left
+             * out here; training reports it when it reaches it. */
+            const float *img = dataset_image(d, i);
+            if (!img) continue;
+            used++;
+            const float *p = img + (size_t)k * hw;
             double a = 0, a2 = 0;
             for (size_t j = 0; j < hw; j++) {
                 a += p[j];
@@ -68,7 +74,7 @@ void dataset_channel_stats(const dataset *d, float *mean, float *std)
             s += a;
             s2 += a2;
         }
-        double cnt = (double)d->n * hw;
+        double cnt = (double)used * hw;
         double m = cnt > 0 ? s / cnt : 0;
         double v = cnt > 0 ? s2 / cnt - m * m : 0;
         double sd = v > 0 ? sqrt(v) : 0;

@@ -14,6 +14,7 @@
 #include "model.h"
 #include "model_io.h"
 #include "modelfile.h"
+#include "rank_status.h"
 
 /* Floats per collective call: big enough that the per-call latency does
  * not matter, small enough that the host buffers stay cache-friendly. */
@@ -35,6 +36,8 @@ typedef struct sync_group {
     pthread_cond_t cv;
     int active;          /* this step synchronises */
     int arrived, left, summed, reduced, departing, broken;
+    int peer_failed;     /* broken because another rank said so in a status round */
+    char why[GRAFT_ERRLEN]; /* broken because this rank's sum over the ranks failed */
     double **slot;       /* per replica */
     size_t *slotcap;
     double *acc;
@@ -63,6 +66,7 @@ typedef struct replica {
 struct data_parallel {
     graft_model *m;
     const graft_collective *comm;
+    rank_status *status; /* borrowed from the training loop; rounds only with comm */
     float label_smoothing;
     int nrep;
     replica *rep;
@@ -73,8 +77,6 @@ struct data_parallel {
     int nstep;
     size_t step_floats;
     float *wbuf;        /* host copy of step_params after the last step */
-    float *tail;        /* loss sum, hits, stop requests, one failure flag per rank */
-    size_t ntail;
     int dirty;          /* the primary stepped since the replicas last pulled */
     int sync_bn;
     int group_ready;    /* group's mutex and condition exist */
@@ -139,19 +141,27 @@ static graft_status sync_sum(void *user, double *v, int n, int weighted)
     }
     while (!g->summed && !g->broken) pthread_cond_wait(&g->cv, &g->mu);
     if (dp->comm && r == 0 && !g->broken) {
-        /* The other ranks' sums: floats on the wire. */
+        /* A status round first (a failed rank may be anywhere; it raises
+         * its flag in whatever round comes next), then the other ranks'
+         * sums: floats on the wire. */
         float *f = realloc(g->fbuf, sizeof(float) * (size_t)n);
         if (f) g->fbuf = f;
         pthread_mutex_unlock(&g->mu);
-        char msg[256] = "";
+        char msg[GRAFT_ERRLEN] = "";
         graft_status cs = f ? GRAFT_OK : GRAFT_ERR_HOST_MEMORY;
-        for (int k = 0; f && k < n; k++) f[k] = (float)g->acc[k];
-        if (cs == GRAFT_OK) cs = dp->comm->allreduce_sum(dp->comm->user, f, (size_t)n, msg, sizeof msg);
+        graft_status rs = rank_status_round(dp->status, cs, NULL, 0, msg, sizeof msg);
+        int peer = cs == GRAFT_OK && rs != GRAFT_OK;
+        for (int k = 0; rs == GRAFT_OK && k < n; k++) f[k] = (float)g->acc[k];
+        if (rs == GRAFT_OK) cs = dp->comm->allreduce_sum(dp->comm->user, f, (size_t)n, msg, sizeof msg);
         pthread_mutex_lock(&g->mu);
-        if (cs == GRAFT_OK)
+        if (rs == GRAFT_OK && cs == GRAFT_OK)
             for (int k = 0; k < n; k++) g->acc[k] = f[k];
         else
             g->broken = 1;
+        g->peer_failed = peer;
+        if (!peer && (rs != GRAFT_OK || cs != GRAFT_OK))
+            snprintf(g->why, sizeof g->why, "rank %d: synchronising BatchNorm over %d ranks: %s",
+                     dp->comm->rank, dp->comm->size, msg[0] ? msg : "out of host memory");
         g->reduced = 1;
         pthread_cond_broadcast(&g->cv);
     }
@@ -289,7 +299,8 @@ static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
 }
 
 graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
-                                  data_parallel **out, char *err, size_t errlen)
+                                  rank_status *status, data_parallel **out, char *err,
+                                  size_t errlen)
 {
     *out = NULL;
     data_parallel *dp = calloc(1, sizeof *dp);
@@ -305,13 +316,11 @@ graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
         return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     dp->m = m;
-    dp->comm = cfg->comm && cfg->comm->size > 1 ? cfg->comm : NULL;
+    dp->comm = rank_status_active(status) ? status->comm : NULL;
+    dp->status = status;
     dp->nrep = nrep;
     dp->rep[0].m = m;
-    dp->ntail = 3 + (size_t)(dp->comm ? dp->comm->size : 1);
-    dp->tail = calloc(dp->ntail, sizeof *dp->tail);
-    graft_status s = dp->tail ? GRAFT_OK
-                              : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    graft_status s = GRAFT_OK;
     for (int r = 1; s == GRAFT_OK && r < nrep; r++) {
         graft_ctx_params p = params_like(m->ctx, cfg->devices[r]);
         char cerr[GRAFT_ERRLEN];
@@ -378,7 +387,6 @@ void data_parallel_free(data_parallel *dp)
     free(dp->grad_params);
     free(dp->step_params);
     free(dp->wbuf);
-    free(dp->tail);
     free(dp);
 }
 
@@ -503,7 +511,8 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
      * (decided from n alone, so all ranks agree). */
     dp->group.active = dp->sync_bn && n >= nrep * ranks;
     /* A fresh rendezvous (no thread is in it between steps). */
-    dp->group.broken = dp->group.arrived = dp->group.left = 0;
+    dp->group.broken = dp->group.arrived = dp->group.left = dp->group.peer_failed = 0;
+    dp->group.why[0] = '\0';
     dp->group.summed = dp->group.reduced = dp->group.departing = 0;
     for (int r = 1; r < nrep; r++) {
         running[r] = !pthread_create(&th[r], NULL, replica_thread, &args[r]);
@@ -529,37 +538,26 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
             for (size_t k = 0; k < dp->grad_floats; k++) dp->rep[0].grad[k] += rp->grad[k];
     }
     float *g = dp->rep[0].grad;
-    /* A failure inside a synchronised BatchNorm step leaves the other
-     * ranks in a BatchNorm sum, not in the gradient sum below: return at
-     * once (the graft tool then ends the job with MPI_Abort). */
-    if (s != GRAFT_OK && dp->comm && dp->group.active) return s;
+    /* A BatchNorm sum that learnt of another rank's failure: say that,
+     * not what it did to this rank's replicas. */
+    if (s != GRAFT_OK && dp->group.peer_failed) return error_set(err, errlen, s, "%s", dp->status->msg);
+    if (s != GRAFT_OK && dp->group.why[0]) error_set(err, errlen, s, "%s", dp->group.why);
     if (dp->comm) {
-        /* Everybody takes part in the sums even after a local failure, so
-         * that no rank waits for ever; the flags say who failed. */
-        memset(dp->tail, 0, sizeof(float) * dp->ntail);
-        dp->tail[0] = (float)lsum;
-        dp->tail[1] = (float)hits;
-        dp->tail[2] = *stop ? 1.0f : 0.0f;
-        if (s != GRAFT_OK) {
-            dp->tail[3 + rank] = 1;
-            memset(g, 0, sizeof(float) * dp->grad_floats);
-        }
+        /* The status round (loss, hits, stop requests, failure flags)
+         * before the gradients: a rank that failed anywhere in this step
+         * raises its flag here or in an earlier round, and nobody goes on
+         * to a sum the failed rank will not join. */
+        float v[RANK_STATUS_VALUES] = {(float)lsum, (float)hits, *stop ? 1.0f : 0.0f};
+        graft_status rs = rank_status_round(dp->status, s, v, RANK_STATUS_VALUES, err, errlen);
+        if (rs != GRAFT_OK) return rs;
+        lsum = v[0];
+        hits = (long)v[1];
+        *stop = v[2] != 0;
         char cerr[GRAFT_ERRLEN] = "";
         graft_status cs = allreduce(dp->comm, g, dp->grad_floats, cerr, sizeof cerr);
-        if (cs != GRAFT_OK) dp->tail[3 + rank] = 1;
-        char terr[GRAFT_ERRLEN] = "";
-        graft_status ts = allreduce(dp->comm, dp->tail, dp->ntail, terr, sizeof terr);
-        if (s != GRAFT_OK) return s;
+        /* The others finished this sum (or MPI ends the job): this rank
+         * raises its flag in the next round, the closing one at worst. */
         if (cs != GRAFT_OK) return error_set(err, errlen, cs, "%s", cerr);
-        if (ts != GRAFT_OK) return error_set(err, errlen, ts, "%s", terr);
-        for (int q = 0; q < ranks; q++)
-            if (dp->tail[3 + q] != 0)
-                return error_set(err, errlen, GRAFT_ERR_INTERNAL,
-                                 "rank %d of %d failed in this step (its own message says why); "
-                                 "every rank stops", q, ranks);
-        lsum = dp->tail[0];
-        hits = (long)dp->tail[1];
-        *stop = dp->tail[2] != 0;
     }
     if (s != GRAFT_OK) return s;
     s = put_params(m, dp->grad_params, dp->ngrad, g, 1);
