@@ -4,6 +4,8 @@
 # frozen, so the slices do not normalise differently), and so does train
 # with --sync-bn (BatchNorm over the global batch); rank 0 alone writes;
 # a checkpoint written by 2 ranks resumes in 1; plan jobs shared by ranks.
+# Sharded reading of a class folder, sums overlapped with backward, and a
+# rank failing on a corrupt image of its shard are checked too.
 # Usage: test_mpi.sh GRAFT_EXECUTABLE SOURCE_ROOT MPIRUN|none
 set -u
 G=${1:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
@@ -37,6 +39,10 @@ if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
 else
     bad "2 ranks vs 1 process"; cat "$T/one-log.csv" "$T/two-log.csv"
 fi
+# The gradient buckets summed during backward (the default) or after it:
+# the same sums, so the same model bit for bit.
+run $MPI "$G" $FT --no-overlap --out "$T/two-sync.graft" --quiet
+if [ "$rc" -eq 0 ] && cmp -s "$T/two.graft" "$T/two-sync.graft"; then ok "overlapped and --no-overlap sums give the same model bit for bit"; else bad "--no-overlap vs overlapped (exit $rc)"; fi
 # Both models classify the same: the same evaluation numbers.
 run "$G" eval --model "$T/one.graft" --data "$FIX" --classes 5-9 --quiet
 grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc1"

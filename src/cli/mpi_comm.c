@@ -37,6 +37,53 @@ static graft_status allreduce_sum(void *user, float *buf, size_t n, char *msg, s
     return GRAFT_ERR_INTERNAL;
 }
 
+static graft_status mpi_failed(const char *what, int rc, char *msg, size_t msglen)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    snprintf(msg, msglen, "%s: %s", what, s);
+    return GRAFT_ERR_INTERNAL;
+}
+
+/* The split-phase sum (overlap with backward): MPI_Iallreduce on a request
+ * of our own allocation. */
+static graft_status iallreduce_start(void *user, float *buf, size_t n, void **req, char *msg,
+                                     size_t msglen)
+{
+    (void)user;
+    MPI_Request *r = malloc(sizeof *r);
+    if (!r) {
+        snprintf(msg, msglen, "out of memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, r);
+    if (rc != MPI_SUCCESS) {
+        free(r);
+        return mpi_failed("MPI_Iallreduce", rc, msg, msglen);
+    }
+    *req = r;
+    return GRAFT_OK;
+}
+
+static int iallreduce_test(void *user, void *req)
+{
+    (void)user;
+    int done = 0;
+    /* A completed request becomes MPI_REQUEST_NULL; testing it again is
+     * allowed and says done. */
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    return done;
+}
+
+static graft_status iallreduce_wait(void *user, void *req, char *msg, size_t msglen)
+{
+    (void)user;
+    int rc = MPI_Wait(req, MPI_STATUS_IGNORE);
+    free(req);
+    return rc == MPI_SUCCESS ? GRAFT_OK : mpi_failed("MPI_Wait", rc, msg, msglen);
+}
+
 static void finish(void)
 {
     int fin = 0;
@@ -58,7 +105,9 @@ mpi_comm *mpi_comm_world(void)
     atexit(finish);
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
-    world.coll = (graft_collective){world.rank, world.size, allreduce_sum, NULL, on_stop};
+    world.coll = (graft_collective){world.rank,       world.size,       allreduce_sum,
+                                    NULL,             on_stop,          iallreduce_start,
+                                    iallreduce_test,  iallreduce_wait};
     return world.size > 1 ? &world : NULL;
 }
 

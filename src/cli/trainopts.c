@@ -222,6 +222,7 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
     cfg->ndevices = t->dl.n > 1 ? t->dl.n : 0;
     cfg->comm = t->comm;
     cfg->sync_bn = t->sync_bn;
+    cfg->overlap_allreduce = !t->no_overlap;
     cfg->on_nan = strcasecmp(t->nan, "skip") ? GRAFT_NAN_STOP : GRAFT_NAN_SKIP;
     const char *aug = t->augment;
     int c, h;

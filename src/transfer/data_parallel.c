@@ -19,6 +19,7 @@
 /* Floats per collective call: big enough that the per-call latency does
  * not matter, small enough that the host buffers stay cache-friendly. */
 #define BUCKET_FLOATS ((size_t)1 << 20)
+#define BUCKET_FLOATS_MAX ((size_t)1 << 28) /* a call's count is an int */
 #define DP_MAX_REPLICAS 64
 
 /* A replica's handle in the synchronised-BatchNorm sums. */
@@ -45,6 +46,18 @@ typedef struct sync_group {
     size_t acccap;
     int n;
 } sync_group;
+
+/* A bucket of the gradient sum over the ranks: whole parameters
+ * grad_params[first..last], the flat range [off, off + len), summed in
+ * calls of at most BUCKET_FLOATS floats. Buckets are cut from the last
+ * parameter back, in the order backward produces the gradients; both the
+ * summing after backward and the overlapped one send the same calls in
+ * the same order. */
+typedef struct bucket {
+    size_t off, len;
+    int first, last;
+    int low_node; /* node of grad_params[first]: ready once its backward ran */
+} bucket;
 
 typedef struct replica {
     graft_ctx *ctx;     /* owned; NULL for the primary (replica 0) */
@@ -77,6 +90,17 @@ struct data_parallel {
     int nstep;
     size_t step_floats;
     float *wbuf;        /* host copy of step_params after the last step */
+    bucket *buckets;    /* of grad_params, last parameters first */
+    int nbuckets;
+    size_t bucket_floats; /* largest bucket (whole parameters) and call */
+    int overlap;        /* sum the buckets while backward runs (see overlap_done) */
+    int ov_next;        /* the next bucket to start this step */
+    void **reqs;        /* started calls, in order */
+    int nreq, capreq;
+    int ov_tested;      /* calls before this one are complete */
+    float ov_weight;    /* this rank's share of the batch */
+    graft_status ov_s;  /* a call that could not start */
+    char ov_err[GRAFT_ERRLEN];
     int dirty;          /* the primary stepped since the replicas last pulled */
     int sync_bn;
     int group_ready;    /* group's mutex and condition exist */
@@ -263,6 +287,31 @@ static void copy_flags(graft_model *dst, const graft_model *src)
     }
 }
 
+/* Cuts grad_params into buckets from the last parameter back: whole
+ * parameters up to BUCKET_FLOATS floats, a larger parameter alone. */
+static graft_status make_buckets(data_parallel *dp, char *err, size_t errlen)
+{
+    graft_model *m = dp->m;
+    free(dp->buckets);
+    dp->nbuckets = 0;
+    dp->buckets = malloc(sizeof(bucket) * (size_t)(dp->ngrad + 1));
+    if (!dp->buckets) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    size_t end = dp->grad_floats;
+    int k = dp->ngrad - 1;
+    while (k >= 0) {
+        bucket *b = &dp->buckets[dp->nbuckets++];
+        b->last = k;
+        b->len = 0;
+        while (k >= 0 && (b->len == 0 || b->len + model_param(m, dp->grad_params[k])->numel <= dp->bucket_floats))
+            b->len += model_param(m, dp->grad_params[k--])->numel;
+        b->first = k + 1;
+        b->off = end - b->len;
+        end = b->off;
+        b->low_node = m->params[dp->grad_params[b->first]].node;
+    }
+    return GRAFT_OK;
+}
+
 /* Parameter index lists: trainable ones (gradients) and those a step or a
  * training forward changes (weights and running statistics). */
 static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
@@ -295,7 +344,7 @@ static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
     free(dp->wbuf);
     dp->wbuf = malloc(sizeof(float) * (dp->step_floats + 1));
     if (!dp->wbuf) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
-    return GRAFT_OK;
+    return make_buckets(dp, err, errlen);
 }
 
 graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
@@ -319,6 +368,14 @@ graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
     dp->comm = rank_status_active(status) ? status->comm : NULL;
     dp->status = status;
     dp->nrep = nrep;
+    dp->bucket_floats = cfg->bucket_floats > 0 && cfg->bucket_floats <= BUCKET_FLOATS_MAX
+                            ? cfg->bucket_floats : BUCKET_FLOATS;
+    /* Overlap needs the split-phase sum, and only one replica: with
+     * several, a bucket is ready only once every replica has it. Not with
+     * synchronised BatchNorm, whose sums would interleave with the
+     * buckets'. */
+    dp->overlap = dp->comm && cfg->overlap_allreduce && nrep == 1 && !cfg->sync_bn &&
+                  dp->comm->iallreduce_start && dp->comm->iallreduce_test && dp->comm->iallreduce_wait;
     dp->rep[0].m = m;
     graft_status s = GRAFT_OK;
     for (int r = 1; s == GRAFT_OK && r < nrep; r++) {
@@ -387,6 +444,8 @@ void data_parallel_free(data_parallel *dp)
     free(dp->grad_params);
     free(dp->step_params);
     free(dp->wbuf);
+    free(dp->buckets);
+    free(dp->reqs);
     free(dp);
 }
 
@@ -435,13 +494,15 @@ static void replica_run(data_parallel *dp, replica *rp, float weight)
     if (rp->s == GRAFT_OK) rp->s = graft_model_forward(m, rp->x, rp->n, 1, NULL);
     if (rp->s == GRAFT_OK)
         rp->s = graft_model_backward(m, rp->y, dp->label_smoothing, &rp->loss, &rp->correct);
-    if (rp->s == GRAFT_OK) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
+    /* Overlapped, the gradients were read bucket by bucket during backward. */
+    if (rp->s == GRAFT_OK && !dp->overlap) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
     if (rp->s != GRAFT_OK) {
         snprintf(rp->err, sizeof rp->err, "device %s: %s", m->ctx->info.name, graft_last_error(m->ctx));
         group_break(dp); /* nobody waits for this replica's statistics */
         return;
     }
-    for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
+    if (!dp->overlap)
+        for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
 }
 
 typedef struct replica_arg {
@@ -457,18 +518,135 @@ static void *replica_thread(void *arg)
     return NULL;
 }
 
-/* Sums buf over the ranks, one bucket per call. */
-static graft_status allreduce(const graft_collective *c, float *buf, size_t n, char *err,
-                              size_t errlen)
+/* Sums buf (the flat gradients) over the ranks: the buckets in order, at
+ * most BUCKET_FLOATS floats per call. */
+static graft_status allreduce(data_parallel *dp, float *buf, char *err, size_t errlen)
 {
-    for (size_t off = 0; off < n; off += BUCKET_FLOATS) {
-        size_t len = n - off < BUCKET_FLOATS ? n - off : BUCKET_FLOATS;
-        char msg[512] = "";
-        graft_status s = c->allreduce_sum(c->user, buf + off, len, msg, sizeof msg);
-        if (s != GRAFT_OK)
-            return error_set(err, errlen, s, "rank %d: summing gradients over %d ranks: %s", c->rank,
-                             c->size, msg[0] ? msg : graft_status_name(s));
+    const graft_collective *c = dp->comm;
+    for (int q = 0; q < dp->nbuckets; q++) {
+        const bucket *b = &dp->buckets[q];
+        for (size_t off = 0; off < b->len; off += dp->bucket_floats) {
+            size_t len = b->len - off < dp->bucket_floats ? b->len - off : dp->bucket_floats;
+            char msg[512] = "";
+            graft_status s = c->allreduce_sum(c->user, buf + b->off + off, len, msg, sizeof msg);
+            if (s != GRAFT_OK)
+                return error_set(err, errlen, s, "rank %d: summing gradients over %d ranks: %s",
+                                 c->rank, c->size, msg[0] ? msg : graft_status_name(s));
+        }
     }
+    return GRAFT_OK;
+}
+
+/* Starts bucket q's calls; read: first take its gradients from the
+ * primary's device, scaled by this rank's share (else buf holds them). */
+static void start_bucket(data_parallel *dp, int q, int read)
+{
+    const graft_collective *c = dp->comm;
+    const bucket *b = &dp->buckets[q];
+    float *g = dp->rep[0].grad + b->off;
+    if (read && dp->ov_s == GRAFT_OK) {
+        graft_status s = get_params(dp->m, dp->grad_params + b->first, b->last - b->first + 1, g, 1);
+        if (s != GRAFT_OK) {
+            dp->ov_s = s;
+            snprintf(dp->ov_err, sizeof dp->ov_err, "%s", graft_last_error(dp->m->ctx));
+        }
+        for (size_t k = 0; k < b->len; k++) g[k] *= dp->ov_weight;
+    }
+    for (size_t off = 0; off < b->len; off += dp->bucket_floats) {
+        size_t len = b->len - off < dp->bucket_floats ? b->len - off : dp->bucket_floats;
+        if (dp->nreq == dp->capreq) {
+            int cap = dp->capreq ? 2 * dp->capreq : 16;
+            void **r = realloc(dp->reqs, sizeof *r * (size_t)cap);
+            if (!r) { /* cannot track it: sum it now (same call, same bits) */
+                char msg[512] = "";
+                if (c->allreduce_sum(c->user, g + off, len, msg, sizeof msg) != GRAFT_OK && dp->ov_s == GRAFT_OK) {
+                    dp->ov_s = GRAFT_ERR_INTERNAL;
+                    snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients: %s", c->rank, msg);
+                }
+                continue;
+            }
+            dp->reqs = r;
+            dp->capreq = cap;
+        }
+        char msg[512] = "";
+        void *req = NULL;
+        graft_status s = c->iallreduce_start(c->user, g + off, len, &req, msg, sizeof msg);
+        if (s != GRAFT_OK) {
+            if (dp->ov_s == GRAFT_OK) {
+                dp->ov_s = s;
+                snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients over %d ranks: %s",
+                         c->rank, c->size, msg[0] ? msg : graft_status_name(s));
+            }
+            continue;
+        }
+        dp->reqs[dp->nreq++] = req;
+    }
+}
+
+/* graft_model.bwd_done of the primary while overlapping: nodes k.. are
+ * done, so every bucket whose lowest node is among them can go; then a
+ * test of the oldest pending calls, which is what moves MPI's transfers
+ * along between the layers. */
+static graft_status overlap_done(void *user, int k)
+{
+    data_parallel *dp = user;
+    while (dp->ov_next < dp->nbuckets && dp->buckets[dp->ov_next].low_node >= k)
+        start_bucket(dp, dp->ov_next++, 1);
+    const graft_collective *c = dp->comm;
+    while (dp->ov_tested < dp->nreq && c->iallreduce_test(c->user, dp->reqs[dp->ov_tested])) dp->ov_tested++;
+    if (dp->ov_s != GRAFT_OK) return ctx_fail(dp->m->ctx, dp->ov_s, "%s", dp->ov_err);
+    return GRAFT_OK;
+}
+
+/* The overlapped step of a rank with one replica: an opening status round
+ * (a rank that failed before this step raises its flag there), forward and
+ * backward with the buckets started as their gradients appear, the rest
+ * started (zeros after a failure: the others expect every call), all
+ * waited for, then the closing round with the loss, hits, stop requests
+ * and failure flags. */
+static graft_status overlapped_step(data_parallel *dp, float weight, int n, float *loss,
+                                    int *correct, int *stop, char *err, size_t errlen)
+{
+    const graft_collective *c = dp->comm;
+    replica *rp = &dp->rep[0];
+    TRY(rank_status_round(dp->status, GRAFT_OK, NULL, 0, err, errlen));
+    dp->ov_next = dp->nreq = dp->ov_tested = 0;
+    dp->ov_weight = weight;
+    dp->ov_s = GRAFT_OK;
+    dp->ov_err[0] = '\0';
+    dp->m->bwd_done = overlap_done;
+    dp->m->bwd_done_user = dp;
+    replica_run(dp, rp, weight);
+    dp->m->bwd_done = NULL;
+    dp->m->bwd_done_user = NULL;
+    graft_status s = rp->s;
+    if (s != GRAFT_OK) error_set(err, errlen, s, "%s", dp->ov_s != GRAFT_OK ? dp->ov_err : rp->err);
+    int read = s == GRAFT_OK && rp->n > 0;
+    for (int q = dp->ov_next; q < dp->nbuckets; q++) {
+        if (!read) memset(rp->grad + dp->buckets[q].off, 0, sizeof(float) * dp->buckets[q].len);
+        start_bucket(dp, q, read);
+    }
+    for (int q = 0; q < dp->nreq; q++) {
+        char msg[512] = "";
+        graft_status ws = c->iallreduce_wait(c->user, dp->reqs[q], msg, sizeof msg);
+        if (ws != GRAFT_OK && dp->ov_s == GRAFT_OK) {
+            dp->ov_s = ws;
+            snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients over %d ranks: %s",
+                     c->rank, c->size, msg[0] ? msg : graft_status_name(ws));
+        }
+    }
+    dp->nreq = 0;
+    if (s == GRAFT_OK && dp->ov_s != GRAFT_OK) s = error_set(err, errlen, dp->ov_s, "%s", dp->ov_err);
+    /* The same expressions as the step without overlap: the same bits. */
+    double lsum = (double)rp->loss * rp->n;
+    float v[RANK_STATUS_VALUES] = {(float)lsum, (float)rp->correct, *stop ? 1.0f : 0.0f};
+    TRY(rank_status_round(dp->status, s, v, RANK_STATUS_VALUES, err, errlen));
+    *stop = v[2] != 0;
+    lsum = v[0];
+    s = put_params(dp->m, dp->grad_params, dp->ngrad, rp->grad, 1);
+    if (s != GRAFT_OK) return error_set(err, errlen, s, "%s", graft_last_error(dp->m->ctx));
+    *loss = (float)(lsum / n);
+    *correct = (int)(long)v[1];
     return GRAFT_OK;
 }
 
@@ -506,6 +684,10 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
         rp->err[0] = '\0';
         rp->weight = (float)rp->n / (float)n;
         args[r] = (replica_arg){dp, rp, rp->weight};
+    }
+    if (dp->overlap) {
+        dp->dirty = 0; /* one replica: the primary itself */
+        return overlapped_step(dp, args[0].weight, n, loss, correct, stop, err, errlen);
     }
     /* Synchronised BatchNorm when every replica of every rank has images
      * (decided from n alone, so all ranks agree). */
@@ -554,7 +736,7 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
         hits = (long)v[1];
         *stop = v[2] != 0;
         char cerr[GRAFT_ERRLEN] = "";
-        graft_status cs = allreduce(dp->comm, g, dp->grad_floats, cerr, sizeof cerr);
+        graft_status cs = allreduce(dp, g, cerr, sizeof cerr);
         /* The others finished this sum (or MPI ends the job): this rank
          * raises its flag in the next round, the closing one at worst. */
         if (cs != GRAFT_OK) return error_set(err, errlen, cs, "%s", cerr);
