@@ -260,6 +260,16 @@ graft_status graft_model_check_memory(graft_model *m, int batch, int training, g
  * (graft_model_meta_free); on failure it is zeroed. */
 graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
                                            graft_model_meta *meta, char *err, size_t errlen);
+/* The same when every rank of comm holds d (NULL or one rank: the call
+ * above): each rank reads (decodes, for a dataset opened with
+ * graft_data_spec.lazy) only its contiguous share of d for the
+ * statistics, and the sums are combined with comm->allreduce_sum, so the
+ * normalisation equals one process's within float rounding. Every rank
+ * must call it. More than 4 channels -> GRAFT_ERR_SHAPE (a model file
+ * keeps 4). */
+graft_status graft_model_meta_from_dataset_ranks(const graft_dataset *d, const char *arch,
+                                                 const graft_collective *comm,
+                                                 graft_model_meta *meta, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -135,7 +135,8 @@ int graft_transfer_gradual_step(graft_model *m, const graft_finetune_params *fp,
  * returned although FINETUNE with freeze_until and cache asked for it,
  * the reason, e.g. "not caching the output of 'pool1': augmentation is on
  * (the frozen layers must see every epoch's augmented images)"; it is
- * empty otherwise. Reasons: augmentation, a best-model or checkpoint file
+ * empty otherwise. Reasons: augmentation, several ranks (cfg->comm: each
+ * reads only its share of every batch), a best-model or checkpoint file
  * (they save the whole model during training), freeze_until not a graph
  * cut. m is the source or the target (they have the same nodes). */
 int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params *fp,

@@ -159,10 +159,10 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
 int trainopts_meta(const char *cmd, const train_opts *t, const graft_dataset *train,
                    graft_model_meta *meta)
 {
-    (void)t;
     char err[256], arch[sizeof meta->arch];
     memcpy(arch, meta->arch, sizeof arch); /* the caller may have named it */
-    if (graft_model_meta_from_dataset(train, NULL, meta, err, sizeof err) == GRAFT_OK) {
+    /* Under MPI each rank sums the statistics of its share only. */
+    if (graft_model_meta_from_dataset_ranks(train, NULL, t->comm, meta, err, sizeof err) == GRAFT_OK) {
         memcpy(meta->arch, arch, sizeof arch);
         return 0;
     }

@@ -248,6 +248,13 @@ void preprocess_resize_crop(const float *src, int c, int sh, int sw, float *dst,
 /* Per-channel mean and (population) std over the whole dataset, computed in
  * double; a std below 1e-6 is reported as 1. mean/std: d->c floats. */
 void dataset_channel_stats(const dataset *d, float *mean, float *std);
+/* Its two halves, so that ranks can each sum a share: per channel the sum,
+ * the sum of squares and the count of the pixel values of images
+ * [lo, hi) (sum, sum2, count: d->c each; images that do not decode are
+ * left out), and mean and std from such sums. */
+void dataset_channel_sums(const dataset *d, int lo, int hi, double *sum, double *sum2, double *count);
+void dataset_stats_from_sums(int c, const double *sum, const double *sum2, const double *count,
+                             float *mean, float *std);
 /* x = (x - mean[ch]) / std[ch] in place over one c x hw image. */
 void preprocess_normalize(float *x, int c, int hw, const float *mean, const float *std);
 

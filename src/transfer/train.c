@@ -636,8 +636,47 @@ graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const cha
     return on_ctx(m, checkpoint_load(m, o, path, epoch, err, sizeof err), err);
 }
 
+/* The normalisation of d: over all of it, or with several ranks each
+ * rank's contiguous share summed and the sums combined (floats on the
+ * wire: within float rounding of one process's numbers). */
+static graft_status dataset_stats(const graft_dataset *d, const graft_collective *comm, float *mean,
+                                  float *std, char *err, size_t errlen)
+{
+    if (!comm || comm->size <= 1) {
+        dataset_channel_stats(d, mean, std);
+        return GRAFT_OK;
+    }
+    int c = d->c;
+    double *v = malloc(sizeof(double) * 3 * (size_t)c);
+    float *f = malloc(sizeof(float) * 3 * (size_t)c);
+    graft_status s = v && f ? GRAFT_OK : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    if (s == GRAFT_OK) {
+        int lo = (int)((long)d->n * comm->rank / comm->size), hi = (int)((long)d->n * (comm->rank + 1) / comm->size);
+        dataset_channel_sums(d, lo, hi, v, v + c, v + 2 * c);
+        for (int k = 0; k < 3 * c; k++) f[k] = (float)v[k];
+        char msg[512] = "";
+        s = comm->allreduce_sum(comm->user, f, 3 * (size_t)c, msg, sizeof msg);
+        if (s != GRAFT_OK)
+            error_set(err, errlen, s, "rank %d: summing the normalisation statistics: %s", comm->rank, msg);
+    }
+    if (s == GRAFT_OK) {
+        for (int k = 0; k < 3 * c; k++) v[k] = f[k];
+        dataset_stats_from_sums(c, v, v + c, v + 2 * c, mean, std);
+    }
+    free(v);
+    free(f);
+    return s;
+}
+
 graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
                                            graft_model_meta *meta, char *err, size_t errlen)
+{
+    return graft_model_meta_from_dataset_ranks(d, arch, NULL, meta, err, errlen);
+}
+
+graft_status graft_model_meta_from_dataset_ranks(const graft_dataset *d, const char *arch,
+                                                 const graft_collective *comm,
+                                                 graft_model_meta *meta, char *err, size_t errlen)
 {
     memset(meta, 0, sizeof *meta);
     snprintf(meta->arch, sizeof meta->arch, "%s", arch ? arch : "custom");
@@ -653,7 +692,16 @@ graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *a
         return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory copying class names");
     }
     float mean[4] = {0}, std[4] = {1, 1, 1, 1};
-    dataset_channel_stats(d, mean, std);
+    if (d->c > 4) {
+        graft_model_meta_free(meta);
+        return error_set(err, errlen, GRAFT_ERR_SHAPE, "%d channels: a model file keeps the "
+                         "normalisation of at most 4", d->c);
+    }
+    graft_status ss = dataset_stats(d, comm, mean, std, err, errlen);
+    if (ss != GRAFT_OK) {
+        graft_model_meta_free(meta);
+        return ss;
+    }
     for (int c = 0; c < 4; c++) {
         meta->mean[c] = c < d->c ? mean[c] : 0.0f;
         meta->std[c] = c < d->c ? std[c] : 1.0f;
