@@ -433,10 +433,13 @@ typedef enum graft_arm {
     GRAFT_ARM_FINETUNE,     /* every layer from the pretrained weights, new head */
     GRAFT_ARM_PARTIAL,      /* FINETUNE above a frozen, cached prefix */
     GRAFT_ARM_GRADUAL,      /* unfreezing from the head down */
+    GRAFT_ARM_RECIPE,       /* graft_finetune_recipe_params: the head alone, then every
+                             * layer with lower rates below; head epochs + epochs */
     GRAFT_ARM_COUNT
 } graft_arm;
 
-/* "scratch", "linear-probe", "finetune", "partial", "gradual"; NULL when unknown. */
+/* "scratch", "linear-probe", "finetune", "partial", "gradual", "recipe";
+ * NULL when unknown. */
 const char *graft_arm_name(graft_arm a);
 /* The inverse, case-insensitive; -1 when s names none. */
 int graft_arm_parse(const char *s);
