@@ -171,7 +171,7 @@ static graft_status sync_sum(void *user, double *v, int n, int weighted)
         float *f = realloc(g->fbuf, sizeof(float) * (size_t)n);
         if (f) g->fbuf = f;
         pthread_mutex_unlock(&g->mu);
-        char msg[GRAFT_ERRLEN] = "";
+        char msg[512] = "";
         graft_status cs = f ? GRAFT_OK : GRAFT_ERR_HOST_MEMORY;
         graft_status rs = rank_status_round(dp->status, cs, NULL, 0, msg, sizeof msg);
         int peer = cs == GRAFT_OK && rs != GRAFT_OK;
