@@ -75,8 +75,11 @@ int cmd_finetune(int argc, char **argv)
     if (finetune_run(cmd, t.src, t.train, t.eval, t.eval_name, &t.meta, &fp, &to, &co,
                      (uint64_t)co.seed, out, &m, &res)) {
         /* The other ranks may wait in a collective this rank will not join,
-         * unless they agreed to stop with it (a failure inside training). */
-        if (mc && !mpi_comm_stop_agreed(mc)) mpi_comm_abort(mc, 1);
+         * unless they agreed to stop with it (a failure inside training):
+         * then every rank is here, and waits until all have said why
+         * (mpirun ends the job at the first non-zero exit). */
+        if (mc && mpi_comm_stop_agreed(mc)) mpi_comm_barrier(mc);
+        else if (mc) mpi_comm_abort(mc, 1);
         goto done;
     }
     if (res.interrupted) { /* finetune has no --resume: nothing half-trained is written */
