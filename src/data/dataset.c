@@ -79,6 +79,7 @@ size_t dataset_image_size(const dataset *d) { return (size_t)d->c * d->h * d->w;
 const float *dataset_image(const dataset *d, int i)
 {
     if (!d->lazy) return d->x + (size_t)i * dataset_image_size(d);
+    /* one lock and, for a pending image, its decode */
     const float *img;
     return dataset_fetch(d, i, &img, NULL, 0) == GRAFT_OK ? img : NULL;
 }
@@ -99,11 +100,13 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
         cap *= 2;
     }
     size_t isz = dataset_image_size(d);
-    float *x = realloc(d->x, (size_t)cap * isz * sizeof *x);
-    if (!x)
-        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory for %d images",
-                         cap);
-    d->x = x;
+    if (!d->lazy) { /* a lazy dataset keeps one buffer per decoded image */
+        float *x = realloc(d->x, (size_t)cap * isz * sizeof *x);
+        if (!x)
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                             "dataset: out of memory for %d images", cap);
+        d->x = x;
+    }
     int *y = realloc(d->y, (size_t)cap * sizeof *y);
     if (!y) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     d->y = y;
@@ -122,6 +125,13 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
 graft_status dataset_append(dataset *d, const float *img, int label, const char *path, char *err,
                             size_t errlen)
 {
+    if (!img) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: no image to append");
+    return data_append_slot(d, img, label, path, err, errlen);
+}
+
+graft_status data_append_slot(dataset *d, const float *img, int label, const char *path,
+                              char *err, size_t errlen)
+{
     if (label < 0 || label >= d->nclasses)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: label %d outside 0..%d%s%s",
                          label, d->nclasses - 1, path ? " for " : "", path ? path : "");
@@ -137,8 +147,13 @@ graft_status dataset_append(dataset *d, const float *img, int label, const char 
         if (!d->paths[d->n])
             return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
-    size_t isz = dataset_image_size(d);
-    memcpy(d->x + (size_t)d->n * isz, img, isz * sizeof *img);
+    if (d->lazy) {
+        s = dataset_lazy_store(d, d->n, img, err, errlen);
+        if (s) return s;
+    } else {
+        size_t isz = dataset_image_size(d);
+        memcpy(d->x + (size_t)d->n * isz, img, isz * sizeof *img);
+    }
     d->y[d->n] = label;
     d->n++;
     return GRAFT_OK;

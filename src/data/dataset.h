@@ -68,8 +68,12 @@ graft_status dataset_fetch(const dataset *d, int i, const float **img, char *err
 /* Whether image i is pending; how many are. */
 int dataset_is_pending(const dataset *d, int i);
 int dataset_num_pending(const dataset *d);
-/* Internal to dataset.c: the pending flags follow the image slots. */
+/* Internal to dataset.c: a lazy dataset keeps one pixel buffer per decoded
+ * image (none for a pending one) instead of d->x, so a rank holds the
+ * images of its shard only; the flags and buffers follow the slots. */
 graft_status dataset_lazy_reserve(dataset *d, int cap, char *err, size_t errlen);
+/* Copies img into image i's own buffer; img NULL marks image i pending. */
+graft_status dataset_lazy_store(dataset *d, int i, const float *img, char *err, size_t errlen);
 void dataset_lazy_free(dataset *d);
 /* Label histogram: counts[nclasses] (caller's array). */
 void dataset_class_counts(const dataset *d, int *counts);

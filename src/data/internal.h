@@ -35,6 +35,10 @@ graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasse
 graft_status data_append_lazy(dataset **d, const data_load_opts *o, int nclasses,
                               const char *const *names, const char *path, int label,
                               data_report *r, char *err, size_t errlen);
+/* dataset_append's body; img NULL appends a pending image of a lazy
+ * dataset (see dataset_lazy_store). */
+graft_status data_append_slot(dataset *d, const float *img, int label, const char *path,
+                              char *err, size_t errlen);
 /* Decodes the image file at path to c x h x w (resized, centre-cropped). */
 graft_status data_decode_image(const char *path, int c, int h, int w, float *dst, char *err,
                                size_t errlen);

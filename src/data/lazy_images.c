@@ -1,7 +1,9 @@
 /* Images decoded on first use (graft_data_spec.lazy): opening a class
  * folder or CSV list then only lists the files; an image is decoded the
  * first time it is read, so a data parallel rank that reads only its
- * shard of every batch decodes only its shard (docs/parallel.md). */
+ * shard of every batch decodes (and holds) only its shard
+ * (docs/parallel.md). A lazy dataset keeps one buffer per decoded image
+ * instead of the contiguous d->x. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,27 +13,50 @@
 #include "internal.h"
 
 struct dataset_lazy {
-    pthread_mutex_t mu;    /* one decode at a time: the slot and flags stay consistent */
+    pthread_mutex_t mu;     /* decodes and buffer pointers change under it */
     unsigned char *pending; /* cap entries: 1 = not decoded yet */
+    float **pix;            /* cap entries: image i's pixels; NULL while pending */
     int npending;
-    long decoded;          /* images decoded on first use */
 };
 
 graft_status dataset_lazy_reserve(dataset *d, int cap, char *err, size_t errlen)
 {
     if (!d->lazy) return GRAFT_OK;
-    unsigned char *p = realloc(d->lazy->pending, (size_t)cap + 1);
-    if (!p) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
-    for (int i = d->cap; i < cap; i++) p[i] = 0;
-    d->lazy->pending = p;
+    struct dataset_lazy *z = d->lazy;
+    unsigned char *p = realloc(z->pending, (size_t)cap + 1);
+    if (p) z->pending = p;
+    float **x = p ? realloc(z->pix, sizeof *x * ((size_t)cap + 1)) : NULL;
+    if (!x) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
+    z->pix = x;
+    for (int i = d->cap; i < cap; i++) {
+        p[i] = 0;
+        x[i] = NULL;
+    }
+    return GRAFT_OK;
+}
+
+graft_status dataset_lazy_store(dataset *d, int i, const float *img, char *err, size_t errlen)
+{
+    struct dataset_lazy *z = d->lazy;
+    if (!img) {
+        z->pending[i] = 1;
+        z->npending++;
+        return GRAFT_OK;
+    }
+    size_t isz = dataset_image_size(d);
+    z->pix[i] = malloc(isz * sizeof(float));
+    if (!z->pix[i]) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
+    memcpy(z->pix[i], img, isz * sizeof(float));
     return GRAFT_OK;
 }
 
 void dataset_lazy_free(dataset *d)
 {
     if (!d->lazy) return;
+    for (int i = 0; i < d->n; i++) free(d->lazy->pix[i]);
     pthread_mutex_destroy(&d->lazy->mu);
     free(d->lazy->pending);
+    free(d->lazy->pix);
     free(d->lazy);
     d->lazy = NULL;
 }
@@ -54,31 +79,47 @@ int dataset_num_pending(const dataset *d)
     return n;
 }
 
+/* Turns d lazy: the images it holds move from d->x to buffers of their own. */
+static graft_status make_lazy(dataset *d, char *err, size_t errlen)
+{
+    struct dataset_lazy *z = calloc(1, sizeof *z);
+    if (!z) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
+    z->pending = calloc((size_t)d->cap + 1, 1);
+    z->pix = calloc((size_t)d->cap + 1, sizeof *z->pix);
+    if (!z->pending || !z->pix || pthread_mutex_init(&z->mu, NULL) != 0) {
+        free(z->pending);
+        free(z->pix);
+        free(z);
+        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
+    }
+    d->lazy = z;
+    for (int i = 0; i < d->n; i++) {
+        graft_status s = dataset_lazy_store(d, i, d->x + (size_t)i * dataset_image_size(d), err, errlen);
+        if (s != GRAFT_OK) {
+            /* back to d->x: it is still whole */
+            for (int k = 0; k < i; k++) free(z->pix[k]);
+            free(z->pending);
+            free(z->pix);
+            pthread_mutex_destroy(&z->mu);
+            free(z);
+            d->lazy = NULL;
+            return s;
+        }
+    }
+    free(d->x);
+    d->x = NULL;
+    return GRAFT_OK;
+}
+
 graft_status dataset_append_pending(dataset *d, int label, const char *path, char *err,
                                     size_t errlen)
 {
     if (!path) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: a pending image needs a path");
     if (!d->lazy) {
-        struct dataset_lazy *z = calloc(1, sizeof *z);
-        if (!z) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
-        z->pending = calloc((size_t)d->cap + 1, 1);
-        if (!z->pending || pthread_mutex_init(&z->mu, NULL) != 0) {
-            free(z->pending);
-            free(z);
-            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
-        }
-        d->lazy = z;
+        graft_status s = make_lazy(d, err, errlen);
+        if (s != GRAFT_OK) return s;
     }
-    /* The pixels are written by the first dataset_fetch; until then the
-     * slot holds zeros (dataset_append copies them). */
-    float *zero = calloc(dataset_image_size(d), sizeof *zero);
-    if (!zero) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
-    graft_status s = dataset_append(d, zero, label, path, err, errlen);
-    free(zero);
-    if (s != GRAFT_OK) return s;
-    d->lazy->pending[d->n - 1] = 1;
-    d->lazy->npending++;
-    return GRAFT_OK;
+    return data_append_slot(d, NULL, label, path, err, errlen);
 }
 
 graft_status data_decode_image(const char *path, int c, int h, int w, float *dst, char *err,
@@ -100,24 +141,27 @@ graft_status dataset_fetch(const dataset *d, int i, const float **img, char *err
     if (i < 0 || i >= d->n)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: index %d outside 0..%d", i,
                          d->n - 1);
-    float *slot = d->x + (size_t)i * dataset_image_size(d);
     if (!d->lazy) {
-        *img = slot;
+        *img = d->x + (size_t)i * dataset_image_size(d);
         return GRAFT_OK;
     }
     struct dataset_lazy *z = d->lazy; /* the pixel cache: filled under its lock */
     graft_status s = GRAFT_OK;
     pthread_mutex_lock(&z->mu);
     if (z->pending[i]) {
-        s = data_decode_image(d->paths[i], d->c, d->h, d->w, slot, err, errlen);
+        float *buf = malloc(dataset_image_size(d) * sizeof *buf);
+        s = buf ? data_decode_image(d->paths[i], d->c, d->h, d->w, buf, err, errlen)
+                : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
         if (s == GRAFT_OK) {
+            z->pix[i] = buf;
             z->pending[i] = 0;
             z->npending--;
-            z->decoded++;
+        } else {
+            free(buf);
         }
     }
+    *img = z->pix[i];
     pthread_mutex_unlock(&z->mu);
-    if (s == GRAFT_OK) *img = slot;
     return s;
 }
 
