@@ -49,10 +49,10 @@ typedef struct sync_group {
 
 /* A bucket of the gradient sum over the ranks: whole parameters
  * grad_params[first..last], the flat range [off, off + len), summed in
- * calls of at most BUCKET_FLOATS floats. Buckets are cut from the last
- * parameter back, in the order backward produces the gradients; both the
- * summing after backward and the overlapped one send the same calls in
- * the same order. */
+ * calls of at most bucket_floats floats (BUCKET_FLOATS by default).
+ * Buckets are cut from the last parameter back, in the order backward
+ * produces the gradients; the sum after backward and the overlapped one
+ * send the same calls in the same order. */
 typedef struct bucket {
     size_t off, len;
     int first, last;
@@ -288,7 +288,7 @@ static void copy_flags(graft_model *dst, const graft_model *src)
 }
 
 /* Cuts grad_params into buckets from the last parameter back: whole
- * parameters up to BUCKET_FLOATS floats, a larger parameter alone. */
+ * parameters up to bucket_floats floats, a larger parameter alone. */
 static graft_status make_buckets(data_parallel *dp, char *err, size_t errlen)
 {
     graft_model *m = dp->m;
@@ -519,7 +519,7 @@ static void *replica_thread(void *arg)
 }
 
 /* Sums buf (the flat gradients) over the ranks: the buckets in order, at
- * most BUCKET_FLOATS floats per call. */
+ * most bucket_floats floats per call. */
 static graft_status allreduce(data_parallel *dp, float *buf, char *err, size_t errlen)
 {
     const graft_collective *c = dp->comm;
