@@ -72,6 +72,14 @@ typedef struct graft_data_spec {
      * thread (the receiver throttles). May be NULL. */
     graft_progress_fn progress;
     void *progress_user;
+    /* Decode on first use (class folders and CSV lists; ignored with
+     * skip_bad, which must decode to know what to skip): opening lists the
+     * files and decodes at most the first image (when it sets the size);
+     * every other image is decoded when first read (training, evaluation,
+     * graft_dataset_image), under a lock. A data parallel rank so decodes
+     * only its shard. A file that does not decode then fails the training
+     * or evaluation that reaches it (graft_dataset_image returns NULL). */
+    int lazy;
 } graft_data_spec;
 
 /* source NULL, split TRAIN, shape as stored, everything else 0/NULL. */
@@ -113,7 +121,11 @@ void graft_dataset_shape(const graft_dataset *d, int *c, int *h, int *w); /* any
 int graft_dataset_num_classes(const graft_dataset *d);
 const char *graft_dataset_class_name(const graft_dataset *d, int k); /* NULL when k is out of range */
 const int *graft_dataset_labels(const graft_dataset *d);   /* size() labels */
-const float *graft_dataset_image(const graft_dataset *d, int i); /* c*h*w floats; NULL out of range */
+/* c*h*w floats; NULL out of range, or for an image decoded on first use
+ * (spec.lazy) whose file does not decode. */
+const float *graft_dataset_image(const graft_dataset *d, int i);
+/* Images of a dataset opened with spec.lazy not decoded yet (0 otherwise). */
+int graft_dataset_num_pending(const graft_dataset *d);
 const char *graft_dataset_path(const graft_dataset *d, int i);   /* NULL when not from a file */
 /* Label histogram into counts[num_classes] (caller's array). */
 void graft_dataset_class_counts(const graft_dataset *d, int *counts);

@@ -73,6 +73,24 @@ typedef struct graft_collective {
      * error. */
     graft_status (*allreduce_sum)(void *user, float *buf, size_t n, char *msg, size_t msglen);
     void *user;
+    /* Optional (NULL = none): called on this rank once the ranks have
+     * agreed, in a status round, that some rank failed. Every rank then
+     * returns an error from the run without any further collective call,
+     * so the caller need not end the job (MPI_Abort) for that error. */
+    void (*on_stop)(void *user);
+    /* Optional, all three or none (NULL = the blocking sum only): the sum
+     * of allreduce_sum started without waiting, so that the gradients of
+     * the last layers travel while the backward pass computes the earlier
+     * ones (graft_train_config.overlap_allreduce). start begins summing
+     * buf[0..n) in place and sets *req; buf is not touched until wait has
+     * returned. test returns 1 once the sum is complete (it also drives
+     * the transfer: MPI progresses inside its calls) and 0 while not;
+     * wait blocks until complete and releases req. Sums started on every
+     * rank in the same order must give the bits allreduce_sum would. */
+    graft_status (*iallreduce_start)(void *user, float *buf, size_t n, void **req, char *msg,
+                                     size_t msglen);
+    int (*iallreduce_test)(void *user, void *req);
+    graft_status (*iallreduce_wait)(void *user, void *req, char *msg, size_t msglen);
 } graft_collective;
 
 typedef struct graft_train_config {
@@ -124,12 +142,27 @@ typedef struct graft_train_config {
      * uses per-replica statistics. 0 = per replica. */
     int sync_bn;
     /* Several processes (NULL = this one alone): each rank takes its share
-     * of every global batch (then split over devices), gradients and the
-     * loss are summed with comm->allreduce_sum in buckets, and every rank
-     * makes the same step. Only rank 0 writes log_path, ckpt_path and
-     * best_path. A rank whose step fails tells the others through the
-     * same sum, and every rank returns an error naming it. */
+     * of every global batch (then split over devices) and reads only that
+     * share of the training images (decoding them, for a dataset opened
+     * with graft_data_spec.lazy), gradients and the loss are summed with
+     * comm->allreduce_sum in buckets, and every rank makes the same step.
+     * The evaluation set is split over the ranks and its sums combined.
+     * Only rank 0 writes log_path, ckpt_path and best_path. A rank that
+     * fails tells the others in the next status round (a small sum that
+     * opens every collective phase), and every rank returns an error, the
+     * others' naming it. */
     const graft_collective *comm;
+    /* With comm offering iallreduce_start/test/wait, one device per rank
+     * and no sync_bn: the gradient buckets (4 MiB, whole layers, from the
+     * last layer back) are summed while the backward pass goes on, each
+     * started as soon as its layers' gradients exist, and waited for
+     * before the optimizer step. Same sums, same bits as without. 0 = the
+     * sum after the whole backward pass. */
+    int overlap_allreduce;
+    /* Floats per gradient bucket (whole parameters up to this many; a
+     * larger parameter alone, summed in calls of this many). 0 = 2^20
+     * (4 MiB); at most 2^28. */
+    size_t bucket_floats;
 } graft_train_config;
 
 /* epochs 5, batch 64, seed 1, everything else off. */
@@ -227,6 +260,16 @@ graft_status graft_model_check_memory(graft_model *m, int batch, int training, g
  * (graft_model_meta_free); on failure it is zeroed. */
 graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
                                            graft_model_meta *meta, char *err, size_t errlen);
+/* The same when every rank of comm holds d (NULL or one rank: the call
+ * above): each rank reads (decodes, for a dataset opened with
+ * graft_data_spec.lazy) only its contiguous share of d for the
+ * statistics, and the sums are combined with comm->allreduce_sum, so the
+ * normalisation equals one process's within float rounding. Every rank
+ * must call it. More than 4 channels -> GRAFT_ERR_SHAPE (a model file
+ * keeps 4). */
+graft_status graft_model_meta_from_dataset_ranks(const graft_dataset *d, const char *arch,
+                                                 const graft_collective *comm,
+                                                 graft_model_meta *meta, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -135,7 +135,8 @@ int graft_transfer_gradual_step(graft_model *m, const graft_finetune_params *fp,
  * returned although FINETUNE with freeze_until and cache asked for it,
  * the reason, e.g. "not caching the output of 'pool1': augmentation is on
  * (the frozen layers must see every epoch's augmented images)"; it is
- * empty otherwise. Reasons: augmentation, a best-model or checkpoint file
+ * empty otherwise. Reasons: augmentation, several ranks (cfg->comm: each
+ * reads only its share of every batch), a best-model or checkpoint file
  * (they save the whole model during training), freeze_until not a graph
  * cut. m is the source or the target (they have the same nodes). */
 int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params *fp,
@@ -432,10 +433,13 @@ typedef enum graft_arm {
     GRAFT_ARM_FINETUNE,     /* every layer from the pretrained weights, new head */
     GRAFT_ARM_PARTIAL,      /* FINETUNE above a frozen, cached prefix */
     GRAFT_ARM_GRADUAL,      /* unfreezing from the head down */
+    GRAFT_ARM_RECIPE,       /* graft_finetune_recipe_params: the head alone, then every
+                             * layer with lower rates below; head epochs + epochs */
     GRAFT_ARM_COUNT
 } graft_arm;
 
-/* "scratch", "linear-probe", "finetune", "partial", "gradual"; NULL when unknown. */
+/* "scratch", "linear-probe", "finetune", "partial", "gradual", "recipe";
+ * NULL when unknown. */
 const char *graft_arm_name(graft_arm a);
 /* The inverse, case-insensitive; -1 when s names none. */
 int graft_arm_parse(const char *s);

@@ -26,7 +26,9 @@ int main(void)
     graft_compare_result cr = {0};
     (void)ds, (void)tc, (void)tr, (void)er, (void)pc, (void)fp, (void)cc, (void)sc, (void)scc;
     (void)cmp, (void)cr;
-    if (GRAFT_ARM_COUNT != 5 || GRAFT_STRATEGY_GRADUAL != 2 || GRAFT_LOG_WARN != 0 || GRAFT_LOG_INFO != 1) {
+    /* New arms are appended: the earlier values stay. */
+    if (GRAFT_ARM_GRADUAL != 4 || GRAFT_ARM_RECIPE != 5 || GRAFT_ARM_COUNT != 6 ||
+        GRAFT_STRATEGY_GRADUAL != 2 || GRAFT_LOG_WARN != 0 || GRAFT_LOG_INFO != 1) {
         fprintf(stderr, "enum values changed\n");
         return 1;
     }

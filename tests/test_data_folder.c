@@ -1,6 +1,7 @@
 /* Class-folder and CSV datasets: class order, hidden and empty folders,
  * non-image files (error or skip), JPEG and PNG mixed (by content), formats
- * graft does not read, resizing, CSV labels and bad lines. */
+ * graft does not read, resizing, CSV labels and bad lines, decoding on
+ * first use. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,26 @@ START_TEST(folder)
     ck_assert_msg(dataset_load_folder(root, &o1, NULL, &d, err, sizeof err) == GRAFT_OK, "%s", err);
     ck_assert_int_eq(d->c, 1);
     ck_assert_int_eq(d->h, 4);
+
+    /* decoded on first use: the first image sets the size and is decoded,
+     * the others when read, to the same pixels; a subset keeps the
+     * undecoded ones pending */
+    data_load_opts ol = o1;
+    ol.lazy = 1;
+    dataset *lz, *sub1;
+    ck_assert_msg(dataset_load_folder(root, &ol, NULL, &lz, err, sizeof err) == GRAFT_OK, "%s", err);
+    ck_assert_int_eq(lz->n, 6);
+    ck_assert_int_eq(dataset_num_pending(lz), 5);
+    int pick[2] = {4, 1};
+    ck_assert(dataset_subset(lz, pick, 2, &sub1, err, sizeof err) == GRAFT_OK);
+    ck_assert_int_eq(dataset_num_pending(sub1), 2);
+    ck_assert_mem_eq(dataset_image(sub1, 0), dataset_image(d, 4), 16 * sizeof(float));
+    ck_assert_int_eq(dataset_num_pending(sub1), 1);
+    ck_assert_int_eq(dataset_num_pending(lz), 5); /* the copy decoded, not lz */
+    for (int i = 0; i < 6; i++) ck_assert_mem_eq(dataset_image(lz, i), dataset_image(d, i), 16 * sizeof(float));
+    ck_assert_int_eq(dataset_num_pending(lz), 0);
+    dataset_free(sub1);
+    dataset_free(lz);
     dataset_free(d);
 
     /* a non-PNG file: error by default, skipped with skip_bad */

@@ -1,6 +1,8 @@
 /* Prefetching loader: every index once per epoch with the right labels,
  * reproducible order, normalisation, augmentation, drop_last, subsets,
- * restarting mid-epoch. */
+ * restarting mid-epoch; a shard reads only its slice of every batch, and
+ * an image decoded on first use that does not decode ends the epoch with
+ * -1 only for the shard that reads it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +197,80 @@ START_TEST(normalise_and_augment)
 }
 END_TEST
 
+START_TEST(shards_and_pending)
+{
+    dataset *d = make();
+    char err[256];
+    /* Shard 1 of 2: its slice of every batch holds the images, every
+     * position holds its label. */
+    loader_opts o = {0};
+    o.batch = 10;
+    o.shuffle = 1;
+    o.seed = 4;
+    o.shard = 1;
+    o.nshards = 2;
+    loader *l;
+    ck_assert(loader_create(d, &o, &l, err, sizeof err) == GRAFT_OK);
+    loader_start_epoch(l, 0);
+    const float *x;
+    const int *y;
+    int n, seen = 0, got;
+    while ((got = loader_next(l, &x, &y, &n)) == 1) {
+        for (int i = n / 2; i < n; i++) {
+            int id = (int)lrintf(x[(size_t)i * SZ] - 1.0f);
+            ck_assert(id >= 0 && id < N);
+            ck_assert_int_eq(y[i], d->y[id]);
+            seen++;
+        }
+        int lab[7] = {0};
+        for (int i = 0; i < n; i++) lab[y[i]]++;
+        ck_assert_int_eq(lab[0] + lab[1] + lab[2] + lab[3] + lab[4] + lab[5] + lab[6], n);
+    }
+    ck_assert_int_eq(got, 0);
+    ck_assert_int_eq(seen, 5 * 10 + 2); /* 10 batches of 10 split 5+5, then 3 split 1+2 */
+    loader_free(l);
+    /* o.shard outside 0..nshards-1 is refused. */
+    o.shard = 2;
+    ck_assert(loader_create(d, &o, &l, err, sizeof err) == GRAFT_ERR_INVALID_ARG);
+    dataset_free(d);
+
+    /* Image 5 of 10 is pending with a file that does not exist: batch 1
+     * (images 4..7) fails for shard 0 (images 4, 5) only. */
+    ck_assert(dataset_create(1, 4, 4, 2, NULL, &d, err, sizeof err) == GRAFT_OK);
+    float img[16] = {0};
+    for (int i = 0; i < 10; i++) {
+        if (i == 5)
+            ck_assert(dataset_append_pending(d, 1, "/nonexistent/graft-test-5.png", err, sizeof err) == GRAFT_OK);
+        else
+            ck_assert(dataset_append(d, img, i % 2, NULL, err, sizeof err) == GRAFT_OK);
+    }
+    ck_assert_int_eq(dataset_num_pending(d), 1);
+    ck_assert(dataset_image(d, 5) == NULL);
+    for (int sh = 0; sh < 2; sh++) {
+        loader_opts p = {0};
+        p.batch = 4;
+        p.shard = sh;
+        p.nshards = 2;
+        ck_assert(loader_create(d, &p, &l, err, sizeof err) == GRAFT_OK);
+        loader_start_epoch(l, 0);
+        int batches = 0;
+        while ((got = loader_next(l, &x, &y, &n)) == 1) batches++;
+        if (sh == 0) {
+            ck_assert_int_eq(got, -1);
+            ck_assert_int_eq(batches, 1);
+            ck_assert(strstr(loader_error(l), "graft-test-5.png") != NULL);
+            ck_assert_int_eq(loader_next(l, &x, &y, &n), 0); /* the epoch is over */
+        } else {
+            ck_assert_int_eq(got, 0);
+            ck_assert_int_eq(batches, 3);
+        }
+        loader_free(l);
+    }
+    ck_assert_int_eq(dataset_num_pending(d), 1);
+    dataset_free(d);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loader");
@@ -202,6 +278,7 @@ int main(void)
     tcase_add_test(tc, every_index_once);
     tcase_add_test(tc, restart_and_subset);
     tcase_add_test(tc, normalise_and_augment);
+    tcase_add_test(tc, shards_and_pending);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -4,6 +4,8 @@
 # frozen, so the slices do not normalise differently), and so does train
 # with --sync-bn (BatchNorm over the global batch); rank 0 alone writes;
 # a checkpoint written by 2 ranks resumes in 1; plan jobs shared by ranks.
+# Sharded reading of a class folder, sums overlapped with backward, and a
+# rank failing on a corrupt image of its shard are checked too.
 # Usage: test_mpi.sh GRAFT_EXECUTABLE SOURCE_ROOT MPIRUN|none
 set -u
 G=${1:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
@@ -37,6 +39,10 @@ if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
 else
     bad "2 ranks vs 1 process"; cat "$T/one-log.csv" "$T/two-log.csv"
 fi
+# The gradient buckets summed during backward (the default) or after it:
+# the same sums, so the same model bit for bit.
+run $MPI "$G" $FT --no-overlap --out "$T/two-sync.graft" --quiet
+if [ "$rc" -eq 0 ] && cmp -s "$T/two.graft" "$T/two-sync.graft"; then ok "overlapped and --no-overlap sums give the same model bit for bit"; else bad "--no-overlap vs overlapped (exit $rc)"; fi
 # Both models classify the same: the same evaluation numbers.
 run "$G" eval --model "$T/one.graft" --data "$FIX" --classes 5-9 --quiet
 grep -i 'accuracy' "$T/out" | head -n 1 > "$T/acc1"
@@ -64,6 +70,40 @@ run $MPI "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 2 --stop-
 if [ -s "$T/r-ckpt.graft" ]; then ok "2 ranks wrote one checkpoint"; else bad "checkpoint of 2 ranks (exit $rc)"; fi
 run "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 2 --batch 16 --out "$T/r.graft" --resume "$T/r-ckpt.graft" --quiet
 if [ "$rc" -eq 0 ] && [ "$(wc -l < "$T/r-log.csv")" -eq 3 ]; then ok "resumed in 1 process"; else bad "resume in 1 process (exit $rc)"; fi
+
+# Sharded reading: on a class folder every rank decodes only the images of
+# its slices of the global batches, and 2 ranks still train like 1 process.
+/usr/bin/python3 "$SRC/tools/idx_to_pngs.py" -n 120 --folders "$FIX" "$T/pngs" >/dev/null 2>&1 \
+    || bad "idx_to_pngs --folders"
+mkdir -p "$T/folder"
+for k in 0 1 2 3 4; do cp -r "$T/pngs/$k" "$T/folder/$k"; done
+FT="train --data $T/folder --epochs 2 --batch 16 --quiet"
+run "$G" $FT --out "$T/f1.graft"
+expect "train on a folder, one process" 0
+run $MPI "$G" $FT --sync-bn --checkpoint-every 1 --out "$T/f2.graft"
+expect "mpirun -np 2 train on a folder" 0
+cp "$T/f2-ckpt.graft" "$T/ckpt-before" 2>/dev/null || bad "no checkpoint written"
+if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
+            FNR > 1 { d = a[FNR] - $2; if (d < 0) d = -d; if (d > 1e-4 * (a[FNR] < 0 ? -a[FNR] : a[FNR]) + 1e-6) bad = 1; n++ }
+            END { exit (bad || n != 2) }' "$T/f1-log.csv" "$T/f2-log.csv"; then
+    ok "2 ranks reading their shards of a folder train like 1 process"
+else
+    bad "2 ranks on a folder vs 1 process"; cat "$T/f1-log.csv" "$T/f2-log.csv"
+fi
+# A corrupt image: only the rank whose shard holds it decodes it, so exactly
+# one rank names the file and the other says that rank failed; both stop
+# without MPI_Abort (inside --sync-bn rendezvous too) and the checkpoint of
+# an earlier run stays as it was.
+printf 'not a png' > "$T/folder/3/zz-corrupt.png"
+run $MPI "$G" $FT --epochs 1 --checkpoint-every 1 --sync-bn --out "$T/f2.graft"
+cat "$T/out" "$T/err" > "$T/all"
+if [ "$rc" -ne 0 ] && [ "$(grep -c 'zz-corrupt.png' "$T/all")" -eq 1 ] &&
+   [ "$(grep -c 'rank [01] of 2 failed' "$T/all")" -eq 1 ] && ! grep -q 'MPI_ABORT' "$T/all" &&
+   cmp -s "$T/f2-ckpt.graft" "$T/ckpt-before"; then
+    ok "a corrupt image: one rank decodes it, both stop cleanly"
+else
+    bad "corrupt image under mpirun (exit $rc)"; cat "$T/all"
+fi
 
 # Plan jobs over 2 ranks sharing the state folder; rank 0 writes the summary.
 cat > "$T/p.plan" <<PLAN

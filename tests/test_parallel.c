@@ -2,12 +2,16 @@
  * program): two replicas on two devices (PoCL's POCL_DEVICES="pthread
  * pthread") and two ranks joined by an in-process graft_collective give the
  * weights of training one model on the same global batches, within float
- * tolerance; a failing rank stops every rank with a message naming it. */
+ * tolerance; a failing rank stops every rank with a message naming it, also
+ * inside a synchronised BatchNorm rendezvous; ranks training on a folder
+ * opened with decoding on first use decode only their shards. */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "graft.h"
 #include "graft_data.h"
@@ -220,7 +224,10 @@ typedef struct bus {
     long generation;
     float *sum;
     size_t n;
-    int fail_rank; /* this rank's collective reports a failure on its 3rd call */
+    int fail_rank; /* this rank's collective reports a failure on call fail_call */
+    int fail_call;
+    int overlap;   /* offer the split-phase sum: gradients summed during backward */
+    size_t bucket_floats;
     int calls[4];
 } bus;
 
@@ -228,6 +235,7 @@ typedef struct rank_arg {
     bus *b;
     graft_collective comm;
     const graft_dataset *d;
+    int epochs; /* 0: run_config's */
     graft_ctx *ctx;
     graft_model *m;
     int bn;   /* a BatchNorm model, synchronised */
@@ -241,7 +249,7 @@ static graft_status bus_allreduce(void *user, float *buf, size_t n, char *msg, s
     rank_arg *a = user;
     bus *b = a->b;
     int rank = a->comm.rank;
-    if (b->fail_rank == rank && ++b->calls[rank] == 3) {
+    if (b->fail_rank == rank && ++b->calls[rank] == b->fail_call) {
         snprintf(msg, msglen, "simulated network failure");
         /* Still take part, so that the other rank is not left waiting. */
     }
@@ -273,11 +281,44 @@ static graft_status bus_allreduce(void *user, float *buf, size_t n, char *msg, s
     return msg[0] ? GRAFT_ERR_INTERNAL : GRAFT_OK;
 }
 
+/* The split-phase sum of the bus: the sum happens at start (every rank
+ * starts the same calls in the same order), so test and wait have nothing
+ * left to do; what it checks is the order and the bits. */
+static graft_status bus_start(void *user, float *buf, size_t n, void **req, char *msg, size_t msglen)
+{
+    *req = NULL;
+    return bus_allreduce(user, buf, n, msg, msglen);
+}
+
+static int bus_test(void *user, void *req)
+{
+    (void)user;
+    (void)req;
+    return 1;
+}
+
+static graft_status bus_wait(void *user, void *req, char *msg, size_t msglen)
+{
+    (void)user;
+    (void)req;
+    (void)msg;
+    (void)msglen;
+    return GRAFT_OK;
+}
+
 static void *rank_main(void *arg)
 {
     rank_arg *a = arg;
     a->ctx = open_ctx(a->comm.rank ? "1" : "0");
     graft_train_config cfg = run_config();
+    if (a->epochs) cfg.epochs = a->epochs;
+    if (a->b->overlap) {
+        a->comm.iallreduce_start = bus_start;
+        a->comm.iallreduce_test = bus_test;
+        a->comm.iallreduce_wait = bus_wait;
+        cfg.overlap_allreduce = 1;
+    }
+    cfg.bucket_floats = a->b->bucket_floats;
     cfg.comm = &a->comm;
     cfg.sync_bn = a->bn;
     a->s = GRAFT_ERR_INTERNAL;
@@ -289,14 +330,21 @@ static void *rank_main(void *arg)
 
 /* Two ranks on two threads, each its own context (kept for the caller:
  * rank_done frees them). */
-static void run_ranks(const graft_dataset *d, bus *b, rank_arg ra[2], int bn)
+static void run_ranks_on(const graft_dataset *d0, const graft_dataset *d1, int epochs, bus *b,
+                         rank_arg ra[2], int bn)
 {
     pthread_t th[2];
     for (int r = 0; r < 2; r++) {
-        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r]}, d, NULL, NULL, bn, GRAFT_OK, ""};
+        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r], NULL, NULL, NULL, NULL}, r ? d1 : d0, epochs, NULL, NULL,
+                           bn, GRAFT_OK, ""};
         pthread_create(&th[r], NULL, rank_main, &ra[r]);
     }
     for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+}
+
+static void run_ranks(const graft_dataset *d, bus *b, rank_arg ra[2], int bn)
+{
+    run_ranks_on(d, d, 0, b, ra, bn);
 }
 
 static void rank_done(rank_arg ra[2])
@@ -325,6 +373,38 @@ static void test_collective(graft_ctx *ctx, const graft_dataset *d)
         CHECK(max_param_diff(ra[0].m, ra[1].m) == 0); /* every rank makes the same step */
     }
     rank_done(ra);
+    /* The gradient buckets summed during backward: the same bits. Buckets
+     * of at most 100 floats: several layers' buckets, and the larger
+     * parameters cut into several calls. */
+    b.bucket_floats = 100;
+    run_ranks(d, &b, ra, 0);
+    b.overlap = 1;
+    rank_arg ro[2];
+    run_ranks(d, &b, ro, 0);
+    CHECK(ro[0].s == GRAFT_OK && ro[1].s == GRAFT_OK);
+    if (a && ra[0].m && ro[0].m && ro[1].m) {
+        CHECK(max_param_diff(a, ro[0].m) < 1e-4);
+        CHECK(max_param_diff(ra[0].m, ro[0].m) == 0);
+        CHECK(max_param_diff(ro[0].m, ro[1].m) == 0);
+        printf("2 ranks, buckets of 100 floats summed during backward vs after it: %.3g\n",
+               max_param_diff(ra[0].m, ro[0].m));
+    }
+    rank_done(ro);
+    b.bucket_floats = 0;
+    /* A rank whose bucket fails in the first step's backward (call 1 is
+     * the opening status round, call 2 the bucket): both stop. */
+    b.fail_rank = 1;
+    b.fail_call = 2;
+    run_ranks(d, &b, ro, 0);
+    CHECK(ro[0].s != GRAFT_OK && ro[1].s != GRAFT_OK);
+    CHECK(strstr(ro[1].err, "simulated network failure") != NULL);
+    CHECK(strstr(ro[0].err, "rank 1 of 2 failed") != NULL);
+    printf("failing rank, overlapped: rank 0 said: %s\nrank 1 said: %s\n", ro[0].err, ro[1].err);
+    rank_done(ro);
+    memset(b.calls, 0, sizeof b.calls);
+    b.fail_rank = -1;
+    b.overlap = 0;
+    rank_done(ra);
     graft_model_free(a);
     /* BatchNorm synchronised over the ranks: one process's weights and
      * running statistics. */
@@ -340,17 +420,196 @@ static void test_collective(graft_ctx *ctx, const graft_dataset *d)
     rank_done(ra);
     graft_model_free(a);
     /* A failing rank: both stop, the failing one with its message, the
-     * other naming it. */
+     * other naming it. The 4th call is the gradient sum of the second
+     * step (each step makes a status round, then the sum). */
     b.fail_rank = 1;
+    b.fail_call = 4;
     run_ranks(d, &b, ra, 0);
     CHECK(ra[0].s != GRAFT_OK && ra[1].s != GRAFT_OK);
     CHECK(strstr(ra[1].err, "simulated network failure") != NULL);
     CHECK(strstr(ra[0].err, "rank 1 of 2 failed") != NULL);
     printf("failing rank: rank 0 said: %s\nrank 1 said: %s\n", ra[0].err, ra[1].err);
     rank_done(ra);
+    /* The same inside a synchronised BatchNorm rendezvous: the 2nd call is
+     * the first BatchNorm sum of the first step; rank 0 then waits in the
+     * next BatchNorm sum, where it learns that rank 1 failed. */
+    memset(b.calls, 0, sizeof b.calls);
+    b.fail_call = 2;
+    run_ranks(d, &b, ra, 1);
+    CHECK(ra[0].s != GRAFT_OK && ra[1].s != GRAFT_OK);
+    CHECK(strstr(ra[1].err, "simulated network failure") != NULL);
+    CHECK(strstr(ra[0].err, "rank 1 of 2 failed") != NULL);
+    printf("failing rank in a BatchNorm sum: rank 0 said: %s\nrank 1 said: %s\n", ra[0].err,
+           ra[1].err);
+    rank_done(ra);
     free(b.sum);
     pthread_cond_destroy(&b.cv);
     pthread_mutex_destroy(&b.mu);
+}
+
+/* ------------------------------------ ranks reading only their shard */
+
+static unsigned long crc32_of(const unsigned char *p, size_t n, unsigned long c)
+{
+    c ^= 0xffffffffUL;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320UL & (0UL - (c & 1)));
+    }
+    return c ^ 0xffffffffUL;
+}
+
+static void put32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static void chunk(FILE *f, const char *type, const unsigned char *data, size_t n)
+{
+    unsigned char hdr[8], crc[4];
+    put32(hdr, (unsigned long)n);
+    memcpy(hdr + 4, type, 4);
+    unsigned long c = crc32_of(hdr + 4, 4, 0);
+    c = crc32_of(data, n, c);
+    put32(crc, c);
+    fwrite(hdr, 1, 8, f);
+    fwrite(data, 1, n, f);
+    fwrite(crc, 1, 4, f);
+}
+
+/* A grey 8-bit PNG of w x h (w*h+h < 65536) with one stored deflate block:
+ * the test needs image files and links nothing but graft. */
+static int write_png(const char *path, const unsigned char *pix, int w, int h)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    static const unsigned char sig[8] = {137, 'P', 'N', 'G', 13, 10, 26, 10};
+    fwrite(sig, 1, 8, f);
+    unsigned char ihdr[13] = {0};
+    put32(ihdr, (unsigned long)w);
+    put32(ihdr + 4, (unsigned long)h);
+    ihdr[8] = 8; /* depth; colour type 0 (grey), no interlace */
+    chunk(f, "IHDR", ihdr, 13);
+    size_t raw = (size_t)h * (w + 1), n = 2 + 5 + raw + 4;
+    unsigned char *z = malloc(n);
+    if (!z) {
+        fclose(f);
+        return -1;
+    }
+    z[0] = 0x78;
+    z[1] = 0x01;
+    z[2] = 1; /* final stored block */
+    z[3] = (unsigned char)raw;
+    z[4] = (unsigned char)(raw >> 8);
+    z[5] = (unsigned char)~raw;
+    z[6] = (unsigned char)(~raw >> 8);
+    unsigned long a = 1, b = 0;
+    for (int y = 0; y < h; y++) {
+        unsigned char *row = z + 7 + (size_t)y * (w + 1);
+        row[0] = 0; /* filter none */
+        memcpy(row + 1, pix + (size_t)y * w, (size_t)w);
+    }
+    for (size_t i = 0; i < raw; i++) {
+        a = (a + z[7 + i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    put32(z + 7 + raw, (b << 16) | a);
+    chunk(f, "IDAT", z, n);
+    chunk(f, "IEND", z, 0);
+    free(z);
+    return fclose(f);
+}
+
+/* d as a class folder dir/<label>/<index>.png; 0 on success. */
+static int write_folder(const graft_dataset *d, const char *dir)
+{
+    int c, h, w;
+    graft_dataset_shape(d, &c, &h, &w);
+    unsigned char *pix = malloc((size_t)h * w);
+    char path[700];
+    int bad = !pix || mkdir(dir, 0700) != 0;
+    for (int k = 0; !bad && k < graft_dataset_num_classes(d); k++) {
+        snprintf(path, sizeof path, "%s/%d", dir, k);
+        bad = mkdir(path, 0700) != 0;
+    }
+    for (int i = 0; !bad && i < graft_dataset_size(d); i++) {
+        const float *img = graft_dataset_image(d, i);
+        for (int k = 0; k < h * w; k++) pix[k] = (unsigned char)(img[k] * 255.0f + 0.5f);
+        snprintf(path, sizeof path, "%s/%d/%03d.png", dir, graft_dataset_labels(d)[i], i);
+        bad = write_png(path, pix, w, h) != 0;
+    }
+    free(pix);
+    return bad ? -1 : 0;
+}
+
+static graft_dataset *open_folder(const char *dir, int lazy)
+{
+    graft_data_spec sp = graft_data_default_spec();
+    sp.source = dir;
+    sp.channels = 1;
+    sp.height = sp.width = 28;
+    sp.lazy = lazy;
+    graft_dataset *d = NULL;
+    char err[1024];
+    if (graft_dataset_open(&sp, &d, err, sizeof err) != GRAFT_OK) fprintf(stderr, "%s\n", err);
+    return d;
+}
+
+/* Two ranks, each with its own copy of a class folder opened with
+ * decoding on first use (as two MPI processes would), train one epoch:
+ * the weights of one process on the decoded-up-front folder, and each rank
+ * decoded exactly the images of its slices of the global batches (batch
+ * 13 of 60 images: slices of 6,6,6,6,4 and 7,7,7,7,4). */
+static void test_shards(graft_ctx *ctx, const graft_dataset *src)
+{
+    char dir[] = "/tmp/graft-shards-XXXXXX";
+    char root[600];
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(root, sizeof root, "%s/data", dir);
+    CHECK(write_folder(src, root) == 0);
+    graft_dataset *all = open_folder(root, 0), *d0 = open_folder(root, 1), *d1 = open_folder(root, 1);
+    CHECK(all && d0 && d1);
+    if (all && d0 && d1) {
+        int n = graft_dataset_size(all);
+        CHECK(n == 60 && graft_dataset_num_pending(all) == 0);
+        CHECK(graft_dataset_num_pending(d0) == n && graft_dataset_num_pending(d1) == n);
+        bus b = {.size = 2, .fail_rank = -1};
+        pthread_mutex_init(&b.mu, NULL);
+        pthread_cond_init(&b.cv, NULL);
+        b.sum = malloc(sizeof(float) << 20);
+        graft_train_config one = run_config();
+        one.epochs = 1;
+        graft_model *a = train_one(ctx, all, 0, 0, &one, NULL);
+        rank_arg ra[2];
+        run_ranks_on(d0, d1, 1, &b, ra, 0);
+        CHECK(ra[0].s == GRAFT_OK && ra[1].s == GRAFT_OK);
+        int dec0 = n - graft_dataset_num_pending(d0), dec1 = n - graft_dataset_num_pending(d1);
+        printf("decoded on first use: rank 0 %d, rank 1 %d of %d images\n", dec0, dec1, n);
+        CHECK(dec0 == 28 && dec1 == 32);
+        if (a && ra[0].m && ra[1].m) {
+            double diff = max_param_diff(a, ra[0].m);
+            printf("2 ranks on their shards vs 1 process: %.3g\n", diff);
+            CHECK(diff < 1e-4);
+            CHECK(max_param_diff(ra[0].m, ra[1].m) == 0);
+        }
+        rank_done(ra);
+        graft_model_free(a);
+        free(b.sum);
+        pthread_cond_destroy(&b.cv);
+        pthread_mutex_destroy(&b.mu);
+    }
+    graft_dataset_free(all);
+    graft_dataset_free(d0);
+    graft_dataset_free(d1);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
 }
 
 int main(int argc, char **argv)
@@ -368,6 +627,7 @@ int main(int argc, char **argv)
     }
     test_two_devices(ctx, d);
     test_collective(ctx, d);
+    test_shards(ctx, d);
     graft_dataset_free(d);
     graft_ctx_destroy(ctx);
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -3,8 +3,8 @@
 # PoCL's two CPU devices (POCL_DEVICES="pthread pthread", set by meson):
 # a plan with a broken target finishes the other jobs and reports the
 # broken ones; a rerun skips the finished jobs; a half-finished plan (job
-# files removed) runs only what is missing; data parallel train on two
-# devices runs and writes its files once.
+# files removed) runs only what is missing; the recipe is a strategy too;
+# data parallel train on two devices runs and writes its files once.
 # Usage: test_plan.sh GRAFT_EXECUTABLE SOURCE_ROOT
 set -u
 G=${1:?usage: test_plan.sh GRAFT SOURCE_ROOT}
@@ -54,6 +54,17 @@ grep -v '^target broken' "$T/p.plan" > "$T/q.plan"
 rm "$T/p-run/shirts_linear-probe_s2.job"
 run "$G" plan run "$T/q.plan" --out "$T/p-run" --devices all
 if [ "$rc" -eq 0 ] && grep -q '1 jobs ran (0 failed), 3 finished before' "$T/out" && grep -q 'shirts linear-probe seed 2: [0-9.]*%' "$T/out"; then ok "half-finished plan runs only the missing job"; else bad "resume of a half-finished plan (exit $rc)"; fi
+
+# ---- the recipe (finetune's default) as a plan strategy
+cat > "$T/r.plan" <<PLAN
+source src.graft
+strategies scratch,recipe
+epochs 1
+batch 16
+target shirts data=$FIX classes=5-9 per-class=8 split=0.25
+PLAN
+run "$G" plan run "$T/r.plan"
+if [ "$rc" -eq 0 ] && grep -q '^shirts,recipe,.*,ok,' "$T/r-run/jobs.csv" && grep -q '^shirts,recipe,1,1,0,' "$T/r-run/summary.csv"; then ok "recipe as a plan strategy"; else bad "plan with the recipe (exit $rc)"; cat "$T/r-run/jobs.csv" "$T/r-run/summary.csv"; fi
 
 # ---- data parallel train on two devices: files written once, as usual
 run "$G" train --data "$FIX" --classes 0-4 --per-class 8 --epochs 1 --batch 16 --devices 0,1 --out "$T/dp.graft"

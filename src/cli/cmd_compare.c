@@ -28,7 +28,7 @@ int cmd_compare(int argc, char **argv)
     opt opts[] = {
         {"from", OPT_STRING, &from, "MODEL", "pretrained source model (.graft), required", 0, 0},
         {"arms", OPT_STRING, &arms_s, "LIST", "arms to compare: scratch, linear-probe, finetune, "
-         "partial, gradual (default scratch,linear-probe,finetune)", 0, 0},
+         "partial, gradual, recipe (default scratch,linear-probe,finetune)", 0, 0},
         {"freeze-until", OPT_STRING, &freeze_s, "LAYER", "partial: the frozen, cached prefix ends "
          "at this layer (name or index, see graft info; a cut of the graph such as a block "
          "output; default: the first half of the conv stages, up to pool1 in refnet)", 0, 0},

@@ -69,7 +69,7 @@ int cmd_eval(int argc, char **argv)
     graft_class_metrics *cm = NULL, macro, weighted;
     int status = 1, c, h, w, K = cli_model_classes(m);
     graft_model_node_shape(m, 0, &c, &h, &w);
-    data_request rq = {data, sp, c, h, w, skip_bad, classes, 0, (uint64_t)co.seed, co.quiet};
+    data_request rq = {data, sp, c, h, w, skip_bad, classes, 0, (uint64_t)co.seed, co.quiet, 0};
     if ((rc = cli_load_data(CMD, &rq, &d))) {
         status = rc;
         goto done;

@@ -74,8 +74,12 @@ int cmd_finetune(int argc, char **argv)
     to.stop = interrupt_install();
     if (finetune_run(cmd, t.src, t.train, t.eval, t.eval_name, &t.meta, &fp, &to, &co,
                      (uint64_t)co.seed, out, &m, &res)) {
-        /* The other ranks may wait in a collective this rank will not join. */
-        if (mc) mpi_comm_abort(mc, 1);
+        /* The other ranks may wait in a collective this rank will not join,
+         * unless they agreed to stop with it (a failure inside training):
+         * then every rank is here, and waits until all have said why
+         * (mpirun ends the job at the first non-zero exit). */
+        if (mc && mpi_comm_stop_agreed(mc)) mpi_comm_barrier(mc);
+        else if (mc) mpi_comm_abort(mc, 1);
         goto done;
     }
     if (res.interrupted) { /* finetune has no --resume: nothing half-trained is written */

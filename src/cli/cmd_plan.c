@@ -67,7 +67,7 @@ static void plan_keys_help(void)
     graft_plan d = graft_plan_defaults();
     printf("\nplan file: one 'key value' per line, '#' starts a comment:\n"
            "  source MODEL            pretrained .graft model (required)\n"
-           "  strategies LIST         scratch, linear-probe, finetune, partial, gradual "
+           "  strategies LIST         scratch, linear-probe, finetune, partial, gradual, recipe "
            "(default ");
     for (int a = 0; a < d.narms; a++) printf("%s%s", a ? "," : "", graft_arm_name(d.arms[a]));
     printf(")\n"

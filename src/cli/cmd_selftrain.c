@@ -75,7 +75,7 @@ int cmd_selftrain(int argc, char **argv)
     graft_dataset_shape(t.train, &c, &h, &w);
     data_request pr = {pool_spec, SPLIT_TRAIN, c, h, w, to.skip_bad,
                        pool_classes ? pool_classes : to.classes, pool_per_class,
-                       (uint64_t)co.seed + 7, co.quiet};
+                       (uint64_t)co.seed + 7, co.quiet, 0};
     if ((rc = cli_load_data(CMD, &pr, &pool))) {
         status = rc;
         goto done;

@@ -143,8 +143,12 @@ int cmd_train(int argc, char **argv)
     goto done;
 fail:
     fprintf(stderr, CMD ": %s%s\n", mc ? "rank failed: " : "", graft_last_error(ctx));
-    /* The other ranks may wait in a collective this rank will not join. */
-    if (mc) mpi_comm_abort(mc, 1);
+    /* The other ranks may wait in a collective this rank will not join,
+     * unless they agreed to stop with it (a failure inside training):
+     * then every rank is here, and waits until all have said why before
+     * exiting (mpirun ends the job at the first non-zero exit). */
+    if (mc && mpi_comm_stop_agreed(mc)) mpi_comm_barrier(mc);
+    else if (mc) mpi_comm_abort(mc, 1);
 done:
     graft_train_result_free(&res);
     trainopts_config_free(&cfg);

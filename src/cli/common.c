@@ -123,6 +123,7 @@ int cli_load_data(const char *cmd, const data_request *rq, graft_dataset **out)
     sp.classes = rq->classes;
     sp.per_class = rq->per_class;
     sp.seed = rq->seed;
+    sp.lazy = rq->lazy;
     sp.log = rq->quiet ? NULL : data_note;
     sp.log_user = (void *)cmd;
     console con; /* the decoding's progress line */

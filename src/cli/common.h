@@ -37,6 +37,7 @@ typedef struct data_request {
     int per_class;      /* seeded few-shot sample, 0 = all */
     uint64_t seed;
     int quiet;
+    int lazy;           /* decode on first use (an MPI rank reads only its shard) */
 } data_request;
 
 /* graft_dataset_open with notes on stderr (unless quiet) and errors

@@ -21,7 +21,7 @@ int compare_parse_arms(const char *cmd, const char *s, graft_arm *arms, int *nar
         int k = graft_arm_parse(tok);
         if (k < 0) {
             fprintf(stderr, "%s: --arms: unknown arm '%s' (expected scratch, linear-probe, "
-                            "finetune, partial or gradual)\n", cmd, tok);
+                            "finetune, partial, gradual or recipe)\n", cmd, tok);
             return -1;
         }
         for (int i = 0; i < *narms; i++)

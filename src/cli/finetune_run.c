@@ -70,7 +70,24 @@ int finetune_cli_freeze(const char *cmd, const finetune_cli *f, graft_model *src
 int finetune_meta(const char *cmd, const train_opts *to, const graft_dataset *train,
                   const graft_model_meta *smeta, graft_model_meta *meta)
 {
-    if (trainopts_meta(cmd, to, train, meta)) return 1;
+    (void)to;
+    /* The data's class names and the source's normalisation: no pass
+     * over the images (under MPI a rank decodes only its shard). */
+    memset(meta, 0, sizeof *meta);
+    int K = graft_dataset_num_classes(train);
+    meta->nclasses = K;
+    meta->class_names = calloc((size_t)K + 1, sizeof *meta->class_names);
+    for (int k = 0; meta->class_names && k < K; k++) {
+        const char *nm = graft_dataset_class_name(train, k);
+        size_t L = strlen(nm) + 1;
+        if (!(meta->class_names[k] = malloc(L))) break;
+        memcpy(meta->class_names[k], nm, L);
+    }
+    if (!meta->class_names || (K > 0 && !meta->class_names[K - 1])) {
+        graft_model_meta_free(meta);
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        return 1;
+    }
     snprintf(meta->arch, sizeof meta->arch, "%s", smeta->arch);
     memcpy(meta->mean, smeta->mean, sizeof meta->mean);
     memcpy(meta->std, smeta->std, sizeof meta->std);
@@ -147,7 +164,7 @@ int transfer_open_all(const char *cmd, const char *from, train_opts *to, const c
         rc = trainopts_load(cmd, to, co, c, h, w, &t->train, &t->eval, &t->eval_name);
     } else {
         data_request rq = {to->data, SPLIT_TRAIN, c, h, w, to->skip_bad, to->classes,
-                           to->per_class, (uint64_t)co->seed, co->quiet};
+                           to->per_class, (uint64_t)co->seed, co->quiet, to->comm != NULL};
         rc = cli_load_data(cmd, &rq, &t->train);
     }
     if (rc) goto fail;

@@ -16,6 +16,13 @@ struct mpi_comm {
 
 static mpi_comm world;
 static int started;
+static int stop_agreed; /* a status round of the library showed a failure */
+
+static void on_stop(void *user)
+{
+    (void)user;
+    stop_agreed = 1;
+}
 
 static graft_status allreduce_sum(void *user, float *buf, size_t n, char *msg, size_t msglen)
 {
@@ -28,6 +35,53 @@ static graft_status allreduce_sum(void *user, float *buf, size_t n, char *msg, s
     MPI_Error_string(rc, s, &len);
     snprintf(msg, msglen, "MPI_Allreduce: %s", s);
     return GRAFT_ERR_INTERNAL;
+}
+
+static graft_status mpi_failed(const char *what, int rc, char *msg, size_t msglen)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    snprintf(msg, msglen, "%s: %s", what, s);
+    return GRAFT_ERR_INTERNAL;
+}
+
+/* The split-phase sum (overlap with backward): MPI_Iallreduce on a request
+ * of our own allocation. */
+static graft_status iallreduce_start(void *user, float *buf, size_t n, void **req, char *msg,
+                                     size_t msglen)
+{
+    (void)user;
+    MPI_Request *r = malloc(sizeof *r);
+    if (!r) {
+        snprintf(msg, msglen, "out of memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, r);
+    if (rc != MPI_SUCCESS) {
+        free(r);
+        return mpi_failed("MPI_Iallreduce", rc, msg, msglen);
+    }
+    *req = r;
+    return GRAFT_OK;
+}
+
+static int iallreduce_test(void *user, void *req)
+{
+    (void)user;
+    int done = 0;
+    /* A completed request becomes MPI_REQUEST_NULL; testing it again is
+     * allowed and says done. */
+    MPI_Test(req, &done, MPI_STATUS_IGNORE);
+    return done;
+}
+
+static graft_status iallreduce_wait(void *user, void *req, char *msg, size_t msglen)
+{
+    (void)user;
+    int rc = MPI_Wait(req, MPI_STATUS_IGNORE);
+    free(req);
+    return rc == MPI_SUCCESS ? GRAFT_OK : mpi_failed("MPI_Wait", rc, msg, msglen);
 }
 
 static void finish(void)
@@ -51,7 +105,9 @@ mpi_comm *mpi_comm_world(void)
     atexit(finish);
     MPI_Comm_rank(MPI_COMM_WORLD, &world.rank);
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
-    world.coll = (graft_collective){world.rank, world.size, allreduce_sum, NULL};
+    world.coll = (graft_collective){world.rank,       world.size,       allreduce_sum,
+                                    NULL,             on_stop,          iallreduce_start,
+                                    iallreduce_test,  iallreduce_wait};
     return world.size > 1 ? &world : NULL;
 }
 
@@ -62,6 +118,11 @@ void mpi_comm_barrier(mpi_comm *c)
 {
     (void)c;
     MPI_Barrier(MPI_COMM_WORLD);
+}
+int mpi_comm_stop_agreed(const mpi_comm *c)
+{
+    (void)c;
+    return stop_agreed;
 }
 void mpi_comm_abort(mpi_comm *c, int status)
 {
@@ -106,6 +167,11 @@ const graft_collective *mpi_comm_collective(mpi_comm *c)
     return NULL;
 }
 void mpi_comm_barrier(mpi_comm *c) { (void)c; }
+int mpi_comm_stop_agreed(const mpi_comm *c)
+{
+    (void)c;
+    return 0;
+}
 void mpi_comm_abort(mpi_comm *c, int status)
 {
     (void)c;

@@ -19,6 +19,9 @@ int mpi_comm_size(const mpi_comm *c);
 /* MPI_Allreduce (sum, float) on the world communicator. Borrowed. */
 const graft_collective *mpi_comm_collective(mpi_comm *c);
 void mpi_comm_barrier(mpi_comm *c);
+/* Whether the ranks agreed in the library's status rounds that one
+ * failed: every rank then returns its error by itself, no abort needed. */
+int mpi_comm_stop_agreed(const mpi_comm *c);
 /* Ends every rank (MPI_Abort) after a failure this rank cannot tell the
  * others through a collective. */
 void mpi_comm_abort(mpi_comm *c, int status);

@@ -93,8 +93,9 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
 {
     *train = *eval = NULL;
     *eval_name = NULL;
+    /* Under MPI every rank decodes only the images of its shard. */
     data_request rq = {t->data, SPLIT_TRAIN, c, h, w, t->skip_bad, t->classes, t->per_class,
-                       (uint64_t)co->seed, co->quiet};
+                       (uint64_t)co->seed, co->quiet, t->comm != NULL};
     int rc = cli_load_data(cmd, &rq, train);
     if (rc) return rc;
     if (t->val_split > 0) {
@@ -126,7 +127,7 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
     graft_dataset_shape(*train, &tc, &th, &tw);
     data_request er = {espec, split, tc, th, tw, t->skip_bad,
                        t->eval_classes ? t->eval_classes : t->classes, 0, (uint64_t)co->seed,
-                       co->quiet};
+                       co->quiet, t->comm != NULL};
     rc = cli_load_data(cmd, &er, eval);
     if (rc) {
         graft_dataset_free(*train);
@@ -158,10 +159,10 @@ int trainopts_load(const char *cmd, const train_opts *t, const common_opts *co, 
 int trainopts_meta(const char *cmd, const train_opts *t, const graft_dataset *train,
                    graft_model_meta *meta)
 {
-    (void)t;
     char err[256], arch[sizeof meta->arch];
     memcpy(arch, meta->arch, sizeof arch); /* the caller may have named it */
-    if (graft_model_meta_from_dataset(train, NULL, meta, err, sizeof err) == GRAFT_OK) {
+    /* Under MPI each rank sums the statistics of its share only. */
+    if (graft_model_meta_from_dataset_ranks(train, NULL, t->comm, meta, err, sizeof err) == GRAFT_OK) {
         memcpy(meta->arch, arch, sizeof arch);
         return 0;
     }
@@ -221,6 +222,7 @@ int trainopts_config(const train_opts *t, const common_opts *co, const graft_dat
     cfg->ndevices = t->dl.n > 1 ? t->dl.n : 0;
     cfg->comm = t->comm;
     cfg->sync_bn = t->sync_bn;
+    cfg->overlap_allreduce = !t->no_overlap;
     cfg->on_nan = strcasecmp(t->nan, "skip") ? GRAFT_NAN_STOP : GRAFT_NAN_SKIP;
     const char *aug = t->augment;
     int c, h;

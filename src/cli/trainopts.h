@@ -24,6 +24,7 @@ typedef struct train_opts {
      * trainopts_parallel; comm is set when running under MPI (mpi_comm.h). */
     const char *devices;
     int sync_bn;
+    int no_overlap; /* --no-overlap: sum the gradients over the ranks after backward */
     device_list dl;
     const graft_collective *comm;
 } train_opts;
@@ -78,7 +79,9 @@ void trainopts_defaults(train_opts *t);
      "every batch per device, gradients summed before each step, e.g. 0,1 or all (default: "   \
      "--device alone)", 0, 0},                                                                  \
     {"sync-bn", OPT_FLAG, &(t).sync_bn, NULL, "with --devices or mpirun: BatchNorm statistics "  \
-     "over the whole batch, not per device", 0, 0}
+     "over the whole batch, not per device", 0, 0},                                             \
+    {"no-overlap", OPT_FLAG, &(t).no_overlap, NULL, "under mpirun: sum the gradients over the "  \
+     "ranks after the backward pass instead of bucket by bucket during it", 0, 0}
 /* Parses --devices (when given) into t->dl; the first device becomes
  * co->device (the model's own). 0, or the exit status after printing. */
 int trainopts_parallel(const char *cmd, train_opts *t, common_opts *co);

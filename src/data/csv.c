@@ -240,7 +240,7 @@ static graft_status load_csv(const char *csv_path, const data_load_opts *opts, c
         if (!path) goto oom;
         if (rp[0] == '/') strcpy(path, rp);
         else sprintf(path, "%s/%s", dir, rp);
-        s = data_append_image(&d, opts, nclasses, all_int ? NULL : (const char *const *)names, path, labels[i],
+        s = data_append_lazy(&d, opts, nclasses, all_int ? NULL : (const char *const *)names, path, labels[i],
                             report, err, errlen);
         data_progress(opts, ++done, total, t0);
         if (s) {

@@ -68,6 +68,7 @@ void dataset_free(dataset *d)
     if (d->paths)
         for (int i = 0; i < d->n; i++) free(d->paths[i]);
     free(d->paths);
+    dataset_lazy_free(d);
     free(d->x);
     free(d->y);
     free(d);
@@ -75,7 +76,13 @@ void dataset_free(dataset *d)
 
 size_t dataset_image_size(const dataset *d) { return (size_t)d->c * d->h * d->w; }
 
-const float *dataset_image(const dataset *d, int i) { return d->x + (size_t)i * dataset_image_size(d); }
+const float *dataset_image(const dataset *d, int i)
+{
+    if (!d->lazy) return d->x + (size_t)i * dataset_image_size(d);
+    /* one lock and, for a pending image, its decode */
+    const float *img;
+    return dataset_fetch(d, i, &img, NULL, 0) == GRAFT_OK ? img : NULL;
+}
 
 void dataset_class_counts(const dataset *d, int *counts)
 {
@@ -93,11 +100,13 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
         cap *= 2;
     }
     size_t isz = dataset_image_size(d);
-    float *x = realloc(d->x, (size_t)cap * isz * sizeof *x);
-    if (!x)
-        return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory for %d images",
-                         cap);
-    d->x = x;
+    if (!d->lazy) { /* a lazy dataset keeps one buffer per decoded image */
+        float *x = realloc(d->x, (size_t)cap * isz * sizeof *x);
+        if (!x)
+            return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                             "dataset: out of memory for %d images", cap);
+        d->x = x;
+    }
     int *y = realloc(d->y, (size_t)cap * sizeof *y);
     if (!y) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     d->y = y;
@@ -107,12 +116,21 @@ static graft_status reserve(dataset *d, int need, char *err, size_t errlen)
         for (int i = d->cap; i < cap; i++) p[i] = NULL;
         d->paths = p;
     }
+    graft_status s = dataset_lazy_reserve(d, cap, err, errlen);
+    if (s != GRAFT_OK) return s;
     d->cap = cap;
     return GRAFT_OK;
 }
 
 graft_status dataset_append(dataset *d, const float *img, int label, const char *path, char *err,
                             size_t errlen)
+{
+    if (!img) return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: no image to append");
+    return data_append_slot(d, img, label, path, err, errlen);
+}
+
+graft_status data_append_slot(dataset *d, const float *img, int label, const char *path,
+                              char *err, size_t errlen)
 {
     if (label < 0 || label >= d->nclasses)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "dataset: label %d outside 0..%d%s%s",
@@ -129,8 +147,13 @@ graft_status dataset_append(dataset *d, const float *img, int label, const char 
         if (!d->paths[d->n])
             return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "dataset: out of memory");
     }
-    size_t isz = dataset_image_size(d);
-    memcpy(d->x + (size_t)d->n * isz, img, isz * sizeof *img);
+    if (d->lazy) {
+        s = dataset_lazy_store(d, d->n, img, err, errlen);
+        if (s) return s;
+    } else {
+        size_t isz = dataset_image_size(d);
+        memcpy(d->x + (size_t)d->n * isz, img, isz * sizeof *img);
+    }
     d->y[d->n] = label;
     d->n++;
     return GRAFT_OK;
@@ -151,7 +174,11 @@ graft_status dataset_subset_mapped(const dataset *d, const int *idx, int n, cons
             goto fail;
         }
         int lab = map ? map[d->y[idx[i]]] : d->y[idx[i]];
-        s = dataset_append(o, dataset_image(d, idx[i]), lab, d->paths ? d->paths[idx[i]] : NULL, err, errlen);
+        /* A pending image stays pending in the copy (decoded on first use there). */
+        if (dataset_is_pending(d, idx[i]))
+            s = dataset_append_pending(o, lab, d->paths[idx[i]], err, errlen);
+        else
+            s = dataset_append(o, dataset_image(d, idx[i]), lab, d->paths ? d->paths[idx[i]] : NULL, err, errlen);
         if (s) goto fail;
     }
     return GRAFT_OK;

@@ -36,6 +36,7 @@ struct graft_dataset {
     int nclasses;
     char **class_names; /* nclasses strings */
     char **paths;       /* NULL, or cap entries (each may be NULL) */
+    struct dataset_lazy *lazy; /* images decoded on first use; NULL: all decoded */
 };
 
 /* Creates an empty dataset with the given image shape and class names
@@ -50,8 +51,30 @@ graft_status dataset_append(dataset *d, const float *img, int label, const char 
                             size_t errlen);
 /* Floats per image. */
 size_t dataset_image_size(const dataset *d);
-/* Borrowed pointer to image i. */
+/* Borrowed pointer to image i, decoded first when it is pending (see
+ * dataset_fetch); NULL when that decode fails. */
 const float *dataset_image(const dataset *d, int i);
+
+/* Images decoded on first use (src/data/lazy_images.c). A pending image
+ * has its label and path; its pixels are decoded (to the dataset's shape,
+ * as a folder load would) by the first dataset_fetch, under a lock, so
+ * that any number of threads may read the dataset. */
+/* Appends a pending image (path copied). */
+graft_status dataset_append_pending(dataset *d, int label, const char *path, char *err,
+                                    size_t errlen);
+/* *img = image i (borrowed), decoding it first when pending. A file that
+ * does not decode -> its status and message, the image stays pending. */
+graft_status dataset_fetch(const dataset *d, int i, const float **img, char *err, size_t errlen);
+/* Whether image i is pending; how many are. */
+int dataset_is_pending(const dataset *d, int i);
+int dataset_num_pending(const dataset *d);
+/* Internal to dataset.c: a lazy dataset keeps one pixel buffer per decoded
+ * image (none for a pending one) instead of d->x, so a rank holds the
+ * images of its shard only; the flags and buffers follow the slots. */
+graft_status dataset_lazy_reserve(dataset *d, int cap, char *err, size_t errlen);
+/* Copies img into image i's own buffer; img NULL marks image i pending. */
+graft_status dataset_lazy_store(dataset *d, int i, const float *img, char *err, size_t errlen);
+void dataset_lazy_free(dataset *d);
 /* Label histogram: counts[nclasses] (caller's array). */
 void dataset_class_counts(const dataset *d, int *counts);
 
@@ -150,6 +173,7 @@ typedef struct data_load_opts {
     int skip_bad; /* skip (and count) undecodable files and formats graft does not read */
     graft_progress_fn progress; /* images decoded so far (label "load"); may be NULL */
     void *progress_user;
+    int lazy;     /* decode on first use (dataset_fetch); ignored with skip_bad */
 } data_load_opts;
 
 /* What a folder / CSV load ignored. Free with data_report_free. */
@@ -228,6 +252,13 @@ void preprocess_resize_crop(const float *src, int c, int sh, int sw, float *dst,
 /* Per-channel mean and (population) std over the whole dataset, computed in
  * double; a std below 1e-6 is reported as 1. mean/std: d->c floats. */
 void dataset_channel_stats(const dataset *d, float *mean, float *std);
+/* Its two halves, so that ranks can each sum a share: per channel the sum,
+ * the sum of squares and the count of the pixel values of images
+ * [lo, hi) (sum, sum2, count: d->c each; images that do not decode are
+ * left out), and mean and std from such sums. */
+void dataset_channel_sums(const dataset *d, int lo, int hi, double *sum, double *sum2, double *count);
+void dataset_stats_from_sums(int c, const double *sum, const double *sum2, const double *count,
+                             float *mean, float *std);
 /* x = (x - mean[ch]) / std[ch] in place over one c x hw image. */
 void preprocess_normalize(float *x, int c, int hw, const float *mean, const float *std);
 
@@ -291,6 +322,11 @@ typedef struct loader_opts {
     int nbuf;           /* batch buffers (>= 2; 0 = 3) */
     const int *indices; /* optional subset of the dataset (copied) */
     int nindices;
+    /* Shard of a data parallel run: of every batch of n images only the
+     * images [n*shard/nshards, n*(shard+1)/nshards) are read (decoded,
+     * augmented, normalised); the others' pixels are left unset, their
+     * labels are filled. nshards 0 or 1: every image. */
+    int shard, nshards;
 } loader_opts;
 typedef struct loader loader;
 
@@ -302,8 +338,12 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
 void loader_start_epoch(loader *l, uint64_t epoch);
 /* Next batch: *x (n x c x h x w) and *y (n) are borrowed until the next
  * loader_next / loader_start_epoch / loader_free. Returns 1 with a batch,
- * 0 at the end of the epoch (or before any loader_start_epoch). */
+ * 0 at the end of the epoch (or before any loader_start_epoch), -1 when an
+ * image of the batch could not be read (an image decoded on first use,
+ * dataset_fetch): loader_error says why, and the epoch is over. */
 int loader_next(loader *l, const float **x, const int **y, int *n);
+/* The message of the last loader_next that returned -1 (borrowed). */
+const char *loader_error(const loader *l);
 /* Batches per epoch. */
 int loader_num_batches(const loader *l);
 void loader_free(loader *l);

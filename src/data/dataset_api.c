@@ -44,6 +44,8 @@ const float *graft_dataset_image(const graft_dataset *d, int i)
     return i >= 0 && i < d->n ? dataset_image(d, i) : NULL;
 }
 
+int graft_dataset_num_pending(const graft_dataset *d) { return dataset_num_pending(d); }
+
 const char *graft_dataset_path(const graft_dataset *d, int i)
 {
     return d->paths && i >= 0 && i < d->n ? d->paths[i] : NULL;

@@ -208,7 +208,7 @@ graft_status dataset_load_folder(const char *root, const data_load_opts *opts, d
                 s = error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "%s: out of memory", root);
                 break;
             }
-            s = data_append_image(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
+            s = data_append_lazy(&d, opts, nkeep, (const char *const *)keep.v, path, c, report, err, errlen);
             free(path);
             data_progress(opts, ++done, total, t0);
         }

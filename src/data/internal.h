@@ -29,6 +29,19 @@ void data_report_add(data_report *r, const char *fmt, ...) DATA_PRINTF(2, 3);
 graft_status data_append_image(dataset **d, const data_load_opts *o, int nclasses,
                                const char *const *names, const char *path, int label,
                                data_report *r, char *err, size_t errlen);
+/* data_append_image, or with o->lazy (and no skip_bad) a pending image
+ * that dataset_fetch decodes on first use; the first image is decoded now
+ * when it sets the size (o->h, o->w 0). */
+graft_status data_append_lazy(dataset **d, const data_load_opts *o, int nclasses,
+                              const char *const *names, const char *path, int label,
+                              data_report *r, char *err, size_t errlen);
+/* dataset_append's body; img NULL appends a pending image of a lazy
+ * dataset (see dataset_lazy_store). */
+graft_status data_append_slot(dataset *d, const float *img, int label, const char *path,
+                              char *err, size_t errlen);
+/* Decodes the image file at path to c x h x w (resized, centre-cropped). */
+graft_status data_decode_image(const char *path, int c, int h, int w, float *dst, char *err,
+                               size_t errlen);
 /* Parses a class list of d: comma-separated class names ("cat,rocket"),
  * indices ("5,6,7") and index ranges ("5-9"), mixed; a name wins over an
  * index that reads the same. Fills classes[] and returns the count, or -1

@@ -2,11 +2,14 @@
  * buffers (shuffled per epoch, augmented and normalised) while the caller
  * consumes the previous one. */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 #include "dataset.h"
+
+#define LOADER_ERRLEN 1024
 
 typedef struct slot {
     float *x;
@@ -14,6 +17,8 @@ typedef struct slot {
     int n;
     long batch; /* batch index held, -1 = none */
     unsigned long gen;
+    graft_status s; /* an image could not be read */
+    char err[LOADER_ERRLEN];
 } slot;
 
 struct loader {
@@ -37,6 +42,7 @@ struct loader {
     long release;      /* lowest batch still held by the caller */
     long consumed;     /* batches handed out this epoch */
     int filling;       /* worker is outside the lock filling a slot */
+    char err[LOADER_ERRLEN]; /* why the last loader_next returned -1 */
 };
 
 static void fill(loader *l, slot *s, long b)
@@ -46,16 +52,24 @@ static void fill(loader *l, slot *s, long b)
     int hw = d->h * d->w;
     long start = b * l->o.batch;
     int n = l->nbase - start < l->o.batch ? (int)(l->nbase - start) : l->o.batch;
+    /* This shard's part of the batch (data_parallel.c slices the same way). */
+    int ns = l->o.nshards > 1 ? l->o.nshards : 1, sh = ns > 1 ? l->o.shard : 0;
+    int lo = (int)((long)n * sh / ns), hi = (int)((long)n * (sh + 1) / ns);
+    s->s = GRAFT_OK;
+    s->err[0] = '\0';
     for (int i = 0; i < n; i++) {
         int idx = l->perm[start + i];
+        s->y[i] = d->y[idx];
+        if (i < lo || i >= hi || s->s != GRAFT_OK) continue;
+        const float *img;
+        s->s = dataset_fetch(d, idx, &img, s->err, sizeof s->err);
+        if (s->s != GRAFT_OK) continue;
         float *dst = s->x + (size_t)i * isz;
         if (l->o.augment)
-            augment_image(dataset_image(d, idx), d->c, d->h, d->w, dst, &l->o.aug, l->o.seed, l->epoch,
-                          (uint64_t)idx);
+            augment_image(img, d->c, d->h, d->w, dst, &l->o.aug, l->o.seed, l->epoch, (uint64_t)idx);
         else
-            memcpy(dst, dataset_image(d, idx), isz * sizeof *dst);
+            memcpy(dst, img, isz * sizeof *dst);
         if (l->mean) preprocess_normalize(dst, d->c, hw, l->mean, l->std);
-        s->y[i] = d->y[idx];
     }
     s->n = n;
 }
@@ -106,7 +120,8 @@ graft_status loader_create(const dataset *d, const loader_opts *o, loader **out,
 {
     *out = NULL;
     if (!d || !o || o->batch < 1 || (!o->mean) != (!o->std) || o->nbuf < 0 || o->nindices < 0 ||
-        (o->nindices > 0 && !o->indices))
+        (o->nindices > 0 && !o->indices) || o->nshards < 0 ||
+        (o->nshards > 1 && (o->shard < 0 || o->shard >= o->nshards)))
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG,
                          "loader: bad options (batch %d, nbuf %d)", o ? o->batch : 0,
                          o ? o->nbuf : 0);
@@ -216,6 +231,16 @@ int loader_next(loader *l, const float **x, const int **y, int *n)
     pthread_cond_broadcast(&l->cv_work);
     slot *s = &l->slots[b % l->nbuf];
     while (!(s->batch == b && s->gen == l->gen)) pthread_cond_wait(&l->cv_ready, &l->mu);
+    if (s->s != GRAFT_OK) {
+        /* The epoch ends here: later batches are not handed out. */
+        snprintf(l->err, sizeof l->err, "%s", s->err);
+        l->consumed = l->nbatches;
+        pthread_mutex_unlock(&l->mu);
+        *x = NULL;
+        *y = NULL;
+        *n = 0;
+        return -1;
+    }
     l->consumed = b + 1;
     *x = s->x;
     *y = s->y;
@@ -223,6 +248,8 @@ int loader_next(loader *l, const float **x, const int **y, int *n)
     pthread_mutex_unlock(&l->mu);
     return 1;
 }
+
+const char *loader_error(const loader *l) { return l->err; }
 
 void loader_free(loader *l)
 {

@@ -1,5 +1,6 @@
 /* Resize/crop, channel statistics, normalisation and seeded augmentation. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -53,13 +54,19 @@ void preprocess_resize_crop(const float *src, int c, int sh, int sw, float *dst,
     preprocess_sample_region(src, c, sh, sw, oy * fy, ox * fx, dh * fy, dw * fx, dst, dh, dw);
 }
 
-void dataset_channel_stats(const dataset *d, float *mean, float *std)
+void dataset_channel_sums(const dataset *d, int lo, int hi, double *sum, double *sum2, double *count)
 {
     size_t hw = (size_t)d->h * d->w;
     for (int k = 0; k < d->c; k++) {
         double s = 0, s2 = 0;
-        for (int i = 0; i < d->n; i++) {
-            const float *p = dataset_image(d, i) + (size_t)k * hw;
+        long used = 0;
+        for (int i = lo; i < hi; i++) {
+            /* An image decoded on first use that does not decode is left
+             * out here; training reports it when it reaches it. */
+            const float *img = dataset_image(d, i);
+            if (!img) continue;
+            used++;
+            const float *p = img + (size_t)k * hw;
             double a = 0, a2 = 0;
             for (size_t j = 0; j < hw; j++) {
                 a += p[j];
@@ -68,13 +75,38 @@ void dataset_channel_stats(const dataset *d, float *mean, float *std)
             s += a;
             s2 += a2;
         }
-        double cnt = (double)d->n * hw;
-        double m = cnt > 0 ? s / cnt : 0;
-        double v = cnt > 0 ? s2 / cnt - m * m : 0;
+        sum[k] = s;
+        sum2[k] = s2;
+        count[k] = (double)used * hw;
+    }
+}
+
+void dataset_stats_from_sums(int c, const double *sum, const double *sum2, const double *count,
+                             float *mean, float *std)
+{
+    for (int k = 0; k < c; k++) {
+        double cnt = count[k];
+        double m = cnt > 0 ? sum[k] / cnt : 0;
+        double v = cnt > 0 ? sum2[k] / cnt - m * m : 0;
         double sd = v > 0 ? sqrt(v) : 0;
         mean[k] = (float)m;
         std[k] = sd < 1e-6 ? 1.0f : (float)sd;
     }
+}
+
+void dataset_channel_stats(const dataset *d, float *mean, float *std)
+{
+    double *v = malloc(sizeof(double) * 3 * (size_t)d->c);
+    if (!v) { /* no statistics: normalisation by mean 0, std 1 */
+        for (int k = 0; k < d->c; k++) {
+            mean[k] = 0;
+            std[k] = 1;
+        }
+        return;
+    }
+    dataset_channel_sums(d, 0, d->n, v, v + d->c, v + 2 * d->c);
+    dataset_stats_from_sums(d->c, v, v + d->c, v + 2 * d->c, mean, std);
+    free(v);
 }
 
 void preprocess_normalize(float *x, int c, int hw, const float *mean, const float *std)

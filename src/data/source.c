@@ -195,7 +195,7 @@ static graft_status load(const graft_data_spec *sp, dataset **d, char *err, size
 {
     const char *src = sp->source;
     data_load_opts o = {sp->channels ? sp->channels : 3, sp->height, sp->width, sp->skip_bad,
-                        sp->progress, sp->progress_user};
+                        sp->progress, sp->progress_user, sp->lazy};
     data_report rep = {0};
     graft_status s;
     int folder = 0;

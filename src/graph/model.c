@@ -559,6 +559,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
     m->written[last] = 1;
     for (int i = last; i >= 1; i--) {
         node *nd = &m->nodes[i];
+        if (m->bwd_done) TRY(m->bwd_done(m->bwd_done_user, i + 1));
         if (!m->want[i]) continue;
         if (!m->written[i]) {
             /* A branch that does not reach the output: zero gradient. */
@@ -605,6 +606,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
         grad_release(m, i);
     }
     grad_release_all(m);
+    if (m->bwd_done) TRY(m->bwd_done(m->bwd_done_user, 1));
     return GRAFT_OK;
 }
 

@@ -57,6 +57,13 @@ struct graft_model {
      * batch 256). */
     grad_slot *gpool;
     int ngpool;
+    /* Called during backward with k when nodes k..nnodes-1 have finished
+     * theirs (their parameter gradients are final), from k = nnodes down
+     * to k = 1; non-GRAFT_OK stops the backward. Data parallel training
+     * starts summing a bucket of gradients over the ranks there. NULL =
+     * none. */
+    graft_status (*bwd_done)(void *user, int k);
+    void *bwd_done_user;
 };
 
 /* The param struct behind public parameter index i. */

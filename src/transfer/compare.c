@@ -16,7 +16,7 @@
 #include "transfer.h"
 
 static const char *const arm_names[GRAFT_ARM_COUNT] = {"scratch", "linear-probe", "finetune",
-                                                       "partial", "gradual"};
+                                                       "partial", "gradual", "recipe"};
 
 const char *graft_arm_name(graft_arm a)
 {
@@ -155,6 +155,14 @@ static graft_status run_arm(graft_model *src, const dataset *train, const datase
         break;
     case GRAFT_ARM_GRADUAL:
         fp.strategy = GRAFT_STRATEGY_GRADUAL;
+        break;
+    case GRAFT_ARM_RECIPE:
+        /* finetune's default: its own head phase, rates and BatchNorm
+         * policy; the compare's transfer rate and warm-up. Its head
+         * epochs come on top of the budget (the history says so). */
+        fp = graft_finetune_recipe_params();
+        fp.cache = 0;
+        fp.warmup_epochs = cfg->warmup_epochs;
         break;
     default:
         break;

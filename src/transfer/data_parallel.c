@@ -14,10 +14,12 @@
 #include "model.h"
 #include "model_io.h"
 #include "modelfile.h"
+#include "rank_status.h"
 
 /* Floats per collective call: big enough that the per-call latency does
  * not matter, small enough that the host buffers stay cache-friendly. */
 #define BUCKET_FLOATS ((size_t)1 << 20)
+#define BUCKET_FLOATS_MAX ((size_t)1 << 28) /* a call's count is an int */
 #define DP_MAX_REPLICAS 64
 
 /* A replica's handle in the synchronised-BatchNorm sums. */
@@ -35,6 +37,8 @@ typedef struct sync_group {
     pthread_cond_t cv;
     int active;          /* this step synchronises */
     int arrived, left, summed, reduced, departing, broken;
+    int peer_failed;     /* broken because another rank said so in a status round */
+    char why[GRAFT_ERRLEN]; /* broken because this rank's sum over the ranks failed */
     double **slot;       /* per replica */
     size_t *slotcap;
     double *acc;
@@ -42,6 +46,18 @@ typedef struct sync_group {
     size_t acccap;
     int n;
 } sync_group;
+
+/* A bucket of the gradient sum over the ranks: whole parameters
+ * grad_params[first..last], the flat range [off, off + len), summed in
+ * calls of at most bucket_floats floats (BUCKET_FLOATS by default).
+ * Buckets are cut from the last parameter back, in the order backward
+ * produces the gradients; the sum after backward and the overlapped one
+ * send the same calls in the same order. */
+typedef struct bucket {
+    size_t off, len;
+    int first, last;
+    int low_node; /* node of grad_params[first]: ready once its backward ran */
+} bucket;
 
 typedef struct replica {
     graft_ctx *ctx;     /* owned; NULL for the primary (replica 0) */
@@ -63,6 +79,7 @@ typedef struct replica {
 struct data_parallel {
     graft_model *m;
     const graft_collective *comm;
+    rank_status *status; /* borrowed from the training loop; rounds only with comm */
     float label_smoothing;
     int nrep;
     replica *rep;
@@ -73,8 +90,17 @@ struct data_parallel {
     int nstep;
     size_t step_floats;
     float *wbuf;        /* host copy of step_params after the last step */
-    float *tail;        /* loss sum, hits, stop requests, one failure flag per rank */
-    size_t ntail;
+    bucket *buckets;    /* of grad_params, last parameters first */
+    int nbuckets;
+    size_t bucket_floats; /* largest bucket (whole parameters) and call */
+    int overlap;        /* sum the buckets while backward runs (see overlap_done) */
+    int ov_next;        /* the next bucket to start this step */
+    void **reqs;        /* started calls, in order */
+    int nreq, capreq;
+    int ov_tested;      /* calls before this one are complete */
+    float ov_weight;    /* this rank's share of the batch */
+    graft_status ov_s;  /* a call that could not start */
+    char ov_err[GRAFT_ERRLEN];
     int dirty;          /* the primary stepped since the replicas last pulled */
     int sync_bn;
     int group_ready;    /* group's mutex and condition exist */
@@ -139,19 +165,27 @@ static graft_status sync_sum(void *user, double *v, int n, int weighted)
     }
     while (!g->summed && !g->broken) pthread_cond_wait(&g->cv, &g->mu);
     if (dp->comm && r == 0 && !g->broken) {
-        /* The other ranks' sums: floats on the wire. */
+        /* A status round first (a failed rank may be anywhere; it raises
+         * its flag in whatever round comes next), then the other ranks'
+         * sums: floats on the wire. */
         float *f = realloc(g->fbuf, sizeof(float) * (size_t)n);
         if (f) g->fbuf = f;
         pthread_mutex_unlock(&g->mu);
-        char msg[256] = "";
+        char msg[512] = "";
         graft_status cs = f ? GRAFT_OK : GRAFT_ERR_HOST_MEMORY;
-        for (int k = 0; f && k < n; k++) f[k] = (float)g->acc[k];
-        if (cs == GRAFT_OK) cs = dp->comm->allreduce_sum(dp->comm->user, f, (size_t)n, msg, sizeof msg);
+        graft_status rs = rank_status_round(dp->status, cs, NULL, 0, msg, sizeof msg);
+        int peer = cs == GRAFT_OK && rs != GRAFT_OK;
+        for (int k = 0; rs == GRAFT_OK && k < n; k++) f[k] = (float)g->acc[k];
+        if (rs == GRAFT_OK) cs = dp->comm->allreduce_sum(dp->comm->user, f, (size_t)n, msg, sizeof msg);
         pthread_mutex_lock(&g->mu);
-        if (cs == GRAFT_OK)
+        if (rs == GRAFT_OK && cs == GRAFT_OK)
             for (int k = 0; k < n; k++) g->acc[k] = f[k];
         else
             g->broken = 1;
+        g->peer_failed = peer;
+        if (!peer && (rs != GRAFT_OK || cs != GRAFT_OK))
+            snprintf(g->why, sizeof g->why, "rank %d: synchronising BatchNorm over %d ranks: %s",
+                     dp->comm->rank, dp->comm->size, msg[0] ? msg : "out of host memory");
         g->reduced = 1;
         pthread_cond_broadcast(&g->cv);
     }
@@ -253,6 +287,31 @@ static void copy_flags(graft_model *dst, const graft_model *src)
     }
 }
 
+/* Cuts grad_params into buckets from the last parameter back: whole
+ * parameters up to bucket_floats floats, a larger parameter alone. */
+static graft_status make_buckets(data_parallel *dp, char *err, size_t errlen)
+{
+    graft_model *m = dp->m;
+    free(dp->buckets);
+    dp->nbuckets = 0;
+    dp->buckets = malloc(sizeof(bucket) * (size_t)(dp->ngrad + 1));
+    if (!dp->buckets) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    size_t end = dp->grad_floats;
+    int k = dp->ngrad - 1;
+    while (k >= 0) {
+        bucket *b = &dp->buckets[dp->nbuckets++];
+        b->last = k;
+        b->len = 0;
+        while (k >= 0 && (b->len == 0 || b->len + model_param(m, dp->grad_params[k])->numel <= dp->bucket_floats))
+            b->len += model_param(m, dp->grad_params[k--])->numel;
+        b->first = k + 1;
+        b->off = end - b->len;
+        end = b->off;
+        b->low_node = m->params[dp->grad_params[b->first]].node;
+    }
+    return GRAFT_OK;
+}
+
 /* Parameter index lists: trainable ones (gradients) and those a step or a
  * training forward changes (weights and running statistics). */
 static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
@@ -285,11 +344,12 @@ static graft_status index_params(data_parallel *dp, char *err, size_t errlen)
     free(dp->wbuf);
     dp->wbuf = malloc(sizeof(float) * (dp->step_floats + 1));
     if (!dp->wbuf) return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
-    return GRAFT_OK;
+    return make_buckets(dp, err, errlen);
 }
 
 graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
-                                  data_parallel **out, char *err, size_t errlen)
+                                  rank_status *status, data_parallel **out, char *err,
+                                  size_t errlen)
 {
     *out = NULL;
     data_parallel *dp = calloc(1, sizeof *dp);
@@ -305,13 +365,19 @@ graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
         return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     dp->m = m;
-    dp->comm = cfg->comm && cfg->comm->size > 1 ? cfg->comm : NULL;
+    dp->comm = rank_status_active(status) ? status->comm : NULL;
+    dp->status = status;
     dp->nrep = nrep;
+    dp->bucket_floats = cfg->bucket_floats > 0 && cfg->bucket_floats <= BUCKET_FLOATS_MAX
+                            ? cfg->bucket_floats : BUCKET_FLOATS;
+    /* Overlap needs the split-phase sum, and only one replica: with
+     * several, a bucket is ready only once every replica has it. Not with
+     * synchronised BatchNorm, whose sums would interleave with the
+     * buckets'. */
+    dp->overlap = dp->comm && cfg->overlap_allreduce && nrep == 1 && !cfg->sync_bn &&
+                  dp->comm->iallreduce_start && dp->comm->iallreduce_test && dp->comm->iallreduce_wait;
     dp->rep[0].m = m;
-    dp->ntail = 3 + (size_t)(dp->comm ? dp->comm->size : 1);
-    dp->tail = calloc(dp->ntail, sizeof *dp->tail);
-    graft_status s = dp->tail ? GRAFT_OK
-                              : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    graft_status s = GRAFT_OK;
     for (int r = 1; s == GRAFT_OK && r < nrep; r++) {
         graft_ctx_params p = params_like(m->ctx, cfg->devices[r]);
         char cerr[GRAFT_ERRLEN];
@@ -378,7 +444,8 @@ void data_parallel_free(data_parallel *dp)
     free(dp->grad_params);
     free(dp->step_params);
     free(dp->wbuf);
-    free(dp->tail);
+    free(dp->buckets);
+    free(dp->reqs);
     free(dp);
 }
 
@@ -427,13 +494,15 @@ static void replica_run(data_parallel *dp, replica *rp, float weight)
     if (rp->s == GRAFT_OK) rp->s = graft_model_forward(m, rp->x, rp->n, 1, NULL);
     if (rp->s == GRAFT_OK)
         rp->s = graft_model_backward(m, rp->y, dp->label_smoothing, &rp->loss, &rp->correct);
-    if (rp->s == GRAFT_OK) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
+    /* Overlapped, the gradients were read bucket by bucket during backward. */
+    if (rp->s == GRAFT_OK && !dp->overlap) rp->s = get_params(m, dp->grad_params, dp->ngrad, rp->grad, 1);
     if (rp->s != GRAFT_OK) {
         snprintf(rp->err, sizeof rp->err, "device %s: %s", m->ctx->info.name, graft_last_error(m->ctx));
         group_break(dp); /* nobody waits for this replica's statistics */
         return;
     }
-    for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
+    if (!dp->overlap)
+        for (size_t k = 0; k < dp->grad_floats; k++) rp->grad[k] *= weight;
 }
 
 typedef struct replica_arg {
@@ -449,18 +518,135 @@ static void *replica_thread(void *arg)
     return NULL;
 }
 
-/* Sums buf over the ranks, one bucket per call. */
-static graft_status allreduce(const graft_collective *c, float *buf, size_t n, char *err,
-                              size_t errlen)
+/* Sums buf (the flat gradients) over the ranks: the buckets in order, at
+ * most bucket_floats floats per call. */
+static graft_status allreduce(data_parallel *dp, float *buf, char *err, size_t errlen)
 {
-    for (size_t off = 0; off < n; off += BUCKET_FLOATS) {
-        size_t len = n - off < BUCKET_FLOATS ? n - off : BUCKET_FLOATS;
-        char msg[512] = "";
-        graft_status s = c->allreduce_sum(c->user, buf + off, len, msg, sizeof msg);
-        if (s != GRAFT_OK)
-            return error_set(err, errlen, s, "rank %d: summing gradients over %d ranks: %s", c->rank,
-                             c->size, msg[0] ? msg : graft_status_name(s));
+    const graft_collective *c = dp->comm;
+    for (int q = 0; q < dp->nbuckets; q++) {
+        const bucket *b = &dp->buckets[q];
+        for (size_t off = 0; off < b->len; off += dp->bucket_floats) {
+            size_t len = b->len - off < dp->bucket_floats ? b->len - off : dp->bucket_floats;
+            char msg[512] = "";
+            graft_status s = c->allreduce_sum(c->user, buf + b->off + off, len, msg, sizeof msg);
+            if (s != GRAFT_OK)
+                return error_set(err, errlen, s, "rank %d: summing gradients over %d ranks: %s",
+                                 c->rank, c->size, msg[0] ? msg : graft_status_name(s));
+        }
     }
+    return GRAFT_OK;
+}
+
+/* Starts bucket q's calls; read: first take its gradients from the
+ * primary's device, scaled by this rank's share (else buf holds them). */
+static void start_bucket(data_parallel *dp, int q, int read)
+{
+    const graft_collective *c = dp->comm;
+    const bucket *b = &dp->buckets[q];
+    float *g = dp->rep[0].grad + b->off;
+    if (read && dp->ov_s == GRAFT_OK) {
+        graft_status s = get_params(dp->m, dp->grad_params + b->first, b->last - b->first + 1, g, 1);
+        if (s != GRAFT_OK) {
+            dp->ov_s = s;
+            snprintf(dp->ov_err, sizeof dp->ov_err, "%s", graft_last_error(dp->m->ctx));
+        }
+        for (size_t k = 0; k < b->len; k++) g[k] *= dp->ov_weight;
+    }
+    for (size_t off = 0; off < b->len; off += dp->bucket_floats) {
+        size_t len = b->len - off < dp->bucket_floats ? b->len - off : dp->bucket_floats;
+        if (dp->nreq == dp->capreq) {
+            int cap = dp->capreq ? 2 * dp->capreq : 16;
+            void **r = realloc(dp->reqs, sizeof *r * (size_t)cap);
+            if (!r) { /* cannot track it: sum it now (same call, same bits) */
+                char msg[512] = "";
+                if (c->allreduce_sum(c->user, g + off, len, msg, sizeof msg) != GRAFT_OK && dp->ov_s == GRAFT_OK) {
+                    dp->ov_s = GRAFT_ERR_INTERNAL;
+                    snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients: %s", c->rank, msg);
+                }
+                continue;
+            }
+            dp->reqs = r;
+            dp->capreq = cap;
+        }
+        char msg[512] = "";
+        void *req = NULL;
+        graft_status s = c->iallreduce_start(c->user, g + off, len, &req, msg, sizeof msg);
+        if (s != GRAFT_OK) {
+            if (dp->ov_s == GRAFT_OK) {
+                dp->ov_s = s;
+                snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients over %d ranks: %s",
+                         c->rank, c->size, msg[0] ? msg : graft_status_name(s));
+            }
+            continue;
+        }
+        dp->reqs[dp->nreq++] = req;
+    }
+}
+
+/* graft_model.bwd_done of the primary while overlapping: nodes k.. are
+ * done, so every bucket whose lowest node is among them can go; then a
+ * test of the oldest pending calls, which is what moves MPI's transfers
+ * along between the layers. */
+static graft_status overlap_done(void *user, int k)
+{
+    data_parallel *dp = user;
+    while (dp->ov_next < dp->nbuckets && dp->buckets[dp->ov_next].low_node >= k)
+        start_bucket(dp, dp->ov_next++, 1);
+    const graft_collective *c = dp->comm;
+    while (dp->ov_tested < dp->nreq && c->iallreduce_test(c->user, dp->reqs[dp->ov_tested])) dp->ov_tested++;
+    if (dp->ov_s != GRAFT_OK) return ctx_fail(dp->m->ctx, dp->ov_s, "%s", dp->ov_err);
+    return GRAFT_OK;
+}
+
+/* The overlapped step of a rank with one replica: an opening status round
+ * (a rank that failed before this step raises its flag there), forward and
+ * backward with the buckets started as their gradients appear, the rest
+ * started (zeros after a failure: the others expect every call), all
+ * waited for, then the closing round with the loss, hits, stop requests
+ * and failure flags. */
+static graft_status overlapped_step(data_parallel *dp, float weight, int n, float *loss,
+                                    int *correct, int *stop, char *err, size_t errlen)
+{
+    const graft_collective *c = dp->comm;
+    replica *rp = &dp->rep[0];
+    TRY(rank_status_round(dp->status, GRAFT_OK, NULL, 0, err, errlen));
+    dp->ov_next = dp->nreq = dp->ov_tested = 0;
+    dp->ov_weight = weight;
+    dp->ov_s = GRAFT_OK;
+    dp->ov_err[0] = '\0';
+    dp->m->bwd_done = overlap_done;
+    dp->m->bwd_done_user = dp;
+    replica_run(dp, rp, weight);
+    dp->m->bwd_done = NULL;
+    dp->m->bwd_done_user = NULL;
+    graft_status s = rp->s;
+    if (s != GRAFT_OK) error_set(err, errlen, s, "%s", dp->ov_s != GRAFT_OK ? dp->ov_err : rp->err);
+    int read = s == GRAFT_OK && rp->n > 0;
+    for (int q = dp->ov_next; q < dp->nbuckets; q++) {
+        if (!read) memset(rp->grad + dp->buckets[q].off, 0, sizeof(float) * dp->buckets[q].len);
+        start_bucket(dp, q, read);
+    }
+    for (int q = 0; q < dp->nreq; q++) {
+        char msg[512] = "";
+        graft_status ws = c->iallreduce_wait(c->user, dp->reqs[q], msg, sizeof msg);
+        if (ws != GRAFT_OK && dp->ov_s == GRAFT_OK) {
+            dp->ov_s = ws;
+            snprintf(dp->ov_err, sizeof dp->ov_err, "rank %d: summing gradients over %d ranks: %s",
+                     c->rank, c->size, msg[0] ? msg : graft_status_name(ws));
+        }
+    }
+    dp->nreq = 0;
+    if (s == GRAFT_OK && dp->ov_s != GRAFT_OK) s = error_set(err, errlen, dp->ov_s, "%s", dp->ov_err);
+    /* The same expressions as the step without overlap: the same bits. */
+    double lsum = (double)rp->loss * rp->n;
+    float v[RANK_STATUS_VALUES] = {(float)lsum, (float)rp->correct, *stop ? 1.0f : 0.0f};
+    TRY(rank_status_round(dp->status, s, v, RANK_STATUS_VALUES, err, errlen));
+    *stop = v[2] != 0;
+    lsum = v[0];
+    s = put_params(dp->m, dp->grad_params, dp->ngrad, rp->grad, 1);
+    if (s != GRAFT_OK) return error_set(err, errlen, s, "%s", graft_last_error(dp->m->ctx));
+    *loss = (float)(lsum / n);
+    *correct = (int)(long)v[1];
     return GRAFT_OK;
 }
 
@@ -499,11 +685,16 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
         rp->weight = (float)rp->n / (float)n;
         args[r] = (replica_arg){dp, rp, rp->weight};
     }
+    if (dp->overlap) {
+        dp->dirty = 0; /* one replica: the primary itself */
+        return overlapped_step(dp, args[0].weight, n, loss, correct, stop, err, errlen);
+    }
     /* Synchronised BatchNorm when every replica of every rank has images
      * (decided from n alone, so all ranks agree). */
     dp->group.active = dp->sync_bn && n >= nrep * ranks;
     /* A fresh rendezvous (no thread is in it between steps). */
-    dp->group.broken = dp->group.arrived = dp->group.left = 0;
+    dp->group.broken = dp->group.arrived = dp->group.left = dp->group.peer_failed = 0;
+    dp->group.why[0] = '\0';
     dp->group.summed = dp->group.reduced = dp->group.departing = 0;
     for (int r = 1; r < nrep; r++) {
         running[r] = !pthread_create(&th[r], NULL, replica_thread, &args[r]);
@@ -529,37 +720,26 @@ graft_status data_parallel_backward(data_parallel *dp, const float *x, const int
             for (size_t k = 0; k < dp->grad_floats; k++) dp->rep[0].grad[k] += rp->grad[k];
     }
     float *g = dp->rep[0].grad;
-    /* A failure inside a synchronised BatchNorm step leaves the other
-     * ranks in a BatchNorm sum, not in the gradient sum below: return at
-     * once (the graft tool then ends the job with MPI_Abort). */
-    if (s != GRAFT_OK && dp->comm && dp->group.active) return s;
+    /* A BatchNorm sum that learnt of another rank's failure: say that,
+     * not what it did to this rank's replicas. */
+    if (s != GRAFT_OK && dp->group.peer_failed) return error_set(err, errlen, s, "%s", dp->status->msg);
+    if (s != GRAFT_OK && dp->group.why[0]) error_set(err, errlen, s, "%s", dp->group.why);
     if (dp->comm) {
-        /* Everybody takes part in the sums even after a local failure, so
-         * that no rank waits for ever; the flags say who failed. */
-        memset(dp->tail, 0, sizeof(float) * dp->ntail);
-        dp->tail[0] = (float)lsum;
-        dp->tail[1] = (float)hits;
-        dp->tail[2] = *stop ? 1.0f : 0.0f;
-        if (s != GRAFT_OK) {
-            dp->tail[3 + rank] = 1;
-            memset(g, 0, sizeof(float) * dp->grad_floats);
-        }
+        /* The status round (loss, hits, stop requests, failure flags)
+         * before the gradients: a rank that failed anywhere in this step
+         * raises its flag here or in an earlier round, and nobody goes on
+         * to a sum the failed rank will not join. */
+        float v[RANK_STATUS_VALUES] = {(float)lsum, (float)hits, *stop ? 1.0f : 0.0f};
+        graft_status rs = rank_status_round(dp->status, s, v, RANK_STATUS_VALUES, err, errlen);
+        if (rs != GRAFT_OK) return rs;
+        lsum = v[0];
+        hits = (long)v[1];
+        *stop = v[2] != 0;
         char cerr[GRAFT_ERRLEN] = "";
-        graft_status cs = allreduce(dp->comm, g, dp->grad_floats, cerr, sizeof cerr);
-        if (cs != GRAFT_OK) dp->tail[3 + rank] = 1;
-        char terr[GRAFT_ERRLEN] = "";
-        graft_status ts = allreduce(dp->comm, dp->tail, dp->ntail, terr, sizeof terr);
-        if (s != GRAFT_OK) return s;
+        graft_status cs = allreduce(dp, g, cerr, sizeof cerr);
+        /* The others finished this sum (or MPI ends the job): this rank
+         * raises its flag in the next round, the closing one at worst. */
         if (cs != GRAFT_OK) return error_set(err, errlen, cs, "%s", cerr);
-        if (ts != GRAFT_OK) return error_set(err, errlen, ts, "%s", terr);
-        for (int q = 0; q < ranks; q++)
-            if (dp->tail[3 + q] != 0)
-                return error_set(err, errlen, GRAFT_ERR_INTERNAL,
-                                 "rank %d of %d failed in this step (its own message says why); "
-                                 "every rank stops", q, ranks);
-        lsum = dp->tail[0];
-        hits = (long)dp->tail[1];
-        *stop = dp->tail[2] != 0;
     }
     if (s != GRAFT_OK) return s;
     s = put_params(m, dp->grad_params, dp->ngrad, g, 1);

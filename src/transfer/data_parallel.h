@@ -10,6 +10,7 @@
 
 #include "graft.h"
 #include "graft_train.h"
+#include "rank_status.h"
 
 typedef struct data_parallel data_parallel;
 
@@ -17,10 +18,13 @@ typedef struct data_parallel data_parallel;
 int data_parallel_wanted(const graft_train_config *cfg);
 
 /* Opens cfg->devices[1..] and copies m (graph, weights, trainable flags,
- * BatchNorm policy) onto each; cfg->comm is borrowed. Caller owns *out
- * (data_parallel_free), which must be freed before m. */
+ * BatchNorm policy) onto each. status (borrowed, outlives dp) holds the
+ * collective of the ranks when there are several: each step's gradient
+ * sum and each synchronised BatchNorm sum open with one of its rounds.
+ * Caller owns *out (data_parallel_free), which must be freed before m. */
 graft_status data_parallel_create(graft_model *m, const graft_train_config *cfg,
-                                  data_parallel **out, char *err, size_t errlen);
+                                  rank_status *status, data_parallel **out, char *err,
+                                  size_t errlen);
 void data_parallel_free(data_parallel *dp);
 
 /* Copies the primary's parameters, running statistics, trainable flags
@@ -32,7 +36,9 @@ graft_status data_parallel_sync(data_parallel *dp, char *err, size_t errlen);
  * process's share (rank slice) is split over the replicas, run
  * concurrently, and the summed gradients land in the primary's gradient
  * buffers. *loss is the global batch's mean loss, *correct its hits (summed
- * over every rank). *stop is this process's stop request on entry and on
+ * over every rank). A failure on this rank or (through the status rounds)
+ * on another ends the step on every rank with an error; the failing rank
+ * keeps its own message, the others name it. *stop is this process's stop request on entry and on
  * return whether any rank asked, so that all stop after the same step.
  * The caller then steps the primary's optimizer and calls
  * data_parallel_stepped. */

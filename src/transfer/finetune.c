@@ -120,6 +120,12 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
                           "frozen layers must see every epoch's augmented images)", name);
         return -1;
     }
+    if (cfg->comm && cfg->comm->size > 1) {
+        if (why) snprintf(why, whylen, "not caching the output of '%s': over %d ranks each rank "
+                          "reads only its share of every batch, and the shares change every epoch",
+                          name, cfg->comm->size);
+        return -1;
+    }
     if (cfg->best_path || (cfg->ckpt_path && cfg->ckpt_every > 0)) {
         if (why) snprintf(why, whylen, "not caching the output of '%s': the best-model and "
                           "checkpoint files save the whole model during training", name);

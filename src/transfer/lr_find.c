@@ -139,8 +139,12 @@ graft_status graft_lr_find(graft_model *src, const graft_dataset *train,
         have = loader_next(ld, &x, &y, &n);
         if (!have) { /* the end of an epoch: go on with the next one */
             loader_start_epoch(ld, epoch++);
-            if (!loader_next(ld, &x, &y, &n)) break;
-            have = 1;
+            have = loader_next(ld, &x, &y, &n);
+            if (!have) break;
+        }
+        if (have < 0) { /* an image decoded on first use did not decode */
+            s = ctx_fail(ctx, GRAFT_ERR_FORMAT, "%s", loader_error(ld));
+            break;
         }
         float lr = (float)(cfg->lr_min * exp(ratio * i)), loss;
         o->p.lr = lr;

@@ -179,7 +179,7 @@ static graft_status parse_line(graft_plan *p, char *line, const char *dir, const
     if (!strcmp(key, "strategies")) {
         if (parse_arms(val, p)) return GRAFT_OK;
         return error_set(err, errlen, GRAFT_ERR_FORMAT, "%s: strategies: expected a list of "
-                         "scratch, linear-probe, finetune, partial, gradual, each once", where);
+                         "scratch, linear-probe, finetune, partial, gradual, recipe, each once", where);
     }
     if (!strcmp(key, "seeds") && parse_int(val, 1, 1000, &n)) p->nseeds = (int)n;
     else if (!strcmp(key, "seed") && parse_int(val, 0, 2147483647, &n)) p->seed = (uint64_t)n;

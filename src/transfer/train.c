@@ -18,6 +18,7 @@
 #include "log.h"
 #include "model_io.h"
 #include "pass_progress.h"
+#include "rank_status.h"
 
 void eval_result_free(eval_result *r)
 {
@@ -64,26 +65,35 @@ static graft_status check_shape(graft_model *m, const dataset *d, char *err, siz
     return GRAFT_OK;
 }
 
-graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
-                           int batch, infer_batch_fn fn, void *user, const char *label,
-                           graft_progress_fn pfn, void *puser, char *err, size_t errlen)
+/* infer_dataset over the images idx[0..nidx) of d (idx NULL: all, in order). */
+static graft_status infer_indices(graft_model *m, const dataset *d, const int *idx, int nidx,
+                                  const float *mean, const float *std, int batch, infer_batch_fn fn,
+                                  void *user, const char *label, graft_progress_fn pfn, void *puser,
+                                  char *err, size_t errlen)
 {
-    TRY(memory_check(m, batch < d->n ? batch : d->n, 0, GRAFT_OPT_SGD, NULL, err, errlen));
+    int total = idx ? nidx : d->n;
+    TRY(memory_check(m, batch < total ? batch : total, 0, GRAFT_OPT_SGD, NULL, err, errlen));
     loader_opts lo = {0};
     lo.batch = batch;
     lo.mean = mean;
     lo.std = std;
+    lo.indices = idx;
+    lo.nindices = idx ? nidx : 0;
     loader *ld;
     TRY(loader_create(d, &lo, &ld, err, errlen));
     loader_start_epoch(ld, 0);
     const float *x;
     const int *y;
-    int n, done = 0;
+    int n, done = 0, got;
     long b = 0;
     pass_progress pp;
     pass_progress_begin(&pp, m->ctx, pfn, puser, label, loader_num_batches(ld));
     graft_status s = GRAFT_OK;
-    while (s == GRAFT_OK && loader_next(ld, &x, &y, &n)) {
+    while (s == GRAFT_OK && (got = loader_next(ld, &x, &y, &n)) != 0) {
+        if (got < 0) {
+            s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s", loader_error(ld));
+            break;
+        }
         s = graft_model_forward(m, x, n, 0, NULL);
         if (s == GRAFT_OK) s = fn(user, m, y, n, done);
         if (s != GRAFT_OK) error_set(err, errlen, GRAFT_OK, "%s", graft_last_error(m->ctx));
@@ -92,6 +102,13 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
     }
     loader_free(ld);
     return s;
+}
+
+graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, const float *std,
+                           int batch, infer_batch_fn fn, void *user, const char *label,
+                           graft_progress_fn pfn, void *puser, char *err, size_t errlen)
+{
+    return infer_indices(m, d, NULL, 0, mean, std, batch, fn, user, label, pfn, puser, err, errlen);
 }
 
 typedef struct eval_acc {
@@ -132,32 +149,71 @@ static graft_status eval_batch(void *user, graft_model *m, const int *y, int n, 
     return GRAFT_OK;
 }
 
-graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,
-                      int batch, int want_probs, eval_result *out, char *err, size_t errlen)
+/* evaluate over the images idx[0..nidx) of d (idx NULL: all); out->n is
+ * the count evaluated, the means are over them. */
+static graft_status evaluate_indices(graft_model *m, const dataset *d, const int *idx, int nidx,
+                                     const float *mean, const float *std, int batch,
+                                     int want_probs, eval_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     TRY(check_shape(m, d, err, errlen));
-    int C = model_classes(m);
-    out->n = d->n;
+    int C = model_classes(m), total = idx ? nidx : d->n;
+    out->n = total;
     out->classes = C;
     out->confusion = calloc((size_t)C * C, sizeof *out->confusion);
     eval_acc a = {out, malloc((size_t)batch * C * sizeof(float)), want_probs, 0, 0, 0};
-    if (want_probs) out->probs = malloc((size_t)d->n * C * sizeof *out->probs);
+    if (want_probs) out->probs = malloc(((size_t)total + 1) * C * sizeof *out->probs);
     if (!out->confusion || !a.logits || (want_probs && !out->probs)) {
         free(a.logits);
         eval_result_free(out);
         error_set(err, errlen, GRAFT_OK, "out of host memory");
         return GRAFT_ERR_HOST_MEMORY;
     }
-    graft_status s = infer_dataset(m, d, mean, std, batch, eval_batch, &a, "eval", NULL, NULL, err, errlen);
+    graft_status s = total > 0 ? infer_indices(m, d, idx, nidx, mean, std, batch, eval_batch, &a,
+                                               "eval", NULL, NULL, err, errlen)
+                               : GRAFT_OK;
     free(a.logits);
     if (s != GRAFT_OK) {
         eval_result_free(out);
         return s;
     }
-    out->loss = a.loss / d->n;
-    out->top1 = (double)a.top1 / d->n;
-    out->top5 = (double)a.top5 / d->n;
+    out->loss = total ? a.loss / total : 0;
+    out->top1 = total ? (double)a.top1 / total : 0;
+    out->top5 = total ? (double)a.top5 / total : 0;
+    return GRAFT_OK;
+}
+
+graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,
+                      int batch, int want_probs, eval_result *out, char *err, size_t errlen)
+{
+    return evaluate_indices(m, d, NULL, 0, mean, std, batch, want_probs, out, err, errlen);
+}
+
+/* The per-epoch evaluation of a run over several ranks: each rank
+ * evaluates its contiguous share of eval, and one status round sums the
+ * losses and hits, so every rank gets the numbers of the whole set (the
+ * hits exactly, the loss within float rounding) and makes the same
+ * best-epoch and early-stopping decisions. */
+static graft_status evaluate_ranks(graft_model *m, const dataset *eval, const train_config *cfg,
+                                   rank_status *rs, double *loss, double *acc, char *err,
+                                   size_t errlen)
+{
+    const graft_collective *c = rs->comm;
+    int lo = (int)((long)eval->n * c->rank / c->size), hi = (int)((long)eval->n * (c->rank + 1) / c->size);
+    int *idx = malloc(sizeof(int) * (size_t)(hi - lo + 1));
+    graft_status s = idx ? GRAFT_OK : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    for (int i = lo; idx && i < hi; i++) idx[i - lo] = i;
+    eval_result er = {0};
+    if (s == GRAFT_OK)
+        s = evaluate_indices(m, eval, idx, hi - lo, cfg->mean, cfg->std,
+                             cfg->batch > 256 ? cfg->batch : 256, 0, &er, err, errlen);
+    free(idx);
+    float v[RANK_STATUS_VALUES] = {(float)(er.loss * er.n), (float)floor(er.top1 * er.n + 0.5), 0};
+    eval_result_free(&er);
+    s = rank_status_round(rs, s, v, RANK_STATUS_VALUES, err, errlen);
+    if (s != GRAFT_OK) return s;
+    *loss = v[0] / eval->n;
+    *acc = (double)v[1] / eval->n;
     return GRAFT_OK;
 }
 
@@ -242,9 +298,10 @@ static graft_status step_gradients(graft_model *m, data_parallel *dp, const floa
     return s;
 }
 
-graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *train,
-                         const dataset *eval, const train_config *ucfg, train_result *res,
-                         char *err, size_t errlen)
+/* train_model's body; rs holds the ranks' collective (or none). */
+static graft_status train_loop(graft_model *m, graft_optimizer *o, const dataset *train,
+                               const dataset *eval, const train_config *ucfg, rank_status *rs,
+                               train_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     /* Under a collective only rank 0 writes files. */
@@ -269,11 +326,18 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     lo.std = cfg->std;
     lo.augment = cfg->augment;
     lo.aug = cfg->aug;
+    if (rank_status_active(rs)) {
+        /* Every rank prepares the same global batches but reads (decodes)
+         * only its slice of each: data_parallel_backward computes that
+         * slice alone. */
+        lo.shard = rs->comm->rank;
+        lo.nshards = rs->comm->size;
+    }
     loader *ld;
     TRY(loader_create(train, &lo, &ld, err, errlen));
     data_parallel *dp = NULL;
     if (data_parallel_wanted(cfg)) {
-        graft_status ds = data_parallel_create(m, cfg, &dp, err, errlen);
+        graft_status ds = data_parallel_create(m, cfg, rs, &dp, err, errlen);
         if (ds != GRAFT_OK) {
             loader_free(ld);
             return ds;
@@ -324,7 +388,12 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         int stopping = 0;
         /* The epoch callback (gradual unfreezing) may have changed m. */
         if (dp && (s = data_parallel_sync(dp, err, errlen)) != GRAFT_OK) break;
-        while (!stopping && loader_next(ld, &x, &y, &n)) {
+        int got;
+        while (!stopping && (got = loader_next(ld, &x, &y, &n)) != 0) {
+            if (got < 0) {
+                s = error_set(err, errlen, GRAFT_ERR_FORMAT, "%s", loader_error(ld));
+                break;
+            }
             if (skip > 0) {
                 skip--;
                 b++;
@@ -422,7 +491,10 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
         st.images_per_s = seen / (tt > 0 ? tt : 1e-9);
         st.lr = graft_optimizer_current_lr(o);
         st.eval_loss = st.eval_acc = -1;
-        if (eval) {
+        if (eval && rank_status_active(rs)) {
+            s = evaluate_ranks(m, eval, cfg, rs, &st.eval_loss, &st.eval_acc, err, errlen);
+            if (s != GRAFT_OK) break;
+        } else if (eval) {
             eval_result er;
             s = evaluate(m, eval, cfg->mean, cfg->std, cfg->batch > 256 ? cfg->batch : 256, 0, &er,
                          err, errlen);
@@ -490,6 +562,26 @@ graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *trai
     return s;
 }
 
+graft_status train_model(graft_model *m, graft_optimizer *o, const dataset *train,
+                         const dataset *eval, const train_config *cfg, train_result *res,
+                         char *err, size_t errlen)
+{
+    rank_status rs;
+    graft_status s = rank_status_init(&rs, cfg->comm, err, errlen);
+    if (s != GRAFT_OK) {
+        memset(res, 0, sizeof *res);
+        return s;
+    }
+    s = train_loop(m, o, train, eval, cfg, &rs, res, err, errlen);
+    /* A rank that failed tells the others in its next round; one that
+     * finished makes a closing round, so that a failure of another rank
+     * after the last step (rank 0 writing the last checkpoint) still
+     * reaches it. */
+    s = rank_status_finish(&rs, s, err, errlen);
+    rank_status_free(&rs);
+    return s;
+}
+
 /* ------------------------------------------------------- public API */
 
 graft_train_config graft_train_default_config(void)
@@ -544,8 +636,47 @@ graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const cha
     return on_ctx(m, checkpoint_load(m, o, path, epoch, err, sizeof err), err);
 }
 
+/* The normalisation of d: over all of it, or with several ranks each
+ * rank's contiguous share summed and the sums combined (floats on the
+ * wire: within float rounding of one process's numbers). */
+static graft_status dataset_stats(const graft_dataset *d, const graft_collective *comm, float *mean,
+                                  float *std, char *err, size_t errlen)
+{
+    if (!comm || comm->size <= 1) {
+        dataset_channel_stats(d, mean, std);
+        return GRAFT_OK;
+    }
+    int c = d->c;
+    double *v = malloc(sizeof(double) * 3 * (size_t)c);
+    float *f = malloc(sizeof(float) * 3 * (size_t)c);
+    graft_status s = v && f ? GRAFT_OK : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    if (s == GRAFT_OK) {
+        int lo = (int)((long)d->n * comm->rank / comm->size), hi = (int)((long)d->n * (comm->rank + 1) / comm->size);
+        dataset_channel_sums(d, lo, hi, v, v + c, v + 2 * c);
+        for (int k = 0; k < 3 * c; k++) f[k] = (float)v[k];
+        char msg[512] = "";
+        s = comm->allreduce_sum(comm->user, f, 3 * (size_t)c, msg, sizeof msg);
+        if (s != GRAFT_OK)
+            error_set(err, errlen, s, "rank %d: summing the normalisation statistics: %s", comm->rank, msg);
+    }
+    if (s == GRAFT_OK) {
+        for (int k = 0; k < 3 * c; k++) v[k] = f[k];
+        dataset_stats_from_sums(c, v, v + c, v + 2 * c, mean, std);
+    }
+    free(v);
+    free(f);
+    return s;
+}
+
 graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *arch,
                                            graft_model_meta *meta, char *err, size_t errlen)
+{
+    return graft_model_meta_from_dataset_ranks(d, arch, NULL, meta, err, errlen);
+}
+
+graft_status graft_model_meta_from_dataset_ranks(const graft_dataset *d, const char *arch,
+                                                 const graft_collective *comm,
+                                                 graft_model_meta *meta, char *err, size_t errlen)
 {
     memset(meta, 0, sizeof *meta);
     snprintf(meta->arch, sizeof meta->arch, "%s", arch ? arch : "custom");
@@ -561,7 +692,16 @@ graft_status graft_model_meta_from_dataset(const graft_dataset *d, const char *a
         return error_set(err, errlen, GRAFT_ERR_HOST_MEMORY, "out of memory copying class names");
     }
     float mean[4] = {0}, std[4] = {1, 1, 1, 1};
-    dataset_channel_stats(d, mean, std);
+    if (d->c > 4) {
+        graft_model_meta_free(meta);
+        return error_set(err, errlen, GRAFT_ERR_SHAPE, "%d channels: a model file keeps the "
+                         "normalisation of at most 4", d->c);
+    }
+    graft_status ss = dataset_stats(d, comm, mean, std, err, errlen);
+    if (ss != GRAFT_OK) {
+        graft_model_meta_free(meta);
+        return ss;
+    }
     for (int c = 0; c < 4; c++) {
         meta->mean[c] = c < d->c ? mean[c] : 0.0f;
         meta->std[c] = c < d->c ? std[c] : 1.0f;
