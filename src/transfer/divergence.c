@@ -51,7 +51,9 @@ void divergence_locate(graft_model *m, char *where, size_t len)
     int found = 0;
     for (int i = 1; !found && i < m->nnodes && m->last_n > 0; i++) {
         const node *nd = &m->nodes[i];
-        if (nd->stale) continue; /* folded into a conv by an inference forward: not written */
+        /* Folded into a conv by an inference forward (not written), or its
+         * shared buffer reused by a later node. */
+        if (nd->stale || nd->reused) continue;
         size_t n = (size_t)m->last_n * (size_t)nd->shape.c * nd->shape.h * nd->shape.w;
         if (buffer_bad(m, nd->out, n, &tmp, &cap)) {
             snprintf(where, len, "output of layer '%s' (node %d)", nd->name, i);
