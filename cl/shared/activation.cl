@@ -25,3 +25,17 @@ __kernel void act_bwd(__global const float *x, __global const float *dy, __globa
     float r = g * dy[i];
     dx[i] = beta == 0.0f ? r : r + beta * dx[i];
 }
+
+/* In place, dy *= the derivative of an activation fused into the op that
+ * wrote y (a conv's store epilogue), recovered from that output: positive
+ * exactly where the input is (and below 6 for ReLU6), so equal to act_bwd's
+ * from the input. Branch-free like bn_act_grad. */
+__kernel void act_grad_from_output(__global const float *y, __global float *dy, int n, int kind,
+                                   float slope)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    float v = y[i], pos = (float)(v > 0.0f);
+    float g = kind == 0 ? pos : kind == 1 ? pos * (float)(v < 6.0f) : pos + (1.0f - pos) * slope;
+    dy[i] *= g;
+}

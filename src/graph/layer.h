@@ -98,9 +98,9 @@ struct layer {
     param params[LAYER_MAX_PARAMS];
     int nparams;
     int bn_frozen;       /* batchnorm: use/keep running stats in training */
-    int fused_act;       /* batchnorm: 0, or 1 + the cl/shared/batchnorm.cl act code of
-                          * the activation the model folded into it */
-    float fused_slope;   /* batchnorm: leaky slope of that activation */
+    int fused_act;       /* batchnorm, conv2d: 0, or 1 + the cl/shared/batchnorm.cl act
+                          * code of the activation the model folded into it */
+    float fused_slope;   /* batchnorm, conv2d: leaky slope of that activation */
     uint64_t seed;       /* dropout: base seed */
     uint64_t calls;      /* dropout: training forward count (mask stream) */
     const bn_sync *sync; /* batchnorm: cross-replica statistics; NULL = local */

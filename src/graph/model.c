@@ -371,8 +371,12 @@ graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen)
  * ReLU6, leaky ReLU with slope >= 0) whose input is a BatchNorm with no
  * other consumer into that BatchNorm: one pass over the data instead of
  * two each way, and no buffer of its own. The BatchNorm node's output then
- * reads as the activation's. */
-void model_plan_fusion(graft_model *m)
+ * reads as the activation's. Likewise into a conv with no other consumer
+ * whose kernel at batch n has a store epilogue (conv_fold_supported: an
+ * imported graph's conv with its BatchNorm in the weights), in training
+ * too: the conv applies the activation as it stores its output and, in
+ * backward, its derivative to dy, recovered from that output. */
+void model_plan_fusion(graft_model *m, int n)
 {
     for (int i = 0; i < m->nnodes; i++) {
         m->nodes[i].fused = 0;
@@ -383,8 +387,10 @@ void model_plan_fusion(graft_model *m)
         node *nd = &m->nodes[i];
         int code = layer_bn_fusible(&nd->spec);
         int b = nd->in[0];
-        if (!code || b <= 0 || m->nodes[b].spec.kind != GRAFT_LAYER_BATCHNORM2D ||
-            m->nodes[b].l->fused_act)
+        if (!code || b <= 0 || m->nodes[b].l->fused_act) continue;
+        graft_layer_kind into = m->nodes[b].spec.kind;
+        if (into != GRAFT_LAYER_BATCHNORM2D &&
+            !(into == GRAFT_LAYER_CONV2D && conv_fold_supported(m->ctx, m->nodes[b].l, n, 0)))
             continue;
         int consumers = 0;
         for (int j = b + 1; j < m->nnodes; j++)

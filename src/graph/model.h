@@ -92,8 +92,9 @@ graft_status model_reserve(graft_model *m, int n, int training);
 void model_release_buffers(graft_model *m);
 /* Switches to one buffer per node (keeps node 0's and its contents). */
 graft_status model_make_full(graft_model *m);
-/* Folds each fusible activation into the BatchNorm before it (model.c). */
-void model_plan_fusion(graft_model *m);
+/* Folds each fusible activation into the BatchNorm or conv before it
+ * (model.c); n: the batch the buffers are reserved for. */
+void model_plan_fusion(graft_model *m, int n);
 /* What a forward at batch n runs (fold: inference folding allowed):
  * chains[i].conv == i when a folded chain starts at node i, else -1;
  * skip[i] when node i runs no kernel (fused, or inside a chain). */

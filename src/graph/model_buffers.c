@@ -94,7 +94,7 @@ graft_status model_reserve(graft_model *m, int n, int training)
     if (n <= m->cap_batch && (m->full || !want_full)) return GRAFT_OK;
     if (n > m->cap_batch) {
         model_release_buffers(m);
-        model_plan_fusion(m);
+        model_plan_fusion(m, n);
         m->chains = calloc((size_t)m->nnodes, sizeof *m->chains);
         m->skip = calloc((size_t)m->nnodes, 1);
         if (!m->chains || !m->skip) {
@@ -147,7 +147,7 @@ static void lifetimes(const graft_model *m, const fold_chain *chains, const unsi
             int r = value_of(m, reads[k]);
             if (v[r].last < step) v[r].last = step;
         }
-        v[w].def = step;
+        v[value_of(m, w)].def = step;
     }
     step++;
     for (int i = 1; i < m->nnodes; i++) {
