@@ -163,7 +163,9 @@ typedef struct graft_ctx_params {
     /* Kernel shapes. Default AUTO. */
     graft_kernel_style kernel_style;
     /* 1 (default): models run an activation that follows a BatchNorm inside
-     * the BatchNorm's kernel, and (CPU-style kernels) inference forwards
+     * the BatchNorm's kernel (CPU-style kernels: also one that follows a
+     * conv, inside the conv's; such a node's output reads as its
+     * activation's), and (CPU-style kernels) inference forwards
      * run conv [-> BatchNorm] [-> residual Add] [-> activation] chains as
      * one conv kernel (docs/engine.md, "Inference folding"); 0: every
      * layer as its own kernels. Same results. */

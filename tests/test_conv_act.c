@@ -119,8 +119,15 @@ START_TEST(conv_activation_fusion_matches_unfused)
     for (size_t i = 0; i < na; i++) clamped += av[i] == 6.0f, zero += av[i] == 0.0f;
     ck_assert_msg(clamped > 0 && zero > 0 && clamped + zero < na, "relu6: %zu at 6, %zu at 0",
                   clamped, zero);
-    free(av);
     ck_assert_msg(!memcmp(lf, lu, sizeof lf), "training logits differ");
+    /* A fused conv's output reads as its activation's (CPU style). */
+    int ac = graft_model_find(mf, "a.conv");
+    float *cv = malloc(na * sizeof *cv);
+    ck_assert(cv);
+    ck_assert_int_eq(graft_model_node_output(mf, ac, cv, na), GRAFT_OK);
+    ck_assert_int_eq(!memcmp(cv, av, na * sizeof *cv), cpu);
+    free(cv);
+    free(av);
 
     float loss_f, loss_u;
     ck_assert_int_eq(graft_model_backward(mf, y, 0.0f, &loss_f, NULL), GRAFT_OK);
