@@ -41,7 +41,7 @@ static graft_layer_spec act(graft_layer_kind k, float slope)
 }
 
 /* input 5x9x7 -> a: conv3x3 (padded: the kept padded input) + relu6 ->
- * b: depthwise 3x3 stride 2 + relu -> c: conv1x1 + leaky(0.1) -> d: conv1x1
+ * b: depthwise 3x3 stride 2 + relu -> c: conv1x1 (no bias) + leaky(0.1) -> d: conv1x1
  * feeding both relu and an add (two consumers: not fused) -> add -> gap ->
  * fc. Weights scaled up so that ReLU6's upper clamp is reached. */
 static graft_model *conv_act_net(graft_ctx *ctx)
@@ -58,7 +58,9 @@ static graft_model *conv_act_net(graft_ctx *ctx)
     a = cadd(m, "a.act", act(GRAFT_LAYER_RELU6, 0), 1, &a);
     int b = cadd(m, "b.conv", conv(6, 3, 2, 6), 1, &a);
     b = cadd(m, "b.act", act(GRAFT_LAYER_RELU, 0), 1, &b);
-    int c = cadd(m, "c.conv", conv(7, 1, 1, 1), 1, &b);
+    graft_layer_spec nobias = conv(7, 1, 1, 1);
+    nobias.bias = 0; /* the derivative alone, without the bias gradient's pass */
+    int c = cadd(m, "c.conv", nobias, 1, &b);
     c = cadd(m, "c.act", act(GRAFT_LAYER_LEAKY_RELU, 0.1f), 1, &c);
     int d = cadd(m, "d.conv", conv(7, 1, 1, 1), 1, &c);
     int ins[2] = {cadd(m, "d.act", act(GRAFT_LAYER_RELU, 0), 1, &d), d};

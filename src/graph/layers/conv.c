@@ -379,12 +379,21 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
     conv_dims d = conv_dims_of(l, io->n);
     param *pw = &l->params[0];
     /* A fused activation's derivative, from the stored output, into dy (the
-     * activation node's gradient, which only this conv reads). */
-    if (l->fused_act)
+     * activation node's gradient, which only this conv reads), with the
+     * bias gradient in the same pass when there is one. */
+    int bias_grad = io->param_grads && l->spec.bias;
+    if (l->fused_act && bias_grad) {
+        TRY(LAUNCH1D(ctx, "act_grad_bias_from_output", (size_t)d.cout, KA_MEM(io->out),
+                     KA_MEM(io->dout), KA_INT(d.n), KA_INT(d.cout), KA_INT(d.P),
+                     KA_INT(l->fused_act - 1), KA_FLT(l->fused_slope),
+                     KA_MEM(l->params[1].grad)));
+        bias_grad = 0;
+    } else if (l->fused_act) {
         TRY(LAUNCH1D(ctx, "act_grad_from_output", (size_t)d.n * d.cout * d.P, KA_MEM(io->out),
                      KA_MEM(io->dout), KA_INT(d.n * d.cout * d.P), KA_INT(l->fused_act - 1),
                      KA_FLT(l->fused_slope)));
-    if (io->param_grads && l->spec.bias)
+    }
+    if (bias_grad)
         TRY(reduce_bias_grad(ctx, io->dout, d.n, d.cout, d.P, l->params[1].grad, 0.0f));
     if (conv_is_direct(&d) && implicit && d.square) {
         dw_shape s = conv_dw_shape(&d);
