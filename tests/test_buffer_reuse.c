@@ -3,7 +3,8 @@
  * at the same step share a slot; on a branching graph (residual adds, a
  * concat, a dead branch, folded conv chains on CPU-style kernels) inference
  * with reuse gives bit-identical logits and node outputs to one buffer per
- * node, in fewer bytes, and training afterwards is unchanged. */
+ * node, in fewer bytes, and training afterwards is unchanged. Inference
+ * leaves the parameter gradients unwritten. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,6 +309,44 @@ START_TEST(shared_buffers_match_one_per_node)
 }
 END_TEST
 
+/* Parameter gradients are zeroed only when first needed, so inference
+ * never writes (and makes resident) them; they still read as zeros before
+ * any backward, and a frozen node's stay zero after one. */
+START_TEST(gradients_untouched_by_inference)
+{
+    graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
+    graft_model *m = branch_net(ctx);
+    size_t nx = (size_t)2 * 6 * 11 * 9;
+    float *x = malloc(nx * sizeof *x);
+    ck_assert(x);
+    tu_rng r = {4};
+    tu_fill(&r, x, nx, -1, 1);
+    for (int k = 0; k < 2; k++) ck_assert_int_eq(graft_model_forward(m, x, 2, 0, NULL), GRAFT_OK);
+    ck_assert(!m->grads_zeroed);
+    int a = graft_model_find(m, "a.conv");
+    ck_assert_int_eq(graft_model_set_trainable(m, a, 0), GRAFT_OK);
+    int p = 0; /* a.conv.weight */
+    size_t cnt = graft_model_param_numel(m, p);
+    float *g = malloc(cnt * sizeof *g);
+    ck_assert(g);
+    /* What a fresh allocation may hold. */
+    ck_assert_int_eq(ctx_fill(ctx, model_param(m, p)->grad, 0, cnt, 7.0f), GRAFT_OK);
+    for (int step = 0; step < 2; step++) {
+        memset(g, 0x7f, cnt * sizeof *g);
+        ck_assert_int_eq(graft_model_param_grad(m, p, g, cnt), GRAFT_OK);
+        for (size_t i = 0; i < cnt; i++) ck_assert(g[i] == 0.0f);
+        ck_assert(m->grads_zeroed);
+        int y[2] = {1, 3};
+        ck_assert_int_eq(graft_model_forward(m, x, 2, 1, NULL), GRAFT_OK);
+        ck_assert_int_eq(graft_model_backward(m, y, 0.0f, NULL, NULL), GRAFT_OK);
+    }
+    free(g);
+    free(x);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("buffer_reuse");
@@ -315,6 +354,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, plan_never_shares_live_values);
     tcase_add_test(tc, shared_buffers_match_one_per_node);
+    tcase_add_test(tc, gradients_untouched_by_inference);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

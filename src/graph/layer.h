@@ -118,7 +118,8 @@ const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
 void layer_spec_set_window(graft_layer_spec *s, int kh, int kw, const int pads[4]);
 
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
- * allocates its data (and grad when learnable) on the device. */
+ * allocates its data (and grad when learnable, not initialised: the model
+ * zeroes it before first use) on the device. */
 graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int ndim,
                              const int *shape, int learnable);
 

@@ -176,6 +176,7 @@ graft_status graft_model_add(graft_model *m, const char *name, const graft_layer
         }
         m->params = pr;
         for (int i = 0; i < nd.l->nparams; i++) m->params[m->nparams++] = (param_ref){m->nnodes, i};
+        m->grads_zeroed = 0; /* the new node's are not */
     }
     unsigned char *w = realloc(m->want, (size_t)m->nnodes + 1);
     if (w) m->want = w;
@@ -324,10 +325,22 @@ graft_status graft_model_param_set(graft_model *m, int i, const float *src, size
     return ctx_write(m->ctx, p->data, 0, src, n);
 }
 
+graft_status model_grads_zeroed(graft_model *m)
+{
+    if (m->grads_zeroed) return GRAFT_OK;
+    for (int i = 0; i < m->nparams; i++) {
+        param *p = model_param(m, i);
+        if (p->grad) TRY(ctx_fill(m->ctx, p->grad, 0, p->numel, 0.0f));
+    }
+    m->grads_zeroed = 1;
+    return GRAFT_OK;
+}
+
 graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n)
 {
     param *p;
     TRY(param_io_check(m, i, n, &p, dst));
+    TRY(model_grads_zeroed(m));
     if (!p->grad)
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "parameter '%s' has no gradient", p->name);
     return ctx_read(m->ctx, p->grad, 0, dst, n);
@@ -511,6 +524,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
                         out->shape.w);
     float l = 0;
     int c = 0;
+    TRY(model_grads_zeroed(m)); /* frozen and unreached nodes keep zeros */
     grad_release_all(m); /* in case an earlier backward stopped on an error */
     TRY(grad_acquire(m, last));
     TRY(loss_softmax_ce(m->ctx, out->out, labels, n, out->shape.c, label_smoothing, out->grad, &l, &c));

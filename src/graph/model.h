@@ -52,6 +52,7 @@ struct graft_model {
     int nparams;
     int profile;    /* synchronise after every layer and time it */
     int fold_off;   /* no inference folding (an inner node's output was read) */
+    int grads_zeroed; /* parameter gradients zeroed (model_grads_zeroed) */
     /* Per-backward scratch: which node gradients are wanted / written. */
     unsigned char *want, *written;
     /* Output-gradient buffers are only live from the first consumer's
@@ -83,6 +84,10 @@ struct graft_model {
 
 /* The param struct behind public parameter index i. */
 param *model_param(graft_model *m, int i);
+/* Zeroes every parameter gradient the first time anything needs them (a
+ * backward, creating an optimizer, reading one): layer_add_param leaves
+ * them unwritten, so inference never makes their pages resident. */
+graft_status model_grads_zeroed(graft_model *m);
 /* Ensures activation buffers for a forward of n samples: one per node for
  * training (or with reuse off), else node 0's, the rest being shared per
  * forward. */

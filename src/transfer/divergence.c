@@ -49,6 +49,7 @@ void divergence_locate(graft_model *m, char *where, size_t len)
     size_t cap = 0;
     snprintf(where, len, "no single layer");
     int found = 0;
+    if (model_grads_zeroed(m) != GRAFT_OK) found = 1; /* cannot read them */
     for (int i = 1; !found && i < m->nnodes && m->last_n > 0; i++) {
         const node *nd = &m->nodes[i];
         /* Folded into a conv by an inference forward (not written), or its
