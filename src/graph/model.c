@@ -615,10 +615,10 @@ graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size
                         n, want);
     node *nd = &m->nodes[nodei];
     if (nd->stale || nd->reused) {
-        /* Features read from inside a folded chain or from a buffer a
-         * later node reused: the forward runs again with the node kept
-         * (and unfolded: later forwards do not fold), so only this batch
-         * pays a second pass. */
+        /* Features read from a buffer a later node reused, or from inside
+         * a folded chain: the forward runs again keeping the node (and, if
+         * it was folded, unfolded), as later forwards of m do, so only
+         * this batch pays a second pass. */
         nd->pinned = 1;
         if (nd->stale) m->fold_off = 1;
         TRY(model_forward_device(m, m->last_n, m->last_training));

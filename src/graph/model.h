@@ -93,7 +93,7 @@ graft_status model_grads_zeroed(graft_model *m);
  * forward. */
 graft_status model_reserve(graft_model *m, int n, int training);
 /* Releases every activation and gradient buffer (the next forward
- * allocates them again). */
+ * allocates them again); the last forward's outputs are gone. */
 void model_release_buffers(graft_model *m);
 /* Switches to one buffer per node (keeps node 0's and its contents). */
 graft_status model_make_full(graft_model *m);

@@ -55,6 +55,7 @@ void model_release_buffers(graft_model *m)
     m->ngpool = 0;
     m->full = 0;
     m->cap_batch = 0;
+    m->last_n = 0; /* the last forward's outputs are gone */
     free(m->chains);
     free(m->skip);
     m->chains = NULL;
@@ -287,7 +288,6 @@ graft_status graft_model_set_buffer_reuse(graft_model *m, int on)
     /* The next forward allocates the layout it needs. */
     if (m->ctx->queue) clFinish(m->ctx->queue);
     model_release_buffers(m);
-    m->last_n = 0;
     m->reuse_off = !on;
     return GRAFT_OK;
 }
