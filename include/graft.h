@@ -163,7 +163,9 @@ typedef struct graft_ctx_params {
     /* Kernel shapes. Default AUTO. */
     graft_kernel_style kernel_style;
     /* 1 (default): models run an activation that follows a BatchNorm inside
-     * the BatchNorm's kernel, and (CPU-style kernels) inference forwards
+     * the BatchNorm's kernel (CPU-style kernels: also one that follows a
+     * conv, inside the conv's; such a node's output reads as its
+     * activation's), and (CPU-style kernels) inference forwards
      * run conv [-> BatchNorm] [-> residual Add] [-> activation] chains as
      * one conv kernel (docs/engine.md, "Inference folding"); 0: every
      * layer as its own kernels. Same results. */
@@ -451,8 +453,23 @@ graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n)
 /* Output of node i from the last forward, n x numel(node) floats. When
  * that forward folded node i into a conv (an inference forward, see
  * graft_ctx_params.fuse), it is run again unfolded first and later
- * forwards of m no longer fold. */
+ * forwards of m no longer fold. When it was an inference forward on shared
+ * buffers (graft_model_set_buffer_reuse) and a later node reused node i's
+ * buffer, it is run again keeping node i, as later forwards of m do. */
 graft_status graft_model_node_output(graft_model *m, int node, float *dst, size_t n);
+
+/* Activation buffers. Training forwards keep one buffer per node (the
+ * backward reads them all). With reuse on (the default) an inference
+ * forward lets nodes whose outputs are not needed at the same time share
+ * buffers, planned from the nodes that forward runs, unless m already
+ * holds one buffer per node for at least that batch (after training).
+ * Outputs are bit-identical either way. Off: one buffer per node always.
+ * Changing it releases m's activation buffers (the next forward allocates
+ * them). */
+graft_status graft_model_set_buffer_reuse(graft_model *m, int on);
+/* Bytes of the activation buffers m holds now (node outputs only: not
+ * parameters, gradients or scratch); 0 before the first forward. */
+size_t graft_model_activation_bytes(const graft_model *m);
 
 /* ----------------------------------------------------------- model files */
 

@@ -25,3 +25,43 @@ __kernel void act_bwd(__global const float *x, __global const float *dy, __globa
     float r = g * dy[i];
     dx[i] = beta == 0.0f ? r : r + beta * dx[i];
 }
+
+/* The derivative of an activation fused into the op that wrote y (a conv's
+ * store epilogue), recovered from that output: positive exactly where the
+ * input is (and below 6 for ReLU6), so equal to act_bwd's from the input.
+ * Branch-free like bn_act_grad. */
+static float act_grad_of_output(float v, int kind, float slope)
+{
+    float pos = (float)(v > 0.0f);
+    return kind == 0 ? pos : kind == 1 ? pos * (float)(v < 6.0f) : pos + (1.0f - pos) * slope;
+}
+
+/* In place, dy *= act'(y). */
+__kernel void act_grad_from_output(__global const float *y, __global float *dy, int n, int kind,
+                                   float slope)
+{
+    int i = get_global_id(0);
+    if (i >= n) return;
+    dy[i] *= act_grad_of_output(y[i], kind, slope);
+}
+
+/* The same on a conv's dy (n x c x spatial) and, in the same pass, its
+ * bias gradient db[ch] = the sum of the masked dy over n and spatial, in
+ * reduce_nc_s's order (so equal to it after act_grad_from_output). One
+ * work-item per channel. */
+__kernel void act_grad_bias_from_output(__global const float *y, __global float *dy, int n, int c,
+                                        int spatial, int kind, float slope, __global float *db)
+{
+    int ch = get_global_id(0);
+    if (ch >= c) return;
+    float acc = 0.0f;
+    for (int i = 0; i < n; i++) {
+        size_t off = ((size_t)i * c + ch) * spatial;
+        for (int s = 0; s < spatial; s++) {
+            float d = dy[off + s] * act_grad_of_output(y[off + s], kind, slope);
+            dy[off + s] = d;
+            acc += d;
+        }
+    }
+    db[ch] = acc;
+}

@@ -44,6 +44,8 @@ int fold_chain_at(const graft_model *m, int i, int n, fold_chain *fc)
 {
     const node *c = &m->nodes[i];
     if (c->spec.kind != GRAFT_LAYER_CONV2D || i == m->nnodes - 1) return 0;
+    /* An activation fused into the conv (model.c) is its own epilogue. */
+    if (c->l->fused_act) return 0;
     *fc = (fold_chain){i, -1, -1, -1, i, -1};
     int b = sole_consumer(m, i);
     if (b >= 0 && m->nodes[b].spec.kind == GRAFT_LAYER_BATCHNORM2D) {

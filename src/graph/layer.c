@@ -85,7 +85,9 @@ graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int n
             p->data = NULL;
             return s;
         }
-        TRY(ctx_fill(ctx, p->grad, 0, p->numel, 0.0f));
+        /* Not written here: the model zeroes its gradients before they are
+         * first used (model_grads_zeroed), so an inference-only model never
+         * touches these pages (ResNet-18: 45 MiB of resident memory). */
     }
     l->nparams++;
     return GRAFT_OK;

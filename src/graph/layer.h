@@ -98,9 +98,9 @@ struct layer {
     param params[LAYER_MAX_PARAMS];
     int nparams;
     int bn_frozen;       /* batchnorm: use/keep running stats in training */
-    int fused_act;       /* batchnorm: 0, or 1 + the cl/shared/batchnorm.cl act code of
-                          * the activation the model folded into it */
-    float fused_slope;   /* batchnorm: leaky slope of that activation */
+    int fused_act;       /* batchnorm, conv2d: 0, or 1 + the cl/shared/batchnorm.cl act
+                          * code of the activation the model folded into it */
+    float fused_slope;   /* batchnorm, conv2d: leaky slope of that activation */
     uint64_t seed;       /* dropout: base seed */
     uint64_t calls;      /* dropout: training forward count (mask stream) */
     const bn_sync *sync; /* batchnorm: cross-replica statistics; NULL = local */
@@ -118,7 +118,8 @@ const layer_ops *layer_ops_for(graft_ctx *ctx, graft_layer_kind kind);
 void layer_spec_set_window(graft_layer_spec *s, int kh, int kw, const int pads[4]);
 
 /* Declares parameter l->params[l->nparams++] named "<l->name>.<suffix>" and
- * allocates its data (and grad when learnable) on the device. */
+ * allocates its data (and grad when learnable, not initialised: the model
+ * zeroes it before first use) on the device. */
 graft_status layer_add_param(graft_ctx *ctx, layer *l, const char *suffix, int ndim,
                              const int *shape, int learnable);
 

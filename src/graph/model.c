@@ -25,19 +25,6 @@ graft_status graft_model_create(graft_ctx *ctx, graft_model **out)
     return GRAFT_OK;
 }
 
-static void release_buffers(graft_model *m)
-{
-    for (int i = 0; i < m->nnodes; i++) {
-        if (m->nodes[i].out && !m->nodes[i].fused) clReleaseMemObject(m->nodes[i].out);
-        m->nodes[i].out = m->nodes[i].grad = NULL;
-    }
-    for (int k = 0; k < m->ngpool; k++) clReleaseMemObject(m->gpool[k].buf);
-    free(m->gpool);
-    m->gpool = NULL;
-    m->ngpool = 0;
-    m->cap_batch = 0;
-}
-
 /* Lends node i a gradient buffer for cap_batch samples: the smallest free
  * pooled buffer that fits, else a new one. */
 static graft_status grad_acquire(graft_model *m, int i)
@@ -84,7 +71,7 @@ void graft_model_free(graft_model *m)
 {
     if (!m) return;
     if (m->ctx && m->ctx->queue) clFinish(m->ctx->queue);
-    release_buffers(m);
+    model_release_buffers(m);
     for (int i = 0; i < m->nnodes; i++) layer_free(m->nodes[i].l);
     free(m->nodes);
     free(m->params);
@@ -189,6 +176,7 @@ graft_status graft_model_add(graft_model *m, const char *name, const graft_layer
         }
         m->params = pr;
         for (int i = 0; i < nd.l->nparams; i++) m->params[m->nparams++] = (param_ref){m->nnodes, i};
+        m->grads_zeroed = 0; /* the new node's are not */
     }
     unsigned char *w = realloc(m->want, (size_t)m->nnodes + 1);
     if (w) m->want = w;
@@ -199,7 +187,7 @@ graft_status graft_model_add(graft_model *m, const char *name, const graft_layer
         return ctx_fail(m->ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     /* Buffers are sized for the old node count: reallocate on next use. */
-    release_buffers(m);
+    model_release_buffers(m);
     m->nodes[m->nnodes] = nd;
     if (out_id) *out_id = m->nnodes;
     m->nnodes++;
@@ -337,10 +325,22 @@ graft_status graft_model_param_set(graft_model *m, int i, const float *src, size
     return ctx_write(m->ctx, p->data, 0, src, n);
 }
 
+graft_status model_grads_zeroed(graft_model *m)
+{
+    if (m->grads_zeroed) return GRAFT_OK;
+    for (int i = 0; i < m->nparams; i++) {
+        param *p = model_param(m, i);
+        if (p->grad) TRY(ctx_fill(m->ctx, p->grad, 0, p->numel, 0.0f));
+    }
+    m->grads_zeroed = 1;
+    return GRAFT_OK;
+}
+
 graft_status graft_model_param_grad(graft_model *m, int i, float *dst, size_t n)
 {
     param *p;
     TRY(param_io_check(m, i, n, &p, dst));
+    TRY(model_grads_zeroed(m));
     if (!p->grad)
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "parameter '%s' has no gradient", p->name);
     return ctx_read(m->ctx, p->grad, 0, dst, n);
@@ -384,8 +384,12 @@ graft_status graft_model_set_bn_frozen(graft_model *m, int node, int frozen)
  * ReLU6, leaky ReLU with slope >= 0) whose input is a BatchNorm with no
  * other consumer into that BatchNorm: one pass over the data instead of
  * two each way, and no buffer of its own. The BatchNorm node's output then
- * reads as the activation's. */
-static void plan_fusion(graft_model *m)
+ * reads as the activation's. Likewise into a conv with no other consumer
+ * whose kernel at batch n has a store epilogue (conv_fold_supported: an
+ * imported graph's conv with its BatchNorm in the weights), in training
+ * too: the conv applies the activation as it stores its output and, in
+ * backward, its derivative to dy, recovered from that output. */
+void model_plan_fusion(graft_model *m, int n)
 {
     for (int i = 0; i < m->nnodes; i++) {
         m->nodes[i].fused = 0;
@@ -396,8 +400,10 @@ static void plan_fusion(graft_model *m)
         node *nd = &m->nodes[i];
         int code = layer_bn_fusible(&nd->spec);
         int b = nd->in[0];
-        if (!code || b <= 0 || m->nodes[b].spec.kind != GRAFT_LAYER_BATCHNORM2D ||
-            m->nodes[b].l->fused_act)
+        if (!code || b <= 0 || m->nodes[b].l->fused_act) continue;
+        graft_layer_kind into = m->nodes[b].spec.kind;
+        if (into != GRAFT_LAYER_BATCHNORM2D &&
+            !(into == GRAFT_LAYER_CONV2D && conv_fold_supported(m->ctx, m->nodes[b].l, n, 0)))
             continue;
         int consumers = 0;
         for (int j = b + 1; j < m->nnodes; j++)
@@ -408,30 +414,6 @@ static void plan_fusion(graft_model *m)
         nd->fused = 1;
     }
 }
-
-graft_status model_reserve(graft_model *m, int n)
-{
-    if (n <= m->cap_batch) return GRAFT_OK;
-    release_buffers(m);
-    plan_fusion(m);
-    for (int i = 0; i < m->nnodes; i++) {
-        if (m->nodes[i].fused) {
-            m->nodes[i].out = m->nodes[m->nodes[i].in[0]].out;
-            continue;
-        }
-        size_t bytes = (size_t)n * shape_numel(m->nodes[i].shape) * sizeof(float);
-        char what[128];
-        snprintf(what, sizeof what, "activations of layer '%s' (batch %d)", m->nodes[i].name, n);
-        graft_status s = ctx_alloc(m->ctx, bytes, &m->nodes[i].out, what);
-        if (s != GRAFT_OK) {
-            release_buffers(m);
-            return s;
-        }
-    }
-    m->cap_batch = n;
-    return GRAFT_OK;
-}
-
 
 void graft_model_set_profiling(graft_model *m, int on)
 {
@@ -467,33 +449,34 @@ static int any_stale(const graft_model *m)
         if (m->nodes[i].stale) return 1;
     return 0;
 }
-static graft_status refresh_stale(graft_model *m, int i);
+static graft_status refresh_for_backward(graft_model *m);
 
 graft_status model_forward_device(graft_model *m, int n, int training)
 {
     if (m->profile) clFinish(m->ctx->queue);
-    for (int i = 0; i < m->nnodes; i++) m->nodes[i].fold_skip = m->nodes[i].stale = 0;
+    for (int i = 0; i < m->nnodes; i++)
+        m->nodes[i].fold_skip = m->nodes[i].stale = m->nodes[i].reused = 0;
     int fold = !training && m->ctx->fuse && !m->fold_off;
+    model_schedule(m, n, fold, m->chains, m->skip);
+    if (!m->full) TRY(model_share_buffers(m));
     for (int i = 1; i < m->nnodes; i++) {
         node *nd = &m->nodes[i];
-        if (nd->fused || nd->fold_skip) continue; /* an earlier node wrote the output */
-        fold_chain fc;
-        if (fold && fold_chain_at(m, i, n, &fc)) {
-            double t0 = m->profile ? now_seconds() : 0;
-            TRY(fold_chain_run(m, &fc, n));
-            profile_add(m, t0, &nd->prof_fwd, &nd->prof_nfwd);
-            continue;
-        }
-        fwd_io io;
-        memset(&io, 0, sizeof io);
-        io.n = n;
-        io.training = training;
-        io.out = nd->out;
-        for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
+        if (m->skip[i]) continue; /* an earlier node writes the output */
         double t0 = m->profile ? now_seconds() : 0;
-        TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
+        if (m->chains[i].conv == i) {
+            TRY(fold_chain_run(m, &m->chains[i], n));
+        } else {
+            fwd_io io;
+            memset(&io, 0, sizeof io);
+            io.n = n;
+            io.training = training;
+            io.out = nd->out;
+            for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
+            TRY(nd->l->ops->forward(m->ctx, nd->l, &io));
+        }
         profile_add(m, t0, &nd->prof_fwd, &nd->prof_nfwd);
     }
+    model_mark_reused(m);
     m->last_n = n;
     m->last_training = training;
     return GRAFT_OK;
@@ -504,7 +487,7 @@ graft_status graft_model_forward(graft_model *m, const float *x, int n, int trai
     if (!m || !x) return GRAFT_ERR_INVALID_ARG;
     if (m->nnodes < 2) return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "model has no layers");
     if (n <= 0) return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "forward: batch size %d must be positive", n);
-    TRY(model_reserve(m, n));
+    TRY(model_reserve(m, n, training));
     TRY(ctx_write(m->ctx, m->nodes[0].out, 0, x, (size_t)n * shape_numel(m->nodes[0].shape)));
     TRY(model_forward_device(m, n, training));
     if (logits) {
@@ -533,7 +516,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
         return ctx_fail(m->ctx, GRAFT_ERR_INVALID_ARG, "label smoothing %g outside [0, 1)",
                         (double)label_smoothing);
     int n = m->last_n, last = m->nnodes - 1;
-    TRY(refresh_stale(m, -1)); /* backward after an inference forward */
+    TRY(refresh_for_backward(m)); /* backward after an inference forward */
     node *out = &m->nodes[last];
     if (out->shape.h != 1 || out->shape.w != 1)
         return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "the last layer '%s' outputs %dx%dx%d; the loss "
@@ -541,6 +524,7 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
                         out->shape.w);
     float l = 0;
     int c = 0;
+    TRY(model_grads_zeroed(m)); /* frozen and unreached nodes keep zeros */
     grad_release_all(m); /* in case an earlier backward stopped on an error */
     TRY(grad_acquire(m, last));
     TRY(loss_softmax_ce(m->ctx, out->out, labels, n, out->shape.c, label_smoothing, out->grad, &l, &c));
@@ -610,11 +594,13 @@ graft_status graft_model_backward(graft_model *m, const int *labels, float label
     return GRAFT_OK;
 }
 
-/* Runs the last forward again without folding when it left node i's
- * buffer unwritten (its input is still in node 0's buffer). */
-static graft_status refresh_stale(graft_model *m, int i)
+/* Before a backward: the last forward again when it left outputs the
+ * backward reads unwritten (folded) or on shared buffers, this time
+ * unfolded on one buffer per node (its input is still in node 0's). */
+static graft_status refresh_for_backward(graft_model *m)
 {
-    if (i >= 0 ? !m->nodes[i].stale : !any_stale(m)) return GRAFT_OK;
+    if (m->full && !any_stale(m)) return GRAFT_OK;
+    TRY(model_make_full(m));
     int off = m->fold_off;
     m->fold_off = 1;
     graft_status s = model_forward_device(m, m->last_n, m->last_training);
@@ -629,13 +615,17 @@ graft_status graft_model_node_output(graft_model *m, int nodei, float *dst, size
     if (m->last_n <= 0 || n != want)
         return ctx_fail(m->ctx, GRAFT_ERR_SHAPE, "node output: %zu values requested, %zu available",
                         n, want);
-    if (m->nodes[nodei].stale) {
-        /* Features read from inside a folded chain: later forwards do not
-         * fold, so only this batch pays a second pass. */
-        TRY(refresh_stale(m, nodei));
-        m->fold_off = 1;
+    node *nd = &m->nodes[nodei];
+    if (nd->stale || nd->reused) {
+        /* Features read from a buffer a later node reused, or from inside
+         * a folded chain: the forward runs again keeping the node (and, if
+         * it was folded, unfolded), as later forwards of m do, so only
+         * this batch pays a second pass. */
+        nd->pinned = 1;
+        if (nd->stale) m->fold_off = 1;
+        TRY(model_forward_device(m, m->last_n, m->last_training));
     }
-    return ctx_read(m->ctx, m->nodes[nodei].out, 0, dst, n);
+    return ctx_read(m->ctx, nd->out, 0, dst, n);
 }
 
 graft_ctx *graft_model_ctx(const graft_model *m) { return m->ctx; }

@@ -21,6 +21,8 @@ graft_status graft_optimizer_create(graft_model *m, const graft_opt_params *p, g
         !(p->beta1 >= 0 && p->beta1 < 1 && p->beta2 >= 0 && p->beta2 < 1 && p->eps > 0))
         return ctx_fail(ctx, GRAFT_ERR_INVALID_ARG, "adamw: beta1=%g beta2=%g eps=%g out of range",
                         (double)p->beta1, (double)p->beta2, (double)p->eps);
+    /* Before anything (data-parallel gradient sums) writes gradients. */
+    TRY(model_grads_zeroed(m));
     graft_optimizer *o = calloc(1, sizeof *o);
     if (!o) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     o->m = m;

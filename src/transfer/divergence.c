@@ -49,9 +49,12 @@ void divergence_locate(graft_model *m, char *where, size_t len)
     size_t cap = 0;
     snprintf(where, len, "no single layer");
     int found = 0;
+    if (model_grads_zeroed(m) != GRAFT_OK) found = 1; /* cannot read them */
     for (int i = 1; !found && i < m->nnodes && m->last_n > 0; i++) {
         const node *nd = &m->nodes[i];
-        if (nd->stale) continue; /* folded into a conv by an inference forward: not written */
+        /* Folded into a conv by an inference forward (not written), or its
+         * shared buffer reused by a later node. */
+        if (nd->stale || nd->reused) continue;
         size_t n = (size_t)m->last_n * (size_t)nd->shape.c * nd->shape.h * nd->shape.w;
         if (buffer_bad(m, nd->out, n, &tmp, &cap)) {
             snprintf(where, len, "output of layer '%s' (node %d)", nd->name, i);

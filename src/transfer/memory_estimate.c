@@ -2,6 +2,7 @@
 #include <stdlib.h>
 
 #include "graft_train.h"
+#include "model.h"
 
 /* Bytes of one im2col scratch buffer of a conv node at this batch (0 for
  * other kinds and for the direct depthwise path). The layer runs the batch
@@ -82,7 +83,9 @@ graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batc
     e.train_activations = (double)batch * (acts + peak) * 4;
     e.train_parameters = all * 4 + trainable * 4 * (1 + (opt == GRAFT_OPT_ADAMW ? 2 : 1));
     e.train_scratch = scratch * 3;
-    e.infer_activations = (double)batch * acts * 4;
+    /* Inference shares buffers between outputs not needed together
+     * (src/graph/act_plan.c): the planned bytes, not every node's. */
+    e.infer_activations = (double)model_infer_activation_bytes(m, batch);
     e.infer_parameters = all * 4;
     e.infer_scratch = scratch * 2;
     return e;

@@ -491,8 +491,8 @@ graft_status transfer_cached_finetune(graft_model *m, const dataset *train, cons
     /* Everything up to the cut is frozen by construction (it runs once, in
      * inference mode); m's flags say so too. */
     for (int i = 1; i <= cut; i++) set_node_frozen(m, i, 1, 0);
-    /* A BatchNorm whose only consumer is an activation may be fused with
-     * it, and then its output reads as the activation's: cache the
+    /* A BatchNorm or conv whose only consumer is an activation may be fused
+     * with it, and then its output reads as the activation's: cache the
      * activation's output instead (the same frozen, parameter-free step). */
     for (;;) {
         int next = -1, consumers = 0;
@@ -502,7 +502,8 @@ graft_status transfer_cached_finetune(graft_model *m, const dataset *train, cons
                     consumers++;
                     next = j;
                 }
-        if (m->nodes[cut].spec.kind != GRAFT_LAYER_BATCHNORM2D || consumers != 1 ||
+        graft_layer_kind ck = m->nodes[cut].spec.kind;
+        if ((ck != GRAFT_LAYER_BATCHNORM2D && ck != GRAFT_LAYER_CONV2D) || consumers != 1 ||
             next >= m->nnodes - 1 || m->nodes[next].nin != 1 ||
             !layer_bn_fusible(&m->nodes[next].spec) ||
             transfer_check_cut(m, next, NULL, 0) != GRAFT_OK)

@@ -378,7 +378,22 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
 {
     conv_dims d = conv_dims_of(l, io->n);
     param *pw = &l->params[0];
-    if (io->param_grads && l->spec.bias)
+    /* A fused activation's derivative, from the stored output, into dy (the
+     * activation node's gradient, which only this conv reads), with the
+     * bias gradient in the same pass when there is one. */
+    int bias_grad = io->param_grads && l->spec.bias;
+    if (l->fused_act && bias_grad) {
+        TRY(LAUNCH1D(ctx, "act_grad_bias_from_output", (size_t)d.cout, KA_MEM(io->out),
+                     KA_MEM(io->dout), KA_INT(d.n), KA_INT(d.cout), KA_INT(d.P),
+                     KA_INT(l->fused_act - 1), KA_FLT(l->fused_slope),
+                     KA_MEM(l->params[1].grad)));
+        bias_grad = 0;
+    } else if (l->fused_act) {
+        TRY(LAUNCH1D(ctx, "act_grad_from_output", (size_t)d.n * d.cout * d.P, KA_MEM(io->out),
+                     KA_MEM(io->dout), KA_INT(d.n * d.cout * d.P), KA_INT(l->fused_act - 1),
+                     KA_FLT(l->fused_slope)));
+    }
+    if (bias_grad)
         TRY(reduce_bias_grad(ctx, io->dout, d.n, d.cout, d.P, l->params[1].grad, 0.0f));
     if (conv_is_direct(&d) && implicit && d.square) {
         dw_shape s = conv_dw_shape(&d);
@@ -463,7 +478,15 @@ static double conv_flops(const layer *l)
 
 static graft_status conv_forward_cpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
-    return conv_forward(ctx, l, io, 1, NULL);
+    if (!l->fused_act) return conv_forward(ctx, l, io, 1, NULL);
+    /* An activation the model fused into this conv (model_plan_fusion,
+     * where conv_fold_supported): applied by the store epilogue. */
+    conv_epilogue ep = {NULL, NULL, NULL, NULL, 0.0f, l->fused_act - 1, l->fused_slope, NULL};
+    if (conv_fold_supported(ctx, l, io->n, 0)) return conv_forward(ctx, l, io, 1, &ep);
+    size_t nout = (size_t)io->n * shape_numel(l->out);
+    TRY(conv_forward(ctx, l, io, 1, NULL));
+    return LAUNCH1D(ctx, "act_fwd", nout, KA_MEM(io->out), KA_MEM(io->out), KA_INT(nout),
+                    KA_INT(ep.act), KA_FLT(ep.slope));
 }
 static graft_status conv_forward_gpu(graft_ctx *ctx, layer *l, const fwd_io *io)
 {
