@@ -284,6 +284,16 @@ static const conv_case native_cases[] = {
     {1, 4, 11, 41, 4, 3, 3, 1, 1, 4, 1},  /* stride 3: scalar */
     {1, 3, 7, 70, 3, 3, 2, 1, 1, 3, 1},   /* stride 2, 35 outputs wide: no local tile */
     {1, 2, 3, 10, 2, 3, 1, 1, 1, 2, 1},   /* one chunk wide */
+    /* Stride-1 3x3 depthwise by dw3x3_forward_cpu (cl/cpu/depthwise3x3_cpu.cl):
+     * the largest plane its tile holds, one too large (dw_forward_cpu),
+     * rows copied as scalars, 4-, 8- and 16-float chunks, pads 0 and 2. */
+    {1, 4, 112, 112, 4, 3, 1, 1, 1, 4, 1},
+    {1, 2, 120, 120, 2, 3, 1, 1, 1, 2, 0},
+    {2, 3, 5, 1, 3, 3, 1, 1, 1, 3, 1},
+    {2, 3, 6, 5, 6, 3, 1, 1, 1, 3, 1},
+    {2, 3, 6, 14, 6, 3, 1, 1, 1, 3, 1},
+    {1, 3, 7, 7, 3, 3, 1, 2, 1, 3, 1},
+    {2, 3, 7, 19, 3, 3, 1, 0, 1, 3, 0},
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */

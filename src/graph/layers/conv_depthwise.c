@@ -9,12 +9,33 @@
         KA_INT((s)->hout), KA_INT((s)->wout), KA_INT((s)->k), KA_INT((s)->stride),             \
         KA_INT((s)->pad), KA_INT((s)->dil)
 
+/* Stride-1 3x3 convs (dilation 1) take dw3x3_forward_cpu
+ * (cl/cpu/depthwise3x3_cpu.cl) when its two local buffers of DW3_TILE
+ * floats hold the padded plane and its virtual outputs, rounded up to
+ * DW3_Q, plus the widest read past them (planes up to 112x112 at pad 1). */
+enum { DW3_TILE = 16384, DW3_Q = 64 };
+static int dw3x3_fits(const dw_shape *s)
+{
+    long tw = (long)s->w + 2L * s->pad, hout = (long)s->h + 2L * s->pad - 2;
+    long nqr = (hout * tw + DW3_Q - 1) / DW3_Q * DW3_Q;
+    return s->k == 3 && s->stride == 1 && s->dil == 1 && hout == s->hout &&
+           nqr + 2 * tw + 2 <= DW3_TILE;
+}
+
 graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
                                         cl_mem bias, int has_bias, cl_mem y,
                                         const conv_epilogue *ep)
 {
     size_t gws = (size_t)s->n * s->cout, lws = 1;
     int bn = ep && ep->gamma; /* the BatchNorm buffers: any valid buffer when none */
+    if (dw3x3_fits(s))
+        return LAUNCH(ctx, "dw3x3_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w),
+                      KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(s->n), KA_INT(s->cin),
+                      KA_INT(s->h), KA_INT(s->w), KA_INT(s->cout), KA_INT(s->pad),
+                      KA_MEM(bn ? ep->gamma : w), KA_MEM(bn ? ep->beta : w),
+                      KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),
+                      KA_FLT(bn ? ep->eps : 0.0f), KA_INT(bn), KA_INT(ep ? ep->act : -1),
+                      KA_FLT(ep ? ep->slope : 0.0f));
     return LAUNCH(ctx, "dw_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w), KA_MEM(bias),
                   KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(bn ? ep->gamma : w),
                   KA_MEM(bn ? ep->beta : w), KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),

@@ -1,0 +1,126 @@
+/* Stride-1 3x3 depthwise forward (dilation 1, any pad), CPU-shaped: one
+ * work-item per output plane, as dw_forward_cpu (cl/cpu/depthwise_cpu.cl),
+ * whose 8-pixel chunks each run one chain of 9 dependent FMAs and whose
+ * narrow rows (MobileNetV2's 7..28-pixel planes) waste most lanes. Here
+ * the plane is copied with its zero padding into a local tile of width
+ * tw = w + 2 * pad, and the outputs are computed over the tile's width:
+ * virtual output q = oy * tw + ox reads tile[q + ky * tw + kx], so the
+ * whole plane is one contiguous 1-D run of 9 taps, computed in 16-lane
+ * vectors, four independent chains at a time, whatever the row width. The
+ * columns ox >= wout of each virtual row are discarded when the rows are
+ * copied out (with the epilogue). The 1-D form is what ORT-style NCHWc
+ * kernels get from the channel block, without changing the layout. */
+
+/* Floats of each local buffer (padded plane, virtual outputs): 64 KiB, so
+ * planes up to 112x112 (pad 1) fit. The host checks dw3x3_fits. */
+#define DW3_TILE 16384
+#define DW3_Q 64 /* virtual outputs per step: four float16 chains */
+
+/* Copies n floats (n >= 1) from src to dst: 16-float chunks, the last one
+ * overlapping its neighbour (same values), 8- or 4-float chunks below 16,
+ * scalars below 4. */
+static inline void dw3_copy_g2l(__local float *dst, __global const float *src, int n)
+{
+    if (n >= 16) {
+        for (int i = 0; i + 16 <= n; i += 16) vstore16(vload16(0, src + i), 0, dst + i);
+        vstore16(vload16(0, src + n - 16), 0, dst + n - 16);
+    } else if (n >= 8) {
+        vstore8(vload8(0, src), 0, dst);
+        vstore8(vload8(0, src + n - 8), 0, dst + n - 8);
+    } else if (n >= 4) {
+        vstore4(vload4(0, src), 0, dst);
+        vstore4(vload4(0, src + n - 4), 0, dst + n - 4);
+    } else {
+        for (int i = 0; i < n; i++) dst[i] = src[i];
+    }
+}
+
+/* The same from local to global with the epilogue v * sc + sh, then the
+ * activation (recomputing an overlapped chunk stores the same values). */
+static inline void dw3_copy_l2g(__global float *dst, __local const float *src, int n, float sc,
+                                float sh, int act, float slope)
+{
+    if (n >= 16) {
+        for (int i = 0; ; i += 16) {
+            if (i + 16 > n) i = n - 16;
+            float16 v = fma(vload16(0, src + i), (float16)(sc), (float16)(sh));
+            if (act == 0) v = fmax(v, 0.0f);
+            else if (act == 1) v = fmin(fmax(v, 0.0f), 6.0f);
+            else if (act == 2) v = select(v * slope, v, v > 0.0f);
+            vstore16(v, 0, dst + i);
+            if (i + 16 >= n) break;
+        }
+    } else if (n >= 8) {
+        for (int i = 0; ; i = n - 8) {
+            float8 v = fma(vload8(0, src + i), (float8)(sc), (float8)(sh));
+            if (act == 0) v = fmax(v, 0.0f);
+            else if (act == 1) v = fmin(fmax(v, 0.0f), 6.0f);
+            else if (act == 2) v = select(v * slope, v, v > 0.0f);
+            vstore8(v, 0, dst + i);
+            if (i == n - 8) break;
+        }
+    } else {
+        for (int i = 0; i < n; i++) dst[i] = bn_act(fma(src[i], sc, sh), act, slope);
+    }
+}
+
+/* y[nn][co] = bias[co] + the 3x3 taps of x[nn][co / mult] (mult = cout /
+ * cin), then the inference epilogue (has_bn: a following BatchNorm's
+ * running statistics; act: bn_act's codes, -1 none); range: n*cout
+ * planes. */
+__kernel void dw3x3_forward_cpu(__global const float *restrict x, __global const float *restrict wt,
+                                __global const float *restrict bias, int has_bias,
+                                __global float *restrict y, int n, int cin, int h, int w, int cout,
+                                int pad, __global const float *bn_g, __global const float *bn_b,
+                                __global const float *bn_m, __global const float *bn_v,
+                                float bn_eps, int has_bn, int act, float slope)
+{
+    __local float tile[DW3_TILE], vout[DW3_TILE];
+    int pl = get_global_id(0);
+    if (pl >= n * cout) return;
+    int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
+    int tw = w + 2 * pad, th = h + 2 * pad, hout = th - 2, wout = tw - 2;
+    int nq = hout * tw, nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q;
+    __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
+    __global float *yp = y + (size_t)pl * hout * wout;
+    float sc = 1.0f, sh = 0.0f;
+    if (has_bn) {
+        sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
+        sh = bn_b[co] - bn_m[co] * sc;
+    }
+    if (has_bias) sh = fma(bias[co], sc, sh);
+
+    /* The padded plane, then zeros up to the last virtual output's widest
+     * read (those feed discarded outputs only, but stay finite). */
+    for (int i = 0; i < pad * tw; i++) tile[i] = 0.0f;
+    for (int r = 0; r < h; r++) {
+        __local float *row = tile + (r + pad) * tw;
+        for (int i = 0; i < pad; i++) row[i] = 0.0f, row[pad + w + i] = 0.0f;
+        dw3_copy_g2l(row + pad, xp + (size_t)r * w, w);
+    }
+    for (int i = (h + pad) * tw; i < nqr + 2 * tw + 2; i++) tile[i] = 0.0f;
+
+    float w0 = wt[co * 9 + 0], w1 = wt[co * 9 + 1], w2 = wt[co * 9 + 2];
+    float w3 = wt[co * 9 + 3], w4 = wt[co * 9 + 4], w5 = wt[co * 9 + 5];
+    float w6 = wt[co * 9 + 6], w7 = wt[co * 9 + 7], w8 = wt[co * 9 + 8];
+    int t1 = tw, t2 = 2 * tw;
+    for (int q = 0; q < nq; q += DW3_Q) {
+        __local const float *s = tile + q;
+        float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#define DW3_TAP(wk, off)                                                       \
+    a0 = fma((float16)(wk), vload16(0, s + (off)), a0);                        \
+    a1 = fma((float16)(wk), vload16(0, s + (off) + 16), a1);                   \
+    a2 = fma((float16)(wk), vload16(0, s + (off) + 32), a2);                   \
+    a3 = fma((float16)(wk), vload16(0, s + (off) + 48), a3);
+        DW3_TAP(w0, 0) DW3_TAP(w1, 1) DW3_TAP(w2, 2)
+        DW3_TAP(w3, t1) DW3_TAP(w4, t1 + 1) DW3_TAP(w5, t1 + 2)
+        DW3_TAP(w6, t2) DW3_TAP(w7, t2 + 1) DW3_TAP(w8, t2 + 2)
+#undef DW3_TAP
+        vstore16(a0, 0, vout + q);
+        vstore16(a1, 0, vout + q + 16);
+        vstore16(a2, 0, vout + q + 32);
+        vstore16(a3, 0, vout + q + 48);
+    }
+    for (int oy = 0; oy < hout; oy++)
+        dw3_copy_l2g(yp + (size_t)oy * wout, vout + oy * tw, wout, sc, sh, act, slope);
+}
