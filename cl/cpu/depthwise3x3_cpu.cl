@@ -9,7 +9,10 @@
  * vectors, four independent chains at a time, whatever the row width. The
  * columns ox >= wout of each virtual row are discarded when the rows are
  * copied out (with the epilogue). The 1-D form is what ORT-style NCHWc
- * kernels get from the channel block, without changing the layout. */
+ * kernels get from the channel block, without changing the layout.
+ * dw3x3_backward_data_cpu is the same on dy (the input gradient of a
+ * stride-1 conv: dy padded by 2 - pad, the kernel rotated by 180 degrees,
+ * summed over the input channel's mult output channels). */
 
 /* Floats of each local buffer (padded plane, virtual outputs): 64 KiB, so
  * planes up to 112x112 (pad 1) fit. The host checks dw3x3_fits. */
@@ -64,6 +67,49 @@ static inline void dw3_copy_l2g(__global float *dst, __local const float *src, i
     }
 }
 
+/* The h x w plane src padded by pad into tile (width tw = w + 2 * pad),
+ * then zeros up to the last virtual output's widest read, nqr + 2 * tw + 2
+ * (those feed discarded outputs only, but stay finite). */
+static inline void dw3_fill(__local float *tile, __global const float *src, int h, int w, int pad,
+                            int nqr)
+{
+    int tw = w + 2 * pad;
+    for (int i = 0; i < pad * tw; i++) tile[i] = 0.0f;
+    for (int r = 0; r < h; r++) {
+        __local float *row = tile + (r + pad) * tw;
+        for (int i = 0; i < pad; i++) row[i] = 0.0f, row[pad + w + i] = 0.0f;
+        dw3_copy_g2l(row + pad, src + (size_t)r * w, w);
+    }
+    for (int i = (h + pad) * tw; i < nqr + 2 * tw + 2; i++) tile[i] = 0.0f;
+}
+
+/* vout[q] (+)= the 9 taps of the tile at virtual outputs q < nq (row width
+ * tw), weights wk[0..8] (rot: rotated by 180 degrees); acc 0 overwrites. */
+static inline void dw3_taps(__local const float *tile, __local float *vout, int nq, int tw,
+                            __global const float *wk, int rot, int acc)
+{
+    float w0 = wk[rot ? 8 : 0], w1 = wk[rot ? 7 : 1], w2 = wk[rot ? 6 : 2];
+    float w3 = wk[rot ? 5 : 3], w4 = wk[4], w5 = wk[rot ? 3 : 5];
+    float w6 = wk[rot ? 2 : 6], w7 = wk[rot ? 1 : 7], w8 = wk[rot ? 0 : 8];
+    int t1 = tw, t2 = 2 * tw;
+    for (int q = 0; q < nq; q += DW3_Q) {
+        __local const float *s = tile + q;
+        __local float *o = vout + q;
+        float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+        if (acc) a0 = vload16(0, o), a1 = vload16(1, o), a2 = vload16(2, o), a3 = vload16(3, o);
+#define DW3_TAP(wk, off)                                                       \
+    a0 = fma((float16)(wk), vload16(0, s + (off)), a0);                        \
+    a1 = fma((float16)(wk), vload16(0, s + (off) + 16), a1);                   \
+    a2 = fma((float16)(wk), vload16(0, s + (off) + 32), a2);                   \
+    a3 = fma((float16)(wk), vload16(0, s + (off) + 48), a3);
+        DW3_TAP(w0, 0) DW3_TAP(w1, 1) DW3_TAP(w2, 2)
+        DW3_TAP(w3, t1) DW3_TAP(w4, t1 + 1) DW3_TAP(w5, t1 + 2)
+        DW3_TAP(w6, t2) DW3_TAP(w7, t2 + 1) DW3_TAP(w8, t2 + 2)
+#undef DW3_TAP
+        vstore16(a0, 0, o), vstore16(a1, 1, o), vstore16(a2, 2, o), vstore16(a3, 3, o);
+    }
+}
+
 /* y[nn][co] = bias[co] + the 3x3 taps of x[nn][co / mult] (mult = cout /
  * cin), then the inference epilogue (has_bn: a following BatchNorm's
  * running statistics; act: bn_act's codes, -1 none); range: n*cout
@@ -79,9 +125,8 @@ __kernel void dw3x3_forward_cpu(__global const float *restrict x, __global const
     int pl = get_global_id(0);
     if (pl >= n * cout) return;
     int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
-    int tw = w + 2 * pad, th = h + 2 * pad, hout = th - 2, wout = tw - 2;
+    int tw = w + 2 * pad, hout = h + 2 * pad - 2, wout = tw - 2;
     int nq = hout * tw, nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q;
-    __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
     __global float *yp = y + (size_t)pl * hout * wout;
     float sc = 1.0f, sh = 0.0f;
     if (has_bn) {
@@ -89,38 +134,43 @@ __kernel void dw3x3_forward_cpu(__global const float *restrict x, __global const
         sh = bn_b[co] - bn_m[co] * sc;
     }
     if (has_bias) sh = fma(bias[co], sc, sh);
-
-    /* The padded plane, then zeros up to the last virtual output's widest
-     * read (those feed discarded outputs only, but stay finite). */
-    for (int i = 0; i < pad * tw; i++) tile[i] = 0.0f;
-    for (int r = 0; r < h; r++) {
-        __local float *row = tile + (r + pad) * tw;
-        for (int i = 0; i < pad; i++) row[i] = 0.0f, row[pad + w + i] = 0.0f;
-        dw3_copy_g2l(row + pad, xp + (size_t)r * w, w);
-    }
-    for (int i = (h + pad) * tw; i < nqr + 2 * tw + 2; i++) tile[i] = 0.0f;
-
-    float w0 = wt[co * 9 + 0], w1 = wt[co * 9 + 1], w2 = wt[co * 9 + 2];
-    float w3 = wt[co * 9 + 3], w4 = wt[co * 9 + 4], w5 = wt[co * 9 + 5];
-    float w6 = wt[co * 9 + 6], w7 = wt[co * 9 + 7], w8 = wt[co * 9 + 8];
-    int t1 = tw, t2 = 2 * tw;
-    for (int q = 0; q < nq; q += DW3_Q) {
-        __local const float *s = tile + q;
-        float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
-#define DW3_TAP(wk, off)                                                       \
-    a0 = fma((float16)(wk), vload16(0, s + (off)), a0);                        \
-    a1 = fma((float16)(wk), vload16(0, s + (off) + 16), a1);                   \
-    a2 = fma((float16)(wk), vload16(0, s + (off) + 32), a2);                   \
-    a3 = fma((float16)(wk), vload16(0, s + (off) + 48), a3);
-        DW3_TAP(w0, 0) DW3_TAP(w1, 1) DW3_TAP(w2, 2)
-        DW3_TAP(w3, t1) DW3_TAP(w4, t1 + 1) DW3_TAP(w5, t1 + 2)
-        DW3_TAP(w6, t2) DW3_TAP(w7, t2 + 1) DW3_TAP(w8, t2 + 2)
-#undef DW3_TAP
-        vstore16(a0, 0, vout + q);
-        vstore16(a1, 0, vout + q + 16);
-        vstore16(a2, 0, vout + q + 32);
-        vstore16(a3, 0, vout + q + 48);
-    }
+    dw3_fill(tile, x + ((size_t)nn * cin + ci) * h * w, h, w, pad, nqr);
+    dw3_taps(tile, vout, nq, tw, wt + (size_t)co * 9, 0, 0);
     for (int oy = 0; oy < hout; oy++)
         dw3_copy_l2g(yp + (size_t)oy * wout, vout + oy * tw, wout, sc, sh, act, slope);
+}
+
+/* dx[nn][ci] = beta * dx + sum over the mult output channels co of ci of
+ * the stride-1 conv of dy[nn][co] (padded by 2 - pad) with w[co] rotated
+ * by 180 degrees (beta 0 ignores old contents); h x w is the input plane
+ * (pad <= 2); range: n*cin planes, each owned by one item. */
+__kernel void dw3x3_backward_data_cpu(__global const float *restrict dy,
+                                      __global const float *restrict wt,
+                                      __global float *restrict dx, int n, int cin, int h, int w,
+                                      int cout, int pad, float beta)
+{
+    __local float tile[DW3_TILE], vout[DW3_TILE];
+    int pl = get_global_id(0);
+    if (pl >= n * cin) return;
+    int nn = pl / cin, ci = pl - nn * cin, mult = cout / cin;
+    int hout = h + 2 * pad - 2, wout = w + 2 * pad - 2, pad2 = 2 - pad, tw = wout + 2 * pad2;
+    int nq = h * tw, nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q;
+    for (int m = 0; m < mult; m++) {
+        int co = ci * mult + m;
+        dw3_fill(tile, dy + ((size_t)nn * cout + co) * hout * wout, hout, wout, pad2, nqr);
+        dw3_taps(tile, vout, nq, tw, wt + (size_t)co * 9, 1, m > 0);
+    }
+    __global float *dxp = dx + (size_t)pl * h * w;
+    for (int iy = 0; iy < h; iy++) {
+        __global float *d = dxp + (size_t)iy * w;
+        __local const float *v = vout + iy * tw;
+        int i = 0;
+        /* No overlapping chunks here: with beta they would add twice. */
+        for (; i + 16 <= w; i += 16) {
+            float16 r = vload16(0, v + i);
+            if (beta != 0.0f) r = fma((float16)(beta), vload16(0, d + i), r);
+            vstore16(r, 0, d + i);
+        }
+        for (; i < w; i++) d[i] = beta != 0.0f ? fma(beta, d[i], v[i]) : v[i];
+    }
 }

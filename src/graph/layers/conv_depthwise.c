@@ -9,17 +9,19 @@
         KA_INT((s)->hout), KA_INT((s)->wout), KA_INT((s)->k), KA_INT((s)->stride),             \
         KA_INT((s)->pad), KA_INT((s)->dil)
 
-/* Stride-1 3x3 convs (dilation 1) take dw3x3_forward_cpu
- * (cl/cpu/depthwise3x3_cpu.cl) when its two local buffers of DW3_TILE
- * floats hold the padded plane and its virtual outputs, rounded up to
- * DW3_Q, plus the widest read past them (planes up to 112x112 at pad 1). */
+/* Stride-1 3x3 convs (dilation 1) take dw3x3_forward_cpu and
+ * dw3x3_backward_data_cpu (cl/cpu/depthwise3x3_cpu.cl) when their two
+ * local buffers of DW3_TILE floats hold the padded plane and its virtual
+ * outputs (rows tw wide), rounded up to DW3_Q, plus the widest read past
+ * them (planes up to 112x112 at pad 1). The input gradient pads dy by
+ * 2 - pad, so pad <= 2 there. */
 enum { DW3_TILE = 16384, DW3_Q = 64 };
-static int dw3x3_fits(const dw_shape *s)
+static int dw3x3_fits(const dw_shape *s, int backward)
 {
-    long tw = (long)s->w + 2L * s->pad, hout = (long)s->h + 2L * s->pad - 2;
-    long nqr = (hout * tw + DW3_Q - 1) / DW3_Q * DW3_Q;
-    return s->k == 3 && s->stride == 1 && s->dil == 1 && hout == s->hout &&
-           nqr + 2 * tw + 2 <= DW3_TILE;
+    if (s->k != 3 || s->stride != 1 || s->dil != 1 || (backward && s->pad > 2)) return 0;
+    long tw = (long)s->w + 2L * (backward ? 1 : s->pad), rows = backward ? s->h : s->hout;
+    long nqr = (rows * tw + DW3_Q - 1) / DW3_Q * DW3_Q;
+    return s->hout == s->h + 2 * s->pad - 2 && nqr + 2 * tw + 2 <= DW3_TILE;
 }
 
 graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
@@ -28,7 +30,7 @@ graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_me
 {
     size_t gws = (size_t)s->n * s->cout, lws = 1;
     int bn = ep && ep->gamma; /* the BatchNorm buffers: any valid buffer when none */
-    if (dw3x3_fits(s))
+    if (dw3x3_fits(s, 0))
         return LAUNCH(ctx, "dw3x3_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w),
                       KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(s->n), KA_INT(s->cin),
                       KA_INT(s->h), KA_INT(s->w), KA_INT(s->cout), KA_INT(s->pad),
@@ -54,6 +56,10 @@ graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_m
     }
     if (!dx) return GRAFT_OK;
     size_t gws = (size_t)s->n * s->cin;
+    if (dw3x3_fits(s, 1))
+        return LAUNCH(ctx, "dw3x3_backward_data_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(w),
+                      KA_MEM(dx), KA_INT(s->n), KA_INT(s->cin), KA_INT(s->h), KA_INT(s->w),
+                      KA_INT(s->cout), KA_INT(s->pad), KA_FLT(beta));
     return LAUNCH(ctx, "dw_backward_data_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(w), KA_MEM(dx),
                   DW_ARGS(s), KA_FLT(beta));
 }
