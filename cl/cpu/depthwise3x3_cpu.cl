@@ -18,6 +18,7 @@
  * planes up to 112x112 (pad 1) fit. The host checks dw3x3_fits. */
 #define DW3_TILE 16384
 #define DW3_Q 64 /* virtual outputs per step: four float16 chains */
+#define DW3_ROW 256 /* floats of dw3x3s2_forward_cpu's padded row: w + 2 * pad + 16 <= 256 */
 
 /* Copies n floats (n >= 1) from src to dst: 16-float chunks, the last one
  * overlapping its neighbour (same values), 8- or 4-float chunks below 16,
@@ -173,4 +174,80 @@ __kernel void dw3x3_backward_data_cpu(__global const float *restrict dy,
         }
         for (; i < w; i++) d[i] = beta != 0.0f ? fma(beta, d[i], v[i]) : v[i];
     }
+}
+
+/* Stride-2 3x3 forward, the same idea on the padded plane split by the
+ * parity of its rows and columns: S[pr][pc][i][j] = padded[2i+pr][2j+pc],
+ * four sub-planes of rows te = ceil(tw / 2) wide. Output (oy, ox) reads
+ * padded[2oy+ky][2ox+kx], which is S[ky&1][kx&1] at row oy + (ky>>1),
+ * column ox + (kx>>1): with virtual outputs q = oy * te + ox every tap is
+ * again a fixed offset of q (te - wout virtual columns per row, one at
+ * pad 1, are discarded). Each sub-plane takes sp floats of the tile. */
+__kernel void dw3x3s2_forward_cpu(__global const float *restrict x,
+                                  __global const float *restrict wt,
+                                  __global const float *restrict bias, int has_bias,
+                                  __global float *restrict y, int n, int cin, int h, int w,
+                                  int cout, int hout, int wout, int pad,
+                                  __global const float *bn_g, __global const float *bn_b,
+                                  __global const float *bn_m, __global const float *bn_v,
+                                  float bn_eps, int has_bn, int act, float slope)
+{
+    __local float tile[DW3_TILE], vout[DW3_TILE];
+    __local float rowbuf[DW3_ROW];
+    int pl = get_global_id(0);
+    if (pl >= n * cout) return;
+    int nn = pl / cout, co = pl - nn * cout, ci = co / (cout / cin);
+    int tw = w + 2 * pad, th = h + 2 * pad, te = (tw + 1) / 2;
+    int nq = hout * te, nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q, sp = nqr + te + 24;
+    __global const float *xp = x + ((size_t)nn * cin + ci) * h * w;
+    __global float *yp = y + (size_t)pl * hout * wout;
+    float sc = 1.0f, sh = 0.0f;
+    if (has_bn) {
+        sc = bn_g[co] * (1.0f / sqrt(bn_v[co] + bn_eps));
+        sh = bn_b[co] - bn_m[co] * sc;
+    }
+    if (has_bias) sh = fma(bias[co], sc, sh);
+
+    /* Each padded row into rowbuf (zeros past tw), then its even and odd
+     * columns into the row's two sub-planes, 8 at a time (a chunk past te
+     * spills into the next sub-plane row, rewritten when that row comes). */
+    for (int i = 0; i < DW3_ROW; i++) rowbuf[i] = 0.0f;
+    int rows = min(th, 2 * hout + 1);
+    for (int r = 0; r < rows; r++) {
+        int iy = r - pad;
+        if (iy >= 0 && iy < h) dw3_copy_g2l(rowbuf + pad, xp + (size_t)iy * w, w);
+        else for (int i = pad; i < pad + w; i++) rowbuf[i] = 0.0f;
+        __local float *se = tile + (r & 1) * 2 * sp + (r >> 1) * te, *so = se + sp;
+        for (int j = 0; j < te; j += 8) {
+            float16 v = vload16(0, rowbuf + 2 * j);
+            vstore8(v.even, 0, se + j);
+            vstore8(v.odd, 0, so + j);
+        }
+    }
+    /* Zeros after the last row of each sub-plane up to the widest read. */
+    for (int s = 0; s < 4; s++) {
+        int filled = ((rows - (s >> 1) + 1) / 2) * te;
+        for (int i = filled; i < sp; i++) tile[s * sp + i] = 0.0f;
+    }
+
+    float w0 = wt[co * 9 + 0], w1 = wt[co * 9 + 1], w2 = wt[co * 9 + 2];
+    float w3 = wt[co * 9 + 3], w4 = wt[co * 9 + 4], w5 = wt[co * 9 + 5];
+    float w6 = wt[co * 9 + 6], w7 = wt[co * 9 + 7], w8 = wt[co * 9 + 8];
+    __local const float *s00 = tile, *s01 = tile + sp, *s10 = tile + 2 * sp, *s11 = tile + 3 * sp;
+    for (int q = 0; q < nq; q += DW3_Q) {
+        float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+#define DW3_TAP(wk, sub, off)                                                  \
+    a0 = fma((float16)(wk), vload16(0, sub + q + (off)), a0);                  \
+    a1 = fma((float16)(wk), vload16(0, sub + q + (off) + 16), a1);             \
+    a2 = fma((float16)(wk), vload16(0, sub + q + (off) + 32), a2);             \
+    a3 = fma((float16)(wk), vload16(0, sub + q + (off) + 48), a3);
+        DW3_TAP(w0, s00, 0) DW3_TAP(w1, s01, 0) DW3_TAP(w2, s00, 1)
+        DW3_TAP(w3, s10, 0) DW3_TAP(w4, s11, 0) DW3_TAP(w5, s10, 1)
+        DW3_TAP(w6, s00, te) DW3_TAP(w7, s01, te) DW3_TAP(w8, s00, te + 1)
+#undef DW3_TAP
+        __local float *o = vout + q;
+        vstore16(a0, 0, o), vstore16(a1, 1, o), vstore16(a2, 2, o), vstore16(a3, 3, o);
+    }
+    for (int oy = 0; oy < hout; oy++)
+        dw3_copy_l2g(yp + (size_t)oy * wout, vout + oy * te, wout, sc, sh, act, slope);
 }

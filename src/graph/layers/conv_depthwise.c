@@ -15,13 +15,25 @@
  * outputs (rows tw wide), rounded up to DW3_Q, plus the widest read past
  * them (planes up to 112x112 at pad 1). The input gradient pads dy by
  * 2 - pad, so pad <= 2 there. */
-enum { DW3_TILE = 16384, DW3_Q = 64 };
+enum { DW3_TILE = 16384, DW3_Q = 64, DW3_ROW = 256 };
 static int dw3x3_fits(const dw_shape *s, int backward)
 {
     if (s->k != 3 || s->stride != 1 || s->dil != 1 || (backward && s->pad > 2)) return 0;
     long tw = (long)s->w + 2L * (backward ? 1 : s->pad), rows = backward ? s->h : s->hout;
     long nqr = (rows * tw + DW3_Q - 1) / DW3_Q * DW3_Q;
     return s->hout == s->h + 2 * s->pad - 2 && nqr + 2 * tw + 2 <= DW3_TILE;
+}
+
+/* Stride-2 3x3 forwards (dilation 1) take dw3x3s2_forward_cpu when the
+ * four parity sub-planes (rows te = ceil(tw / 2) wide, each nqr + te + 24
+ * floats) fit the tile and a padded row its row buffer (inputs up to
+ * about 126x126 at pad 1: MobileNetV2's 112x112 and smaller). */
+static int dw3x3s2_fits(const dw_shape *s)
+{
+    if (s->k != 3 || s->stride != 2 || s->dil != 1) return 0;
+    long tw = (long)s->w + 2L * s->pad, te = (tw + 1) / 2;
+    long nqr = ((long)s->hout * te + DW3_Q - 1) / DW3_Q * DW3_Q;
+    return tw + 16 <= DW3_ROW && 4 * (nqr + te + 24) <= DW3_TILE;
 }
 
 graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem x, cl_mem w,
@@ -38,6 +50,14 @@ graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_me
                       KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),
                       KA_FLT(bn ? ep->eps : 0.0f), KA_INT(bn), KA_INT(ep ? ep->act : -1),
                       KA_FLT(ep ? ep->slope : 0.0f));
+    if (dw3x3s2_fits(s))
+        return LAUNCH(ctx, "dw3x3s2_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w),
+                      KA_MEM(bias), KA_INT(has_bias), KA_MEM(y), KA_INT(s->n), KA_INT(s->cin),
+                      KA_INT(s->h), KA_INT(s->w), KA_INT(s->cout), KA_INT(s->hout),
+                      KA_INT(s->wout), KA_INT(s->pad), KA_MEM(bn ? ep->gamma : w),
+                      KA_MEM(bn ? ep->beta : w), KA_MEM(bn ? ep->mean : w),
+                      KA_MEM(bn ? ep->var : w), KA_FLT(bn ? ep->eps : 0.0f), KA_INT(bn),
+                      KA_INT(ep ? ep->act : -1), KA_FLT(ep ? ep->slope : 0.0f));
     return LAUNCH(ctx, "dw_forward_cpu", 1, &gws, &lws, KA_MEM(x), KA_MEM(w), KA_MEM(bias),
                   KA_INT(has_bias), KA_MEM(y), DW_ARGS(s), KA_MEM(bn ? ep->gamma : w),
                   KA_MEM(bn ? ep->beta : w), KA_MEM(bn ? ep->mean : w), KA_MEM(bn ? ep->var : w),
