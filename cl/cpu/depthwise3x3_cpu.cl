@@ -176,6 +176,59 @@ __kernel void dw3x3_backward_data_cpu(__global const float *restrict dy,
     }
 }
 
+/* dw[co] (overwritten) = sum over the images of the 3x3 taps' products of
+ * the padded x[nn][co / mult] plane with dy[nn][co]: dy goes into local
+ * memory at the tile's row width with zeros in the virtual columns, so
+ * dw[ky][kx] = sum over q of dyv[q] * tile[q + ky * tw + kx], nine float16
+ * chains over one contiguous run (stride 1, dilation 1); range: cout. */
+__kernel void dw3x3_backward_weight_cpu(__global const float *restrict dy,
+                                        __global const float *restrict x,
+                                        __global float *restrict dw, int n, int cin, int h, int w,
+                                        int cout, int pad)
+{
+    __local float tile[DW3_TILE], dyv[DW3_TILE];
+    int co = get_global_id(0);
+    if (co >= cout) return;
+    int ci = co / (cout / cin), tw = w + 2 * pad, hout = h + 2 * pad - 2, wout = tw - 2;
+    int nq = hout * tw, nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q, t1 = tw, t2 = 2 * tw;
+    float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f;
+    float16 a7 = 0.0f, a8 = 0.0f;
+    for (int nn = 0; nn < n; nn++) {
+        dw3_fill(tile, x + ((size_t)nn * cin + ci) * h * w, h, w, pad, nqr);
+        __global const float *dyp = dy + ((size_t)nn * cout + co) * hout * wout;
+        for (int oy = 0; oy < hout; oy++) {
+            __local float *row = dyv + oy * tw;
+            dw3_copy_g2l(row, dyp + (size_t)oy * wout, wout);
+            for (int i = wout; i < tw; i++) row[i] = 0.0f;
+        }
+        for (int i = nq; i < nqr; i++) dyv[i] = 0.0f;
+        for (int q = 0; q < nqr; q += 16) {
+            __local const float *s = tile + q;
+            float16 d = vload16(0, dyv + q);
+            a0 = fma(d, vload16(0, s), a0);
+            a1 = fma(d, vload16(0, s + 1), a1);
+            a2 = fma(d, vload16(0, s + 2), a2);
+            a3 = fma(d, vload16(0, s + t1), a3);
+            a4 = fma(d, vload16(0, s + t1 + 1), a4);
+            a5 = fma(d, vload16(0, s + t1 + 2), a5);
+            a6 = fma(d, vload16(0, s + t2), a6);
+            a7 = fma(d, vload16(0, s + t2 + 1), a7);
+            a8 = fma(d, vload16(0, s + t2 + 2), a8);
+        }
+    }
+    __global float *dwp = dw + (size_t)co * 9;
+#define DW3_SUM(j)                                                             \
+    {                                                                          \
+        float8 h8 = a##j.lo + a##j.hi;                                         \
+        float4 h4 = h8.lo + h8.hi;                                             \
+        float2 h2 = h4.lo + h4.hi;                                             \
+        dwp[j] = h2.lo + h2.hi;                                                \
+    }
+    DW3_SUM(0) DW3_SUM(1) DW3_SUM(2) DW3_SUM(3) DW3_SUM(4) DW3_SUM(5) DW3_SUM(6) DW3_SUM(7)
+    DW3_SUM(8)
+#undef DW3_SUM
+}
+
 /* Stride-2 3x3 forward, the same idea on the padded plane split by the
  * parity of its rows and columns: S[pr][pc][i][j] = padded[2i+pr][2j+pc],
  * four sub-planes of rows te = ceil(tw / 2) wide. Output (oy, ox) reads

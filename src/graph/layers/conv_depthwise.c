@@ -9,8 +9,9 @@
         KA_INT((s)->hout), KA_INT((s)->wout), KA_INT((s)->k), KA_INT((s)->stride),             \
         KA_INT((s)->pad), KA_INT((s)->dil)
 
-/* Stride-1 3x3 convs (dilation 1) take dw3x3_forward_cpu and
- * dw3x3_backward_data_cpu (cl/cpu/depthwise3x3_cpu.cl) when their two
+/* Stride-1 3x3 convs (dilation 1) take dw3x3_forward_cpu,
+ * dw3x3_backward_data_cpu and dw3x3_backward_weight_cpu
+ * (cl/cpu/depthwise3x3_cpu.cl) when their two
  * local buffers of DW3_TILE floats hold the padded plane and its virtual
  * outputs (rows tw wide), rounded up to DW3_Q, plus the widest read past
  * them (planes up to 112x112 at pad 1). The input gradient pads dy by
@@ -69,7 +70,12 @@ graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_m
                                          cl_mem w, cl_mem dw, cl_mem dx, float beta)
 {
     size_t lws = 1;
-    if (dw) {
+    if (dw && dw3x3_fits(s, 0)) {
+        size_t gws = (size_t)s->cout;
+        TRY(LAUNCH(ctx, "dw3x3_backward_weight_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(x),
+                   KA_MEM(dw), KA_INT(s->n), KA_INT(s->cin), KA_INT(s->h), KA_INT(s->w),
+                   KA_INT(s->cout), KA_INT(s->pad)));
+    } else if (dw) {
         size_t gws = (size_t)s->cout;
         TRY(LAUNCH(ctx, "dw_backward_weight_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(x),
                    KA_MEM(dw), DW_ARGS(s)));
