@@ -295,10 +295,12 @@ static const conv_case native_cases[] = {
     {1, 3, 7, 7, 3, 3, 1, 2, 1, 3, 1},
     {2, 3, 7, 19, 3, 3, 1, 0, 1, 3, 0},
     /* Stride-2 3x3 depthwise by dw3x3s2_forward_cpu (parity sub-planes):
-     * MobileNetV2's 112x112, a plane too large for it, multiplier 2, rows
-     * of 3 outputs, odd sizes. */
+     * MobileNetV2's 112x112, a plane too large for it (140: the input
+     * gradient's dw3x3s2_backward_data_cpu still takes it; 200: neither),
+     * multiplier 2, rows of 3 outputs, odd sizes. */
     {1, 2, 112, 112, 2, 3, 2, 1, 1, 2, 1},
     {1, 2, 140, 140, 2, 3, 2, 1, 1, 2, 0},
+    {1, 2, 200, 200, 2, 3, 2, 1, 1, 2, 1},
     {1, 2, 9, 11, 4, 3, 2, 1, 1, 2, 1},
     {2, 3, 9, 5, 3, 3, 2, 1, 1, 3, 1},
     {2, 3, 15, 17, 3, 3, 2, 0, 1, 3, 0},

@@ -304,3 +304,74 @@ __kernel void dw3x3s2_forward_cpu(__global const float *restrict x,
     for (int oy = 0; oy < hout; oy++)
         dw3_copy_l2g(yp + (size_t)oy * wout, vout + oy * te, wout, sc, sh, act, slope);
 }
+
+/* Stride-2 3x3 input gradient (pad 0 or 1), gathered by the parity of
+ * the input pixel: dx[2i+py][2j+px] takes the taps ky = py + pad (mod 2),
+ * kx = px + pad (mod 2) (one, two or four of them) at dy[i + dyo][j + dxo],
+ * dyo = (py + pad - ky) / 2 and dxo likewise, both in -1 .. 1. dy padded
+ * by one on each side sits in the tile (rows tw = wout + 2 wide), so each
+ * tap is a fixed offset of the virtual output q = i * tw + j of a parity
+ * sub-plane; the two column parities of a row parity are computed into
+ * the halves of vout, then interleaved into dx rows (beta 0 or 1). */
+__kernel void dw3x3s2_backward_data_cpu(__global const float *restrict dy,
+                                        __global const float *restrict wt,
+                                        __global float *restrict dx, int n, int cin, int h, int w,
+                                        int cout, int hout, int wout, int pad, float beta)
+{
+    __local float tile[DW3_TILE], vout[DW3_TILE];
+    int pl = get_global_id(0);
+    if (pl >= n * cin) return;
+    int nn = pl / cin, ci = pl - nn * cin, mult = cout / cin, tw = wout + 2;
+    int hv = DW3_TILE / 2; /* floats of each half of vout */
+    __global float *dxp = dx + (size_t)pl * h * w;
+    const uint16 mix = (uint16)(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    for (int py = 0; py < 2; py++) {
+        int hi = (h - py + 1) / 2; /* rows of this parity */
+        int nq = hi * tw;
+        for (int m = 0; m < mult; m++) {
+            int co = ci * mult + m;
+            int nqr = (nq + DW3_Q - 1) / DW3_Q * DW3_Q;
+            if (py == 0 || mult > 1) /* with one channel the tile serves both */
+                dw3_fill(tile, dy + ((size_t)nn * cout + co) * hout * wout, hout, wout, 1,
+                         nqr + tw);
+            __global const float *wk = wt + (size_t)co * 9;
+            for (int px = 0; px < 2; px++) {
+                __local float *o = vout + px * hv;
+                int ky0 = (py + pad) & 1, kx0 = (px + pad) & 1;
+                for (int q = 0; q < nq; q += DW3_Q) {
+                    float16 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+                    if (m > 0)
+                        a0 = vload16(0, o + q), a1 = vload16(1, o + q), a2 = vload16(2, o + q),
+                        a3 = vload16(3, o + q);
+                    for (int ky = ky0; ky < 3; ky += 2)
+                        for (int kx = kx0; kx < 3; kx += 2) {
+                            float wv = wk[ky * 3 + kx];
+                            int off = ((py + pad - ky) / 2 + 1) * tw + (px + pad - kx) / 2 + 1;
+                            __local const float *s = tile + q + off;
+                            a0 = fma((float16)(wv), vload16(0, s), a0);
+                            a1 = fma((float16)(wv), vload16(0, s + 16), a1);
+                            a2 = fma((float16)(wv), vload16(0, s + 32), a2);
+                            a3 = fma((float16)(wv), vload16(0, s + 48), a3);
+                        }
+                    vstore16(a0, 0, o + q), vstore16(a1, 1, o + q), vstore16(a2, 2, o + q);
+                    vstore16(a3, 3, o + q);
+                }
+            }
+        }
+        /* Interleave the column parities: dx[2i+py][2j+px] = vout[px][i * tw + j]. */
+        for (int i = 0; i < hi; i++) {
+            __global float *d = dxp + (size_t)(2 * i + py) * w;
+            __local const float *e = vout + i * tw, *od = vout + hv + i * tw;
+            int c = 0;
+            for (; c + 16 <= w; c += 16) {
+                float16 v = shuffle2(vload16(0, e + c / 2), vload16(0, od + c / 2), mix);
+                if (beta != 0.0f) v = fma((float16)(beta), vload16(0, d + c), v);
+                vstore16(v, 0, d + c);
+            }
+            for (; c < w; c++) {
+                float v = (c & 1) ? od[c / 2] : e[c / 2];
+                d[c] = beta != 0.0f ? fma(beta, d[c], v) : v;
+            }
+        }
+    }
+}

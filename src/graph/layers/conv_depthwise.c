@@ -66,6 +66,17 @@ graft_status conv_depthwise_forward_cpu(graft_ctx *ctx, const dw_shape *s, cl_me
                   KA_FLT(ep ? ep->slope : 0.0f));
 }
 
+/* Stride-2 input gradients (pad 0 or 1, dilation 1) take
+ * dw3x3s2_backward_data_cpu when dy padded by one fits the tile and each
+ * parity sub-plane of dx (rows wout + 2 wide) half of vout. */
+static int dw3x3s2_dx_fits(const dw_shape *s)
+{
+    if (s->k != 3 || s->stride != 2 || s->dil != 1 || s->pad > 1) return 0;
+    long tw = (long)s->wout + 2, nqr = ((s->h + 1L) / 2 * tw + DW3_Q - 1) / DW3_Q * DW3_Q;
+    return s->hout == (s->h + 2 * s->pad - 3) / 2 + 1 && nqr + 3 * tw + 2 <= DW3_TILE &&
+           nqr + DW3_Q <= DW3_TILE / 2;
+}
+
 graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_mem dy, cl_mem x,
                                          cl_mem w, cl_mem dw, cl_mem dx, float beta)
 {
@@ -82,6 +93,11 @@ graft_status conv_depthwise_backward_cpu(graft_ctx *ctx, const dw_shape *s, cl_m
     }
     if (!dx) return GRAFT_OK;
     size_t gws = (size_t)s->n * s->cin;
+    if (dw3x3s2_dx_fits(s))
+        return LAUNCH(ctx, "dw3x3s2_backward_data_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(w),
+                      KA_MEM(dx), KA_INT(s->n), KA_INT(s->cin), KA_INT(s->h), KA_INT(s->w),
+                      KA_INT(s->cout), KA_INT(s->hout), KA_INT(s->wout), KA_INT(s->pad),
+                      KA_FLT(beta));
     if (dw3x3_fits(s, 1))
         return LAUNCH(ctx, "dw3x3_backward_data_cpu", 1, &gws, &lws, KA_MEM(dy), KA_MEM(w),
                       KA_MEM(dx), KA_INT(s->n), KA_INT(s->cin), KA_INT(s->h), KA_INT(s->w),
