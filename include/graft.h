@@ -172,6 +172,12 @@ typedef struct graft_ctx_params {
     int fuse;
     /* Convolution path on CPU-shaped kernels. Default AUTO. */
     graft_conv_path conv_path;
+    /* 1 (default): with conv_path AUTO and CPU-shaped kernels, 1x1
+     * stride-1 ungrouped convs run as a GEMM per image on NCHW
+     * (cl/cpu/pointwise_cpu.cl; docs/performance.md "Backbones at 224");
+     * 0: they take the implicit GEMM like other convs (A/B knob). Same
+     * results up to rounding. */
+    int conv_pointwise;
     /* Cap in bytes on each of the im2col path's scratch buffers; the batch
      * goes through in chunks of images that fit (at least one image).
      * Default 32 MiB; must be > 0. */

@@ -292,6 +292,26 @@ static const conv_case native_cases[] = {
      * share partial (forward 300 planes, 18 per item on 2 compute units). */
     {2, 150, 5, 5, 150, 3, 1, 1, 1, 150, 1},
     {3, 70, 7, 7, 140, 3, 2, 1, 1, 70, 0},  /* multiplier 2, stride 2: 420 / 210 planes */
+    /* Stride-1 3x3 depthwise by dw3x3_forward_cpu (cl/cpu/depthwise3x3_cpu.cl):
+     * the largest plane its tile holds, one too large (dw_forward_cpu),
+     * rows copied as scalars, 4-, 8- and 16-float chunks, pads 0 and 2. */
+    {1, 4, 112, 112, 4, 3, 1, 1, 1, 4, 1},
+    {1, 2, 120, 120, 2, 3, 1, 1, 1, 2, 0},
+    {2, 3, 5, 1, 3, 3, 1, 1, 1, 3, 1},
+    {2, 3, 6, 5, 6, 3, 1, 1, 1, 3, 1},
+    {2, 3, 6, 14, 6, 3, 1, 1, 1, 3, 1},
+    {1, 3, 7, 7, 3, 3, 1, 2, 1, 3, 1},
+    {2, 3, 7, 19, 3, 3, 1, 0, 1, 3, 0},
+    /* Stride-2 3x3 depthwise by dw3x3s2_forward_cpu (parity sub-planes):
+     * MobileNetV2's 112x112, a plane too large for it (140: the input
+     * gradient's dw3x3s2_backward_data_cpu still takes it; 200: neither),
+     * multiplier 2, rows of 3 outputs, odd sizes. */
+    {1, 2, 112, 112, 2, 3, 2, 1, 1, 2, 1},
+    {1, 2, 140, 140, 2, 3, 2, 1, 1, 2, 0},
+    {1, 2, 200, 200, 2, 3, 2, 1, 1, 2, 1},
+    {1, 2, 9, 11, 4, 3, 2, 1, 1, 2, 1},
+    {2, 3, 9, 5, 3, 3, 2, 1, 1, 3, 1},
+    {2, 3, 15, 17, 3, 3, 2, 0, 1, 3, 0},
     {3, 7, 9, 7, 5, 1, 1, 0, 1, 1, 1},   /* 1x1 */
     {1, 7, 9, 7, 3, 1, 2, 0, 1, 1, 0},   /* 1x1 stride 2 */
     {3, 3, 5, 5, 4, 5, 1, 0, 1, 1, 1},   /* kernel == input: 1x1 output */

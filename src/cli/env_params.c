@@ -67,6 +67,10 @@ graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen
         if (!strcmp(v, "0")) p->conv_path = GRAFT_CONV_PATH_IM2COL;
         else if (!strcmp(v, "1")) p->conv_path = GRAFT_CONV_PATH_IMPLICIT;
     }
+    if ((v = env("GRAFT_CONV_POINTWISE"))) {
+        if (!strcmp(v, "0")) p->conv_pointwise = 0;
+        else if (!strcmp(v, "1")) p->conv_pointwise = 1;
+    }
     return GRAFT_OK;
 }
 

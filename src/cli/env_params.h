@@ -16,6 +16,7 @@
  *   GRAFT_FUSE            0|1
  *   GRAFT_PROFILE_KERNELS 1 turns profiling on; anything else is ignored
  *   GRAFT_CONV_IMPLICIT   1 implicit, 0 im2col; anything else is ignored
+ *   GRAFT_CONV_POINTWISE  0 off, 1 on (conv_pointwise); anything else is ignored
  * A bad value of the first four (empty counts as unset) returns
  * GRAFT_ERR_INVALID_ARG with "NAME='value': expected ..." in err. */
 graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen);

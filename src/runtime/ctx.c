@@ -66,6 +66,7 @@ graft_ctx_params graft_ctx_default_params(void)
     p.kernel_style = GRAFT_KERNELS_AUTO;
     p.fuse = 1;
     p.conv_path = GRAFT_CONV_PATH_AUTO;
+    p.conv_pointwise = 1;
     p.conv_chunk_bytes = (size_t)32 << 20;
     return p;
 }
@@ -111,6 +112,9 @@ static graft_status check_params(const graft_ctx_params *p, char *err, size_t er
     if ((unsigned)p->conv_path > GRAFT_CONV_PATH_IM2COL)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_path: %d is "
                          "not a graft_conv_path", (int)p->conv_path);
+    if (p->conv_pointwise != 0 && p->conv_pointwise != 1)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_pointwise: "
+                         "%d, expected 0 or 1", p->conv_pointwise);
     if (p->conv_chunk_bytes == 0)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_chunk_bytes: "
                          "must be > 0 (start from graft_ctx_default_params)");
@@ -166,6 +170,7 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
                                                              : p->kernel_style == GRAFT_KERNELS_CPU;
     ctx->fuse = p->fuse;
     ctx->conv_path = p->conv_path;
+    ctx->conv_pointwise = p->conv_pointwise;
     ctx->conv_chunk_bytes = p->conv_chunk_bytes;
     ctx->prof_kernels = p->profile_kernels != 0;
     ctx->tune = p->gemm_tuning;

@@ -35,6 +35,7 @@ struct graft_ctx {
     int cpu_kernels;  /* see ctx_is_cpu */
     int fuse;         /* models fold activations into BatchNorm */
     graft_conv_path conv_path;
+    int conv_pointwise; /* 1x1 convs by conv_pointwise_cpu (conv_path AUTO) */
     size_t conv_chunk_bytes;
     int prof_kernels; /* time every launch for graft_ctx_kernel_profile */
     gemm_tuning tune;

@@ -231,6 +231,7 @@ static graft_ctx_params params_like(const graft_ctx *c, const char *device)
     p.kernel_style = c->cpu_kernels ? GRAFT_KERNELS_CPU : GRAFT_KERNELS_GPU;
     p.fuse = c->fuse;
     p.conv_path = c->conv_path;
+    p.conv_pointwise = c->conv_pointwise;
     p.conv_chunk_bytes = c->conv_chunk_bytes;
     p.gemm_tuning = c->tune;
     return p;

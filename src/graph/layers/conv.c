@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conv_depthwise.h"
+#include "conv_pointwise.h"
 #include "fold_bn.h"
 #include "gemm.h"
 #include "kernel_options.h"
@@ -177,6 +178,18 @@ static int conv_implicit_ok(graft_ctx *ctx, const conv_dims *d, int use)
     return use != IMPLICIT_FWD || d->K >= 16 || d->k == 1;
 }
 
+/* 1x1, stride-1, pad-0, ungrouped convs: forward and input gradient by
+ * conv_pointwise_cpu (src/graph/layers/conv_pointwise.c) with conv_path
+ * AUTO and graft_ctx_params.conv_pointwise on; the weight gradient stays
+ * with conv_implicit_dw. Only the CPU-style ops ask. */
+static int conv_pointwise_ok(const graft_ctx *ctx, const conv_dims *d)
+{
+    return ctx->conv_pointwise && ctx->conv_path == GRAFT_CONV_PATH_AUTO && d->groups == 1 &&
+           d->kh == 1 && d->kw == 1 && d->stride == 1 && !d->pt && !d->pl && !d->pb && !d->pr;
+}
+
+static pw_shape conv_pw_shape(const conv_dims *d) { return (pw_shape){d->n, d->cin, d->cout, d->P}; }
+
 /* dW (Cout x cin*k*k) of a conv without a column matrix: a
  * zero-padded copy of x (scratch 0; x itself when pad is 0), partial sums
  * per item (scratch 1), then their sum. */
@@ -314,6 +327,11 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
                         KA_INT(d.stride), KA_INT(d.pt), KA_INT(d.pl), KA_INT(d.dil));
 
     if (l->priv) ((conv_priv *)l->priv)->n = 0;
+    if (implicit && conv_pointwise_ok(ctx, &d)) {
+        pw_shape s = conv_pw_shape(&d);
+        return conv_pointwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
+                                          ep);
+    }
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
         if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
@@ -408,6 +426,11 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
      * transposed, flipped weights and pads k-1-pad: the implicit kernel
      * computes it straight from dy (no dcol matrix, no col2im). */
     cl_mem din = io->din[0];
+    if (din && implicit && conv_pointwise_ok(ctx, &d)) {
+        pw_shape s = conv_pw_shape(&d);
+        TRY(conv_pointwise_backward_data_cpu(ctx, &s, io->dout, pw->data, din, io->din_beta[0]));
+        din = NULL;
+    }
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
                           pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL,
@@ -498,7 +521,7 @@ int conv_fold_supported(graft_ctx *ctx, const layer *l, int n, int residual)
     if (!ctx_is_cpu(ctx) || l->spec.kind != GRAFT_LAYER_CONV2D) return 0;
     conv_dims d = conv_dims_of(l, n);
     if (conv_is_direct(&d)) return !residual && d.square;
-    return conv_implicit_ok(ctx, &d, IMPLICIT_FWD);
+    return conv_pointwise_ok(ctx, &d) || conv_implicit_ok(ctx, &d, IMPLICIT_FWD);
 }
 
 graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,
