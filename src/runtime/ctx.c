@@ -111,6 +111,9 @@ static graft_status check_params(const graft_ctx_params *p, char *err, size_t er
     if ((unsigned)p->conv_path > GRAFT_CONV_PATH_IM2COL)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_path: %d is "
                          "not a graft_conv_path", (int)p->conv_path);
+    if ((unsigned)p->conv_winograd > GRAFT_CONV_WINOGRAD_OFF)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_winograd: %d "
+                         "is not a graft_conv_winograd", (int)p->conv_winograd);
     if (p->conv_chunk_bytes == 0)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_chunk_bytes: "
                          "must be > 0 (start from graft_ctx_default_params)");
@@ -167,6 +170,7 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     ctx->fuse = p->fuse;
     ctx->conv_path = p->conv_path;
     ctx->conv_chunk_bytes = p->conv_chunk_bytes;
+    ctx->conv_winograd = p->conv_winograd;
     ctx->prof_kernels = p->profile_kernels != 0;
     ctx->tune = p->gemm_tuning;
     ctx->log = p->log;

@@ -36,6 +36,7 @@ struct graft_ctx {
     int fuse;         /* models fold activations into BatchNorm */
     graft_conv_path conv_path;
     size_t conv_chunk_bytes;
+    graft_conv_winograd conv_winograd;
     int prof_kernels; /* time every launch for graft_ctx_kernel_profile */
     gemm_tuning tune;
     graft_log_fn log;

@@ -198,6 +198,7 @@ static graft_ctx_params params_like(const graft_ctx *c, const char *device)
     p.fuse = c->fuse;
     p.conv_path = c->conv_path;
     p.conv_chunk_bytes = c->conv_chunk_bytes;
+    p.conv_winograd = c->conv_winograd;
     p.gemm_tuning = c->tune;
     return p;
 }
