@@ -85,95 +85,111 @@
  * i. flip 0: g = w[o][i] (forward, w is nout x nin x 3 x 3). flip 1: the
  * input gradient as a conv of dy (nin = the layer's outputs) producing the
  * layer's inputs (nout): g = w[i][o] rotated by 180 degrees. One item per
- * (o, i). */
+ * panel, looping over i: each point's rows are written in order (an item
+ * per pair costs a PoCL dispatch each, and items per channel write
+ * 4-byte pieces of shared cache lines). */
 __kernel void winograd_weights_cpu(__global const float *w, __global float *u, int flip,
                                    int nin, int nout, int npanels)
 {
-    int o = get_global_id(0), i = get_global_id(1);
-    if (o >= npanels * 6 || i >= nin) return;
-    float g[9];
-    for (int r = 0; r < 9; r++)
-        g[r] = o >= nout ? 0.0f
-               : flip    ? w[((size_t)i * nout + o) * 9 + 8 - r]
-                         : w[((size_t)o * nin + i) * 9 + r];
-    /* t = G g (alpha x 3), then t G^T (alpha x alpha). */
-    float t[WINO_A][3];
-    for (int c = 0; c < 3; c++) {
-        float col[3] = {g[c], g[3 + c], g[6 + c]}, out[WINO_A];
-        WINO_G(col, out)
-        for (int r = 0; r < WINO_A; r++) t[r][c] = out[r];
-    }
+    int p = get_global_id(0);
+    if (p >= npanels) return;
     size_t plane = (size_t)npanels * nin * 6;
-    __global float *dst = u + ((size_t)(o / 6) * nin + i) * 6 + o % 6;
-    for (int r = 0; r < WINO_A; r++) {
-        float out[WINO_A];
-        WINO_G(t[r], out)
-        for (int c = 0; c < WINO_A; c++) dst[(r * WINO_A + c) * plane] = out[c];
+    for (int i = 0; i < nin; i++) {
+        float ut[WINO_A2][6];
+        for (int r = 0; r < 6; r++) {
+            int o = p * 6 + r;
+            float g[9];
+#pragma unroll
+            for (int e = 0; e < 9; e++)
+                g[e] = o >= nout ? 0.0f
+                       : flip    ? w[((size_t)i * nout + o) * 9 + 8 - e]
+                                 : w[((size_t)o * nin + i) * 9 + e];
+            /* t = G g (alpha x 3), then t G^T (alpha x alpha). */
+            float t[WINO_A][3];
+#pragma unroll
+            for (int c = 0; c < 3; c++) {
+                float col[3] = {g[c], g[3 + c], g[6 + c]}, out[WINO_A];
+                WINO_G(col, out)
+#pragma unroll
+                for (int e = 0; e < WINO_A; e++) t[e][c] = out[e];
+            }
+#pragma unroll
+            for (int e = 0; e < WINO_A; e++) {
+                float out[WINO_A];
+                WINO_G(t[e], out)
+#pragma unroll
+                for (int c = 0; c < WINO_A; c++) ut[e * WINO_A + c][r] = out[c];
+            }
+        }
+        __global float *dst = u + ((size_t)p * nin + i) * 6;
+        for (int a = 0; a < WINO_A2; a++)
+            for (int r = 0; r < 6; r++) dst[a * plane + r] = ut[a][r];
     }
 }
 
 /* V[a][ci][t] = (B^T d B)[a] for tile t = (img * th + ty) * tw + tx of
- * this chunk (images img0 ..), d the alpha x alpha patch of x[img0 +
+ * this chunk (nimg images from img0), d the alpha x alpha patch of x[img0 +
  * img][ci] whose top-left is (ty * m - 1, tx * m - 1), zero outside the
- * plane; rows of V are ldv >= th * tw * nimg floats. One item per (ci, ty,
- * img): the patch rows are copied with their zero border into local memory
- * (column c holds x column c - 1), then 16 tiles at a time are transformed
- * as float16 lanes (lane l = tile tx0 + l reads columns (tx0 + l) * m + k,
- * k < alpha: every m-th element of a row segment). */
-__kernel void winograd_input_cpu(__global const float *x, __global float *v, int img0, int cin,
-                                 int h, int w, int th, int tw, int ldv)
+ * plane; rows of V are ldv >= nimg * th * tw + 16 floats. One item per ci (few,
+ * long items: PoCL dispatches each one), looping over the tile rows of the
+ * chunk: the patch rows are copied with their zero border into local
+ * memory split by phase (column c, holding x column c - 1, goes to
+ * phase c % m at c / m), so that lane l = tile tx0 + l of the float16 for
+ * patch column k, column (tx0 + l) * m + k, is the contiguous run at
+ * tx0 + k / m of phase k % m (a gather of every m-th element cost more
+ * than the whole transform). */
+#define WINO_LQ (WINO_LROW / WINO_M + 16)
+__kernel void winograd_input_cpu(__global const float *x, __global float *v, int img0, int nimg,
+                                 int cin, int h, int w, int th, int tw, int ldv)
 {
-    __local float rows[WINO_A * WINO_LROW];
-    int ci = get_global_id(0), ty = get_global_id(1), img = get_global_id(2);
-    if (ci >= cin || ty >= th) return;
-    int tw16 = (tw + 15) / 16 * 16, wl = tw16 * WINO_M + WINO_A;
-    __global const float *src = x + ((size_t)(img0 + img) * cin + ci) * h * w;
-    for (int i = 0; i < WINO_A; i++) {
-        int y = ty * WINO_M - 1 + i;
-        __local float *row = rows + i * WINO_LROW;
-        if (y < 0 || y >= h) {
-            for (int c = 0; c < wl; c++) row[c] = 0.0f;
-            continue;
-        }
-        __global const float *sr = src + (size_t)y * w;
-        row[0] = 0.0f;
-        for (int c = 1; c <= w; c++) row[c] = sr[c - 1];
-        for (int c = w + 1; c < wl; c++) row[c] = 0.0f;
-    }
-    size_t tbase = ((size_t)img * th + ty) * tw;
+    __local float rows[WINO_A * WINO_M * WINO_LQ];
+    int ci = get_global_id(0);
+    if (ci >= cin) return;
     size_t pstride = (size_t)cin * ldv; /* from one transform point to the next */
-    __global float *dst0 = v + (size_t)ci * ldv + tbase;
-    for (int tx0 = 0; tx0 < tw; tx0 += 16) {
-        /* hz[i][j]: row i of the patch transformed along x (d B). */
-        float16 hz[WINO_A][WINO_A];
-        for (int i = 0; i < WINO_A; i++) {
-            float16 d[WINO_A];
-            for (int k = 0; k < WINO_A; k++) {
-                __local const float *p = rows + i * WINO_LROW + tx0 * WINO_M + k;
-#if WINO_M == 2
-                float16 a0 = vload16(0, p), a1 = vload16(1, p);
-                d[k] = (float16)(a0.even, a1.even);
-#else
-                float16 a0 = vload16(0, p), a1 = vload16(1, p);
-                float16 a2 = vload16(2, p), a3 = vload16(3, p);
-                d[k] = (float16)(a0.s048c, a1.s048c, a2.s048c, a3.s048c);
-#endif
-            }
-            WINO_BT(float16, d, hz[i])
-        }
-        int nl = min(16, tw - tx0);
-        for (int j = 0; j < WINO_A; j++) {
-            float16 col[WINO_A], out[WINO_A];
-            for (int i = 0; i < WINO_A; i++) col[i] = hz[i][j];
-            WINO_BT(float16, col, out)
+    for (int i = 0; i < WINO_A * WINO_M * WINO_LQ; i++) rows[i] = 0.0f;
+    for (int img = 0; img < nimg; img++) {
+        __global const float *src = x + ((size_t)(img0 + img) * cin + ci) * h * w;
+        for (int ty = 0; ty < th; ty++) {
             for (int i = 0; i < WINO_A; i++) {
-                __global float *d = dst0 + (size_t)(i * WINO_A + j) * pstride + tx0;
-                if (nl == 16) {
-                    vstore16(out[i], 0, d);
-                } else {
-                    float t[16];
-                    vstore16(out[i], 0, t);
-                    for (int l = 0; l < nl; l++) d[l] = t[l];
+                int y = ty * WINO_M - 1 + i;
+                __local float *row = rows + i * WINO_M * WINO_LQ;
+                int ok = y >= 0 && y < h;
+                __global const float *sr = src + (size_t)(ok ? y : 0) * w - 1;
+                /* Phase r, entry q: column q * m + r, x column q * m + r - 1. */
+                for (int r = 0; r < WINO_M; r++) {
+                    __local float *ph = row + r * WINO_LQ;
+                    for (int q = 0; q <= tw; q++) {
+                        int c = q * WINO_M + r;
+                        ph[q] = ok && c >= 1 && c <= w ? sr[c] : 0.0f;
+                    }
+                }
+            }
+            __global float *dst0 = v + (size_t)ci * ldv + ((size_t)img * th + ty) * tw;
+            for (int tx0 = 0; tx0 < tw; tx0 += 16) {
+                /* hz[i][j]: row i of the patch transformed along x (d B). */
+                float16 hz[WINO_A][WINO_A];
+#pragma unroll
+                for (int i = 0; i < WINO_A; i++) {
+                    float16 d[WINO_A];
+#pragma unroll
+                    for (int k = 0; k < WINO_A; k++)
+                        d[k] = vload16(0, rows + (i * WINO_M + k % WINO_M) * WINO_LQ + tx0 +
+                                              k / WINO_M);
+                    WINO_BT(float16, d, hz[i])
+                }
+#pragma unroll
+                for (int j = 0; j < WINO_A; j++) {
+                    float16 col[WINO_A], out[WINO_A];
+#pragma unroll
+                    for (int i = 0; i < WINO_A; i++) col[i] = hz[i][j];
+                    WINO_BT(float16, col, out)
+#pragma unroll
+                    for (int i = 0; i < WINO_A; i++) {
+                        /* Lanes past the row's last tile land on the next
+                         * row's first tiles, which this item writes later,
+                         * or on the padding of V's row (ldv). */
+                        vstore16(out[i], 0, dst0 + (size_t)(i * WINO_A + j) * pstride + tx0);
+                    }
                 }
             }
         }
@@ -262,18 +278,24 @@ __kernel void winograd_gemm_cpu(__global const float *v, __global const float *u
                 /* mt[i][j] = M at point (i, j) for 16 tiles; rows then
                  * columns through A^T. */
                 float16 cols[WINO_A][WINO_M];
+#pragma unroll
                 for (int j = 0; j < WINO_A; j++) {
                     float16 m[WINO_A], o_[WINO_M];
+#pragma unroll
                     for (int i = 0; i < WINO_A; i++)
                         m[i] = vload16(hv, acc + (((size_t)(i * WINO_A + j) * WINO_PP + q) * 6 + r) * 32);
                     WINO_AT(float16, m, o_)
+#pragma unroll
                     for (int k = 0; k < WINO_M; k++) cols[j][k] = o_[k];
                 }
                 float out[WINO_M][WINO_M][16];
+#pragma unroll
                 for (int k = 0; k < WINO_M; k++) {
                     float16 m[WINO_A], o_[WINO_M];
+#pragma unroll
                     for (int j = 0; j < WINO_A; j++) m[j] = cols[j][k];
                     WINO_AT(float16, m, o_)
+#pragma unroll
                     for (int l = 0; l < WINO_M; l++) {
                         float16 z = fma(o_[l], (float16)(sc), (float16)(sh));
                         if (vec_act) z = wino_act16(z, act, slope);
@@ -284,24 +306,23 @@ __kernel void winograd_gemm_cpu(__global const float *v, __global const float *u
                 for (int ln = 0; ln < nl; ln++) {
                     int t = tl0 + ln, img = t / per_img, rest = t - img * per_img;
                     int ty = rest / tw, tx = rest - ty * tw;
-                    size_t plane = ((size_t)(img0 + img) * nout + o) * h * w;
-                    for (int k = 0; k < WINO_M; k++) {
-                        int oy = ty * WINO_M + k;
-                        if (oy >= h) break;
-                        for (int l = 0; l < WINO_M; l++) {
-                            int ox = tx * WINO_M + l;
-                            if (ox >= w) break;
-                            size_t at = plane + (size_t)oy * w + ox;
-                            float val = out[k][l][ln];
-                            if (!vec_act) {
-                                if (beta != 0.0f) val = fma(bsc, y[at], val);
-                                if (has_res) val += res[at];
-                                val = bn_act(val, act, slope);
-                            }
-                            y[at] = val;
-                        }
+                    int oy0 = ty * WINO_M, ox0 = tx * WINO_M;
+                    int ny = min(WINO_M, h - oy0), nx = min(WINO_M, w - ox0);
+                    size_t base = ((size_t)(img0 + img) * nout + o) * h * w + (size_t)oy0 * w + ox0;
+                    if (vec_act) {
+                        for (int k = 0; k < ny; k++)
+                            for (int l = 0; l < nx; l++) y[base + (size_t)k * w + l] = out[k][l][ln];
+                        continue;
                     }
+                    for (int k = 0; k < ny; k++)
+                        for (int l = 0; l < nx; l++) {
+                            size_t at = base + (size_t)k * w + l;
+                            float val = out[k][l][ln];
+                            if (beta != 0.0f) val = fma(bsc, y[at], val);
+                            if (has_res) val += res[at];
+                            y[at] = bn_act(val, act, slope);
+                        }
                 }
             }
-        }
+    }
 }

@@ -33,29 +33,31 @@ graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl
     int th = tiles_of(s->h), tw = tiles_of(s->w), per_img = th * tw;
     int npanels = (s->nout + 5) / 6;
     cl_mem u, v;
-    size_t l2[2] = {1, 1}, l3[3] = {1, 1, 1};
+    size_t l2[2] = {1, 1};
     TRY(ctx_scratch(ctx, 1, (size_t)WINO_POINTS * npanels * 6 * s->nin * sizeof(float), &u));
-    size_t gw[2] = {(size_t)npanels * 6, (size_t)s->nin};
-    TRY(LAUNCH(ctx, "winograd_weights_cpu", 2, gw, l2, KA_MEM(w), KA_MEM(u), KA_INT(flip),
+    size_t gw = (size_t)npanels, l1 = 1;
+    TRY(LAUNCH(ctx, "winograd_weights_cpu", 1, &gw, &l1, KA_MEM(w), KA_MEM(u), KA_INT(flip),
                KA_INT(s->nin), KA_INT(s->nout), KA_INT(npanels)));
 
     /* Images per chunk: the transformed input of a chunk within the cap. */
     size_t per_image = (size_t)WINO_POINTS * s->nin * per_img * sizeof(float);
     size_t cap = ctx->conv_chunk_bytes / per_image;
     int nc = cap < 1 ? 1 : cap > (size_t)s->n ? s->n : (int)cap;
-    int ldv_max = (nc * per_img + 31) / 32 * 32;
+    /* Rows of V: whole 32-tile stripes, and room for the input kernel's
+     * 16-lane stores past the last tile. */
+    int ldv_max = (nc * per_img + 16 + 31) / 32 * 32;
     TRY(ctx_scratch(ctx, 0, (size_t)WINO_POINTS * s->nin * ldv_max * sizeof(float), &v));
     int bn = ep && ep->gamma;
     for (int img0 = 0; img0 < s->n; img0 += nc) {
         int m = s->n - img0 < nc ? s->n - img0 : nc;
-        int ntiles = m * per_img, ldv = (ntiles + 31) / 32 * 32;
-        size_t gi[3] = {(size_t)s->nin, (size_t)th, (size_t)m};
-        TRY(LAUNCH(ctx, "winograd_input_cpu", 3, gi, l3, KA_MEM(x), KA_MEM(v), KA_INT(img0),
-                   KA_INT(s->nin), KA_INT(s->h), KA_INT(s->w), KA_INT(th), KA_INT(tw),
+        int ntiles = m * per_img, ldv = (ntiles + 16 + 31) / 32 * 32;
+        size_t gi = (size_t)s->nin, l1 = 1;
+        TRY(LAUNCH(ctx, "winograd_input_cpu", 1, &gi, &l1, KA_MEM(x), KA_MEM(v), KA_INT(img0),
+                   KA_INT(m), KA_INT(s->nin), KA_INT(s->h), KA_INT(s->w), KA_INT(th), KA_INT(tw),
                    KA_INT(ldv)));
         /* Panels per item: as many as the local array holds while every
          * core still gets about 4 items. */
-        int nq = ldv / 32, pp = WINO_PP;
+        int nq = (ntiles + 31) / 32, pp = WINO_PP;
         int want = 4 * (int)(ctx->info.compute_units ? ctx->info.compute_units : 1);
         while (pp > 1 && ((npanels + pp - 1) / pp) * nq < want) pp--;
         size_t gg[2] = {(size_t)((npanels + pp - 1) / pp), (size_t)nq};
