@@ -18,7 +18,7 @@
 #define BN_LWS 64        /* work-group of the GPU-shaped BatchNorm reductions */
 #define PLANE_LWS 64     /* work-group of the GPU-shaped per-plane sums (mul's gradient) */
 #define WINO_M 4         /* Winograd output tile edge: F(WINO_M x WINO_M, 3x3), 2 or 4 */
-#define WINO_PP 4        /* 6-channel panels per item of winograd_gemm_cpu (its local array) */
+#define WINO_PP 11       /* 6-channel panels per item of winograd_gemm_cpu (its local array) */
 #define WINO_LROW 1032   /* local row of winograd_input_cpu: the widest padded tile row */
 
 /* Name in the kernels, value: each becomes -D<name>=<value>. */

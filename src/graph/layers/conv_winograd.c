@@ -18,10 +18,14 @@ int conv_winograd_fits(const wino_shape *s)
 int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s)
 {
     (void)ctx;
-    /* Measured per layer with bench_graft layers (docs/performance.md,
-     * "Backbones at 224"): the transforms are memory-bound, so narrow
-     * convs, where the GEMMs are cheap, gain nothing. */
-    return s->nin >= 32 && s->nout >= 32;
+    /* Measured per conv against conv_tall_cpu (docs/performance.md,
+     * "Backbones at 224", item 5): the transforms are memory-bound, so
+     * narrow convs gain nothing, and the weights are transformed on every
+     * call, which only enough tiles pay for (ResNet-18: 7x7 planes with
+     * 512 channels lose at batch 16, 14x14 with 256 at batch 1). */
+    long tiles = (long)s->n * tiles_of(s->h) * tiles_of(s->w);
+    if (s->nin < 32 || s->nout < 32) return 0;
+    return tiles >= 192 || (tiles >= 48 && (long)s->nin * s->nout <= 128 * 128);
 }
 
 graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl_mem x, cl_mem w,
