@@ -344,13 +344,19 @@ START_TEST(winograd_dx_matches_finite_differences)
 }
 END_TEST
 
-/* OFF: the same conv never launches a Winograd kernel. */
+/* OFF: the same conv never launches a Winograd kernel; ON: rows wider
+ * than the input kernel's local row (about 1000 pixels) keep conv_tall_cpu. */
 START_TEST(winograd_off_switch)
 {
     graft_ctx *ctx = wino_ctx(GRAFT_CONV_WINOGRAD_OFF, 0);
     tu_rng rg = {8};
     wcase c = {2, 64, 14, 14, 64, 1};
     ck_assert(run_case(ctx, &rg, &c, 0.0f) < TOL);
+    ck_assert_int_eq(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+    graft_ctx_destroy(ctx);
+    ctx = wino_ctx(GRAFT_CONV_WINOGRAD_ON, 0);
+    wcase wide = {1, 2, 3, 1100, 3, 1};
+    ck_assert(run_case(ctx, &rg, &wide, 1.0f) < TOL);
     ck_assert_int_eq(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
     graft_ctx_destroy(ctx);
 }
