@@ -19,7 +19,7 @@ int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s)
 {
     (void)ctx;
     /* Measured per conv against conv_tall_cpu (docs/performance.md,
-     * "Backbones at 224", item 5): the transforms are memory-bound, so
+     * "Backbones at 224", item 7): the transforms are memory-bound, so
      * narrow convs gain nothing, and the weights are transformed on every
      * call, which only enough tiles pay for (ResNet-18: 7x7 planes with
      * 512 channels lose at batch 16, 14x14 with 256 at batch 1). */

@@ -3,8 +3,9 @@
  * stride-1, pad-1, dilation-1 3x3 dense convs where it pays (forward and
  * the input gradient); the GPU style keeps im2col + GEMM. The transformed
  * weights are recomputed on every call (no cache that could go stale when
- * the weights change; their cost is small against the GEMMs at batch 16,
- * docs/performance.md). */
+ * the weights change); that cost is what keeps batch 1 and ResNet-18's
+ * 512-channel 7x7 convs on conv_tall_cpu (conv_winograd_pays,
+ * docs/performance.md "Backbones at 224", item 7). */
 #ifndef GRAFT_CONV_WINOGRAD_H
 #define GRAFT_CONV_WINOGRAD_H
 
