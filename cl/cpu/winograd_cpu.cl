@@ -153,15 +153,18 @@ __kernel void winograd_input_cpu(__global const float *x, __global float *v, int
             for (int i = 0; i < WINO_A; i++) {
                 int y = ty * WINO_M - 1 + i;
                 __local float *row = rows + i * WINO_M * WINO_LQ;
-                int ok = y >= 0 && y < h;
-                __global const float *sr = src + (size_t)(ok ? y : 0) * w - 1;
-                /* Phase r, entry q: column q * m + r, x column q * m + r - 1. */
-                for (int r = 0; r < WINO_M; r++) {
-                    __local float *ph = row + r * WINO_LQ;
-                    for (int q = 0; q <= tw; q++) {
-                        int c = q * WINO_M + r;
-                        ph[q] = ok && c >= 1 && c <= w ? sr[c] : 0.0f;
-                    }
+                /* Phase r, entry q: column q * m + r, x column q * m + r - 1;
+                 * entries past the row stay zero (set above, never written). */
+                if (y < 0 || y >= h) {
+                    for (int r = 0; r < WINO_M; r++)
+                        for (int q = 0; q <= tw; q++) row[r * WINO_LQ + q] = 0.0f;
+                    continue;
+                }
+                __global const float *sr = src + (size_t)y * w;
+                row[0] = 0.0f; /* column 0: x column -1 */
+                for (int xc = 0; xc < w; xc++) {
+                    int c = xc + 1;
+                    row[(c % WINO_M) * WINO_LQ + c / WINO_M] = sr[xc];
                 }
             }
             __global float *dst0 = v + (size_t)ci * ldv + ((size_t)img * th + ty) * tw;
