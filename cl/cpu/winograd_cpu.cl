@@ -162,7 +162,24 @@ __kernel void winograd_input_cpu(__global const float *x, __global float *v, int
                 }
                 __global const float *sr = src + (size_t)y * w;
                 row[0] = 0.0f; /* column 0: x column -1 */
-                for (int xc = 0; xc < w; xc++) {
+                /* Columns 1 .. m-1 one by one, then 16 at a time from
+                 * column m (entry 1 of each phase), then the tail. */
+                int xc = 0;
+                for (; xc < WINO_M - 1 && xc < w; xc++) row[(xc + 1) * WINO_LQ] = sr[xc];
+                for (; xc + 16 <= w; xc += 16) {
+                    float16 t = vload16(0, sr + xc);
+                    __local float *dq = row + (xc + 1) / WINO_M;
+#if WINO_M == 2
+                    vstore8(t.even, 0, dq);
+                    vstore8(t.odd, 0, dq + WINO_LQ);
+#else
+                    vstore4(t.s048c, 0, dq);
+                    vstore4(t.s159d, 0, dq + WINO_LQ);
+                    vstore4(t.s26ae, 0, dq + 2 * WINO_LQ);
+                    vstore4(t.s37bf, 0, dq + 3 * WINO_LQ);
+#endif
+                }
+                for (; xc < w; xc++) {
                     int c = xc + 1;
                     row[(c % WINO_M) * WINO_LQ + c / WINO_M] = sr[xc];
                 }
