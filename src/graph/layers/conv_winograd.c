@@ -22,10 +22,11 @@ int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s)
      * "Backbones at 224", item 7): the transforms are memory-bound, so
      * narrow convs gain nothing, and the weights are transformed on every
      * call, which only enough tiles pay for (ResNet-18: 7x7 planes with
-     * 512 channels lose at batch 16, 14x14 with 256 at batch 1). */
+     * 512 channels lose at batch 16, 14x14 with 256 at batch 1, and the
+     * whole network at batch 1 lost with 28x28 with 128 too). */
     long tiles = (long)s->n * tiles_of(s->h) * tiles_of(s->w);
     if (s->nin < 32 || s->nout < 32) return 0;
-    return tiles >= 192 || (tiles >= 48 && (long)s->nin * s->nout <= 128 * 128);
+    return tiles >= 192 && (tiles >= 256 || (long)s->nin * s->nout <= 128 * 128);
 }
 
 graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl_mem x, cl_mem w,
