@@ -117,6 +117,19 @@ typedef enum graft_conv_path {
     GRAFT_CONV_PATH_IM2COL
 } graft_conv_path;
 
+/* Winograd F(4x4, 3x3) for stride-1, pad-1 3x3 dense convolutions with
+ * CPU-shaped kernels (forward and input gradient; docs/performance.md,
+ * "Backbones at 224"): AUTO = on the layer sizes where it measured faster
+ * than the implicit GEMM (and only with conv_path AUTO), ON = wherever it
+ * applies, OFF = never. Results differ from the direct convolution only
+ * by rounding (F(4x4) rounds more: about 1e-6 .. 1e-5 of the largest
+ * output on random data, tests/test_conv_winograd.c). */
+typedef enum graft_conv_winograd {
+    GRAFT_CONV_WINOGRAD_AUTO = 0,
+    GRAFT_CONV_WINOGRAD_ON,
+    GRAFT_CONV_WINOGRAD_OFF
+} graft_conv_winograd;
+
 /* Native GEMM kernel variant (benchmark knob). */
 typedef enum graft_gemm_variant {
     GRAFT_GEMM_VARIANT_AUTO = 0, /* packing of A chosen from the size */
@@ -195,6 +208,8 @@ typedef struct graft_ctx_params {
      * reported global memory and max allocation (graft_device_info) to at
      * most this, e.g. to share a GPU. 0 (default) = as reported. */
     uint64_t memory_limit;
+    /* Winograd convolutions on CPU-shaped kernels. Default AUTO. */
+    graft_conv_winograd conv_winograd;
 } graft_ctx_params;
 
 /* The defaults listed at each field above. */

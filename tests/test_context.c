@@ -150,9 +150,9 @@ END_TEST
 START_TEST(env_fills_params)
 {
     const char *names[] = {"GRAFT_DEVICE", "GRAFT_GEMM", "GRAFT_KERNEL_STYLE", "GRAFT_FUSE",
-                           "GRAFT_PROFILE_KERNELS", "GRAFT_CONV_IMPLICIT"};
-    const char *values[] = {"pocl", "Native", "GPU", "0", "1", "0"};
-    for (int i = 0; i < 6; i++) ck_assert_int_eq(setenv(names[i], values[i], 1), 0);
+                           "GRAFT_PROFILE_KERNELS", "GRAFT_CONV_IMPLICIT", "GRAFT_CONV_WINOGRAD"};
+    const char *values[] = {"pocl", "Native", "GPU", "0", "1", "0", "0"};
+    for (int i = 0; i < 7; i++) ck_assert_int_eq(setenv(names[i], values[i], 1), 0);
     graft_ctx_params p = graft_ctx_default_params();
     char err[512];
     ck_assert_int_eq(graft_params_from_env(&p, err, sizeof err), GRAFT_OK);
@@ -162,20 +162,24 @@ START_TEST(env_fills_params)
     ck_assert_int_eq(p.fuse, 0);
     ck_assert_int_eq(p.profile_kernels, 1);
     ck_assert_int_eq(p.conv_path, GRAFT_CONV_PATH_IM2COL);
+    ck_assert_int_eq(p.conv_winograd, GRAFT_CONV_WINOGRAD_OFF);
     ck_assert_int_eq(setenv("GRAFT_CONV_IMPLICIT", "1", 1), 0);
+    ck_assert_int_eq(setenv("GRAFT_CONV_WINOGRAD", "1", 1), 0);
     ck_assert_int_eq(graft_params_from_env(&p, err, sizeof err), GRAFT_OK);
     ck_assert_int_eq(p.conv_path, GRAFT_CONV_PATH_IMPLICIT);
+    ck_assert_int_eq(p.conv_winograd, GRAFT_CONV_WINOGRAD_ON);
     /* Unset and empty variables leave the defaults alone. */
-    for (int i = 0; i < 6; i++) ck_assert_int_eq(setenv(names[i], "", 1), 0);
+    for (int i = 0; i < 7; i++) ck_assert_int_eq(setenv(names[i], "", 1), 0);
     graft_ctx_params q = graft_ctx_default_params(), d = graft_ctx_default_params();
     ck_assert_int_eq(graft_params_from_env(&q, err, sizeof err), GRAFT_OK);
-    for (int i = 0; i < 6; i++) unsetenv(names[i]);
+    for (int i = 0; i < 7; i++) unsetenv(names[i]);
     ck_assert_ptr_null(q.device);
     ck_assert_int_eq(q.gemm, d.gemm);
     ck_assert_int_eq(q.kernel_style, d.kernel_style);
     ck_assert_int_eq(q.fuse, 1);
     ck_assert_int_eq(q.profile_kernels, 0);
     ck_assert_int_eq(q.conv_path, GRAFT_CONV_PATH_AUTO);
+    ck_assert_int_eq(q.conv_winograd, GRAFT_CONV_WINOGRAD_AUTO);
     ck_assert_uint_eq(q.conv_chunk_bytes, (size_t)32 << 20);
 }
 END_TEST
@@ -202,6 +206,10 @@ START_TEST(bad_params_refused)
     p.conv_path = (graft_conv_path)-1;
     ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
     ck_assert_ptr_nonnull(strstr(err, "conv_path"));
+    p = graft_ctx_default_params();
+    p.conv_winograd = (graft_conv_winograd)3;
+    ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(err, "conv_winograd"));
     p = graft_ctx_default_params();
     p.gemm_tuning.variant = (graft_gemm_variant)9;
     ck_assert_int_eq(graft_ctx_create(&p, &ctx, err, sizeof err), GRAFT_ERR_INVALID_ARG);

@@ -71,6 +71,10 @@ graft_status graft_params_from_env(graft_ctx_params *p, char *err, size_t errlen
         if (!strcmp(v, "0")) p->conv_pointwise = 0;
         else if (!strcmp(v, "1")) p->conv_pointwise = 1;
     }
+    if ((v = env("GRAFT_CONV_WINOGRAD"))) {
+        if (!strcmp(v, "0")) p->conv_winograd = GRAFT_CONV_WINOGRAD_OFF;
+        else if (!strcmp(v, "1")) p->conv_winograd = GRAFT_CONV_WINOGRAD_ON;
+    }
     return GRAFT_OK;
 }
 

@@ -115,6 +115,9 @@ static graft_status check_params(const graft_ctx_params *p, char *err, size_t er
     if (p->conv_pointwise != 0 && p->conv_pointwise != 1)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_pointwise: "
                          "%d, expected 0 or 1", p->conv_pointwise);
+    if ((unsigned)p->conv_winograd > GRAFT_CONV_WINOGRAD_OFF)
+        return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_winograd: %d "
+                         "is not a graft_conv_winograd", (int)p->conv_winograd);
     if (p->conv_chunk_bytes == 0)
         return error_set(err, errlen, GRAFT_ERR_INVALID_ARG, "graft_ctx_params.conv_chunk_bytes: "
                          "must be > 0 (start from graft_ctx_default_params)");
@@ -172,6 +175,7 @@ graft_status graft_ctx_create(const graft_ctx_params *p, graft_ctx **out, char *
     ctx->conv_path = p->conv_path;
     ctx->conv_pointwise = p->conv_pointwise;
     ctx->conv_chunk_bytes = p->conv_chunk_bytes;
+    ctx->conv_winograd = p->conv_winograd;
     ctx->prof_kernels = p->profile_kernels != 0;
     ctx->tune = p->gemm_tuning;
     ctx->log = p->log;

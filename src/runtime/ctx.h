@@ -37,6 +37,7 @@ struct graft_ctx {
     graft_conv_path conv_path;
     int conv_pointwise; /* 1x1 convs by conv_pointwise_cpu (conv_path AUTO) */
     size_t conv_chunk_bytes;
+    graft_conv_winograd conv_winograd;
     int prof_kernels; /* time every launch for graft_ctx_kernel_profile */
     gemm_tuning tune;
     graft_log_fn log;

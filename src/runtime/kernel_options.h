@@ -17,6 +17,9 @@
 #define CONV_DW_WG 64    /* work-group of conv_dw_backward_weight */
 #define BN_LWS 64        /* work-group of the GPU-shaped BatchNorm reductions */
 #define PLANE_LWS 64     /* work-group of the GPU-shaped per-plane sums (mul's gradient) */
+#define WINO_M 4         /* Winograd output tile edge: F(WINO_M x WINO_M, 3x3), 2 or 4 */
+#define WINO_PP 11       /* 6-channel panels per item of winograd_gemm_cpu (its local array) */
+#define WINO_LROW 1032   /* local row of winograd_input_cpu: the widest padded tile row */
 
 /* Name in the kernels, value: each becomes -D<name>=<value>. */
 #define KERNEL_TUNABLES(X)                                                     \
@@ -28,7 +31,10 @@
     X(TALL_KC, CONV_TALL_KC)                                                   \
     X(CONV_DW_WG, CONV_DW_WG)                                                  \
     X(BN_LWS, BN_LWS)                                                          \
-    X(PLANE_LWS, PLANE_LWS)
+    X(PLANE_LWS, PLANE_LWS)                                                    \
+    X(WINO_M, WINO_M)                                                          \
+    X(WINO_PP, WINO_PP)                                                        \
+    X(WINO_LROW, WINO_LROW)
 
 /* Writes the build options of the context's program for a device of this
  * type into buf (NUL-terminated, truncated to len; 256 bytes are plenty).

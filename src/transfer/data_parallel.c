@@ -233,6 +233,7 @@ static graft_ctx_params params_like(const graft_ctx *c, const char *device)
     p.conv_path = c->conv_path;
     p.conv_pointwise = c->conv_pointwise;
     p.conv_chunk_bytes = c->conv_chunk_bytes;
+    p.conv_winograd = c->conv_winograd;
     p.gemm_tuning = c->tune;
     return p;
 }

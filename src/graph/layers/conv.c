@@ -8,6 +8,7 @@
 
 #include "conv_depthwise.h"
 #include "conv_pointwise.h"
+#include "conv_winograd.h"
 #include "fold_bn.h"
 #include "gemm.h"
 #include "kernel_options.h"
@@ -190,6 +191,20 @@ static int conv_pointwise_ok(const graft_ctx *ctx, const conv_dims *d)
 
 static pw_shape conv_pw_shape(const conv_dims *d) { return (pw_shape){d->n, d->cin, d->cout, d->P}; }
 
+/* Winograd (conv_winograd.h) for stride-1, pad-1 3x3 dense convs, CPU
+ * style only: forward (flip 0, cin -> cout) and input gradient (flip 1, a
+ * conv of dy from cout to cin channels). */
+static int conv_winograd_ok(const graft_ctx *ctx, const conv_dims *d, int flip)
+{
+    if (ctx->conv_winograd == GRAFT_CONV_WINOGRAD_OFF || d->groups != 1 || d->dil != 1 ||
+        !d->square || d->k != 3 || d->stride != 1 || d->pad != 1)
+        return 0;
+    wino_shape s = {d->n, flip ? d->cout : d->cin, flip ? d->cin : d->cout, d->h, d->w};
+    if (!conv_winograd_fits(&s)) return 0;
+    if (ctx->conv_winograd == GRAFT_CONV_WINOGRAD_ON) return 1;
+    return ctx->conv_path == GRAFT_CONV_PATH_AUTO && conv_winograd_pays(ctx, &s);
+}
+
 /* dW (Cout x cin*k*k) of a conv without a column matrix: a
  * zero-padded copy of x (scratch 0; x itself when pad is 0), partial sums
  * per item (scratch 1), then their sum. */
@@ -332,6 +347,11 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
         return conv_pointwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
                                           ep);
     }
+    if (implicit && conv_winograd_ok(ctx, &d, 0)) {
+        wino_shape s = {d.n, d.cin, d.cout, d.h, d.w};
+        return conv_winograd_run(ctx, &s, 0, io->in[0], wt, bias, l->spec.bias, io->out, 0.0f,
+                                 ep);
+    }
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL;
         if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
@@ -431,6 +451,12 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
         TRY(conv_pointwise_backward_data_cpu(ctx, &s, io->dout, pw->data, din, io->din_beta[0]));
         din = NULL;
     }
+    if (din && implicit && conv_winograd_ok(ctx, &d, 1)) {
+        wino_shape s = {d.n, d.cout, d.cin, d.h, d.w};
+        TRY(conv_winograd_run(ctx, &s, 1, io->dout, pw->data, pw->data, 0, din,
+                              io->din_beta[0], NULL));
+        din = NULL;
+    }
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
                           pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL,
@@ -521,7 +547,8 @@ int conv_fold_supported(graft_ctx *ctx, const layer *l, int n, int residual)
     if (!ctx_is_cpu(ctx) || l->spec.kind != GRAFT_LAYER_CONV2D) return 0;
     conv_dims d = conv_dims_of(l, n);
     if (conv_is_direct(&d)) return !residual && d.square;
-    return conv_pointwise_ok(ctx, &d) || conv_implicit_ok(ctx, &d, IMPLICIT_FWD);
+    return conv_pointwise_ok(ctx, &d) || conv_implicit_ok(ctx, &d, IMPLICIT_FWD) ||
+           conv_winograd_ok(ctx, &d, 0);
 }
 
 graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,
