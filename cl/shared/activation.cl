@@ -45,23 +45,42 @@ __kernel void act_grad_from_output(__global const float *y, __global float *dy, 
     dy[i] *= act_grad_of_output(y[i], kind, slope);
 }
 
+static float8 act_grad_of_output8(float8 v, int kind, float slope)
+{
+    float8 pos = select((float8)(0.0f), (float8)(1.0f), v > 0.0f);
+    if (kind == 0) return pos;
+    if (kind == 1) return select((float8)(0.0f), pos, v < 6.0f);
+    return pos + (1.0f - pos) * slope;
+}
+
 /* The same on a conv's dy (n x c x spatial) and, in the same pass, its
- * bias gradient db[ch] = the sum of the masked dy over n and spatial, in
- * reduce_nc_s's order (so equal to it after act_grad_from_output). One
- * work-item per channel. */
+ * bias gradient db[ch] = the sum of the masked dy over n and spatial. One
+ * work-item per channel, each plane in float8 chunks with eight partial
+ * sums (a scalar running sum is bound by the add's latency), the tail
+ * scalar. */
 __kernel void act_grad_bias_from_output(__global const float *y, __global float *dy, int n, int c,
                                         int spatial, int kind, float slope, __global float *db)
 {
     int ch = get_global_id(0);
     if (ch >= c) return;
+    float8 acc8 = 0.0f;
     float acc = 0.0f;
     for (int i = 0; i < n; i++) {
         size_t off = ((size_t)i * c + ch) * spatial;
-        for (int s = 0; s < spatial; s++) {
+        int s = 0;
+        for (; s + 8 <= spatial; s += 8) {
+            float8 d = vload8(0, dy + off + s) * act_grad_of_output8(vload8(0, y + off + s), kind,
+                                                                     slope);
+            vstore8(d, 0, dy + off + s);
+            acc8 += d;
+        }
+        for (; s < spatial; s++) {
             float d = dy[off + s] * act_grad_of_output(y[off + s], kind, slope);
             dy[off + s] = d;
             acc += d;
         }
     }
-    db[ch] = acc;
+    float4 a4 = acc8.lo + acc8.hi;
+    float2 a2 = a4.lo + a4.hi;
+    db[ch] = acc + (a2.lo + a2.hi);
 }
