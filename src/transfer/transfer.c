@@ -293,8 +293,8 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
  * one status round agrees that every share is done (a rank that failed,
  * on a corrupt image say, stops them all there), the shares are gathered
  * so that every rank holds every image's outputs (the same numbers as one
- * process's), and a second round agrees that the gather went through. The
- * labels are d's, which every rank has. */
+ * process's), and a second round agrees that the gather and the dataset
+ * built from it went through. The labels are d's, which every rank has. */
 static graft_status feature_dataset_ranks(graft_model *m, const dataset *d, const float *mean,
                                           const float *std, int nodei, int pool,
                                           const graft_callbacks *cb, const graft_collective *comm,
@@ -322,13 +322,15 @@ static graft_status feature_dataset_ranks(graft_model *m, const dataset *d, cons
     s = rank_status_round(&rs, s, NULL, 0, err, errlen);
     if (s == GRAFT_OK) {
         s = rank_gather_rows(comm, all, d->n, row, err, errlen);
+        if (s == GRAFT_OK)
+            s = dataset_create(a.C, pool ? 1 : nd->shape.h, pool ? 1 : nd->shape.w, d->nclasses,
+                               (const char *const *)d->class_names, &ds, err, errlen);
+        for (int i = 0; s == GRAFT_OK && i < d->n; i++)
+            s = dataset_append(ds, all + (size_t)i * row, d->y[i], NULL, err, errlen);
+        /* Also a rank out of memory here must not leave the others waiting
+         * in the training's first round. */
         s = rank_status_round(&rs, s, NULL, 0, err, errlen);
     }
-    if (s == GRAFT_OK)
-        s = dataset_create(a.C, pool ? 1 : nd->shape.h, pool ? 1 : nd->shape.w, d->nclasses,
-                           (const char *const *)d->class_names, &ds, err, errlen);
-    for (int i = 0; s == GRAFT_OK && i < d->n; i++)
-        s = dataset_append(ds, all + (size_t)i * row, d->y[i], NULL, err, errlen);
     if (s != GRAFT_OK) {
         dataset_free(ds);
         ds = NULL;
