@@ -91,6 +91,17 @@ typedef struct graft_collective {
                                      size_t msglen);
     int (*iallreduce_test)(void *user, void *req);
     graft_status (*iallreduce_wait)(void *user, void *req, char *msg, size_t msglen);
+    /* Optional (NULL = emulated with allreduce_sum: zeros around this
+     * rank's rows, size times the bytes on the wire): gathers, in place,
+     * rows of row_floats floats from every rank, on every rank. all holds
+     * the rows of every rank in rank order, rank r's rows[r] of them
+     * (rows[0..size) the same on every rank; a count may be 0); on entry
+     * this rank's rows are at their place, on return every rank's are
+     * (MPI_Allgatherv with MPI_IN_PLACE). The linear probe uses it: each
+     * rank extracts the features of its share of the images, then every
+     * rank holds all of them. */
+    graft_status (*allgatherv)(void *user, float *all, const int *rows, size_t row_floats,
+                               char *msg, size_t msglen);
 } graft_collective;
 
 typedef struct graft_train_config {

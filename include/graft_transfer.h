@@ -149,7 +149,10 @@ int graft_finetune_cache_plan(const graft_model *m, const graft_finetune_params 
  *  - LINEAR_PROBE trains only the head on features computed once (their
  *    extraction time counts as training time of the first epoch) with
  *    op's kind, lr, momentum, weight decay and betas on a cosine schedule
- *    over the run, no warm-up, no Nesterov;
+ *    over the run, no warm-up, no Nesterov; with cfg->comm of several
+ *    ranks each rank extracts the features of its contiguous share of
+ *    train and eval only, and they are gathered (comm->allgatherv, or
+ *    sums), so every rank trains on all of them (docs/parallel.md);
  *  - FINETUNE with a cached cut (graft_finetune_cache_plan) trains the
  *    layers above the frozen prefix on its outputs computed once, with op;
  *  - RECIPE runs two phases: (1) head_epochs of the linear probe above at

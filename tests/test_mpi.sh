@@ -4,8 +4,9 @@
 # frozen, so the slices do not normalise differently), and so does train
 # with --sync-bn (BatchNorm over the global batch); rank 0 alone writes;
 # a checkpoint written by 2 ranks resumes in 1; plan jobs shared by ranks.
-# Sharded reading of a class folder, sums overlapped with backward, and a
-# rank failing on a corrupt image of its shard are checked too.
+# Sharded reading of a class folder (training and a linear probe's feature
+# extraction), sums overlapped with backward, and a rank failing on a
+# corrupt image of its shard are checked too.
 # Usage: test_mpi.sh GRAFT_EXECUTABLE SOURCE_ROOT MPIRUN|none
 set -u
 G=${1:?usage: test_mpi.sh GRAFT SOURCE_ROOT MPIRUN}
@@ -90,6 +91,27 @@ if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
 else
     bad "2 ranks on a folder vs 1 process"; cat "$T/f1-log.csv" "$T/f2-log.csv"
 fi
+# A linear probe on the folder: each rank extracts the features of its half
+# of the images only, the halves are gathered, and the head trains like
+# one process's (epoch losses within 1e-4, the same evaluation).
+LP="finetune --from $T/src.graft --data $T/folder --strategy linear-probe --epochs 2 --batch 16 --quiet"
+run "$G" $LP --out "$T/lp1.graft"
+expect "linear probe on a folder, one process" 0
+run $MPI "$G" $LP --out "$T/lp2.graft"
+expect "mpirun -np 2 linear probe on a folder" 0
+if awk -F, 'NR == FNR { if (FNR > 1) a[FNR] = $2; next }
+            FNR > 1 { d = a[FNR] - $2; if (d < 0) d = -d; if (d > 1e-4 * (a[FNR] < 0 ? -a[FNR] : a[FNR]) + 1e-6) bad = 1; n++ }
+            END { exit (bad || n != 2) }' "$T/lp1-log.csv" "$T/lp2-log.csv"; then
+    ok "a linear probe over 2 ranks (features gathered) trains like 1 process"
+else
+    bad "linear probe, 2 ranks vs 1 process"; cat "$T/lp1-log.csv" "$T/lp2-log.csv"
+fi
+run "$G" eval --model "$T/lp1.graft" --data "$T/folder" --quiet
+grep -i 'accuracy' "$T/out" | head -n 1 > "$T/lpacc1"
+run "$G" eval --model "$T/lp2.graft" --data "$T/folder" --quiet
+grep -i 'accuracy' "$T/out" | head -n 1 > "$T/lpacc2"
+if [ -s "$T/lpacc1" ] && cmp -s "$T/lpacc1" "$T/lpacc2"; then ok "the two linear probes evaluate the same"; else bad "eval of both linear probes"; cat "$T/lpacc1" "$T/lpacc2"; fi
+
 # A corrupt image: only the rank whose shard holds it decodes it, so exactly
 # one rank names the file and the other says that rank failed; both stop
 # without MPI_Abort (inside --sync-bn rendezvous too) and the checkpoint of
@@ -103,6 +125,17 @@ if [ "$rc" -ne 0 ] && [ "$(grep -c 'zz-corrupt.png' "$T/all")" -eq 1 ] &&
     ok "a corrupt image: one rank decodes it, both stop cleanly"
 else
     bad "corrupt image under mpirun (exit $rc)"; cat "$T/all"
+fi
+
+# The same during a linear probe's feature extraction: the rank whose half
+# holds the file names it, the other says that rank failed, no MPI_Abort.
+run $MPI "$G" $LP --out "$T/lp3.graft"
+cat "$T/out" "$T/err" > "$T/all"
+if [ "$rc" -ne 0 ] && [ "$(grep -c 'zz-corrupt.png' "$T/all")" -eq 1 ] &&
+   [ "$(grep -c 'rank [01] of 2 failed' "$T/all")" -eq 1 ] && ! grep -q 'MPI_ABORT' "$T/all"; then
+    ok "a corrupt image during a linear probe's extraction: both ranks stop cleanly"
+else
+    bad "corrupt image in a linear probe under mpirun (exit $rc)"; cat "$T/all"
 fi
 
 # Plan jobs over 2 ranks sharing the state folder; rank 0 writes the summary.

@@ -5,6 +5,7 @@
  * tolerance; a failing rank stops every rank with a message naming it, also
  * inside a synchronised BatchNorm rendezvous; ranks training on a folder
  * opened with decoding on first use decode only their shards. */
+#include <dirent.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "graft.h"
 #include "graft_data.h"
 #include "graft_train.h"
+#include "graft_transfer.h"
 
 #define FIX GRAFT_DATA_DIR "/fixtures/fmnist512-images-idx3-ubyte.gz"
 
@@ -229,6 +231,7 @@ typedef struct bus {
     int overlap;   /* offer the split-phase sum: gradients summed during backward */
     size_t bucket_floats;
     int calls[4];
+    int gathers; /* allgatherv calls (of both ranks) */
 } bus;
 
 typedef struct rank_arg {
@@ -306,6 +309,44 @@ static graft_status bus_wait(void *user, void *req, char *msg, size_t msglen)
     return GRAFT_OK;
 }
 
+/* The bus's allgatherv: each rank writes its rows into the shared buffer
+ * (disjoint places), then every rank reads all of them. */
+static graft_status bus_allgatherv(void *user, float *all, const int *rows, size_t row_floats,
+                                   char *msg, size_t msglen)
+{
+    rank_arg *a = user;
+    bus *b = a->b;
+    (void)msg;
+    (void)msglen;
+    size_t at = 0, total = 0;
+    for (int r = 0; r < b->size; r++) {
+        if (r < a->comm.rank) at += (size_t)rows[r] * row_floats;
+        total += (size_t)rows[r] * row_floats;
+    }
+    if (total > (size_t)1 << 20) {
+        snprintf(msg, msglen, "bus: %zu floats do not fit", total);
+        return GRAFT_ERR_INTERNAL;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->gathers++;
+    memcpy(b->sum + at, all + at, (size_t)rows[a->comm.rank] * row_floats * sizeof *all);
+    for (int pass = 0; pass < 2; pass++) {
+        /* A barrier; after the first every rank's rows are in, after the
+         * second every rank has read them (the next call may write). */
+        long gen = b->generation;
+        if (++b->arrived == b->size) {
+            b->arrived = 0;
+            b->generation++;
+            pthread_cond_broadcast(&b->cv);
+        } else {
+            while (gen == b->generation) pthread_cond_wait(&b->cv, &b->mu);
+        }
+        if (pass == 0) memcpy(all, b->sum, total * sizeof *all);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return GRAFT_OK;
+}
+
 static void *rank_main(void *arg)
 {
     rank_arg *a = arg;
@@ -335,7 +376,7 @@ static void run_ranks_on(const graft_dataset *d0, const graft_dataset *d1, int e
 {
     pthread_t th[2];
     for (int r = 0; r < 2; r++) {
-        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r], NULL, NULL, NULL, NULL}, r ? d1 : d0, epochs, NULL, NULL,
+        ra[r] = (rank_arg){b, {r, 2, bus_allreduce, &ra[r], NULL, NULL, NULL, NULL, NULL}, r ? d1 : d0, epochs, NULL, NULL,
                            bn, GRAFT_OK, ""};
         pthread_create(&th[r], NULL, rank_main, &ra[r]);
     }
@@ -612,6 +653,218 @@ static void test_shards(graft_ctx *ctx, const graft_dataset *src)
     CHECK(system(cmd) == 0);
 }
 
+/* ------------------------- a linear probe extracting only each rank's share */
+
+typedef struct probe_arg {
+    rank_arg ra; /* the bus, the collective, this rank's dataset; ra.m the result */
+    int gather;  /* offer the collective's allgatherv (else the library emulates it) */
+    double acc;  /* the last epoch's evaluation accuracy */
+} probe_arg;
+
+static graft_train_config probe_config(void)
+{
+    graft_train_config c = run_config();
+    c.epochs = 4;
+    return c;
+}
+
+/* The source's weights on the host (a small_model trained a little, so
+ * that the probe's accuracy says something), copied into each rank's. */
+static float *probe_w[16];
+static int probe_nw;
+
+static void probe_weights_free(void)
+{
+    for (int i = 0; i < probe_nw; i++) free(probe_w[i]);
+    probe_nw = 0;
+}
+
+static int probe_weights_take(graft_model *m)
+{
+    int np = graft_model_num_params(m);
+    if (np > 16) return -1;
+    for (probe_nw = 0; probe_nw < np; probe_nw++) {
+        size_t n = graft_model_param_numel(m, probe_nw);
+        probe_w[probe_nw] = malloc(n * sizeof(float));
+        if (!probe_w[probe_nw] || graft_model_param_get(m, probe_nw, probe_w[probe_nw], n) != GRAFT_OK)
+            return -1;
+    }
+    return 0;
+}
+
+/* A linear probe of the source (small_model with probe_w) on d, evaluated
+ * on d. */
+static graft_model *probe_one(graft_ctx *ctx, const graft_dataset *d, graft_train_config *cfg,
+                              graft_status *st, double *acc)
+{
+    graft_model *src = small_model(ctx, 0, 0), *out = NULL;
+    for (int i = 0; src && i < probe_nw; i++)
+        if (graft_model_param_set(src, i, probe_w[i], graft_model_param_numel(src, i)) != GRAFT_OK) {
+            graft_model_free(src);
+            src = NULL;
+        }
+    graft_finetune_params fp = graft_finetune_default_params();
+    fp.strategy = GRAFT_STRATEGY_LINEAR_PROBE;
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 0.5f;
+    graft_train_result r = {0};
+    graft_status s = src ? graft_finetune(src, d, d, &fp, &op, cfg, &out, &r) : GRAFT_ERR_INTERNAL;
+    if (s == GRAFT_OK) {
+        CHECK(r.nepochs == cfg->epochs && isfinite(r.hist[0].train_loss));
+        *acc = r.nepochs > 0 ? r.hist[r.nepochs - 1].eval_acc : -1;
+    }
+    *st = s;
+    graft_train_result_free(&r);
+    graft_model_free(src);
+    return out;
+}
+
+static void *probe_rank_main(void *arg)
+{
+    probe_arg *p = arg;
+    rank_arg *a = &p->ra;
+    a->ctx = open_ctx(a->comm.rank ? "1" : "0");
+    a->s = GRAFT_ERR_INTERNAL;
+    if (!a->ctx) return NULL;
+    if (p->gather) a->comm.allgatherv = bus_allgatherv;
+    graft_train_config cfg = probe_config();
+    cfg.comm = &a->comm;
+    a->m = probe_one(a->ctx, a->d, &cfg, &a->s, &p->acc);
+    snprintf(a->err, sizeof a->err, "%s", graft_last_error(a->ctx));
+    return NULL;
+}
+
+static void run_probe_ranks(const graft_dataset *d0, const graft_dataset *d1, bus *b, int gather,
+                            probe_arg pa[2])
+{
+    pthread_t th[2];
+    for (int r = 0; r < 2; r++) {
+        memset(&pa[r], 0, sizeof pa[r]);
+        pa[r].ra.b = b;
+        pa[r].ra.comm = (graft_collective){r, 2, bus_allreduce, &pa[r].ra, NULL, NULL, NULL, NULL, NULL};
+        pa[r].ra.d = r ? d1 : d0;
+        pa[r].gather = gather;
+        pthread_create(&th[r], NULL, probe_rank_main, &pa[r]);
+    }
+    for (int r = 0; r < 2; r++) pthread_join(th[r], NULL);
+}
+
+static void probe_done(probe_arg pa[2])
+{
+    for (int r = 0; r < 2; r++) {
+        graft_model_free(pa[r].ra.m);
+        graft_ctx_destroy(pa[r].ra.ctx);
+    }
+}
+
+/* The first file (by name) of dir, as a path. */
+static int first_file(const char *dir, char *path, size_t len)
+{
+    DIR *dd = opendir(dir);
+    struct dirent *e;
+    char best[256] = "";
+    while (dd && (e = readdir(dd)) != NULL)
+        if (e->d_name[0] != '.' && (!best[0] || strcmp(e->d_name, best) < 0))
+            snprintf(best, sizeof best, "%s", e->d_name);
+    if (dd) closedir(dd);
+    if (!best[0]) return -1;
+    snprintf(path, len, "%s/%s", dir, best);
+    return 0;
+}
+
+/* Two ranks, each with its own lazily opened copy of a class folder, run
+ * a linear probe of a briefly trained source (train and evaluation set:
+ * the folder): each decodes only
+ * its contiguous half (images 0-29 and 30-59; the evaluation share is the
+ * same half), and the head equals one process's on the folder decoded up
+ * front, with the collective's gather and with the library's emulation of
+ * it. Then a corrupt image in rank 1's half stops both ranks. */
+static void test_probe_shards(graft_ctx *ctx, const graft_dataset *src)
+{
+    char dir[] = "/tmp/graft-probe-XXXXXX";
+    char root[600], sub[700], bad[1000];
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    snprintf(root, sizeof root, "%s/data", dir);
+    CHECK(write_folder(src, root) == 0);
+    graft_dataset *all = open_folder(root, 0);
+    bus b = {.size = 2, .fail_rank = -1};
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    b.sum = malloc(sizeof(float) << 20);
+    graft_train_config pre = run_config();
+    graft_model *trained = train_one(ctx, src, 0, 0, &pre, NULL);
+    CHECK(trained && probe_weights_take(trained) == 0);
+    graft_model_free(trained);
+    graft_train_config one = probe_config();
+    graft_status s1 = GRAFT_ERR_INTERNAL;
+    double acc1 = -1;
+    graft_model *a = all ? probe_one(ctx, all, &one, &s1, &acc1) : NULL;
+    CHECK(s1 == GRAFT_OK && a);
+    for (int gather = 1; all && gather >= 0; gather--) {
+        graft_dataset *d0 = open_folder(root, 1), *d1 = open_folder(root, 1);
+        int n = graft_dataset_size(all);
+        CHECK(d0 && d1 && n == 60);
+        if (!d0 || !d1) break;
+        probe_arg pa[2];
+        b.gathers = 0;
+        run_probe_ranks(d0, d1, &b, gather, pa);
+        CHECK(pa[0].ra.s == GRAFT_OK && pa[1].ra.s == GRAFT_OK);
+        if (pa[0].ra.s != GRAFT_OK) fprintf(stderr, "rank 0: %s\n", pa[0].ra.err);
+        if (pa[1].ra.s != GRAFT_OK) fprintf(stderr, "rank 1: %s\n", pa[1].ra.err);
+        /* Two gathers (training and evaluation features) on each rank. */
+        CHECK(b.gathers == (gather ? 4 : 0));
+        int dec0 = n - graft_dataset_num_pending(d0), dec1 = n - graft_dataset_num_pending(d1);
+        printf("linear probe over 2 ranks (%s): decoded rank 0 %d, rank 1 %d of %d images\n",
+               gather ? "allgatherv" : "gather by sums", dec0, dec1, n);
+        CHECK(dec0 == 30 && dec1 == 30);
+        if (a && pa[0].ra.m && pa[1].ra.m) {
+            double diff = max_param_diff(a, pa[0].ra.m);
+            printf("linear probe, 2 ranks vs 1 process: %.3g; accuracy %.4f vs %.4f\n", diff,
+                   pa[0].acc, acc1);
+            CHECK(diff < 1e-4);
+            CHECK(max_param_diff(pa[0].ra.m, pa[1].ra.m) == 0);
+            CHECK(pa[0].acc == acc1 && pa[1].acc == acc1);
+        }
+        probe_done(pa);
+        graft_dataset_free(d0);
+        graft_dataset_free(d1);
+    }
+    /* A file of class 4 (rank 1's half) that does not decode. */
+    snprintf(sub, sizeof sub, "%s/4", root);
+    FILE *f = first_file(sub, bad, sizeof bad) == 0 ? fopen(bad, "wb") : NULL;
+    CHECK(f != NULL);
+    if (f) {
+        fputs("not a png", f);
+        fclose(f);
+        graft_dataset *d0 = open_folder(root, 1), *d1 = open_folder(root, 1);
+        CHECK(d0 && d1);
+        if (d0 && d1) {
+            probe_arg pa[2];
+            run_probe_ranks(d0, d1, &b, 1, pa);
+            CHECK(pa[0].ra.s != GRAFT_OK && pa[1].ra.s != GRAFT_OK);
+            CHECK(strstr(pa[0].ra.err, "rank 1 of 2 failed") != NULL);
+            CHECK(strstr(pa[1].ra.err, "rank 1 of 2 failed") == NULL && pa[1].ra.err[0]);
+            printf("linear probe, corrupt image of rank 1: rank 0 said: %s\nrank 1 said: %s\n",
+                   pa[0].ra.err, pa[1].ra.err);
+            probe_done(pa);
+        }
+        graft_dataset_free(d0);
+        graft_dataset_free(d1);
+    }
+    graft_model_free(a);
+    graft_dataset_free(all);
+    probe_weights_free();
+    free(b.sum);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && !strcmp(argv[1], "gpu")) style = GRAFT_KERNELS_GPU;
@@ -628,6 +881,7 @@ int main(int argc, char **argv)
     test_two_devices(ctx, d);
     test_collective(ctx, d);
     test_shards(ctx, d);
+    test_probe_shards(ctx, d);
     graft_dataset_free(d);
     graft_ctx_destroy(ctx);
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);

@@ -84,6 +84,42 @@ static graft_status iallreduce_wait(void *user, void *req, char *msg, size_t msg
     return rc == MPI_SUCCESS ? GRAFT_OK : mpi_failed("MPI_Wait", rc, msg, msglen);
 }
 
+/* Rows of row_floats floats as one MPI datatype, so that the counts are
+ * rows (a dataset's image count: an int) however long a row is. */
+static graft_status allgatherv(void *user, float *all, const int *rows, size_t row_floats,
+                               char *msg, size_t msglen)
+{
+    (void)user;
+    if (row_floats > 0x7fffffff) {
+        snprintf(msg, msglen, "rows of %zu floats: too long for MPI", row_floats);
+        return GRAFT_ERR_INVALID_ARG;
+    }
+    int size = world.size;
+    int *displs = malloc(sizeof *displs * (size_t)size);
+    if (!displs) {
+        snprintf(msg, msglen, "out of memory");
+        return GRAFT_ERR_HOST_MEMORY;
+    }
+    for (int r = 0, at = 0; r < size; r++) {
+        displs[r] = at;
+        at += rows[r];
+    }
+    MPI_Datatype row;
+    int rc = MPI_Type_contiguous((int)row_floats, MPI_FLOAT, &row);
+    if (rc == MPI_SUCCESS) rc = MPI_Type_commit(&row);
+    graft_status s = GRAFT_OK;
+    if (rc != MPI_SUCCESS) {
+        s = mpi_failed("MPI_Type_contiguous", rc, msg, msglen);
+    } else {
+        rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, all, rows, displs, row,
+                            MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) s = mpi_failed("MPI_Allgatherv", rc, msg, msglen);
+        MPI_Type_free(&row);
+    }
+    free(displs);
+    return s;
+}
+
 static void finish(void)
 {
     int fin = 0;
@@ -107,7 +143,7 @@ mpi_comm *mpi_comm_world(void)
     MPI_Comm_size(MPI_COMM_WORLD, &world.size);
     world.coll = (graft_collective){world.rank,       world.size,       allreduce_sum,
                                     NULL,             on_stop,          iallreduce_start,
-                                    iallreduce_test,  iallreduce_wait};
+                                    iallreduce_test,  iallreduce_wait,  allgatherv};
     return world.size > 1 ? &world : NULL;
 }
 

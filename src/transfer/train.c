@@ -111,6 +111,15 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
     return infer_indices(m, d, NULL, 0, mean, std, batch, fn, user, label, pfn, puser, err, errlen);
 }
 
+graft_status infer_dataset_indices(graft_model *m, const dataset *d, const int *idx, int nidx,
+                                   const float *mean, const float *std, int batch,
+                                   infer_batch_fn fn, void *user, const char *label,
+                                   graft_progress_fn pfn, void *puser, char *err, size_t errlen)
+{
+    return infer_indices(m, d, idx, nidx, mean, std, batch, fn, user, label, pfn, puser, err,
+                         errlen);
+}
+
 typedef struct eval_acc {
     eval_result *out;
     float *logits; /* batch x classes */

@@ -32,6 +32,13 @@ graft_status infer_dataset(graft_model *m, const dataset *d, const float *mean, 
                            int batch, infer_batch_fn fn, void *user, const char *label,
                            graft_progress_fn pfn, void *puser, char *err, size_t errlen);
 
+/* infer_dataset over the images idx[0..nidx) of d only, in that order; fn's
+ * offset counts positions in idx (only those images are decoded). */
+graft_status infer_dataset_indices(graft_model *m, const dataset *d, const int *idx, int nidx,
+                                   const float *mean, const float *std, int batch,
+                                   infer_batch_fn fn, void *user, const char *label,
+                                   graft_progress_fn pfn, void *puser, char *err, size_t errlen);
+
 /* Inference over a whole dataset (in order), normalised with mean/std.
  * want_probs keeps the softmax outputs. */
 graft_status evaluate(graft_model *m, const dataset *d, const float *mean, const float *std,

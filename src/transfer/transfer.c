@@ -12,6 +12,8 @@
 #include "layer_kind.h"
 #include "model.h"
 #include "clock.h"
+#include "rank_gather.h"
+#include "rank_status.h"
 
 int transfer_strategy_parse(const char *s)
 {
@@ -202,7 +204,7 @@ int transfer_gradual_step(graft_model *m, const finetune_opts *o, int epochs_don
 typedef struct feat_acc {
     int node, C, HW, pool;
     float *buf; /* batch x C x HW */
-    float *f;   /* pooled: n x C, or NULL */
+    float *f;   /* n x C (pooled) or n x C x HW, or NULL */
     dataset *ds; /* or appended here (C x 1 x 1 pooled, else C x H x W) */
     float *row; /* pooled row for ds: C */
 } feat_acc;
@@ -222,6 +224,9 @@ static graft_status feat_batch(void *user, graft_model *m, const int *y, int n, 
                 dst[c] = (float)(acc / a->HW);
             }
             img = dst;
+        } else if (a->f) {
+            memcpy(a->f + (size_t)(offset + i) * a->C * a->HW, img,
+                   sizeof *img * (size_t)a->C * a->HW);
         }
         if (a->ds) {
             char why[256];
@@ -234,9 +239,9 @@ static graft_status feat_batch(void *user, graft_model *m, const int *y, int n, 
 
 /* Runs d through m (inference mode) and collects node `nodei`'s outputs
  * into a->f or a->ds (set by the caller); allocates the scratch. */
-static graft_status collect(graft_model *m, const dataset *d, const float *mean, const float *std,
-                            int batch, feat_acc *a, const graft_callbacks *cb, char *err,
-                            size_t errlen)
+static graft_status collect_indices(graft_model *m, const dataset *d, const int *idx, int nidx,
+                                    const float *mean, const float *std, int batch, feat_acc *a,
+                                    const graft_callbacks *cb, char *err, size_t errlen)
 {
     a->buf = malloc((size_t)batch * a->C * a->HW * sizeof *a->buf);
     a->row = malloc((size_t)a->C * sizeof *a->row);
@@ -245,13 +250,20 @@ static graft_status collect(graft_model *m, const dataset *d, const float *mean,
         error_set(err, errlen, GRAFT_OK, "out of host memory for features");
         s = GRAFT_ERR_HOST_MEMORY;
     }
-    if (s == GRAFT_OK) s = infer_dataset(m, d, mean, std, batch, feat_batch, a, "features",
-                                          cb ? cb->progress : NULL, cb ? cb->user : NULL, err,
-                                          errlen);
+    if (s == GRAFT_OK)
+        s = infer_dataset_indices(m, d, idx, nidx, mean, std, batch, feat_batch, a, "features",
+                                  cb ? cb->progress : NULL, cb ? cb->user : NULL, err, errlen);
     free(a->buf);
     free(a->row);
     a->buf = a->row = NULL;
     return s;
+}
+
+static graft_status collect(graft_model *m, const dataset *d, const float *mean, const float *std,
+                            int batch, feat_acc *a, const graft_callbacks *cb, char *err,
+                            size_t errlen)
+{
+    return collect_indices(m, d, NULL, 0, mean, std, batch, a, cb, err, errlen);
 }
 
 graft_status transfer_features(graft_model *m, const dataset *d, const float *mean,
@@ -276,14 +288,71 @@ graft_status transfer_features(graft_model *m, const dataset *d, const float *me
     return GRAFT_OK;
 }
 
+/* feature_dataset over several ranks: each rank runs only its contiguous
+ * share of d through m (so a lazily opened d decodes only those images),
+ * one status round agrees that every share is done (a rank that failed,
+ * on a corrupt image say, stops them all there), the shares are gathered
+ * so that every rank holds every image's outputs (the same numbers as one
+ * process's), and a second round agrees that the gather and the dataset
+ * built from it went through. The labels are d's, which every rank has. */
+static graft_status feature_dataset_ranks(graft_model *m, const dataset *d, const float *mean,
+                                          const float *std, int nodei, int pool,
+                                          const graft_callbacks *cb, const graft_collective *comm,
+                                          dataset **out, char *err, size_t errlen)
+{
+    const node *nd = &m->nodes[nodei];
+    feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, pool, NULL, NULL, NULL, NULL};
+    size_t row = (size_t)a.C * (pool ? 1 : (size_t)a.HW);
+    int lo, hi;
+    rank_share(d->n, comm->rank, comm->size, &lo, &hi);
+    *out = NULL;
+    rank_status rs;
+    TRY(rank_status_init(&rs, comm, err, errlen));
+    float *all = malloc(sizeof *all * row * (size_t)d->n);
+    int *idx = malloc(sizeof *idx * (size_t)(hi - lo + 1));
+    dataset *ds = NULL;
+    graft_status s = all && idx ? GRAFT_OK
+                                : error_set(err, errlen, GRAFT_ERR_HOST_MEMORY,
+                                            "out of host memory for features");
+    for (int i = lo; idx && i < hi; i++) idx[i - lo] = i;
+    a.f = all ? all + (size_t)lo * row : NULL;
+    if (s == GRAFT_OK && hi > lo)
+        s = collect_indices(m, d, idx, hi - lo, mean, std, TRANSFER_EXTRACT_BATCH, &a, cb, err,
+                            errlen);
+    s = rank_status_round(&rs, s, NULL, 0, err, errlen);
+    if (s == GRAFT_OK) {
+        s = rank_gather_rows(comm, all, d->n, row, err, errlen);
+        if (s == GRAFT_OK)
+            s = dataset_create(a.C, pool ? 1 : nd->shape.h, pool ? 1 : nd->shape.w, d->nclasses,
+                               (const char *const *)d->class_names, &ds, err, errlen);
+        for (int i = 0; s == GRAFT_OK && i < d->n; i++)
+            s = dataset_append(ds, all + (size_t)i * row, d->y[i], NULL, err, errlen);
+        /* Also a rank out of memory here must not leave the others waiting
+         * in the training's first round. */
+        s = rank_status_round(&rs, s, NULL, 0, err, errlen);
+    }
+    if (s != GRAFT_OK) {
+        dataset_free(ds);
+        ds = NULL;
+    }
+    rank_status_free(&rs);
+    free(idx);
+    free(all);
+    *out = ds;
+    return s;
+}
+
 /* Node `nodei`'s outputs for every image of d as a new dataset of the same
  * labels and class names: C x 1 x 1 "images" when pooled, else the node's
- * full C x H x W output. */
+ * full C x H x W output. With comm of several ranks, each extracts only
+ * its share and every rank gets the whole dataset (feature_dataset_ranks). */
 static graft_status feature_dataset(graft_model *m, const dataset *d, const float *mean,
                                     const float *std, int nodei, int pool,
-                                    const graft_callbacks *cb, dataset **out, char *err,
-                                    size_t errlen)
+                                    const graft_callbacks *cb, const graft_collective *comm,
+                                    dataset **out, char *err, size_t errlen)
 {
+    if (comm && comm->size > 1)
+        return feature_dataset_ranks(m, d, mean, std, nodei, pool, cb, comm, out, err, errlen);
     const node *nd = &m->nodes[nodei];
     feat_acc a = {nodei, nd->shape.c, nd->shape.h * nd->shape.w, pool, NULL, NULL, NULL, NULL};
     *out = NULL;
@@ -416,11 +485,12 @@ static graft_status cached_train(graft_model *m, const dataset *train, const dat
     graft_model *top = NULL;
     graft_optimizer *o = NULL;
     int p0 = 0;
-    graft_status s = feature_dataset(m, train, cfg->mean, cfg->std, cut, pool, &cfg->cb, &dtr, err,
-                                     errlen);
+    graft_status s = feature_dataset(m, train, cfg->mean, cfg->std, cut, pool, &cfg->cb,
+                                     cfg->comm, &dtr, err, errlen);
     double extract = now_seconds() - t0;
     if (s == GRAFT_OK && eval)
-        s = feature_dataset(m, eval, cfg->mean, cfg->std, cut, pool, &cfg->cb, &dev, err, errlen);
+        s = feature_dataset(m, eval, cfg->mean, cfg->std, cut, pool, &cfg->cb, cfg->comm, &dev,
+                            err, errlen);
     if (s == GRAFT_OK) {
         layer_shape in = {dtr->c, dtr->h, dtr->w};
         s = build_top(m, cut, first, in, &top, &p0);
