@@ -111,16 +111,20 @@ __kernel void conv_implicit_dw_cpu(__global const float *xp, __global const floa
 }
 #undef DW_FMA
 
-/* dw[co][kidx] = sum over s of part[s][kidx][co]. */
+/* dw[co][kidx] = sum over s of part[s][kidx][co]. Item i walks part in
+ * its own order (i = kidx * cout + co), so neighbouring items read
+ * neighbouring floats of every partial matrix; only the single write is
+ * strided. */
 __kernel void conv_dw_reduce_cpu(__global const float *part, __global float *dw, int cout, int K,
                              int nsplit)
 {
     int i = get_global_id(0);
     if (i >= cout * K) return;
-    int co = i / K, kidx = i - co * K;
+    int kidx = i / cout, co = i - kidx * cout;
+    size_t plane = (size_t)K * cout;
     float acc = 0.0f;
-    for (int s = 0; s < nsplit; s++) acc += part[((size_t)s * K + kidx) * cout + co];
-    dw[i] = acc;
+    for (int s = 0; s < nsplit; s++) acc += part[s * plane + i];
+    dw[(size_t)co * K + kidx] = acc;
 }
 
 /* B operand of conv_tall_cpu, B[kidx][o] (kidx = (i, ky, kx) over the conv's
