@@ -174,13 +174,6 @@ START_TEST(bn_matches_reference)
 }
 END_TEST
 
-static int fadd(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
-{
-    int id = -1;
-    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s", name);
-    return id;
-}
-
 /* conv -> bn1 -> relu, conv -> bn2 -> relu6, conv -> bn3 -> leaky (all
  * fused), add(act3, act2) -> bn4 -> leaky with a negative slope (not
  * fused) -> bn5 -> relu and add(relu, bn5) (bn5 has two consumers: not
@@ -194,7 +187,7 @@ static graft_model *fusion_net(graft_ctx *ctx)
     in.channels = 3;
     in.height = 6;
     in.width = 5;
-    int x = fadd(m, "input", in, 0, NULL);
+    int x = tu_add(m, "input", in, 0, NULL);
     graft_layer_spec cv = graft_layer_default(GRAFT_LAYER_CONV2D);
     cv.kernel = 3;
     cv.pad = 1;
@@ -205,29 +198,29 @@ static graft_model *fusion_net(graft_ctx *ctx)
     for (int i = 0; i < 3; i++) {
         char nm[16];
         snprintf(nm, sizeof nm, "c%d", i + 1);
-        int c = fadd(m, nm, cv, 1, &a);
+        int c = tu_add(m, nm, cv, 1, &a);
         snprintf(nm, sizeof nm, "bn%d", i + 1);
-        int b = fadd(m, nm, bn, 1, &c);
+        int b = tu_add(m, nm, bn, 1, &c);
         graft_layer_spec as = graft_layer_default(acts[i]);
         as.slope = 0.1f;
         snprintf(nm, sizeof nm, "act%d", i + 1);
-        a = fadd(m, nm, as, 1, &b);
+        a = tu_add(m, nm, as, 1, &b);
         if (i == 1) a2 = a;
     }
     int ins[2] = {a, a2};
-    int s = fadd(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
-    int b4 = fadd(m, "bn4", bn, 1, &s);
+    int s = tu_add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+    int b4 = tu_add(m, "bn4", bn, 1, &s);
     graft_layer_spec neg = graft_layer_default(GRAFT_LAYER_LEAKY_RELU);
     neg.slope = -0.2f;
-    int l4 = fadd(m, "act4", neg, 1, &b4);
-    int b5 = fadd(m, "bn5", bn, 1, &l4);
-    int l5 = fadd(m, "act5", graft_layer_default(GRAFT_LAYER_RELU), 1, &b5);
+    int l4 = tu_add(m, "act4", neg, 1, &b4);
+    int b5 = tu_add(m, "bn5", bn, 1, &l4);
+    int l5 = tu_add(m, "act5", graft_layer_default(GRAFT_LAYER_RELU), 1, &b5);
     int ins2[2] = {l5, b5};
-    int s2 = fadd(m, "add2", graft_layer_default(GRAFT_LAYER_ADD), 2, ins2);
-    int g = fadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s2);
+    int s2 = tu_add(m, "add2", graft_layer_default(GRAFT_LAYER_ADD), 2, ins2);
+    int g = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s2);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
-    fadd(m, "fc", fc, 1, &g);
+    tu_add(m, "fc", fc, 1, &g);
     /* gamma 4 on bn2 so that ReLU6's upper clamp is exercised. */
     int gi = -1;
     for (int p = 0; p < graft_model_num_params(m); p++)

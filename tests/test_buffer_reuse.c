@@ -58,26 +58,6 @@ START_TEST(plan_never_shares_live_values)
 }
 END_TEST
 
-static int radd(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
-{
-    int id = -1;
-    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s: %s", name,
-                  graft_last_error(graft_model_ctx(m)));
-    return id;
-}
-
-static graft_layer_spec conv(int out, int k, int stride, int groups)
-{
-    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
-    s.channels = out;
-    s.kernel = k;
-    s.stride = stride;
-    s.pad = k / 2;
-    s.groups = groups;
-    s.bias = 1;
-    return s;
-}
-
 static graft_layer_spec kind(graft_layer_kind k) { return graft_layer_default(k); }
 
 /* input 6x11x9 -> a: conv3x3 + bn + relu -> b: conv3x3 + bn, add(a), relu6
@@ -94,48 +74,48 @@ static graft_model *branch_net(graft_ctx *ctx)
     in.channels = 6;
     in.height = 11;
     in.width = 9;
-    int x = radd(m, "input", in, 0, NULL);
-    int a = radd(m, "a.conv", conv(8, 3, 1, 1), 1, &x);
-    a = radd(m, "a.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &a);
-    a = radd(m, "a.act", kind(GRAFT_LAYER_RELU), 1, &a);
-    int b = radd(m, "b.conv", conv(8, 3, 1, 1), 1, &a);
-    b = radd(m, "b.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &b);
+    int x = tu_add(m, "input", in, 0, NULL);
+    int a = tu_add(m, "a.conv", tu_conv(8, 3, 1, 1, 1), 1, &x);
+    a = tu_add(m, "a.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &a);
+    a = tu_add(m, "a.act", kind(GRAFT_LAYER_RELU), 1, &a);
+    int b = tu_add(m, "b.conv", tu_conv(8, 3, 1, 1, 1), 1, &a);
+    b = tu_add(m, "b.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &b);
     int ins[3] = {b, a};
-    b = radd(m, "b.add", kind(GRAFT_LAYER_ADD), 2, ins);
-    b = radd(m, "b.act", kind(GRAFT_LAYER_RELU6), 1, &b);
-    int c = radd(m, "c.conv", conv(5, 1, 1, 1), 1, &b);
-    c = radd(m, "c.act", kind(GRAFT_LAYER_RELU), 1, &c);
-    int d = radd(m, "d.conv", conv(8, 3, 1, 8), 1, &b);
-    d = radd(m, "d.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &d);
+    b = tu_add(m, "b.add", kind(GRAFT_LAYER_ADD), 2, ins);
+    b = tu_add(m, "b.act", kind(GRAFT_LAYER_RELU6), 1, &b);
+    int c = tu_add(m, "c.conv", tu_conv(5, 1, 1, 1, 1), 1, &b);
+    c = tu_add(m, "c.act", kind(GRAFT_LAYER_RELU), 1, &c);
+    int d = tu_add(m, "d.conv", tu_conv(8, 3, 1, 8, 1), 1, &b);
+    d = tu_add(m, "d.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &d);
     graft_layer_spec leaky = kind(GRAFT_LAYER_LEAKY_RELU);
     leaky.slope = 0.1f;
-    d = radd(m, "d.act", leaky, 1, &d);
-    radd(m, "dead.conv", conv(4, 1, 1, 1), 1, &b);
+    d = tu_add(m, "d.act", leaky, 1, &d);
+    tu_add(m, "dead.conv", tu_conv(4, 1, 1, 1, 1), 1, &b);
     ins[0] = c, ins[1] = d, ins[2] = a;
-    int cat = radd(m, "cat", kind(GRAFT_LAYER_CONCAT), 3, ins);
+    int cat = tu_add(m, "cat", kind(GRAFT_LAYER_CONCAT), 3, ins);
     graft_layer_spec mp = kind(GRAFT_LAYER_MAXPOOL2D);
     mp.kernel = 2;
     mp.stride = 2;
-    int p = radd(m, "pool", mp, 1, &cat);
-    int e = radd(m, "e.conv", conv(12, 3, 1, 1), 1, &p);
-    e = radd(m, "e.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &e);
+    int p = tu_add(m, "pool", mp, 1, &cat);
+    int e = tu_add(m, "e.conv", tu_conv(12, 3, 1, 1, 1), 1, &p);
+    e = tu_add(m, "e.bn", kind(GRAFT_LAYER_BATCHNORM2D), 1, &e);
     ins[0] = e;
-    ins[1] = radd(m, "f.conv", conv(12, 1, 1, 1), 1, &p);
-    e = radd(m, "e.add", kind(GRAFT_LAYER_ADD), 2, ins);
-    e = radd(m, "e.act", kind(GRAFT_LAYER_RELU), 1, &e);
+    ins[1] = tu_add(m, "f.conv", tu_conv(12, 1, 1, 1, 1), 1, &p);
+    e = tu_add(m, "e.add", kind(GRAFT_LAYER_ADD), 2, ins);
+    e = tu_add(m, "e.act", kind(GRAFT_LAYER_RELU), 1, &e);
     /* An inverted residual (MobileNetV2's): the residual is read by the
      * expansion and, folded, by the projection's epilogue. */
-    int v = radd(m, "v.conv", conv(36, 1, 1, 1), 1, &e);
-    v = radd(m, "v.act", kind(GRAFT_LAYER_RELU6), 1, &v);
-    v = radd(m, "w.conv", conv(36, 3, 1, 36), 1, &v);
-    v = radd(m, "w.act", kind(GRAFT_LAYER_RELU6), 1, &v);
-    ins[0] = radd(m, "u.conv", conv(12, 1, 1, 1), 1, &v);
+    int v = tu_add(m, "v.conv", tu_conv(36, 1, 1, 1, 1), 1, &e);
+    v = tu_add(m, "v.act", kind(GRAFT_LAYER_RELU6), 1, &v);
+    v = tu_add(m, "w.conv", tu_conv(36, 3, 1, 36, 1), 1, &v);
+    v = tu_add(m, "w.act", kind(GRAFT_LAYER_RELU6), 1, &v);
+    ins[0] = tu_add(m, "u.conv", tu_conv(12, 1, 1, 1, 1), 1, &v);
     ins[1] = e;
-    e = radd(m, "u.add", kind(GRAFT_LAYER_ADD), 2, ins);
-    int g = radd(m, "gap", kind(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &e);
+    e = tu_add(m, "u.add", kind(GRAFT_LAYER_ADD), 2, ins);
+    int g = tu_add(m, "gap", kind(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &e);
     graft_layer_spec fc = kind(GRAFT_LAYER_LINEAR);
     fc.channels = 4;
-    radd(m, "fc", fc, 1, &g);
+    tu_add(m, "fc", fc, 1, &g);
     /* Running statistics away from the identity, as a trained model's. */
     tu_rng r = {9};
     for (int i = 0; i < graft_model_num_params(m); i++) {

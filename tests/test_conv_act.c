@@ -14,25 +14,6 @@
 #include "model.h"
 #include "testutil.h"
 
-static int cadd(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
-{
-    int id = -1;
-    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s", name);
-    return id;
-}
-
-static graft_layer_spec conv(int out, int k, int stride, int groups)
-{
-    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
-    s.channels = out;
-    s.kernel = k;
-    s.stride = stride;
-    s.pad = k / 2;
-    s.groups = groups;
-    s.bias = 1;
-    return s;
-}
-
 static graft_layer_spec act(graft_layer_kind k, float slope)
 {
     graft_layer_spec s = graft_layer_default(k);
@@ -53,22 +34,22 @@ static graft_model *conv_act_net(graft_ctx *ctx)
     in.channels = 5;
     in.height = 9;
     in.width = 7;
-    int x = cadd(m, "input", in, 0, NULL);
-    int a = cadd(m, "a.conv", conv(6, 3, 1, 1), 1, &x);
-    a = cadd(m, "a.act", act(GRAFT_LAYER_RELU6, 0), 1, &a);
-    int b = cadd(m, "b.conv", conv(6, 3, 2, 6), 1, &a);
-    b = cadd(m, "b.act", act(GRAFT_LAYER_RELU, 0), 1, &b);
-    graft_layer_spec nobias = conv(7, 1, 1, 1);
+    int x = tu_add(m, "input", in, 0, NULL);
+    int a = tu_add(m, "a.conv", tu_conv(6, 3, 1, 1, 1), 1, &x);
+    a = tu_add(m, "a.act", act(GRAFT_LAYER_RELU6, 0), 1, &a);
+    int b = tu_add(m, "b.conv", tu_conv(6, 3, 2, 6, 1), 1, &a);
+    b = tu_add(m, "b.act", act(GRAFT_LAYER_RELU, 0), 1, &b);
+    graft_layer_spec nobias = tu_conv(7, 1, 1, 1, 1);
     nobias.bias = 0; /* the derivative alone, without the bias gradient's pass */
-    int c = cadd(m, "c.conv", nobias, 1, &b);
-    c = cadd(m, "c.act", act(GRAFT_LAYER_LEAKY_RELU, 0.1f), 1, &c);
-    int d = cadd(m, "d.conv", conv(7, 1, 1, 1), 1, &c);
-    int ins[2] = {cadd(m, "d.act", act(GRAFT_LAYER_RELU, 0), 1, &d), d};
-    int s = cadd(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
-    int g = cadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s);
+    int c = tu_add(m, "c.conv", nobias, 1, &b);
+    c = tu_add(m, "c.act", act(GRAFT_LAYER_LEAKY_RELU, 0.1f), 1, &c);
+    int d = tu_add(m, "d.conv", tu_conv(7, 1, 1, 1, 1), 1, &c);
+    int ins[2] = {tu_add(m, "d.act", act(GRAFT_LAYER_RELU, 0), 1, &d), d};
+    int s = tu_add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+    int g = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
-    cadd(m, "fc", fc, 1, &g);
+    tu_add(m, "fc", fc, 1, &g);
     int p = graft_model_find(m, "a.conv") >= 0 ? 0 : -1; /* a.conv.weight */
     size_t cnt = graft_model_param_numel(m, p);
     float *w = malloc(cnt * sizeof *w);

@@ -12,39 +12,20 @@
 #include "model.h"
 #include "testutil.h"
 
-static int fadd(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
-{
-    int id = -1;
-    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s", name);
-    return id;
-}
-
-static graft_layer_spec conv(int out, int k, int stride, int groups, int bias)
-{
-    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
-    s.channels = out;
-    s.kernel = k;
-    s.stride = stride;
-    s.pad = k / 2;
-    s.groups = groups;
-    s.bias = bias;
-    return s;
-}
-
 static int conv_bn(graft_model *m, const char *name, graft_layer_spec cs, int from)
 {
     char nm[32];
     snprintf(nm, sizeof nm, "%s.conv", name);
-    int c = fadd(m, nm, cs, 1, &from);
+    int c = tu_add(m, nm, cs, 1, &from);
     snprintf(nm, sizeof nm, "%s.bn", name);
-    return fadd(m, nm, graft_layer_default(GRAFT_LAYER_BATCHNORM2D), 1, &c);
+    return tu_add(m, nm, graft_layer_default(GRAFT_LAYER_BATCHNORM2D), 1, &c);
 }
 
 static int act(graft_model *m, const char *name, graft_layer_kind k, float slope, int from)
 {
     graft_layer_spec s = graft_layer_default(k);
     s.slope = slope;
-    return fadd(m, name, s, 1, &from);
+    return tu_add(m, name, s, 1, &from);
 }
 
 /* input 130x9x13 (K = 1170: two conv_tall_cpu K chunks) -> a: conv3x3 +
@@ -62,38 +43,38 @@ static graft_model *fold_net(graft_ctx *ctx)
     in.channels = 130;
     in.height = 9;
     in.width = 13;
-    int x = fadd(m, "input", in, 0, NULL);
-    int a = act(m, "a.act", GRAFT_LAYER_RELU6, 0, conv_bn(m, "a", conv(8, 3, 1, 1, 1), x));
-    int b = act(m, "b.act", GRAFT_LAYER_RELU, 0, conv_bn(m, "b", conv(8, 3, 1, 8, 0), a));
-    int ins[2] = {conv_bn(m, "c", conv(8, 1, 1, 1, 0), b), a};
-    int c = fadd(m, "c.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+    int x = tu_add(m, "input", in, 0, NULL);
+    int a = act(m, "a.act", GRAFT_LAYER_RELU6, 0, conv_bn(m, "a", tu_conv(8, 3, 1, 1, 1), x));
+    int b = act(m, "b.act", GRAFT_LAYER_RELU, 0, conv_bn(m, "b", tu_conv(8, 3, 1, 8, 0), a));
+    int ins[2] = {conv_bn(m, "c", tu_conv(8, 1, 1, 1, 0), b), a};
+    int c = tu_add(m, "c.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
     ins[0] = c;
-    ins[1] = conv_bn(m, "d", conv(8, 3, 1, 1, 1), c);
+    ins[1] = conv_bn(m, "d", tu_conv(8, 3, 1, 1, 1), c);
     int d = act(m, "d.act", GRAFT_LAYER_RELU, 0,
-                fadd(m, "d.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
-    int e = act(m, "e.act", GRAFT_LAYER_LEAKY_RELU, -0.2f, conv_bn(m, "e", conv(8, 3, 2, 1, 0), d));
-    int f = act(m, "f.act", GRAFT_LAYER_LEAKY_RELU, 0.1f, conv_bn(m, "f", conv(16, 3, 2, 8, 1), e));
+                tu_add(m, "d.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
+    int e = act(m, "e.act", GRAFT_LAYER_LEAKY_RELU, -0.2f, conv_bn(m, "e", tu_conv(8, 3, 2, 1, 0), d));
+    int f = act(m, "f.act", GRAFT_LAYER_LEAKY_RELU, 0.1f, conv_bn(m, "f", tu_conv(16, 3, 2, 8, 1), e));
     /* BatchNorm already in the weights (an ONNX export's graph): conv ->
      * relu6, conv -> add -> relu, depthwise -> leaky. */
     /* 40 channels: one full 32-channel stripe of conv_tall_cpu (its
      * vector epilogue) and a partial one. */
-    int gc = fadd(m, "g.conv", conv(40, 3, 1, 1, 1), 1, &f);
+    int gc = tu_add(m, "g.conv", tu_conv(40, 3, 1, 1, 1), 1, &f);
     int g0 = act(m, "g.act", GRAFT_LAYER_RELU6, 0, gc);
-    ins[0] = fadd(m, "h.conv", conv(40, 1, 1, 1, 1), 1, &g0);
+    ins[0] = tu_add(m, "h.conv", tu_conv(40, 1, 1, 1, 1), 1, &g0);
     ins[1] = g0;
     int h = act(m, "h.act", GRAFT_LAYER_RELU, 0,
-                fadd(m, "h.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
-    int kc = fadd(m, "k.conv", conv(40, 3, 1, 40, 1), 1, &h);
+                tu_add(m, "h.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
+    int kc = tu_add(m, "k.conv", tu_conv(40, 3, 1, 40, 1), 1, &h);
     int k = act(m, "k.act", GRAFT_LAYER_LEAKY_RELU, 0.1f, kc);
     /* m: conv1x1 + bn + add(k) + relu6 over full stripes */
-    ins[0] = conv_bn(m, "m", conv(40, 1, 1, 1, 1), k);
+    ins[0] = conv_bn(m, "m", tu_conv(40, 1, 1, 1, 1), k);
     ins[1] = k;
     int mm = act(m, "m.act", GRAFT_LAYER_RELU6, 0,
-                 fadd(m, "m.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
-    int g = fadd(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &mm);
+                 tu_add(m, "m.add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins));
+    int g = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &mm);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
-    fadd(m, "fc", fc, 1, &g);
+    tu_add(m, "fc", fc, 1, &g);
     /* BatchNorm parameters and statistics far from the identity. */
     tu_rng r = {31};
     for (int p = 0; p < graft_model_num_params(m); p++) {

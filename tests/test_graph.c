@@ -10,25 +10,6 @@
 #include "model.h"
 #include "testutil.h"
 
-static int add(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
-{
-    int id = -1;
-    graft_status st = graft_model_add(m, name, &s, nin, in, &id);
-    ck_assert_msg(st == GRAFT_OK, "adding %s: %s", name, "see last error");
-    return id;
-}
-
-static graft_layer_spec conv(int out, int k, int stride)
-{
-    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
-    s.channels = out;
-    s.kernel = k;
-    s.stride = stride;
-    s.pad = k / 2;
-    s.bias = 1;
-    return s;
-}
-
 /* input(2,7,6) -> c1 -> bn -> relu -> c2 -> add(c1) -> leaky -> avgpool
  * -> flatten -> fc(3) */
 static graft_model *residual_net(graft_ctx *ctx)
@@ -40,22 +21,22 @@ static graft_model *residual_net(graft_ctx *ctx)
     in.channels = 2;
     in.height = 7;
     in.width = 6;
-    int x = add(m, "input", in, 0, NULL);
-    int c1 = add(m, "c1", conv(4, 3, 1), 1, &x);
-    int b1 = add(m, "bn1", graft_layer_default(GRAFT_LAYER_BATCHNORM2D), 1, &c1);
-    int r1 = add(m, "relu1", graft_layer_default(GRAFT_LAYER_RELU), 1, &b1);
-    int c2 = add(m, "c2", conv(4, 3, 1), 1, &r1);
+    int x = tu_add(m, "input", in, 0, NULL);
+    int c1 = tu_add(m, "c1", tu_conv(4, 3, 1, 1, 1), 1, &x);
+    int b1 = tu_add(m, "bn1", graft_layer_default(GRAFT_LAYER_BATCHNORM2D), 1, &c1);
+    int r1 = tu_add(m, "relu1", graft_layer_default(GRAFT_LAYER_RELU), 1, &b1);
+    int c2 = tu_add(m, "c2", tu_conv(4, 3, 1, 1, 1), 1, &r1);
     int ins[2] = {c2, c1};
-    int a = add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
-    int l = add(m, "leaky", graft_layer_default(GRAFT_LAYER_LEAKY_RELU), 1, &a);
+    int a = tu_add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+    int l = tu_add(m, "leaky", graft_layer_default(GRAFT_LAYER_LEAKY_RELU), 1, &a);
     graft_layer_spec ap = graft_layer_default(GRAFT_LAYER_AVGPOOL2D);
     ap.kernel = 3;
     ap.stride = 3;
-    int g = add(m, "pool", ap, 1, &l);
-    int f = add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &g);
+    int g = tu_add(m, "pool", ap, 1, &l);
+    int f = tu_add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &g);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
-    add(m, "fc", fc, 1, &f);
+    tu_add(m, "fc", fc, 1, &f);
     return m;
 }
 
@@ -129,24 +110,24 @@ START_TEST(gradient_buffers_are_pooled_by_lifetime)
     in.channels = 3;
     in.height = 5;
     in.width = 7;
-    int prev = add(m, "input", in, 0, NULL);
+    int prev = tu_add(m, "input", in, 0, NULL);
     int skip = -1;
     char name[16];
     for (int i = 0; i < 6; i++) {
         snprintf(name, sizeof name, "c%d", i);
-        prev = add(m, name, conv(3, 3, 1), 1, &prev);
+        prev = tu_add(m, name, tu_conv(3, 3, 1, 1, 1), 1, &prev);
         if (i == 1) skip = prev;
         if (i == 4) {
             int ins[2] = {prev, skip};
-            prev = add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
+            prev = tu_add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
         }
         snprintf(name, sizeof name, "r%d", i);
-        prev = add(m, name, graft_layer_default(GRAFT_LAYER_RELU), 1, &prev);
+        prev = tu_add(m, name, graft_layer_default(GRAFT_LAYER_RELU), 1, &prev);
     }
-    prev = add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &prev);
+    prev = tu_add(m, "flatten", graft_layer_default(GRAFT_LAYER_FLATTEN), 1, &prev);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 4;
-    add(m, "fc", fc, 1, &prev);
+    tu_add(m, "fc", fc, 1, &prev);
 
     const int n = 5;
     float x[5 * 3 * 5 * 7];
@@ -298,7 +279,7 @@ START_TEST(graph_errors)
     graft_ctx *ctx = tu_ctx(GRAFT_GEMM_AUTO);
     graft_model *m;
     ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
-    graft_layer_spec c = conv(4, 3, 1);
+    graft_layer_spec c = tu_conv(4, 3, 1, 1, 1);
     int zero = 0;
     ck_assert_int_eq(graft_model_add(m, "c", &c, 1, &zero, NULL), GRAFT_ERR_INVALID_ARG);
     graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
@@ -312,7 +293,7 @@ START_TEST(graph_errors)
     ck_assert_int_eq(graft_model_add(m, "big", &c, 1, &zero, NULL), GRAFT_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(graft_last_error(ctx), "big"));
     int bad = 7;
-    c = conv(4, 3, 1);
+    c = tu_conv(4, 3, 1, 1, 1);
     ck_assert_int_eq(graft_model_add(m, "c", &c, 1, &bad, NULL), GRAFT_ERR_INVALID_ARG);
     graft_layer_spec a = graft_layer_default(GRAFT_LAYER_ADD);
     ck_assert_int_eq(graft_model_add(m, "a", &a, 1, &zero, NULL), GRAFT_ERR_INVALID_ARG);

@@ -83,3 +83,23 @@ int tu_run(Suite *s)
     srunner_free(sr);
     return failed == 0 ? 0 : 1;
 }
+
+int tu_add(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in)
+{
+    int id = -1;
+    ck_assert_msg(graft_model_add(m, name, &s, nin, in, &id) == GRAFT_OK, "adding %s: %s", name,
+                  graft_last_error(graft_model_ctx(m)));
+    return id;
+}
+
+graft_layer_spec tu_conv(int out, int k, int stride, int groups, int bias)
+{
+    graft_layer_spec s = graft_layer_default(GRAFT_LAYER_CONV2D);
+    s.channels = out;
+    s.kernel = k;
+    s.stride = stride;
+    s.pad = k / 2;
+    s.groups = groups;
+    s.bias = bias;
+    return s;
+}

@@ -36,6 +36,14 @@ double tu_rel_err(const float *a, const double *ref, size_t n);
 void tu_ref_gemm(int ta, int tb, int M, int N, int K, double alpha, const float *A,
                  const float *B, double beta, double *C);
 
+/* Adds a node to m (graft_model_add) and returns its id; a failure fails
+ * the test with the model's last error. */
+int tu_add(graft_model *m, const char *name, graft_layer_spec s, int nin, const int *in);
+
+/* A conv2d spec: out channels, k x k window padded by k / 2, stride,
+ * groups, bias. */
+graft_layer_spec tu_conv(int out, int k, int stride, int groups, int bias);
+
 /* Run a Check suite; returns the process exit status. */
 int tu_run(Suite *s);
 #endif
