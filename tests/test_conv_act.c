@@ -23,7 +23,7 @@ static graft_layer_spec act(graft_layer_kind k, float slope)
 
 /* input 5x9x7 -> a: conv3x3 (padded: the kept padded input) + relu6 ->
  * b: depthwise 3x3 stride 2 + relu -> c: conv1x1 (no bias) + leaky(0.1) -> d: conv1x1
- * feeding both relu and an add (two consumers: not fused) -> add -> gap ->
+ * feeding both relu and an add (two consumers: not fused) -> add -> e: conv1x1 + leaky(0.8) -> gap ->
  * fc. Weights scaled up so that ReLU6's upper clamp is reached. */
 static graft_model *conv_act_net(graft_ctx *ctx)
 {
@@ -46,7 +46,11 @@ static graft_model *conv_act_net(graft_ctx *ctx)
     int d = tu_add(m, "d.conv", tu_conv(7, 1, 1, 1, 1), 1, &c);
     int ins[2] = {tu_add(m, "d.act", act(GRAFT_LAYER_RELU, 0), 1, &d), d};
     int s = tu_add(m, "add", graft_layer_default(GRAFT_LAYER_ADD), 2, ins);
-    int g = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &s);
+    /* e: conv1x1 with bias + leaky(0.8): the leaky derivative in the pass
+     * that also sums the bias gradient. */
+    int e = tu_add(m, "e.conv", tu_conv(7, 1, 1, 1, 1), 1, &s);
+    e = tu_add(m, "e.act", act(GRAFT_LAYER_LEAKY_RELU, 0.8f), 1, &e);
+    int g = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &e);
     graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
     fc.channels = 3;
     tu_add(m, "fc", fc, 1, &g);
@@ -84,8 +88,8 @@ START_TEST(conv_activation_fusion_matches_unfused)
     ctx->fuse = 0;
     ck_assert_int_eq(graft_model_forward(mu, x, n, 1, lu), GRAFT_OK);
     ctx->fuse = keep;
-    const char *fused[] = {"a.act", "b.act", "c.act"};
-    for (int i = 0; i < 3; i++) {
+    const char *fused[] = {"a.act", "b.act", "c.act", "e.act"};
+    for (int i = 0; i < 4; i++) {
         int k = graft_model_find(mf, fused[i]);
         ck_assert_msg(mf->nodes[k].fused == cpu, "%s", fused[i]);
         ck_assert_int_eq(mf->nodes[mf->nodes[k].in[0]].l->fused_act != 0, cpu);
