@@ -14,6 +14,7 @@
 
 #define PW_CB 8  /* output channels per micro-kernel */
 #define PW_PB 32 /* output pixels per micro-kernel: two float16 */
+#define PW_PF 8 /* rows ahead that the inner loop prefetches */
 
 /* The epilogue of one value: v = acc (+ beta * old), then bias, folded
  * BatchNorm (sc, sh, bias folded into sh), residual r, activation. */
@@ -97,6 +98,9 @@ __kernel void conv_pointwise_cpu(__global const float *x, __global const float *
             size_t wo = 0;
             for (int r = 0; r < nred; r++) {
                 float16 a0 = vload16(0, xr), a1 = vload16(1, xr);
+                CPU_PREFETCH(xr + PW_PF * P);
+                CPU_PREFETCH(xr + PW_PF * P + 16);
+                CPU_PREFETCH(xr + PW_PF * P + 31);
 #define PW_FMA(j)                                                              \
     {                                                                          \
         float16 b_ = (float16)(w##j[wo]);                                      \

@@ -1,5 +1,15 @@
 /* Elementwise helpers shared by every layer. */
 
+/* A software prefetch of the cache line holding p, where the kernels are
+ * built by clang for a CPU (PoCL): loops that walk rows far apart (one
+ * line per row) get no help from the hardware prefetchers. Nothing on
+ * other devices. */
+#if defined(GRAFT_DEVICE_CPU) && defined(__clang__)
+#define CPU_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define CPU_PREFETCH(p) ((void)0)
+#endif
+
 __kernel void fill_f32(__global float *x, int off, int n, float v)
 {
     int i = get_global_id(0);
