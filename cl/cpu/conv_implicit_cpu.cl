@@ -142,6 +142,19 @@ static inline float tall_b(__global const float *w, int flip, int kidx, int o, i
     return w[((size_t)i * nout + o) * kk2 + kk2 - 1 - r];
 }
 
+/* conv_tall_cpu's B for flip 0 packed once (src/graph/layers/conv_packed.h):
+ * b[kidx][o] = w[o][kidx], rows of ldb >= nout channels (zeros past nout),
+ * so each stripe is copied to local memory with plain vector loads instead
+ * of a gather over 32 weight rows on every call. One item per row. */
+__kernel void conv_tall_pack_b_cpu(__global const float *w, __global float *b, int K, int nout,
+                                   int ldb)
+{
+    int kidx = get_global_id(0);
+    if (kidx >= K) return;
+    __global float *row = b + (size_t)kidx * ldb;
+    for (int o = 0; o < ldb; o++) row[o] = o < nout ? w[(size_t)o * K + kidx] : 0.0f;
+}
+
 /* bn_act on 16 lanes (the vector epilogue of conv_tall_cpu). */
 static inline float16 tall_act16(float16 v, int act, float slope)
 {
@@ -160,7 +173,8 @@ static inline float16 tall_act16(float16 v, int act, float slope)
  * hp x wp per image; output pixel (oy, ox) starts at (oy, ox) * stride) at
  * offsets that step identically for all six pixels. Results are
  * scattered into NCHW y (nout channels, hout x wout):
- *   y = beta * y + conv (+ bias). */
+ *   y = beta * y + conv (+ bias).
+ * flip 2 is flip 0 with wt already packed by conv_tall_pack_b_cpu. */
 __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, int flip,
                         __global const float *bias, int has_bias, __global float *y, int n,
                         int cin, int hp, int wp, int nout, int hout, int wout, int k, int stride,
@@ -205,10 +219,18 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
         /* Row by row, so the stores stream through local memory and the
          * loads walk 32 weight rows (flip 0) or one small block (flip 1)
          * whose cache lines serve the next rows too. */
-        for (int kq = 0; kq < kn; kq++)
-            for (int cc = 0; cc < NRW; cc++)
-                bs[kq * NRW + cc] =
-                    cc < ncols ? tall_b(wt, flip, k0 + kq, j0 + cc, K, nout, k * k) : 0.0f;
+        if (flip == 2) {
+            /* Packed (conv_tall_pack_b_cpu): rows of pn * NRW channels. */
+            __global const float *src = wt + (size_t)k0 * pn * NRW + j0;
+            for (int kq = 0; kq < kn; kq++, src += pn * NRW)
+                for (int cc = 0; cc < NRW; cc += 16)
+                    vstore16(vload16(0, src + cc), 0, bs + kq * NRW + cc);
+        } else {
+            for (int kq = 0; kq < kn; kq++)
+                for (int cc = 0; cc < NRW; cc++)
+                    bs[kq * NRW + cc] =
+                        cc < ncols ? tall_b(wt, flip, k0 + kq, j0 + cc, K, nout, k * k) : 0.0f;
+        }
         /* Offset of kidx = k0 in the padded stack, then stepped per k. */
         int kk2 = k * k, ci0 = k0 / kk2, rem0 = k0 - ci0 * kk2;
         int ky0 = rem0 / k, kx0 = rem0 - ky0 * k;

@@ -148,11 +148,13 @@ graft_status param_init_normal(graft_ctx *ctx, param *p, rng *r, double std)
     if (!h) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     for (size_t i = 0; i < p->numel; i++) h[i] = (float)(std * rng_normal(r));
     graft_status s = ctx_write(ctx, p->data, 0, h, p->numel);
+    param_written(p);
     free(h);
     return s;
 }
 
 graft_status param_init_const(graft_ctx *ctx, param *p, float v)
 {
+    param_written(p);
     return ctx_fill(ctx, p->data, 0, p->numel, v);
 }

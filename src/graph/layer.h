@@ -40,7 +40,16 @@ typedef struct param {
     cl_mem data;   /* owned */
     cl_mem grad;   /* owned; NULL for buffers such as running statistics */
     int learnable; /* 1: weights/biases/affine (has grad); 0: running stats */
+    /* Bumped by every write of data from outside the layer's own kernels
+     * (param_written), so that copies derived from it (a conv's packed
+     * weights, conv_packed.h) know they are stale. BatchNorm's running
+     * statistics, which its training forward updates, have no such copy. */
+    unsigned long version;
 } param;
+
+/* Records a write of p->data (call it wherever the values are written:
+ * initialisation, loading, setting, an optimizer step, a replica's copy). */
+static inline void param_written(param *p) { p->version++; }
 
 typedef struct layer layer;
 

@@ -322,6 +322,7 @@ graft_status graft_model_param_set(graft_model *m, int i, const float *src, size
 {
     param *p;
     TRY(param_io_check(m, i, n, &p, src));
+    param_written(p);
     return ctx_write(m->ctx, p->data, 0, src, n);
 }
 

@@ -85,6 +85,7 @@ graft_status graft_optimizer_step(graft_optimizer *o)
         float plr = lr * nd->lr_mult;
         float wd = pr->ndim >= 2 ? p->weight_decay : 0.0f;
         graft_status st;
+        param_written(pr);
         if (p->kind == GRAFT_OPT_ADAMW)
             st = LAUNCH1D(ctx, "optim_adamw", pr->numel, KA_MEM(pr->data), KA_MEM(pr->grad),
                           KA_MEM(s->m), KA_MEM(s->v), KA_INT(pr->numel), KA_FLT(plr),

@@ -108,8 +108,10 @@ graft_status model_from_mf(graft_ctx *ctx, const mf_model *f, const char *path, 
         if (!same)
             s = ctx_fail(ctx, GRAFT_ERR_FORMAT, "%s: tensor %d is '%s', expected '%s' of the "
                          "right shape", path, i, t->name, p->name);
-        else
+        else {
+            param_written(p);
             s = ctx_write(ctx, p->data, 0, t->data, p->numel);
+        }
     }
     if (s != GRAFT_OK) {
         graft_model_free(m);

@@ -261,6 +261,7 @@ static graft_status put_params(graft_model *m, const int *idx, int n, const floa
     size_t off = 0;
     for (int k = 0; k < n; k++) {
         param *p = model_param(m, idx[k]);
+        if (!grads) param_written(p);
         graft_status s = ctx_write(m->ctx, grads ? p->grad : p->data, 0, buf + off, p->numel);
         if (s != GRAFT_OK) return s;
         off += p->numel;
@@ -470,6 +471,7 @@ graft_status data_parallel_sync(data_parallel *dp, char *err, size_t errlen)
         if (s != GRAFT_OK) error_set(err, errlen, s, "%s", graft_last_error(m->ctx));
         for (int r = 1; s == GRAFT_OK && r < dp->nrep; r++) {
             graft_model *rm = dp->rep[r].m;
+            param_written(model_param(rm, i));
             s = ctx_write(rm->ctx, model_param(rm, i)->data, 0, buf, p->numel);
             if (s != GRAFT_OK) error_set(err, errlen, s, "%s", graft_last_error(rm->ctx));
         }

@@ -86,6 +86,7 @@ graft_status divergence_repair_running_stats(graft_model *m)
         float fill = L >= 3 && !strcmp(p->name + L - 3, "var") ? 1.0f : 0.0f;
         for (size_t k = 0; k < p->numel; k++)
             if (!isfinite(tmp[k])) tmp[k] = fill;
+        param_written(p);
         s = ctx_write(m->ctx, p->data, 0, tmp, p->numel);
     }
     free(tmp);

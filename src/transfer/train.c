@@ -271,6 +271,7 @@ graft_status checkpoint_load(graft_model *m, graft_optimizer *o, const char *pat
     mf_model_free(&live);
     for (int i = 0; s == GRAFT_OK && i < m->nparams; i++) {
         param *p = model_param(m, i);
+        param_written(p);
         s = ctx_write(m->ctx, p->data, 0, f.tensors[i].data, p->numel);
     }
     if (s == GRAFT_OK && o) s = optimizer_from_mf(o, &f, path);

@@ -39,6 +39,7 @@ static graft_status copy_param(graft_model *dst, int di, graft_model *src, int s
     if (p->numel != q->numel)
         return ctx_fail(dst->ctx, GRAFT_ERR_SHAPE, "parameter '%s': %zu vs %zu values", p->name,
                         p->numel, q->numel);
+    param_written(q);
     CL_TRY(dst->ctx, clEnqueueCopyBuffer(dst->ctx->queue, p->data, q->data, 0, 0,
                                          p->numel * sizeof(float), 0, NULL, NULL),
            "copying a parameter");

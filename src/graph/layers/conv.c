@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conv_depthwise.h"
+#include "conv_packed.h"
 #include "conv_pointwise.h"
 #include "conv_winograd.h"
 #include "fold_bn.h"
@@ -194,7 +195,7 @@ static pw_shape conv_pw_shape(const conv_dims *d) { return (pw_shape){d->n, d->c
 /* Winograd (conv_winograd.h) for stride-1, pad-1 3x3 dense convs, CPU
  * style only: forward (flip 0, cin -> cout) and input gradient (flip 1, a
  * conv of dy from cout to cin channels). */
-static int conv_winograd_ok(const graft_ctx *ctx, const conv_dims *d, int flip)
+static int conv_winograd_ok(const graft_ctx *ctx, const conv_dims *d, int flip, int cached)
 {
     if (ctx->conv_winograd == GRAFT_CONV_WINOGRAD_OFF || d->groups != 1 || d->dil != 1 ||
         !d->square || d->k != 3 || d->stride != 1 || d->pad != 1)
@@ -202,7 +203,7 @@ static int conv_winograd_ok(const graft_ctx *ctx, const conv_dims *d, int flip)
     wino_shape s = {d->n, flip ? d->cout : d->cin, flip ? d->cin : d->cout, d->h, d->w};
     if (!conv_winograd_fits(&s)) return 0;
     if (ctx->conv_winograd == GRAFT_CONV_WINOGRAD_ON) return 1;
-    return ctx->conv_path == GRAFT_CONV_PATH_AUTO && conv_winograd_pays(ctx, &s);
+    return ctx->conv_path == GRAFT_CONV_PATH_AUTO && conv_winograd_pays(ctx, &s, cached);
 }
 
 /* dW (Cout x cin*k*k) of a conv without a column matrix: a
@@ -250,14 +251,16 @@ static graft_status conv_implicit_dw_run(graft_ctx *ctx, const conv_dims *d, cl_
  * h x wd, padded by pad, stride d->stride for flip 0) with the weights w
  * of this layer (flip 0: forward, cout x cin x k x k) or their rotated
  * transpose (flip 1: x is dy and y the input gradient of a stride-1 conv),
- * by conv_tall_cpu, which reads B straight from w: the input padded into
+ * by conv_tall_cpu, which reads B straight from w (or, for flip 0, from
+ * packed when not NULL: w packed by conv_tall_pack): the input padded into
  * scratch 0 (or into keep; read in place when pad is 0). */
 static graft_status conv_tall_run(graft_ctx *ctx, const conv_dims *d, int flip, cl_mem x,
-                                  int cin, int h, int wd, int pad, cl_mem w, cl_mem bias,
-                                  int has_bias, cl_mem y, int nout, int hout, int wout,
-                                  float beta, cl_mem keep, const conv_epilogue *ep)
+                                  int cin, int h, int wd, int pad, cl_mem w, cl_mem packed,
+                                  cl_mem bias, int has_bias, cl_mem y, int nout, int hout,
+                                  int wout, float beta, cl_mem keep, const conv_epilogue *ep)
 {
     int hp = h + 2 * pad, wp = wd + 2 * pad, stride = flip ? 1 : d->stride;
+    if (packed && !flip) flip = 2, w = packed;
     cl_mem xp = pad ? keep : x;
     size_t l2[2] = {1, 1};
     if (pad) {
@@ -285,6 +288,7 @@ typedef struct conv_priv {
     cl_mem xpad;
     size_t bytes;
     int n;     /* batch it holds; 0 = nothing valid */
+    packed_weights pk; /* inference: the weights packed for its kernel */
 } conv_priv;
 
 static void conv_destroy(layer *l)
@@ -292,18 +296,53 @@ static void conv_destroy(layer *l)
     conv_priv *p = l->priv;
     if (!p) return;
     if (p->xpad) clReleaseMemObject(p->xpad);
+    packed_release(&p->pk);
     free(p);
     l->priv = NULL;
 }
 
+static graft_status conv_priv_of(graft_ctx *ctx, layer *l, conv_priv **out)
+{
+    if (!l->priv) {
+        l->priv = calloc(1, sizeof(conv_priv));
+        if (!l->priv) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
+    }
+    *out = l->priv;
+    return GRAFT_OK;
+}
+
+/* The weights of an inference forward packed as kind (Winograd's
+ * transform of shape s, or conv_tall_cpu's B), packed now unless the
+ * cached copy is current. */
+static graft_status conv_packed_weights(graft_ctx *ctx, layer *l, const conv_dims *d,
+                                        packed_kind kind, const wino_shape *s, cl_mem *out)
+{
+    conv_priv *p = NULL;
+    TRY(conv_priv_of(ctx, l, &p));
+    const param *w = &l->params[0];
+    if (packed_current(&p->pk, w, kind)) {
+        *out = p->pk.buf;
+        return GRAFT_OK;
+    }
+    int ldb = (d->cout + GEMM_NRW - 1) / GEMM_NRW * GEMM_NRW;
+    size_t bytes = kind == PACKED_WINOGRAD ? conv_winograd_weight_bytes(s)
+                                           : (size_t)d->K * ldb * sizeof(float);
+    TRY(packed_prepare(ctx, &p->pk, bytes, l->name, out));
+    if (kind == PACKED_WINOGRAD) {
+        TRY(conv_winograd_weights(ctx, s, 0, w->data, *out));
+    } else {
+        size_t l1 = 1, g1 = (size_t)d->K;
+        TRY(LAUNCH(ctx, "conv_tall_pack_b_cpu", 1, &g1, &l1, KA_MEM(w->data), KA_MEM(*out),
+                   KA_INT(d->K), KA_INT(d->cout), KA_INT(ldb)));
+    }
+    packed_done(&p->pk, w, kind);
+    return GRAFT_OK;
+}
+
 static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_mem *out)
 {
-    conv_priv *p = l->priv;
-    if (!p) {
-        p = calloc(1, sizeof *p);
-        if (!p) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
-        l->priv = p;
-    }
+    conv_priv *p = NULL;
+    TRY(conv_priv_of(ctx, l, &p));
     p->n = 0;
     if (p->bytes < bytes) {
         if (p->xpad) clReleaseMemObject(p->xpad);
@@ -347,17 +386,20 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
         return conv_pointwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
                                           ep);
     }
-    if (implicit && conv_winograd_ok(ctx, &d, 0)) {
+    if (implicit && conv_winograd_ok(ctx, &d, 0, !io->training)) {
         wino_shape s = {d.n, d.cin, d.cout, d.h, d.w};
-        return conv_winograd_run(ctx, &s, 0, io->in[0], wt, bias, l->spec.bias, io->out, 0.0f,
-                                 ep);
+        cl_mem u = NULL;
+        if (!io->training) TRY(conv_packed_weights(ctx, l, &d, PACKED_WINOGRAD, &s, &u));
+        return conv_winograd_run(ctx, &s, 0, io->in[0], wt, u, bias, l->spec.bias, io->out,
+                                 0.0f, ep);
     }
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
-        cl_mem keep = NULL;
+        cl_mem keep = NULL, packed = NULL;
+        if (!io->training) TRY(conv_packed_weights(ctx, l, &d, PACKED_TALL, NULL, &packed));
         if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));
-        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, bias,
+        TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, packed, bias,
                           l->spec.bias, io->out, d.cout, d.hout, d.wout, 0.0f, keep, ep));
         if (keep) ((conv_priv *)l->priv)->n = d.n;
         return GRAFT_OK;
@@ -451,16 +493,16 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
         TRY(conv_pointwise_backward_data_cpu(ctx, &s, io->dout, pw->data, din, io->din_beta[0]));
         din = NULL;
     }
-    if (din && implicit && conv_winograd_ok(ctx, &d, 1)) {
+    if (din && implicit && conv_winograd_ok(ctx, &d, 1, 0)) {
         wino_shape s = {d.n, d.cout, d.cin, d.h, d.w};
-        TRY(conv_winograd_run(ctx, &s, 1, io->dout, pw->data, pw->data, 0, din,
+        TRY(conv_winograd_run(ctx, &s, 1, io->dout, pw->data, NULL, pw->data, 0, din,
                               io->din_beta[0], NULL));
         din = NULL;
     }
     if (din && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DX)) {
         TRY(conv_tall_run(ctx, &d, 1, io->dout, d.cout, d.hout, d.wout, d.k - 1 - d.pad,
-                          pw->data, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0], NULL,
-                          NULL));
+                          pw->data, NULL, pw->data, 0, din, d.cin, d.h, d.w, io->din_beta[0],
+                          NULL, NULL));
         din = NULL;
     }
     int pgrads = io->param_grads;
@@ -548,7 +590,7 @@ int conv_fold_supported(graft_ctx *ctx, const layer *l, int n, int residual)
     conv_dims d = conv_dims_of(l, n);
     if (conv_is_direct(&d)) return !residual && d.square;
     return conv_pointwise_ok(ctx, &d) || conv_implicit_ok(ctx, &d, IMPLICIT_FWD) ||
-           conv_winograd_ok(ctx, &d, 0);
+           conv_winograd_ok(ctx, &d, 0, 1);
 }
 
 graft_status conv_forward_epilogue(graft_ctx *ctx, layer *l, const fwd_io *io,

@@ -15,34 +15,51 @@ int conv_winograd_fits(const wino_shape *s)
     return s->n > 0 && s->h > 0 && s->w > 0 && tw16 * WINO_M + WINO_ALPHA <= WINO_LROW;
 }
 
-int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s)
+int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s, int cached)
 {
     (void)ctx;
     /* Measured per conv against conv_tall_cpu (docs/performance.md,
-     * "Backbones at 224", item 7): the transforms are memory-bound, so
-     * narrow convs gain nothing, and the weights are transformed on every
-     * call, which only enough tiles pay for (ResNet-18: 7x7 planes with
-     * 512 channels lose at batch 16, 14x14 with 256 at batch 1, and the
-     * whole network at batch 1 lost with 28x28 with 128 too). */
+     * "Backbones at 224", items 7 and 14): the transforms are memory-bound,
+     * so narrow convs gain nothing. Weights transformed on every call only
+     * pay with enough tiles (ResNet-18: 7x7 planes with 512 channels lose
+     * at batch 16, 14x14 with 256 at batch 1, and the whole network at
+     * batch 1 lost with 28x28 with 128 too); cached ones (inference) pay
+     * from about 16 tiles, where the GEMM stops being bound by reading the
+     * transformed weights (36 / 9 = 4x the weights). */
     long tiles = (long)s->n * tiles_of(s->h) * tiles_of(s->w);
     if (s->nin < 32 || s->nout < 32) return 0;
+    if (cached) return tiles >= WINO_CACHED_MIN_TILES;
     return tiles >= 192 && (tiles >= 256 || (long)s->nin * s->nout <= 128 * 128);
 }
 
+size_t conv_winograd_weight_bytes(const wino_shape *s)
+{
+    return (size_t)WINO_POINTS * ((s->nout + 5) / 6) * 6 * s->nin * sizeof(float);
+}
+
+graft_status conv_winograd_weights(graft_ctx *ctx, const wino_shape *s, int flip, cl_mem w,
+                                   cl_mem u)
+{
+    int npanels = (s->nout + 5) / 6;
+    size_t gw = (size_t)npanels, l1 = 1;
+    return LAUNCH(ctx, "winograd_weights_cpu", 1, &gw, &l1, KA_MEM(w), KA_MEM(u), KA_INT(flip),
+                  KA_INT(s->nin), KA_INT(s->nout), KA_INT(npanels));
+}
+
 graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl_mem x, cl_mem w,
-                               cl_mem bias, int has_bias, cl_mem y, float beta,
+                               cl_mem packed, cl_mem bias, int has_bias, cl_mem y, float beta,
                                const conv_epilogue *ep)
 {
     if (!conv_winograd_fits(s) || (ep && beta != 0.0f))
         return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "winograd conv: unsupported call");
     int th = tiles_of(s->h), tw = tiles_of(s->w), per_img = th * tw;
     int npanels = (s->nout + 5) / 6;
-    cl_mem u, v;
+    cl_mem u = packed, v;
     size_t l2[2] = {1, 1};
-    TRY(ctx_scratch(ctx, 1, (size_t)WINO_POINTS * npanels * 6 * s->nin * sizeof(float), &u));
-    size_t gw = (size_t)npanels, l1 = 1;
-    TRY(LAUNCH(ctx, "winograd_weights_cpu", 1, &gw, &l1, KA_MEM(w), KA_MEM(u), KA_INT(flip),
-               KA_INT(s->nin), KA_INT(s->nout), KA_INT(npanels)));
+    if (!u) {
+        TRY(ctx_scratch(ctx, 1, conv_winograd_weight_bytes(s), &u));
+        TRY(conv_winograd_weights(ctx, s, flip, w, u));
+    }
 
     /* Images per chunk: the transformed input of a chunk within the cap. */
     size_t per_image = (size_t)WINO_POINTS * s->nin * per_img * sizeof(float);

@@ -1,0 +1,143 @@
+/* Packed conv weights in inference (src/graph/layers/conv_packed.c): on
+ * CPU-style contexts an inference forward keeps each conv's weights
+ * rearranged for its kernel (Winograd's transform, conv_tall_cpu's B) and
+ * re-packs them only after the weights were written. Checked through the
+ * public API on a small net (a Winograd-shaped 3x3, a strided 3x3, a
+ * second 3x3), with Winograd forced on and off: inference logits equal
+ * the logits of a training forward (which never uses the packed copy;
+ * the net has no BatchNorm or dropout, so both compute the same thing)
+ * after building, after graft_model_param_set and after an optimizer step,
+ * and each of those changes the logits (a stale copy would repeat the old
+ * ones); repeated inference forwards pack nothing again. GPU-style
+ * contexts pack nothing and pass the same equalities. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+#include "testutil.h"
+
+enum { BATCH = 3, C = 5, H = 13, W = 11, CLASSES = 4 };
+
+static graft_model *small_net(graft_ctx *ctx)
+{
+    graft_model *m;
+    ck_assert_int_eq(graft_model_create(ctx, &m), GRAFT_OK);
+    graft_model_set_seed(m, 11);
+    graft_layer_spec in = graft_layer_default(GRAFT_LAYER_INPUT);
+    in.channels = C, in.height = H, in.width = W;
+    int x = tu_add(m, "input", in, 0, NULL);
+    x = tu_add(m, "a", tu_conv(36, 3, 1, 1, 1), 1, &x);
+    x = tu_add(m, "a.relu", graft_layer_default(GRAFT_LAYER_RELU), 1, &x);
+    x = tu_add(m, "b", tu_conv(40, 3, 2, 1, 0), 1, &x);
+    x = tu_add(m, "c", tu_conv(33, 3, 1, 1, 1), 1, &x);
+    x = tu_add(m, "gap", graft_layer_default(GRAFT_LAYER_GLOBAL_AVGPOOL), 1, &x);
+    graft_layer_spec fc = graft_layer_default(GRAFT_LAYER_LINEAR);
+    fc.channels = CLASSES;
+    tu_add(m, "fc", fc, 1, &x);
+    return m;
+}
+
+static long kernel_calls(const graft_ctx *ctx, const char *name)
+{
+    graft_kernel_stat st[128];
+    int n = graft_ctx_kernel_profile(ctx, st, 128);
+    for (int i = 0; i < n && i < 128; i++)
+        if (!strcmp(st[i].name, name)) return st[i].calls;
+    return 0;
+}
+
+static long packs(const graft_ctx *ctx)
+{
+    return kernel_calls(ctx, "winograd_weights_cpu") + kernel_calls(ctx, "conv_tall_pack_b_cpu");
+}
+
+static double max_abs_diff(const float *a, const float *b, int n)
+{
+    double d = 0;
+    for (int i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d;
+}
+
+/* Inference logits into inf; asserts they match a training forward's and
+ * returns them. */
+static void check_inference(graft_model *m, const float *x, float *inf)
+{
+    float tr[BATCH * CLASSES];
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 0, inf), GRAFT_OK);
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 1, tr), GRAFT_OK);
+    double scale = 0;
+    for (int i = 0; i < BATCH * CLASSES; i++) scale = fmax(scale, fabs(tr[i]));
+    ck_assert(scale > 0);
+    double d = max_abs_diff(inf, tr, BATCH * CLASSES);
+    ck_assert_msg(d <= 1e-5 * scale, "inference vs training forward: %g (scale %g)", d, scale);
+}
+
+static void run(graft_conv_winograd mode)
+{
+    graft_ctx_params p = tu_params(GRAFT_GEMM_NATIVE);
+    p.conv_winograd = mode;
+    p.profile_kernels = 1;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    int cpu = ctx_is_cpu(ctx);
+    graft_model *m = small_net(ctx);
+    tu_rng r = {99};
+    float x[BATCH * C * H * W], l0[BATCH * CLASSES], l1[BATCH * CLASSES], l2[BATCH * CLASSES];
+    tu_fill(&r, x, BATCH * C * H * W, -1, 1);
+
+    check_inference(m, x, l0);
+    long before = packs(ctx);
+    if (cpu) ck_assert_int_gt(before, 0);
+    /* Unchanged weights: nothing is packed again. */
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(graft_model_forward(m, x, BATCH, 0, l1), GRAFT_OK);
+    ck_assert_int_eq(packs(ctx), before);
+    ck_assert(max_abs_diff(l0, l1, BATCH * CLASSES) == 0);
+
+    /* New weights for every conv through the API. */
+    for (int i = 0; i < graft_model_num_params(m); i++) {
+        size_t n = graft_model_param_numel(m, i);
+        float *v = malloc(n * sizeof *v);
+        ck_assert_ptr_nonnull(v);
+        tu_fill(&r, v, n, -0.3f, 0.3f);
+        ck_assert_int_eq(graft_model_param_set(m, i, v, n), GRAFT_OK);
+        free(v);
+    }
+    check_inference(m, x, l1);
+    ck_assert_msg(max_abs_diff(l0, l1, BATCH * CLASSES) > 1e-3, "param_set left logits as they were");
+
+    /* One SGD step. */
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 0.5f;
+    graft_optimizer *o;
+    ck_assert_int_eq(graft_optimizer_create(m, &op, &o), GRAFT_OK);
+    int labels[BATCH] = {0, 3, 1};
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 1, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_model_backward(m, labels, 0.0f, NULL, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
+    check_inference(m, x, l2);
+    ck_assert_msg(max_abs_diff(l1, l2, BATCH * CLASSES) > 1e-4, "the step left logits as they were");
+    if (!cpu) ck_assert_int_eq(packs(ctx), 0);
+    fprintf(stderr, "%s style, winograd %d: %ld packs\n", cpu ? "cpu" : "gpu", (int)mode,
+            packs(ctx));
+
+    graft_optimizer_free(o);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(packed_weights_follow_writes_winograd) { run(GRAFT_CONV_WINOGRAD_ON); }
+END_TEST
+
+START_TEST(packed_weights_follow_writes_tall) { run(GRAFT_CONV_WINOGRAD_OFF); }
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("conv_packed");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, packed_weights_follow_writes_winograd);
+    tcase_add_test(tc, packed_weights_follow_writes_tall);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
