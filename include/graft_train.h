@@ -237,7 +237,9 @@ graft_status graft_checkpoint_load(graft_model *m, graft_optimizer *o, const cha
 
 /* Device memory a model needs at a batch size, in bytes (an estimate from
  * shapes: every node's output, gradients alive at once during backward,
- * parameters and optimizer state, im2col scratch of the largest conv). */
+ * parameters and optimizer state, im2col scratch of the largest conv;
+ * inference parameters include the packed copies of conv weights that
+ * CPU-style devices keep, as an upper bound). */
 typedef struct graft_memory_estimate {
     double train_activations;  /* outputs and their gradients */
     double train_parameters;   /* every stored tensor, gradients and optimizer

@@ -31,6 +31,28 @@ static double node_im2col(const graft_model *m, int i, int batch)
     return nc * per_image;
 }
 
+/* Floats of the packed copy a CPU-style device keeps of a dense conv's
+ * weights in inference (src/graph/layers/conv_packed.h): Winograd's
+ * transform (36 points per 9 weights, 6-channel panels) for a 3x3
+ * stride-1 conv of at least 32 channels each way, else conv_tall_cpu's B
+ * (output channels padded to 32). An upper bound: 1x1 stride-1 convs and
+ * GPU-style devices keep none. */
+static double node_packed(const graft_model *m, int i)
+{
+    const graft_layer_spec *s = graft_model_node_spec(m, i);
+    if (s->kind != GRAFT_LAYER_CONV2D || (s->groups > 1)) return 0;
+    const int *in;
+    if (graft_model_node_inputs(m, i, &in) < 1) return 0;
+    int c, h, w, ic, ih, iw, kh, kw;
+    graft_model_node_shape(m, i, &c, &h, &w);
+    graft_model_node_shape(m, in[0], &ic, &ih, &iw);
+    graft_layer_window(s, &kh, &kw, NULL);
+    if (kh == 1 && kw == 1 && s->stride == 1) return 0;
+    if (kh == 3 && kw == 3 && s->stride == 1 && ic >= 32 && c >= 32)
+        return 36.0 * ((c + 5) / 6 * 6) * ic;
+    return (double)ic * kh * kw * ((c + 31) / 32 * 32);
+}
+
 static double node_numel(const graft_model *m, int i)
 {
     int c, h, w;
@@ -42,11 +64,12 @@ graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batc
                                                   graft_opt_kind opt)
 {
     int N = graft_model_num_nodes(m);
-    double acts = 0, scratch = 0;
+    double acts = 0, scratch = 0, packed = 0;
     for (int i = 0; i < N; i++) {
         int c, h, w;
         graft_model_node_shape(m, i, &c, &h, &w);
         acts += (double)c * h * w;
+        packed += node_packed(m, i);
         double s = node_im2col(m, i, batch);
         if (s > scratch) scratch = s;
     }
@@ -86,7 +109,7 @@ graft_memory_estimate graft_model_memory_estimate(const graft_model *m, int batc
     /* Inference shares buffers between outputs not needed together
      * (src/graph/act_plan.c): the planned bytes, not every node's. */
     e.infer_activations = (double)model_infer_activation_bytes(m, batch);
-    e.infer_parameters = all * 4;
+    e.infer_parameters = (all + packed) * 4;
     e.infer_scratch = scratch * 2;
     return e;
 }
