@@ -142,17 +142,19 @@ static inline float tall_b(__global const float *w, int flip, int kidx, int o, i
     return w[((size_t)i * nout + o) * kk2 + kk2 - 1 - r];
 }
 
-/* conv_tall_cpu's B for flip 0 packed once (src/graph/layers/conv_packed.h):
- * b[kidx][o] = w[o][kidx], rows of ldb >= nout channels (zeros past nout),
- * so each stripe is copied to local memory with plain vector loads instead
- * of a gather over 32 weight rows on every call. One item per row. */
+/* conv_tall_cpu's B for flip 0 packed once (src/graph/layers/conv_packed.h),
+ * stripe by stripe: b[q][kidx][c] = w[q * NRW + c][kidx] (zeros past
+ * nout), so each stripe's K chunk is one contiguous run that is copied to
+ * local memory as a stream, instead of a gather over NRW weight rows on
+ * every call. One item per kidx; nstripes stripes of NRW channels. */
 __kernel void conv_tall_pack_b_cpu(__global const float *w, __global float *b, int K, int nout,
-                                   int ldb)
+                                   int nstripes)
 {
     int kidx = get_global_id(0);
     if (kidx >= K) return;
-    __global float *row = b + (size_t)kidx * ldb;
-    for (int o = 0; o < ldb; o++) row[o] = o < nout ? w[(size_t)o * K + kidx] : 0.0f;
+    for (int o = 0; o < nstripes * NRW; o++)
+        b[((size_t)(o / NRW) * K + kidx) * NRW + o % NRW] =
+            o < nout ? w[(size_t)o * K + kidx] : 0.0f;
 }
 
 /* bn_act on 16 lanes (the vector epilogue of conv_tall_cpu). */
@@ -220,11 +222,9 @@ __kernel void conv_tall_cpu(__global const float *xp, __global const float *wt, 
          * loads walk 32 weight rows (flip 0) or one small block (flip 1)
          * whose cache lines serve the next rows too. */
         if (flip == 2) {
-            /* Packed (conv_tall_pack_b_cpu): rows of pn * NRW channels. */
-            __global const float *src = wt + (size_t)k0 * pn * NRW + j0;
-            for (int kq = 0; kq < kn; kq++, src += pn * NRW)
-                for (int cc = 0; cc < NRW; cc += 16)
-                    vstore16(vload16(0, src + cc), 0, bs + kq * NRW + cc);
+            /* Packed (conv_tall_pack_b_cpu): this chunk of stripe q is one run. */
+            __global const float *src = wt + ((size_t)q * K + k0) * NRW;
+            for (int i = 0; i < kn * NRW; i += 16) vstore16(vload16(0, src + i), 0, bs + i);
         } else {
             for (int kq = 0; kq < kn; kq++)
                 for (int cc = 0; cc < NRW; cc++)

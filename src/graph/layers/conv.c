@@ -324,16 +324,16 @@ static graft_status conv_packed_weights(graft_ctx *ctx, layer *l, const conv_dim
         *out = p->pk.buf;
         return GRAFT_OK;
     }
-    int ldb = (d->cout + GEMM_NRW - 1) / GEMM_NRW * GEMM_NRW;
+    int stripes = (d->cout + GEMM_NRW - 1) / GEMM_NRW;
     size_t bytes = kind == PACKED_WINOGRAD ? conv_winograd_weight_bytes(s)
-                                           : (size_t)d->K * ldb * sizeof(float);
+                                           : (size_t)d->K * stripes * GEMM_NRW * sizeof(float);
     TRY(packed_prepare(ctx, &p->pk, bytes, l->name, out));
     if (kind == PACKED_WINOGRAD) {
         TRY(conv_winograd_weights(ctx, s, 0, w->data, *out));
     } else {
         size_t l1 = 1, g1 = (size_t)d->K;
         TRY(LAUNCH(ctx, "conv_tall_pack_b_cpu", 1, &g1, &l1, KA_MEM(w->data), KA_MEM(*out),
-                   KA_INT(d->K), KA_INT(d->cout), KA_INT(ldb)));
+                   KA_INT(d->K), KA_INT(d->cout), KA_INT(stripes)));
     }
     packed_done(&p->pk, w, kind);
     return GRAFT_OK;

@@ -14,7 +14,7 @@
 typedef enum packed_kind {
     PACKED_NONE,
     PACKED_WINOGRAD, /* winograd_weights_cpu's u, flip 0 */
-    PACKED_TALL,     /* B[kidx][o], rows padded to whole 32-channel stripes */
+    PACKED_TALL,     /* B by 32-channel stripes: [stripe][kidx][32] */
 } packed_kind;
 
 typedef struct packed_weights {
