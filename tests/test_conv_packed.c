@@ -8,7 +8,8 @@
  * the net has no BatchNorm or dropout, so both compute the same thing)
  * after building, after graft_model_param_set and after an optimizer step,
  * and each of those changes the logits (a stale copy would repeat the old
- * ones); repeated inference forwards pack nothing again. GPU-style
+ * ones); repeated inference forwards pack nothing again, nor do training
+ * steps of a model whose convs are frozen (fine-tuning). GPU-style
  * contexts pack nothing and pass the same equalities. */
 #include <math.h>
 #include <stdio.h>
@@ -126,6 +127,53 @@ static void run(graft_conv_winograd mode)
     graft_ctx_destroy(ctx);
 }
 
+/* Fine-tuning with frozen convs: their training forwards use the packed
+ * copy too (fwd_io.frozen), so a training step packs nothing, and gives the
+ * logits of the same step with every conv still trainable. */
+static void run_frozen(graft_conv_winograd mode)
+{
+    graft_ctx_params p = tu_params(GRAFT_GEMM_NATIVE);
+    p.conv_winograd = mode;
+    p.profile_kernels = 1;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    graft_model *m = small_net(ctx);
+    tu_rng r = {5};
+    float x[BATCH * C * H * W], open[BATCH * CLASSES], frozen[BATCH * CLASSES];
+    float inf[BATCH * CLASSES];
+    tu_fill(&r, x, BATCH * C * H * W, -1, 1);
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 1, open), GRAFT_OK);
+    for (int i = 0; i < graft_model_num_nodes(m); i++)
+        if (graft_model_node_spec(m, i)->kind == GRAFT_LAYER_CONV2D)
+            ck_assert_int_eq(graft_model_set_trainable(m, i, 0), GRAFT_OK);
+    check_inference(m, x, inf); /* packs the convs */
+    long before = packs(ctx);
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 1, frozen), GRAFT_OK);
+    double scale = 0;
+    for (int i = 0; i < BATCH * CLASSES; i++) scale = fmax(scale, fabs(open[i]));
+    ck_assert(max_abs_diff(open, frozen, BATCH * CLASSES) <= 1e-5 * scale);
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 0.5f;
+    graft_optimizer *o;
+    ck_assert_int_eq(graft_optimizer_create(m, &op, &o), GRAFT_OK);
+    int labels[BATCH] = {2, 0, 1};
+    ck_assert_int_eq(graft_model_backward(m, labels, 0.0f, NULL, NULL), GRAFT_OK);
+    ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
+    ck_assert_int_eq(graft_model_forward(m, x, BATCH, 1, frozen), GRAFT_OK);
+    ck_assert_msg(packs(ctx) == before, "frozen convs packed again: %ld -> %ld", before,
+                  packs(ctx));
+    ck_assert_msg(max_abs_diff(open, frozen, BATCH * CLASSES) > 1e-4, "the head did not train");
+    if (!ctx_is_cpu(ctx)) ck_assert_int_eq(before, 0);
+    graft_optimizer_free(o);
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(frozen_convs_keep_packed_weights_winograd) { run_frozen(GRAFT_CONV_WINOGRAD_ON); }
+END_TEST
+
+START_TEST(frozen_convs_keep_packed_weights_tall) { run_frozen(GRAFT_CONV_WINOGRAD_OFF); }
+END_TEST
+
 START_TEST(packed_weights_follow_writes_winograd) { run(GRAFT_CONV_WINOGRAD_ON); }
 END_TEST
 
@@ -138,6 +186,8 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, packed_weights_follow_writes_winograd);
     tcase_add_test(tc, packed_weights_follow_writes_tall);
+    tcase_add_test(tc, frozen_convs_keep_packed_weights_winograd);
+    tcase_add_test(tc, frozen_convs_keep_packed_weights_tall);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

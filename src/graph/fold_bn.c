@@ -79,7 +79,8 @@ graft_status fold_chain_run(graft_model *m, const fold_chain *fc, int n)
     }
     if (fc->res >= 0) ep.res = m->nodes[fc->res].out;
     node *c = &m->nodes[fc->conv];
-    fwd_io io = {.n = n, .in = {m->nodes[c->in[0]].out}, .out = m->nodes[fc->last].out};
+    fwd_io io = {.n = n, .in = {m->nodes[c->in[0]].out}, .out = m->nodes[fc->last].out,
+                 .frozen = 1};
     TRY(conv_forward_epilogue(m->ctx, c->l, &io, &ep));
     const int chain[4] = {fc->conv, fc->bn, fc->add, fc->act};
     for (int k = 0; k < 4; k++)

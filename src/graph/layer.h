@@ -71,6 +71,10 @@ typedef struct fwd_io {
     cl_mem in[LAYER_MAX_INPUTS];
     cl_mem out;
     int training;
+    /* The layer's parameters get no update after this forward (inference,
+     * or a frozen node in training): copies derived from them may be kept
+     * (conv_packed.h). */
+    int frozen;
 } fwd_io;
 
 typedef struct bwd_io {

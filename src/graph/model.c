@@ -471,6 +471,7 @@ graft_status model_forward_device(graft_model *m, int n, int training)
             memset(&io, 0, sizeof io);
             io.n = n;
             io.training = training;
+            io.frozen = !training || !nd->trainable;
             io.out = nd->out;
             for (int k = 0; k < nd->nin; k++) io.in[k] = m->nodes[nd->in[k]].out;
             TRY(nd->l->ops->forward(m->ctx, nd->l, &io));

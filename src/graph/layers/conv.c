@@ -311,7 +311,7 @@ static graft_status conv_priv_of(graft_ctx *ctx, layer *l, conv_priv **out)
     return GRAFT_OK;
 }
 
-/* The weights of an inference forward packed as kind (Winograd's
+/* The weights of a frozen forward (io->frozen) packed as kind (Winograd's
  * transform of shape s, or conv_tall_cpu's B), packed now unless the
  * cached copy is current. */
 static graft_status conv_packed_weights(graft_ctx *ctx, layer *l, const conv_dims *d,
@@ -386,16 +386,16 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
         return conv_pointwise_forward_cpu(ctx, &s, io->in[0], wt, bias, l->spec.bias, io->out,
                                           ep);
     }
-    if (implicit && conv_winograd_ok(ctx, &d, 0, !io->training)) {
+    if (implicit && conv_winograd_ok(ctx, &d, 0, io->frozen)) {
         wino_shape s = {d.n, d.cin, d.cout, d.h, d.w};
         cl_mem u = NULL;
-        if (!io->training) TRY(conv_packed_weights(ctx, l, &d, PACKED_WINOGRAD, &s, &u));
+        if (io->frozen) TRY(conv_packed_weights(ctx, l, &d, PACKED_WINOGRAD, &s, &u));
         return conv_winograd_run(ctx, &s, 0, io->in[0], wt, u, bias, l->spec.bias, io->out,
                                  0.0f, ep);
     }
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL, packed = NULL;
-        if (!io->training) TRY(conv_packed_weights(ctx, l, &d, PACKED_TALL, NULL, &packed));
+        if (io->frozen) TRY(conv_packed_weights(ctx, l, &d, PACKED_TALL, NULL, &packed));
         if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));

@@ -4,8 +4,9 @@
  * of output channels. Inference then never repeats the rearrangement,
  * which is what made Winograd lose on ResNet-18's 7x7 planes and at batch
  * 1, and what made conv_tall_cpu gather each weight stripe on every call.
- * Training forwards do not use it (their weights change every step, and
- * the copy would only add memory). */
+ * Forwards of trained layers do not use it (their weights change every
+ * step, and the copy would only add memory); frozen ones in fine-tuning
+ * do (fwd_io.frozen). */
 #ifndef GRAFT_CONV_PACKED_H
 #define GRAFT_CONV_PACKED_H
 
