@@ -20,16 +20,15 @@ int conv_winograd_pays(const graft_ctx *ctx, const wino_shape *s, int cached)
     (void)ctx;
     /* Measured per conv against conv_tall_cpu (docs/performance.md,
      * "Backbones at 224", items 7 and 14): the transforms are memory-bound,
-     * so narrow convs gain nothing. Weights transformed on every call only
-     * pay with enough tiles (ResNet-18: 7x7 planes with 512 channels lose
-     * at batch 16, 14x14 with 256 at batch 1, and the whole network at
-     * batch 1 lost with 28x28 with 128 too); cached ones (inference) pay
-     * from about 16 tiles, where the GEMM stops being bound by reading the
-     * transformed weights (36 / 9 = 4x the weights). */
+     * so narrow convs gain nothing. Weights transformed on every call (a
+     * trained layer) pay from about 32 tiles (ResNet-18 training with
+     * layer4's 7x7 planes on Winograd: 1.04-1.23x img/s at batch 16, 3
+     * alternating rounds, and 2 of 3 at batch 8); cached ones (inference,
+     * frozen layers) from about 16, where the GEMM stops being bound by
+     * reading the transformed weights (36 / 9 = 4x the weights). */
     long tiles = (long)s->n * tiles_of(s->h) * tiles_of(s->w);
     if (s->nin < 32 || s->nout < 32) return 0;
-    if (cached) return tiles >= WINO_CACHED_MIN_TILES;
-    return tiles >= 192 && (tiles >= 256 || (long)s->nin * s->nout <= 128 * 128);
+    return tiles >= (cached ? WINO_CACHED_MIN_TILES : WINO_MIN_TILES);
 }
 
 size_t conv_winograd_weight_bytes(const wino_shape *s)

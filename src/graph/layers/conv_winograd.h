@@ -22,7 +22,9 @@ typedef struct wino_shape {
 /* Whether the kernels take this shape at all (rows up to the local row
  * of winograd_input_cpu, about 1000 pixels wide). */
 int conv_winograd_fits(const wino_shape *s);
-/* Tiles from which Winograd with cached weights beats conv_tall_cpu. */
+/* Tiles (4x4 output tiles over the batch) from which Winograd beats
+ * conv_tall_cpu, with weights transformed per call and cached. */
+#define WINO_MIN_TILES 32
 #define WINO_CACHED_MIN_TILES 16
 
 /* Whether Winograd measured faster than conv_tall_cpu for this shape
