@@ -94,3 +94,42 @@ graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl
     }
     return GRAFT_OK;
 }
+
+graft_status conv_winograd_dw_run(graft_ctx *ctx, const wino_shape *s, cl_mem x, cl_mem dy,
+                                  cl_mem dw)
+{
+    if (!conv_winograd_fits(s))
+        return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "winograd weight gradient: unsupported call");
+    int th = tiles_of(s->h), tw = tiles_of(s->w), per_img = th * tw;
+    /* Images per chunk: the larger of V (nin rows) and dM (nout rows) of a
+     * chunk within the cap. */
+    int wide = s->nin > s->nout ? s->nin : s->nout;
+    size_t per_image = (size_t)WINO_POINTS * wide * per_img * sizeof(float);
+    size_t cap = ctx->conv_chunk_bytes / per_image;
+    int nc = cap < 1 ? 1 : cap > (size_t)s->n ? s->n : (int)cap;
+    int ldv_max = (nc * per_img + 16 + 31) / 32 * 32;
+    cl_mem v, dm, du;
+    /* Slots: 0 V, 2 dM, 1 dU. */
+    TRY(ctx_scratch(ctx, 0, (size_t)WINO_POINTS * s->nin * ldv_max * sizeof(float), &v));
+    TRY(ctx_scratch(ctx, 2, (size_t)WINO_POINTS * s->nout * ldv_max * sizeof(float), &dm));
+    TRY(ctx_scratch(ctx, 1, (size_t)WINO_POINTS * s->nout * s->nin * sizeof(float), &du));
+    for (int img0 = 0; img0 < s->n; img0 += nc) {
+        int m = s->n - img0 < nc ? s->n - img0 : nc;
+        int ntiles = m * per_img, ldv = (ntiles + 16 + 31) / 32 * 32;
+        size_t gi = (size_t)s->nin, go = (size_t)s->nout, l1 = 1;
+        TRY(LAUNCH(ctx, "winograd_input_cpu", 1, &gi, &l1, KA_MEM(x), KA_MEM(v), KA_INT(img0),
+                   KA_INT(m), KA_INT(s->nin), KA_INT(s->h), KA_INT(s->w), KA_INT(th), KA_INT(tw),
+                   KA_INT(ldv)));
+        TRY(LAUNCH(ctx, "winograd_dy_cpu", 1, &go, &l1, KA_MEM(dy), KA_MEM(dm), KA_INT(img0),
+                   KA_INT(m), KA_INT(s->nout), KA_INT(s->h), KA_INT(s->w), KA_INT(th),
+                   KA_INT(tw), KA_INT(ldv)));
+        /* dU[a] (+)= dM[a] V[a]^T: a GEMM per point, summed over tiles. */
+        size_t gg[2] = {(size_t)(s->nout + 5) / 6, WINO_POINTS}, l2[2] = {1, 1};
+        TRY(LAUNCH(ctx, "winograd_dw_gemm_cpu", 2, gg, l2, KA_MEM(dm), KA_MEM(v), KA_MEM(du),
+                   KA_INT(s->nin), KA_INT(s->nout), KA_INT(ldv), KA_INT(ntiles),
+                   KA_FLT(img0 ? 1.0f : 0.0f)));
+    }
+    size_t go = (size_t)s->nout, l1 = 1;
+    return LAUNCH(ctx, "winograd_dw_out_cpu", 1, &go, &l1, KA_MEM(du), KA_MEM(dw), KA_INT(s->nin),
+                  KA_INT(s->nout));
+}
