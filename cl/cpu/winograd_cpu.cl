@@ -14,12 +14,6 @@
  *    32 tiles into local memory, then the output transform and the epilogue
  *    of conv_tall_cpu (bias, folded BatchNorm, residual, activation)
  *    straight into NCHW.
- * The weight gradient (training) reuses winograd_input_cpu on x and sums
- * over tiles instead of channels:
- *     dU[a] (out x in) = dM[a] (out x tiles) V[a]^T,  dM = A dY A^T,
- *     dw = G^T dU G
- * by winograd_dy_cpu (dM), one GEMM per point (src/runtime/gemm.h) and
- * winograd_dw_out_cpu (dw).
  * Build options: WINO_M (2 or 4), WINO_PP (6-channel panels per item of
  * winograd_gemm_cpu, its local array), WINO_LROW (local row of the input
  * kernel: widest padded tile row). */
@@ -51,19 +45,6 @@
         o[0] = m[0] + m[1] + m[2];                                             \
         o[1] = m[1] - m[2] - m[3];                                             \
     }
-#define WINO_A_(T, y, o)                                                       \
-    {                                                                          \
-        o[0] = y[0];                                                           \
-        o[1] = y[0] + y[1];                                                    \
-        o[2] = y[0] - y[1];                                                    \
-        o[3] = -y[1];                                                          \
-    }
-#define WINO_GT(d, o)                                                          \
-    {                                                                          \
-        o[0] = d[0] + 0.5f * (d[1] + d[2]);                                    \
-        o[1] = 0.5f * (d[1] - d[2]);                                           \
-        o[2] = 0.5f * (d[1] + d[2]) + d[3];                                    \
-    }
 #elif WINO_M == 4
 #define WINO_BT(T, d, o)                                                       \
     {                                                                          \
@@ -94,24 +75,6 @@
         o[1] = fma((T)(2.0f), n3_, n1_);                                       \
         o[2] = fma((T)(4.0f), p3_, p1_);                                       \
         o[3] = fma((T)(8.0f), n3_, n1_) + m[5];                                \
-    }
-#define WINO_A_(T, y, o)                                                       \
-    {                                                                          \
-        T e_ = y[0] + y[2], f_ = y[1] + y[3];                                  \
-        T g_ = fma((T)(4.0f), y[2], y[0]), k_ = fma((T)(8.0f), y[3], 2.0f * y[1]); \
-        o[0] = y[0];                                                           \
-        o[1] = e_ + f_;                                                        \
-        o[2] = e_ - f_;                                                        \
-        o[3] = g_ + k_;                                                        \
-        o[4] = g_ - k_;                                                        \
-        o[5] = y[3];                                                           \
-    }
-#define WINO_GT(d, o)                                                          \
-    {                                                                          \
-        float p34_ = d[3] + d[4], m34_ = d[3] - d[4];                          \
-        o[0] = 0.25f * d[0] - (d[1] + d[2]) / 6.0f + p34_ / 24.0f;             \
-        o[1] = (d[2] - d[1]) / 6.0f + m34_ / 12.0f;                            \
-        o[2] = (p34_ - d[1] - d[2]) / 6.0f + d[5];                             \
     }
 #else
 #error "WINO_M must be 2 or 4"
@@ -380,162 +343,6 @@ __kernel void winograd_gemm_cpu(__global const float *v, __global const float *u
                             y[at] = bn_act(val, act, slope);
                         }
                 }
-            }
-    }
-}
-
-/* dM[a][o][t] = (A dY A^T)[a] for tile t = (img * th + ty) * tw + tx of
- * this chunk (nimg images from img0): dY the m x m block of dy[img0 +
- * img][o] at (ty * m, tx * m), zero past the plane (those outputs do not
- * exist). Rows of dM are ldv floats, as V's. One item per output channel,
- * looping over tile rows: each dy row of a tile row goes to local memory
- * with zeros past the plane, so the m columns of 16 tiles are four-way
- * deinterleaved vector loads. */
-#define WINO_DYROW (WINO_LROW + 64)
-__kernel void winograd_dy_cpu(__global const float *dy, __global float *dm, int img0, int nimg,
-                              int cout, int h, int w, int th, int tw, int ldv)
-{
-    __local float rows[WINO_M * WINO_DYROW];
-    int o = get_global_id(0);
-    if (o >= cout) return;
-    size_t pstride = (size_t)cout * ldv;
-    int wr = (tw * WINO_M + 63) / 64 * 64; /* floats of a row read, whole 16-tile groups */
-    for (int i = 0; i < WINO_M * WINO_DYROW; i++) rows[i] = 0.0f;
-    for (int img = 0; img < nimg; img++) {
-        __global const float *src = dy + ((size_t)(img0 + img) * cout + o) * h * w;
-        for (int ty = 0; ty < th; ty++) {
-            for (int r = 0; r < WINO_M; r++) {
-                int y = ty * WINO_M + r;
-                __local float *row = rows + r * WINO_DYROW;
-                if (y >= h) {
-                    for (int c = 0; c < wr; c++) row[c] = 0.0f;
-                    continue;
-                }
-                __global const float *sr = src + (size_t)y * w;
-                int c = 0;
-                for (; c + 16 <= w; c += 16) vstore16(vload16(0, sr + c), 0, row + c);
-                for (; c < w; c++) row[c] = sr[c];
-                for (; c < wr; c++) row[c] = 0.0f;
-            }
-            __global float *dst0 = dm + (size_t)o * ldv + ((size_t)img * th + ty) * tw;
-            for (int tx0 = 0; tx0 < tw; tx0 += 16) {
-                /* cols[r][k]: column k of dy row r for 16 tiles. */
-                float16 hz[WINO_M][WINO_A];
-#pragma unroll
-                for (int r = 0; r < WINO_M; r++) {
-                    __local const float *q = rows + r * WINO_DYROW + tx0 * WINO_M;
-                    float16 d[WINO_M];
-#if WINO_M == 2
-                    float16 a0 = vload16(0, q), a1 = vload16(1, q);
-                    d[0] = (float16)(a0.even, a1.even);
-                    d[1] = (float16)(a0.odd, a1.odd);
-#else
-                    float16 a0 = vload16(0, q), a1 = vload16(1, q), a2 = vload16(2, q),
-                            a3 = vload16(3, q);
-                    d[0] = (float16)(a0.s048c, a1.s048c, a2.s048c, a3.s048c);
-                    d[1] = (float16)(a0.s159d, a1.s159d, a2.s159d, a3.s159d);
-                    d[2] = (float16)(a0.s26ae, a1.s26ae, a2.s26ae, a3.s26ae);
-                    d[3] = (float16)(a0.s37bf, a1.s37bf, a2.s37bf, a3.s37bf);
-#endif
-                    WINO_A_(float16, d, hz[r])
-                }
-#pragma unroll
-                for (int j = 0; j < WINO_A; j++) {
-                    float16 col[WINO_M], out[WINO_A];
-#pragma unroll
-                    for (int r = 0; r < WINO_M; r++) col[r] = hz[r][j];
-                    WINO_A_(float16, col, out)
-#pragma unroll
-                    for (int i = 0; i < WINO_A; i++)
-                        /* Lanes past the row's last tile: as in winograd_input_cpu. */
-                        vstore16(out[i], 0, dst0 + (size_t)(i * WINO_A + j) * pstride + tx0);
-                }
-            }
-        }
-    }
-}
-
-/* dw[o][i] (3 x 3, overwritten) = G^T dU G with dU[a][o][i] the summed
- * products of the points (rows of nin floats, nout rows per point). One
- * item per output channel. */
-__kernel void winograd_dw_out_cpu(__global const float *du, __global float *dw, int nin, int nout)
-{
-    int o = get_global_id(0);
-    if (o >= nout) return;
-    size_t plane = (size_t)nout * nin;
-    for (int i = 0; i < nin; i++) {
-        __global const float *src = du + (size_t)o * nin + i;
-        float t[WINO_A][3];
-#pragma unroll
-        for (int k = 0; k < WINO_A; k++) {
-            float d[WINO_A];
-#pragma unroll
-            for (int l = 0; l < WINO_A; l++) d[l] = src[(size_t)(k * WINO_A + l) * plane];
-            WINO_GT(d, t[k])
-        }
-        __global float *dst = dw + ((size_t)o * nin + i) * 9;
-#pragma unroll
-        for (int c = 0; c < 3; c++) {
-            float d[WINO_A], g[3];
-#pragma unroll
-            for (int k = 0; k < WINO_A; k++) d[k] = t[k][c];
-            WINO_GT(d, g)
-#pragma unroll
-            for (int r = 0; r < 3; r++) dst[r * 3 + c] = g[r];
-        }
-    }
-}
-
-/* dU[a][o][i] = beta * dU + sum over tiles t < ntiles of dM[a][o][t] V[a][i][t]:
- * the GEMMs of the weight gradient, whose reduction (tiles) is the long,
- * contiguous dimension of both operands. Item (ob, a), ob varying
- * fastest so that consecutive items share V[a] in cache: output channels
- * 6 * ob .. + 5 of point a against every input channel, 4 at a time: 24
- * dot products in float16 lanes over 16 tiles at a time (6 + 4 loads per
- * 24 FMAs), reduced across lanes at the end; tiles past the last multiple
- * of 16 one by one (the rows' padding is not written). */
-__kernel void winograd_dw_gemm_cpu(__global const float *dm, __global const float *v,
-                                   __global float *du, int nin, int nout, int ldv, int ntiles,
-                                   float beta)
-{
-    int ob = get_global_id(0), a = get_global_id(1);
-    int o0 = ob * 6;
-    if (a >= WINO_A2 || o0 >= nout) return;
-    int no = min(6, nout - o0), nt16 = ntiles / 16 * 16;
-    __global const float *pm[6];
-    for (int r = 0; r < 6; r++) pm[r] = dm + ((size_t)a * nout + o0 + min(r, no - 1)) * ldv;
-    __global float *pu = du + (size_t)a * nout * nin;
-    for (int i0 = 0; i0 < nin; i0 += 4) {
-        int ni = min(4, nin - i0);
-        __global const float *pv[4];
-        for (int c = 0; c < 4; c++) pv[c] = v + ((size_t)a * nin + i0 + min(c, ni - 1)) * ldv;
-        float16 acc[6][4];
-#pragma unroll
-        for (int r = 0; r < 6; r++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) acc[r][c] = 0.0f;
-        for (int t = 0; t < nt16; t += 16) {
-            float16 b0 = vload16(0, pv[0] + t), b1 = vload16(0, pv[1] + t);
-            float16 b2 = vload16(0, pv[2] + t), b3 = vload16(0, pv[3] + t);
-#pragma unroll
-            for (int r = 0; r < 6; r++) {
-                float16 m = vload16(0, pm[r] + t);
-                acc[r][0] = fma(m, b0, acc[r][0]);
-                acc[r][1] = fma(m, b1, acc[r][1]);
-                acc[r][2] = fma(m, b2, acc[r][2]);
-                acc[r][3] = fma(m, b3, acc[r][3]);
-            }
-        }
-        for (int r = 0; r < no; r++)
-            for (int c = 0; c < ni; c++) {
-                float16 q = acc[r][c];
-                float8 h8 = q.lo + q.hi;
-                float4 h4 = h8.lo + h8.hi;
-                float2 h2 = h4.lo + h4.hi;
-                float sum = h2.lo + h2.hi;
-                for (int t = nt16; t < ntiles; t++) sum = fma(pm[r][t], pv[c][t], sum);
-                __global float *dst = pu + (size_t)(o0 + r) * nin + i0 + c;
-                *dst = beta != 0.0f ? fma(beta, *dst, sum) : sum;
             }
     }
 }

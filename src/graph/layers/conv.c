@@ -193,9 +193,8 @@ static int conv_pointwise_ok(const graft_ctx *ctx, const conv_dims *d)
 static pw_shape conv_pw_shape(const conv_dims *d) { return (pw_shape){d->n, d->cin, d->cout, d->P}; }
 
 /* Winograd (conv_winograd.h) for stride-1, pad-1 3x3 dense convs, CPU
- * style only: forward (flip 0, cin -> cout; also the weight gradient's
- * shape) and input gradient (flip 1, a conv of dy from cout to cin
- * channels). */
+ * style only: forward (flip 0, cin -> cout) and input gradient (flip 1, a
+ * conv of dy from cout to cin channels). */
 static int conv_winograd_ok(const graft_ctx *ctx, const conv_dims *d, int flip, int cached)
 {
     if (ctx->conv_winograd == GRAFT_CONV_WINOGRAD_OFF || d->groups != 1 || d->dil != 1 ||
@@ -397,8 +396,7 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL, packed = NULL;
         if (io->frozen) TRY(conv_packed_weights(ctx, l, &d, PACKED_TALL, NULL, &packed));
-        if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW) &&
-            !conv_winograd_ok(ctx, &d, 0, 0))
+        if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));
         TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, packed, bias,
@@ -508,11 +506,6 @@ static graft_status conv_backward(graft_ctx *ctx, layer *l, const bwd_io *io, in
         din = NULL;
     }
     int pgrads = io->param_grads;
-    if (pgrads && implicit && conv_winograd_ok(ctx, &d, 0, 0)) {
-        wino_shape s = {d.n, d.cin, d.cout, d.h, d.w};
-        TRY(conv_winograd_dw_run(ctx, &s, io->in[0], io->dout, pw->grad));
-        pgrads = 0;
-    }
     if (pgrads && implicit && conv_implicit_ok(ctx, &d, IMPLICIT_DW)) {
         const conv_priv *cp = l->priv;
         TRY(conv_implicit_dw_run(ctx, &d, io->in[0], cp && cp->n == d.n ? cp->xpad : NULL,

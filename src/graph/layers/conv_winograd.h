@@ -51,13 +51,4 @@ graft_status conv_winograd_run(graft_ctx *ctx, const wino_shape *s, int flip, cl
                                cl_mem packed, cl_mem bias, int has_bias, cl_mem y, float beta,
                                const conv_epilogue *ep);
 
-/* dw (nout x nin x 3 x 3, overwritten) = the weight gradient of the
- * forward conv of x (n x nin x h x w) given dy (n x nout x h x w), in the
- * Winograd domain: x transformed as for the forward, dy by A dY A^T, a
- * GEMM per transform point summed over tiles, then G^T dU G. Scratch
- * slots 0 (transformed x), 2 (transformed dy), both at most about
- * conv_chunk_bytes, and 1 (dU, 36 / 9 of the weights). */
-graft_status conv_winograd_dw_run(graft_ctx *ctx, const wino_shape *s, cl_mem x, cl_mem dy,
-                                  cl_mem dw);
-
 #endif
