@@ -244,6 +244,18 @@ static double run_case(graft_ctx *ctx, tu_rng *rg, const conv_case *c, float din
     ck_assert_int_eq(ctx_read(ctx, l->params[0].grad, 0, dw, r.nw), GRAFT_OK);
     ck_assert_msg(tu_rel_err(dw, dwref, r.nw) < 1e-4, "dw without din for %s", desc);
 
+    /* A frozen (inference) forward, with the weights packed for its kernel
+     * on CPU-style contexts (conv_packed.h), twice: packing, then reusing. */
+    fwd_io ffio = {.n = c->n, .in = {bx}, .out = by, .training = 0, .frozen = 1};
+    for (int rep = 0; rep < 2; rep++) {
+        ck_assert_int_eq(ctx_fill(ctx, by, 0, r.ny, NAN), GRAFT_OK);
+        ck_assert_msg(l->ops->forward(ctx, l, &ffio) == GRAFT_OK, "frozen forward %s: %s", desc,
+                      graft_last_error(ctx));
+        ck_assert_int_eq(ctx_read(ctx, by, 0, y, r.ny), GRAFT_OK);
+        double ef = tu_rel_err(y, yref, r.ny);
+        ck_assert_msg(ef < 1e-4, "frozen forward rel err %g for %s", ef, desc);
+    }
+
     double worst = fmax(fmax(ey, edx), fmax(edw, edb));
     clReleaseMemObject(bx);
     clReleaseMemObject(by);

@@ -279,7 +279,9 @@ START_TEST(winograd_epilogue_matches_reference)
             want[i] = v;
         }
         ck_assert_int_eq(ctx_fill(ctx, by, 0, ny, NAN), GRAFT_OK);
-        fwd_io fio = {.n = c.n, .in = {bx}, .out = by};
+        /* frozen, as inference folding calls it: the transformed weights
+         * are packed once (conv_packed.h) and reused by the later cases. */
+        fwd_io fio = {.n = c.n, .in = {bx}, .out = by, .frozen = 1};
         ck_assert_msg(conv_forward_epilogue(ctx, l, &fio, &ep) == GRAFT_OK, "%s",
                       graft_last_error(ctx));
         ck_assert_int_eq(ctx_read(ctx, by, 0, y, ny), GRAFT_OK);
@@ -288,6 +290,8 @@ START_TEST(winograd_epilogue_matches_reference)
         ck_assert_msg(e < TOL, "epilogue bn=%d res=%d act=%d: %g", has_bn, has_res, act, e);
     }
     ck_assert_int_ge(kernel_calls(ctx, "winograd_gemm_cpu"), 12);
+    /* The weights were transformed once for all the cases. */
+    ck_assert_int_eq(kernel_calls(ctx, "winograd_weights_cpu"), 1);
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bres);
     clReleaseMemObject(bg), clReleaseMemObject(bb), clReleaseMemObject(bm);
     clReleaseMemObject(bv);
