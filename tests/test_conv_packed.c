@@ -40,18 +40,9 @@ static graft_model *small_net(graft_ctx *ctx)
     return m;
 }
 
-static long kernel_calls(const graft_ctx *ctx, const char *name)
-{
-    graft_kernel_stat st[128];
-    int n = graft_ctx_kernel_profile(ctx, st, 128);
-    for (int i = 0; i < n && i < 128; i++)
-        if (!strcmp(st[i].name, name)) return st[i].calls;
-    return 0;
-}
-
 static long packs(const graft_ctx *ctx)
 {
-    return kernel_calls(ctx, "winograd_weights_cpu") + kernel_calls(ctx, "conv_tall_pack_b_cpu");
+    return tu_kernel_calls(ctx, "winograd_weights_cpu") + tu_kernel_calls(ctx, "conv_tall_pack_b_cpu");
 }
 
 static double max_abs_diff(const float *a, const float *b, int n)

@@ -32,11 +32,7 @@ static const float BN_EPS = 1e-3f, SLOPE = 0.1f;
 
 static int uses_pointwise(const graft_ctx *ctx)
 {
-    graft_kernel_stat st[64];
-    int k = graft_ctx_kernel_profile(ctx, st, 64);
-    for (int i = 0; i < k && i < 64; i++)
-        if (!strcmp(st[i].name, "conv_pointwise_cpu")) return 1;
-    return 0;
+    return tu_kernel_calls(ctx, "conv_pointwise_cpu") > 0;
 }
 
 static graft_ctx *make_ctx(int pointwise, graft_conv_path path)

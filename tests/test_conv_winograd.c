@@ -125,16 +125,6 @@ static graft_ctx *wino_ctx(graft_conv_winograd mode, size_t chunk_bytes)
     return tu_ctx_params(&p);
 }
 
-/* Calls of kernel name so far (profile_kernels is on). */
-static long kernel_calls(const graft_ctx *ctx, const char *name)
-{
-    graft_kernel_stat st[128];
-    int n = graft_ctx_kernel_profile(ctx, st, 128);
-    for (int i = 0; i < n && i < 128; i++)
-        if (!strcmp(st[i].name, name)) return st[i].calls;
-    return 0;
-}
-
 /* Forward and input gradient of one case; returns the worst error. */
 static double run_case(graft_ctx *ctx, tu_rng *rg, const wcase *c, float din_beta)
 {
@@ -211,10 +201,10 @@ START_TEST(winograd_matches_reference)
     if (e > worst) worst = e;
     fprintf(stderr, "winograd: worst relative error %.3g\n", worst);
     if (ctx_is_cpu(ctx)) {
-        ck_assert_int_gt(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
-        ck_assert_int_gt(kernel_calls(ctx, "winograd_input_cpu"), 0);
+        ck_assert_int_gt(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+        ck_assert_int_gt(tu_kernel_calls(ctx, "winograd_input_cpu"), 0);
     } else {
-        ck_assert_int_eq(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+        ck_assert_int_eq(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
     }
     graft_ctx_destroy(ctx);
 }
@@ -229,7 +219,7 @@ START_TEST(winograd_chunks_of_one_image)
     wcase c = {3, 5, 9, 11, 7, 1};
     ck_assert(run_case(ctx, &rg, &c, 0.0f) < TOL);
     ck_assert(run_case(ctx, &rg, &c, 1.0f) < TOL);
-    if (ctx_is_cpu(ctx)) ck_assert_int_ge(kernel_calls(ctx, "winograd_gemm_cpu"), 12);
+    if (ctx_is_cpu(ctx)) ck_assert_int_ge(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 12);
     graft_ctx_destroy(ctx);
 }
 END_TEST
@@ -289,9 +279,9 @@ START_TEST(winograd_epilogue_matches_reference)
         fprintf(stderr, "winograd epilogue bn=%d res=%d act=%d: %.2e\n", has_bn, has_res, act, e);
         ck_assert_msg(e < TOL, "epilogue bn=%d res=%d act=%d: %g", has_bn, has_res, act, e);
     }
-    ck_assert_int_ge(kernel_calls(ctx, "winograd_gemm_cpu"), 12);
+    ck_assert_int_ge(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 12);
     /* The weights were transformed once for all the cases. */
-    ck_assert_int_eq(kernel_calls(ctx, "winograd_weights_cpu"), 1);
+    ck_assert_int_eq(tu_kernel_calls(ctx, "winograd_weights_cpu"), 1);
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bres);
     clReleaseMemObject(bg), clReleaseMemObject(bb), clReleaseMemObject(bm);
     clReleaseMemObject(bv);
@@ -339,7 +329,7 @@ START_TEST(winograd_dx_matches_finite_differences)
     double e = tu_rel_err(dx, fd, nx);
     fprintf(stderr, "winograd dx finite differences: %.2e\n", e);
     ck_assert_msg(e < 1e-4, "finite differences %g", e);
-    if (ctx_is_cpu(ctx)) ck_assert_int_gt(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+    if (ctx_is_cpu(ctx)) ck_assert_int_gt(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
     clReleaseMemObject(bx), clReleaseMemObject(by), clReleaseMemObject(bR);
     clReleaseMemObject(bdx);
     layer_free(l);
@@ -356,12 +346,12 @@ START_TEST(winograd_off_switch)
     tu_rng rg = {8};
     wcase c = {2, 64, 14, 14, 64, 1};
     ck_assert(run_case(ctx, &rg, &c, 0.0f) < TOL);
-    ck_assert_int_eq(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+    ck_assert_int_eq(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
     graft_ctx_destroy(ctx);
     ctx = wino_ctx(GRAFT_CONV_WINOGRAD_ON, 0);
     wcase wide = {1, 2, 3, 1100, 3, 1};
     ck_assert(run_case(ctx, &rg, &wide, 1.0f) < TOL);
-    ck_assert_int_eq(kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+    ck_assert_int_eq(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
     graft_ctx_destroy(ctx);
 }
 END_TEST

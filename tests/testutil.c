@@ -103,3 +103,12 @@ graft_layer_spec tu_conv(int out, int k, int stride, int groups, int bias)
     s.bias = bias;
     return s;
 }
+
+long tu_kernel_calls(const graft_ctx *ctx, const char *name)
+{
+    graft_kernel_stat st[256];
+    int n = graft_ctx_kernel_profile(ctx, st, 256);
+    for (int i = 0; i < n && i < 256; i++)
+        if (!strcmp(st[i].name, name)) return st[i].calls;
+    return 0;
+}

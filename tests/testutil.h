@@ -44,6 +44,10 @@ int tu_add(graft_model *m, const char *name, graft_layer_spec s, int nin, const 
  * groups, bias. */
 graft_layer_spec tu_conv(int out, int k, int stride, int groups, int bias);
 
+/* Launches of kernel name recorded so far on ctx (graft_ctx_params.
+ * profile_kernels on; 0 when it never ran). */
+long tu_kernel_calls(const graft_ctx *ctx, const char *name);
+
 /* Run a Check suite; returns the process exit status. */
 int tu_run(Suite *s);
 #endif
