@@ -9,7 +9,10 @@
  * after building, after graft_model_param_set and after an optimizer step,
  * and each of those changes the logits (a stale copy would repeat the old
  * ones); repeated inference forwards pack nothing again, nor do training
- * steps of a model whose convs are frozen (fine-tuning). GPU-style
+ * steps of a model whose convs are frozen (fine-tuning); a frozen conv
+ * between trained layers trains them exactly as lr_mult 0 does; batch
+ * sizes that switch a conv between Winograd and conv_tall keep both
+ * packings. GPU-style
  * contexts pack nothing and pass the same equalities. */
 #include <math.h>
 #include <stdio.h>
@@ -159,6 +162,109 @@ static void run_frozen(graft_conv_winograd mode)
     graft_ctx_destroy(ctx);
 }
 
+/* A frozen conv in the middle ("b"), with a trained conv below it ("a"):
+ * b's forward uses its packed weights and keeps no padded input (it takes
+ * no weight gradient), its backward still passes dx down. Two SGD steps
+ * must equal those of the same net with b trainable at lr_mult 0 (no
+ * packing, its weight gradient computed and unused): a's weights and the
+ * logits after. */
+static void run_frozen_middle(graft_conv_winograd mode)
+{
+    graft_ctx_params p = tu_params(GRAFT_GEMM_NATIVE);
+    p.conv_winograd = mode;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    graft_model *m[2] = {small_net(ctx), small_net(ctx)};
+    int b = graft_model_find(m[0], "b");
+    ck_assert_int_ge(b, 0);
+    ck_assert_int_eq(graft_model_set_trainable(m[0], b, 0), GRAFT_OK);
+    ck_assert_int_eq(graft_model_set_lr_mult(m[1], b, 0.0f), GRAFT_OK);
+    tu_rng r = {17};
+    float x[BATCH * C * H * W], out[2][BATCH * CLASSES];
+    tu_fill(&r, x, BATCH * C * H * W, -1, 1);
+    int labels[BATCH] = {1, 3, 0};
+    graft_opt_params op = graft_opt_default_params(GRAFT_OPT_SGD);
+    op.lr = 0.2f;
+    size_t na = graft_model_param_numel(m[0], 0);
+    float *wa[2] = {malloc(na * sizeof(float)), malloc(na * sizeof(float))};
+    ck_assert(wa[0] && wa[1]);
+    for (int k = 0; k < 2; k++) {
+        graft_optimizer *o;
+        ck_assert_int_eq(graft_optimizer_create(m[k], &op, &o), GRAFT_OK);
+        for (int step = 0; step < 2; step++) {
+            ck_assert_int_eq(graft_model_forward(m[k], x, BATCH, 1, NULL), GRAFT_OK);
+            ck_assert_int_eq(graft_model_backward(m[k], labels, 0.0f, NULL, NULL), GRAFT_OK);
+            ck_assert_int_eq(graft_optimizer_step(o), GRAFT_OK);
+        }
+        ck_assert_int_eq(graft_model_forward(m[k], x, BATCH, 1, out[k]), GRAFT_OK);
+        ck_assert_int_eq(graft_model_param_get(m[k], 0, wa[k], na), GRAFT_OK);
+        graft_optimizer_free(o);
+    }
+    double dw = 0, sw = 0;
+    for (size_t i = 0; i < na; i++) {
+        dw = fmax(dw, fabs((double)wa[0][i] - wa[1][i]));
+        sw = fmax(sw, fabs((double)wa[1][i]));
+    }
+    double scale = 0;
+    for (int i = 0; i < BATCH * CLASSES; i++) scale = fmax(scale, fabs(out[1][i]));
+    fprintf(stderr, "frozen middle conv, winograd %d: conv a %g (scale %g), logits %g (scale %g)\n",
+            (int)mode, dw, sw, max_abs_diff(out[0], out[1], BATCH * CLASSES), scale);
+    ck_assert(sw > 0 && scale > 0);
+    ck_assert_msg(dw <= 1e-5 * sw, "conv a differs: %g", dw);
+    ck_assert_msg(max_abs_diff(out[0], out[1], BATCH * CLASSES) <= 1e-5 * scale, "logits differ");
+    free(wa[0]), free(wa[1]);
+    graft_model_free(m[0]), graft_model_free(m[1]);
+    graft_ctx_destroy(ctx);
+}
+
+START_TEST(frozen_middle_conv_trains_the_one_below_winograd) { run_frozen_middle(GRAFT_CONV_WINOGRAD_ON); }
+END_TEST
+
+START_TEST(frozen_middle_conv_trains_the_one_below_tall) { run_frozen_middle(GRAFT_CONV_WINOGRAD_OFF); }
+END_TEST
+
+/* Winograd AUTO: conv "c" (40 -> 33 channels on 7x6 planes, 4 tiles an
+ * image) takes Winograd with cached weights at batch 8 (32 tiles) and
+ * conv_tall at batch 3 (12): alternating the two, as an evaluation with a
+ * short last batch does, packs each kind once and keeps both, and the
+ * logits of each batch size match a training forward. */
+START_TEST(both_kinds_stay_packed_across_batch_sizes)
+{
+    graft_ctx_params p = tu_params(GRAFT_GEMM_NATIVE);
+    p.profile_kernels = 1;
+    graft_ctx *ctx = tu_ctx_params(&p);
+    graft_model *m = small_net(ctx);
+    tu_rng r = {23};
+    enum { BIG = 8 };
+    float x[BIG * C * H * W], y[BIG * CLASSES], t[BIG * CLASSES];
+    tu_fill(&r, x, BIG * C * H * W, -1, 1);
+    long after_first = 0;
+    for (int round = 0; round < 3; round++)
+        for (int bi = 0; bi < 2; bi++) {
+            int n = bi ? BATCH : BIG;
+            ck_assert_int_eq(graft_model_forward(m, x, n, 0, y), GRAFT_OK);
+            ck_assert_int_eq(graft_model_forward(m, x, n, 1, t), GRAFT_OK);
+            double scale = 0;
+            for (int i = 0; i < n * CLASSES; i++) scale = fmax(scale, fabs(t[i]));
+            ck_assert(scale > 0);
+            ck_assert_msg(max_abs_diff(y, t, n * CLASSES) <= 1e-5 * scale,
+                          "batch %d: inference vs training forward", n);
+            if (round == 0 && bi == 1) after_first = tu_kernel_calls(ctx, "conv_tall_pack_b_cpu");
+        }
+    /* conv_tall's packing is the only one inference alone does; the
+     * Winograd transforms of the training forwards above run per call. */
+    long tall = tu_kernel_calls(ctx, "conv_tall_pack_b_cpu");
+    ck_assert_msg(tall == after_first, "conv_tall packed again: %ld -> %ld", after_first, tall);
+    if (ctx_is_cpu(ctx)) {
+        ck_assert_int_eq(tall, 3); /* a, b and c */
+        ck_assert_int_gt(tu_kernel_calls(ctx, "winograd_gemm_cpu"), 0);
+    } else {
+        ck_assert_int_eq(tall, 0);
+    }
+    graft_model_free(m);
+    graft_ctx_destroy(ctx);
+}
+END_TEST
+
 START_TEST(frozen_convs_keep_packed_weights_winograd) { run_frozen(GRAFT_CONV_WINOGRAD_ON); }
 END_TEST
 
@@ -179,6 +285,9 @@ int main(void)
     tcase_add_test(tc, packed_weights_follow_writes_tall);
     tcase_add_test(tc, frozen_convs_keep_packed_weights_winograd);
     tcase_add_test(tc, frozen_convs_keep_packed_weights_tall);
+    tcase_add_test(tc, frozen_middle_conv_trains_the_one_below_winograd);
+    tcase_add_test(tc, frozen_middle_conv_trains_the_one_below_tall);
+    tcase_add_test(tc, both_kinds_stay_packed_across_batch_sizes);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -320,20 +320,21 @@ graft_status ctx_alloc(graft_ctx *ctx, size_t bytes, cl_mem *out, const char *wh
     return GRAFT_OK;
 }
 
+graft_status ctx_grow(graft_ctx *ctx, cl_mem *buf, size_t *have, size_t need, const char *what)
+{
+    if (*have >= need && *buf) return GRAFT_OK;
+    if (*buf) clReleaseMemObject(*buf);
+    *buf = NULL;
+    *have = 0;
+    TRY(ctx_alloc(ctx, need, buf, what));
+    *have = need;
+    return GRAFT_OK;
+}
+
 graft_status ctx_scratch(graft_ctx *ctx, int slot, size_t bytes, cl_mem *out)
 {
     if (slot < 0 || slot >= 6) return ctx_fail(ctx, GRAFT_ERR_INTERNAL, "bad scratch slot %d", slot);
-    if (ctx->scratch_bytes[slot] < bytes) {
-        if (ctx->scratch[slot]) {
-            /* Work may still be queued on the old buffer; the release is
-             * deferred by OpenCL until it completes. */
-            clReleaseMemObject(ctx->scratch[slot]);
-            ctx->scratch[slot] = NULL;
-            ctx->scratch_bytes[slot] = 0;
-        }
-        TRY(ctx_alloc(ctx, bytes, &ctx->scratch[slot], "scratch buffer"));
-        ctx->scratch_bytes[slot] = bytes;
-    }
+    TRY(ctx_grow(ctx, &ctx->scratch[slot], &ctx->scratch_bytes[slot], bytes, "scratch buffer"));
     *out = ctx->scratch[slot];
     return GRAFT_OK;
 }

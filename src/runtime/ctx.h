@@ -68,6 +68,10 @@ graft_status ctx_cl_fail(graft_ctx *ctx, cl_int code, const char *what);
 
 /* Device buffer of bytes; reports the size on failure. */
 graft_status ctx_alloc(graft_ctx *ctx, size_t bytes, cl_mem *out, const char *what);
+/* An owned buffer *buf of *have bytes grown to at least need (a new
+ * buffer, contents not kept; the old one is released, which OpenCL defers
+ * until work queued on it completes). *have is 0 after a failure. */
+graft_status ctx_grow(graft_ctx *ctx, cl_mem *buf, size_t *have, size_t need, const char *what);
 /* Scratch buffer slot (0..5: 0-2 layers, 3-4 GEMM packing, 5 spare) of at least bytes; valid until the next call
  * with the same slot. */
 graft_status ctx_scratch(graft_ctx *ctx, int slot, size_t bytes, cl_mem *out);

@@ -288,7 +288,10 @@ typedef struct conv_priv {
     cl_mem xpad;
     size_t bytes;
     int n;     /* batch it holds; 0 = nothing valid */
-    packed_weights pk; /* inference: the weights packed for its kernel */
+    /* Frozen forwards: the weights packed for each kernel, one slot per
+     * kind, so a conv that takes Winograd for full batches and conv_tall
+     * for a small last one keeps both. */
+    packed_weights pk[PACKED_KINDS];
 } conv_priv;
 
 static void conv_destroy(layer *l)
@@ -296,7 +299,7 @@ static void conv_destroy(layer *l)
     conv_priv *p = l->priv;
     if (!p) return;
     if (p->xpad) clReleaseMemObject(p->xpad);
-    packed_release(&p->pk);
+    for (int k = 0; k < PACKED_KINDS; k++) packed_release(&p->pk[k]);
     free(p);
     l->priv = NULL;
 }
@@ -320,14 +323,15 @@ static graft_status conv_packed_weights(graft_ctx *ctx, layer *l, const conv_dim
     conv_priv *p = NULL;
     TRY(conv_priv_of(ctx, l, &p));
     const param *w = &l->params[0];
-    if (packed_current(&p->pk, w, kind)) {
-        *out = p->pk.buf;
+    packed_weights *pk = &p->pk[kind];
+    if (packed_current(pk, w, kind)) {
+        *out = pk->buf;
         return GRAFT_OK;
     }
     int stripes = (d->cout + GEMM_NRW - 1) / GEMM_NRW;
     size_t bytes = kind == PACKED_WINOGRAD ? conv_winograd_weight_bytes(s)
                                            : (size_t)d->K * stripes * GEMM_NRW * sizeof(float);
-    TRY(packed_prepare(ctx, &p->pk, bytes, l->name, out));
+    TRY(packed_prepare(ctx, pk, bytes, l->name, out));
     if (kind == PACKED_WINOGRAD) {
         TRY(conv_winograd_weights(ctx, s, 0, w->data, *out));
     } else {
@@ -335,7 +339,7 @@ static graft_status conv_packed_weights(graft_ctx *ctx, layer *l, const conv_dim
         TRY(LAUNCH(ctx, "conv_tall_pack_b_cpu", 1, &g1, &l1, KA_MEM(w->data), KA_MEM(*out),
                    KA_INT(d->K), KA_INT(d->cout), KA_INT(stripes)));
     }
-    packed_done(&p->pk, w, kind);
+    packed_done(pk, w, kind);
     return GRAFT_OK;
 }
 
@@ -344,15 +348,9 @@ static graft_status conv_keep_buffer(graft_ctx *ctx, layer *l, size_t bytes, cl_
     conv_priv *p = NULL;
     TRY(conv_priv_of(ctx, l, &p));
     p->n = 0;
-    if (p->bytes < bytes) {
-        if (p->xpad) clReleaseMemObject(p->xpad);
-        p->xpad = NULL;
-        p->bytes = 0;
-        char what[128];
-        snprintf(what, sizeof what, "padded input of conv2d '%s'", l->name);
-        TRY(ctx_alloc(ctx, bytes, &p->xpad, what));
-        p->bytes = bytes;
-    }
+    char what[128];
+    snprintf(what, sizeof what, "padded input of conv2d '%s'", l->name);
+    TRY(ctx_grow(ctx, &p->xpad, &p->bytes, bytes, what));
     *out = p->xpad;
     return GRAFT_OK;
 }
@@ -396,7 +394,8 @@ static graft_status conv_forward(graft_ctx *ctx, layer *l, const fwd_io *io, int
     if (implicit && conv_implicit_ok(ctx, &d, IMPLICIT_FWD)) {
         cl_mem keep = NULL, packed = NULL;
         if (io->frozen) TRY(conv_packed_weights(ctx, l, &d, PACKED_TALL, NULL, &packed));
-        if (io->training && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
+        /* Kept for the weight gradient, which frozen nodes never take. */
+        if (io->training && !io->frozen && d.pad && conv_implicit_ok(ctx, &d, IMPLICIT_DW))
             TRY(conv_keep_buffer(ctx, l, (size_t)d.n * d.cin * (d.h + 2 * d.pad) *
                                              (d.w + 2 * d.pad) * sizeof(float), &keep));
         TRY(conv_tall_run(ctx, &d, 0, io->in[0], d.cin, d.h, d.w, d.pad, wt, packed, bias,

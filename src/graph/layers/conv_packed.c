@@ -12,15 +12,9 @@ graft_status packed_prepare(graft_ctx *ctx, packed_weights *pk, size_t bytes, co
                             cl_mem *out)
 {
     pk->kind = PACKED_NONE;
-    if (pk->bytes < bytes) {
-        if (pk->buf) clReleaseMemObject(pk->buf);
-        pk->buf = NULL;
-        pk->bytes = 0;
-        char what[128];
-        snprintf(what, sizeof what, "packed weights of conv2d '%s'", layer);
-        TRY(ctx_alloc(ctx, bytes, &pk->buf, what));
-        pk->bytes = bytes;
-    }
+    char what[128];
+    snprintf(what, sizeof what, "packed weights of conv2d '%s'", layer);
+    TRY(ctx_grow(ctx, &pk->buf, &pk->bytes, bytes, what));
     *out = pk->buf;
     return GRAFT_OK;
 }

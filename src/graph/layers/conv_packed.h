@@ -16,6 +16,7 @@ typedef enum packed_kind {
     PACKED_NONE,
     PACKED_WINOGRAD, /* winograd_weights_cpu's u, flip 0 */
     PACKED_TALL,     /* B by 32-channel stripes: [stripe][kidx][32] */
+    PACKED_KINDS
 } packed_kind;
 
 typedef struct packed_weights {

@@ -119,13 +119,7 @@ static graft_status maxpool_arg(graft_ctx *ctx, layer *l, size_t nout, pool_priv
         if (!l->priv) return ctx_fail(ctx, GRAFT_ERR_HOST_MEMORY, "out of host memory");
     }
     pool_priv *p = l->priv;
-    if (p->bytes < nout * sizeof(cl_int)) {
-        if (p->arg) clReleaseMemObject(p->arg);
-        p->arg = NULL;
-        p->bytes = 0;
-        TRY(ctx_alloc(ctx, nout * sizeof(cl_int), &p->arg, "maxpool arg-max"));
-        p->bytes = nout * sizeof(cl_int);
-    }
+    TRY(ctx_grow(ctx, &p->arg, &p->bytes, nout * sizeof(cl_int), "maxpool arg-max"));
     *out = p;
     return GRAFT_OK;
 }
