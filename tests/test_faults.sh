@@ -198,12 +198,17 @@ run "$G" cv --quiet --batch auto --folds 2 --epochs 1 --from "$T/auto.graft" --d
 if [ "$rc" -eq 0 ]; then ok "cv --batch auto (sized once on the source model)"
 else bad "cv --batch auto (exit $rc)"; fi
 run env GRAFT_MEMORY_LIMIT=64M "$G" eval --quiet --model "$T/auto.graft" --data "$FIX" --batch 512
+# The largest batch comes from the inference estimate (activations, parameters
+# with CPU-packed conv weights, scratch): some tens of images in 64 MiB, and
+# --batch auto must pick exactly the number the refusal names.
+fits=$(sed -n 's/.*the largest batch that fits is \([0-9]*\).*/\1/p' "$T/err" | head -n 1)
 if [ "$rc" -eq 1 ] && grep -q "not enough device memory for inference at batch 512" "$T/err" \
-    && grep -q "the largest batch that fits is 28" "$T/err"
-then ok "eval: an inference batch above the device's memory is refused"
-else bad "eval memory refusal (exit $rc)"; fi
+    && [ -n "$fits" ] && [ "$fits" -ge 8 ] && [ "$fits" -lt 512 ]
+then ok "eval: an inference batch above the device's memory is refused ($fits fit)"
+else bad "eval memory refusal (exit $rc, fits '${fits}')"; fi
 run env GRAFT_MEMORY_LIMIT=64M "$G" eval --model "$T/auto.graft" --data "$FIX" --batch auto
-if [ "$rc" -eq 0 ] && grep -q -- "--batch auto: 28 " "$T/err"; then ok "eval --batch auto picks the largest batch that fits"
+if [ "$rc" -eq 0 ] && [ -n "$fits" ] && grep -q -- "--batch auto: $fits " "$T/err"
+then ok "eval --batch auto picks the largest batch that fits"
 else bad "eval --batch auto (exit $rc)"; fi
 run env GRAFT_MEMORY_LIMIT=lots "$G" eval --model "$T/auto.graft" --data "$FIX"
 if [ "$rc" -ne 0 ] && grep -q "GRAFT_MEMORY_LIMIT='lots'" "$T/err"; then ok "GRAFT_MEMORY_LIMIT=lots is refused"

@@ -31,12 +31,13 @@ static double node_im2col(const graft_model *m, int i, int batch)
     return nc * per_image;
 }
 
-/* Floats of the packed copy a CPU-style device keeps of a dense conv's
- * weights in inference (src/graph/layers/conv_packed.h): Winograd's
- * transform (36 points per 9 weights, 6-channel panels) for a 3x3
- * stride-1 conv of at least 32 channels each way, else conv_tall_cpu's B
- * (output channels padded to 32). An upper bound: 1x1 stride-1 convs and
- * GPU-style devices keep none. */
+/* Floats of the packed copies a CPU-style device keeps of a dense conv's
+ * weights in inference (src/graph/layers/conv_packed.h): conv_tall_cpu's B
+ * (output channels padded to 32), and for a 3x3 stride-1 conv of at least
+ * 32 channels each way Winograd's transform too (36 points per 9 weights,
+ * 6-channel panels; a conv keeps both when batch sizes switch it between
+ * the two). An upper bound: 1x1 stride-1 convs and GPU-style devices keep
+ * none. */
 static double node_packed(const graft_model *m, int i)
 {
     const graft_layer_spec *s = graft_model_node_spec(m, i);
@@ -48,9 +49,10 @@ static double node_packed(const graft_model *m, int i)
     graft_model_node_shape(m, in[0], &ic, &ih, &iw);
     graft_layer_window(s, &kh, &kw, NULL);
     if (kh == 1 && kw == 1 && s->stride == 1) return 0;
+    double tall = (double)ic * kh * kw * ((c + 31) / 32 * 32);
     if (kh == 3 && kw == 3 && s->stride == 1 && ic >= 32 && c >= 32)
-        return 36.0 * ((c + 5) / 6 * 6) * ic;
-    return (double)ic * kh * kw * ((c + 31) / 32 * 32);
+        return tall + 36.0 * ((c + 5) / 6 * 6) * ic;
+    return tall;
 }
 
 static double node_numel(const graft_model *m, int i)
